@@ -1,0 +1,29 @@
+"""Estimator accuracy on the measured validation set: prints every case and the summary figures.
+
+    python benchmarks/accuracy.py            # table + summary
+Targets (issue 2): median |error| <= 5%, p90 <= 12%, no under-prediction worse than -15%,
+no out-of-memory case predicted to fit.
+"""
+import sys
+
+from planner.validation import evaluate, summary
+
+
+def main() -> int:
+    results = evaluate()
+    print(f"{'id':9} {'case':58} {'measured GiB':>12} {'predicted':>10} {'error':>8}  fit?")
+    for r in results:
+        fit = ("OOM ok" if not r.predicted_fits else "OOM MISSED") if r.oom else ("fits" if r.predicted_fits else "FALSE OOM")
+        err = "" if r.oom else f"{r.error:+.1%}"
+        print(f"{r.id:9} {r.label:58} {r.measured / 2**30:12.2f} {r.predicted / 2**30:10.2f} {err:>8}  {fit}")
+    s = summary(results)
+    print()
+    print(f"cases {s['cases']} (ran {s['ran']}, OOM {s['oom']})")
+    print(f"median |error| {s['median_abs_error']:.1%}   p90 |error| {s['p90_abs_error']:.1%}   "
+          f"worst under {s['worst_under']:+.1%}   worst over {s['worst_over']:+.1%}")
+    print(f"fit/no-fit correct {s['fit_correct']}/{s['cases']}   OOM predicted to fit: {s['oom_predicted_to_fit']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,350 @@
+"""Model architectures: the shapes that decide memory, parsed from Hugging Face config.json files.
+
+One `Architecture` describes a decoder-only transformer (dense or mixture-of-experts, grouped-query or
+multi-head latent attention). Parameter counts are exact for the families we parse: they follow the
+modules transformers builds (`modeling_llama.py`, `modeling_qwen2.py`, `modeling_gemma2.py`, ...).
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+
+from planner.errors import InputError
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    family: str                      # config.json model_type
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    intermediate_size: int           # dense MLP width (dense layers of MoE models too)
+    vocab_size: int
+    tie_embeddings: bool
+    qkv_bias: bool = False
+    qk_norm: str = "none"            # none | head (RMSNorm over head_dim) | full (over all heads, OLMoE)
+    norms_per_layer: int = 2         # Gemma 2/3 have 4 (pre/post attention and feed-forward)
+    norm_has_bias: bool = False      # LayerNorm with bias (phi-2 style); RMSNorm has none
+    gated_mlp: bool = True           # SwiGLU/GeGLU: gate, up, down
+    # Mixture of experts
+    num_experts: int = 0
+    experts_per_token: int = 0
+    expert_intermediate_size: int = 0
+    shared_expert_intermediate_size: int = 0  # total width of always-on shared experts
+    shared_expert_gate: bool = False  # Qwen2-MoE's sigmoid gate on the shared expert
+    dense_layers: int = 0            # leading dense layers before the MoE layers (DeepSeek first_k_dense_replace)
+    router_bias: bool = False        # DeepSeek-V3 e_score_correction_bias
+    # Multi-head latent attention (DeepSeek-V2/V3)
+    q_lora_rank: int = 0
+    kv_lora_rank: int = 0
+    qk_rope_head_dim: int = 0
+    qk_nope_head_dim: int = 0
+    v_head_dim: int = 0
+    # Sliding-window attention: window size and how many layers use it
+    sliding_window: int = 0
+    sliding_layers: int = 0
+    max_position_embeddings: int = 0
+    source: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    # ---- derived shapes -------------------------------------------------------------------------
+    @property
+    def is_moe(self) -> bool:
+        return self.num_experts > 0
+
+    @property
+    def is_mla(self) -> bool:
+        return self.kv_lora_rank > 0
+
+    @property
+    def moe_layers(self) -> int:
+        return self.num_layers - self.dense_layers if self.is_moe else 0
+
+    @property
+    def q_dim(self) -> int:
+        """Width of the attention's query projection output (heads x head_dim)."""
+        if self.is_mla:
+            return self.num_heads * (self.qk_nope_head_dim + self.qk_rope_head_dim)
+        return self.num_heads * self.head_dim
+
+    @property
+    def kv_dim(self) -> int:
+        """Width of one of K or V per token per layer (GQA: kv_heads x head_dim)."""
+        return self.num_kv_heads * self.head_dim
+
+    @property
+    def attn_out_dim(self) -> int:
+        return self.num_heads * (self.v_head_dim if self.is_mla else self.head_dim)
+
+    def attention_linears(self) -> list[tuple[str, int, int]]:
+        """(name, in_features, out_features) of each linear layer in one attention block."""
+        h = self.hidden_size
+        if self.is_mla:
+            qk_head = self.qk_nope_head_dim + self.qk_rope_head_dim
+            out = []
+            if self.q_lora_rank:
+                out += [("q_a_proj", h, self.q_lora_rank), ("q_b_proj", self.q_lora_rank, self.num_heads * qk_head)]
+            else:
+                out += [("q_proj", h, self.num_heads * qk_head)]
+            out += [("kv_a_proj_with_mqa", h, self.kv_lora_rank + self.qk_rope_head_dim),
+                    ("kv_b_proj", self.kv_lora_rank, self.num_heads * (self.qk_nope_head_dim + self.v_head_dim)),
+                    ("o_proj", self.num_heads * self.v_head_dim, h)]
+            return out
+        return [("q_proj", h, self.q_dim), ("k_proj", h, self.kv_dim), ("v_proj", h, self.kv_dim),
+                ("o_proj", self.q_dim, h)]
+
+    def mlp_linears(self, width: int) -> list[tuple[str, int, int]]:
+        h = self.hidden_size
+        if self.gated_mlp:
+            return [("gate_proj", h, width), ("up_proj", h, width), ("down_proj", width, h)]
+        return [("up_proj", h, width), ("down_proj", width, h)]
+
+    # ---- parameter counts -------------------------------------------------------------------------
+    def _attention_params(self) -> int:
+        p = sum(i * o for _, i, o in self.attention_linears())
+        if self.qkv_bias:
+            p += self.q_dim + 2 * self.kv_dim
+        if self.qk_norm == "head":
+            p += 2 * self.head_dim
+        elif self.qk_norm == "full":
+            p += self.q_dim + self.kv_dim
+        if self.is_mla:  # RMSNorms on the compressed q and kv (modeling_deepseek_v3.py)
+            p += self.q_lora_rank + self.kv_lora_rank
+        return p
+
+    def _mlp_params(self, width: int) -> int:
+        p = sum(i * o for _, i, o in self.mlp_linears(width))
+        if not self.gated_mlp and self.norm_has_bias:
+            p += width + self.hidden_size
+        return p
+
+    def _moe_params(self) -> int:
+        h = self.hidden_size
+        p = self.num_experts * self._mlp_params(self.expert_intermediate_size) + self.num_experts * h  # router
+        if self.shared_expert_intermediate_size:
+            p += self._mlp_params(self.shared_expert_intermediate_size)
+        if self.shared_expert_gate:
+            p += h
+        if self.router_bias:
+            p += self.num_experts
+        return p
+
+    def _norm_params(self) -> int:
+        return self.hidden_size * (2 if self.norm_has_bias else 1)
+
+    @cached_property
+    def params(self) -> int:
+        """Exact number of parameters of AutoModelForCausalLM (tied embeddings counted once)."""
+        h, v = self.hidden_size, self.vocab_size
+        per_layer_common = self._attention_params() + self.norms_per_layer * self._norm_params()
+        dense = self.num_layers - self.moe_layers
+        total = dense * (per_layer_common + self._mlp_params(self.intermediate_size))
+        total += self.moe_layers * (per_layer_common + self._moe_params())
+        total += v * h + self._norm_params()               # embeddings + final norm
+        if not self.tie_embeddings:
+            total += v * h                                 # lm_head
+        return total
+
+    @cached_property
+    def active_params(self) -> int:
+        """Parameters touched per token (MoE: top-k experts), for FLOP counts."""
+        if not self.is_moe:
+            return self.params
+        unused = self.num_experts - self.experts_per_token
+        return self.params - self.moe_layers * unused * self._mlp_params(self.expert_intermediate_size)
+
+    @property
+    def embedding_params(self) -> int:
+        return self.vocab_size * self.hidden_size * (1 if self.tie_embeddings else 2)
+
+    def linear_layers(self) -> list[tuple[str, int, int, int]]:
+        """(name, in, out, count over the whole model) of every transformer-block linear layer.
+
+        These are what LoRA targets with target_modules='all-linear' and what bitsandbytes quantises
+        (lm_head is excluded by both). MoE expert weights count once per expert.
+        """
+        out: dict[tuple[str, int, int], int] = {}
+
+        def add(items, n):
+            for name, i, o in items:
+                out[(name, i, o)] = out.get((name, i, o), 0) + n
+
+        add(self.attention_linears(), self.num_layers)
+        dense = self.num_layers - self.moe_layers
+        add(self.mlp_linears(self.intermediate_size), dense)
+        if self.is_moe:
+            add(self.mlp_linears(self.expert_intermediate_size), self.moe_layers * self.num_experts)
+            add([("router", self.hidden_size, self.num_experts)], self.moe_layers)
+            if self.shared_expert_intermediate_size:
+                add(self.mlp_linears(self.shared_expert_intermediate_size), self.moe_layers)
+        return [(n, i, o, c) for (n, i, o), c in out.items()]
+
+    @property
+    def kv_bytes_per_token(self) -> int:
+        """K and V elements cached per token over all layers (multiply by the cache dtype's bytes).
+
+        MLA: transformers' DeepseekV3 caches the decompressed per-head K (nope+rope) and V, not the
+        latent; vLLM and SGLang cache the latent (kv_lora_rank + rope dim). We follow transformers.
+        """
+        if self.is_mla:
+            per_layer = self.num_heads * (self.qk_nope_head_dim + self.qk_rope_head_dim + self.v_head_dim)
+        else:
+            per_layer = 2 * self.kv_dim
+        return per_layer * self.num_layers
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parsing config.json
+
+def _get(cfg: dict, *names, default=None):
+    for n in names:
+        if n in cfg and cfg[n] is not None:
+            return cfg[n]
+    return default
+
+
+SUPPORTED_TYPES = ("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2",
+                   "gemma3", "gemma3_text", "phi3", "olmoe", "deepseek_v3", "deepseek_v2")
+
+
+def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
+    """Build an Architecture from a Hugging Face config.json dictionary."""
+    if "text_config" in cfg and "hidden_size" not in cfg:      # multimodal wrappers (Gemma 3, Llama 4 ...)
+        cfg = {**cfg["text_config"], "tie_word_embeddings": cfg.get("tie_word_embeddings",
+                                                                    cfg["text_config"].get("tie_word_embeddings"))}
+    mt = cfg.get("model_type")
+    if mt not in SUPPORTED_TYPES:
+        raise InputError(f"config.json: model_type {mt!r} is not supported; supported: {', '.join(SUPPORTED_TYPES)}")
+    try:
+        h = int(cfg["hidden_size"])
+        L = int(cfg["num_hidden_layers"])
+        a = int(cfg["num_attention_heads"])
+        v = int(cfg["vocab_size"])
+    except KeyError as e:
+        raise InputError(f"config.json: missing field {e.args[0]!r} (needed to size the model)") from None
+    except (TypeError, ValueError) as e:
+        raise InputError(f"config.json: a size field is not an integer ({e})") from None
+    k = int(_get(cfg, "num_key_value_heads", default=a))
+    d = int(_get(cfg, "head_dim", default=h // a))
+    f = int(_get(cfg, "intermediate_size", default=4 * h))
+    gemma = mt.startswith("gemma")
+    tie = bool(_get(cfg, "tie_word_embeddings", default=gemma or mt in ("gemma",)))
+    kw: dict = dict(name=name, family=mt, hidden_size=h, num_layers=L, num_heads=a, num_kv_heads=k, head_dim=d,
+                    intermediate_size=f, vocab_size=v, tie_embeddings=tie,
+                    max_position_embeddings=int(_get(cfg, "max_position_embeddings", default=0)), source=source)
+    if mt == "qwen2" or mt == "qwen2_moe":
+        kw["qkv_bias"] = True
+    if mt in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text"):
+        kw["qk_norm"] = "head"
+    if mt == "olmoe":
+        kw["qk_norm"] = "full"
+    if mt in ("gemma2", "gemma3", "gemma3_text"):
+        kw["norms_per_layer"] = 4
+    if bool(_get(cfg, "attention_bias", default=False)) and mt not in ("qwen2", "qwen2_moe"):
+        kw["qkv_bias"] = True
+    # Sliding windows: Mistral v0.1 everywhere; Gemma 2 every other layer; Gemma 3 5 local : 1 global
+    sw = _get(cfg, "sliding_window", default=0) or 0
+    if sw and mt == "mistral":
+        kw.update(sliding_window=int(sw), sliding_layers=L)
+    elif sw and mt == "gemma2":
+        kw.update(sliding_window=int(sw), sliding_layers=(L + 1) // 2)
+    elif sw and mt in ("gemma3", "gemma3_text"):
+        types = cfg.get("layer_types")
+        n_local = sum(t == "sliding_attention" for t in types) if types else L - L // int(
+            _get(cfg, "sliding_window_pattern", default=6))
+        kw.update(sliding_window=int(sw), sliding_layers=n_local)
+    elif sw and mt in ("qwen2", "qwen3") and _get(cfg, "use_sliding_window", default=False):
+        kw.update(sliding_window=int(sw), sliding_layers=L - int(_get(cfg, "max_window_layers", default=0)))
+    # Mixture of experts
+    if mt == "mixtral":
+        kw.update(num_experts=int(cfg["num_local_experts"]), experts_per_token=int(cfg["num_experts_per_tok"]),
+                  expert_intermediate_size=f)
+    elif mt in ("qwen2_moe", "qwen3_moe", "olmoe"):
+        kw.update(num_experts=int(cfg["num_experts"]), experts_per_token=int(cfg["num_experts_per_tok"]),
+                  expert_intermediate_size=int(_get(cfg, "moe_intermediate_size", default=f)))
+        if mt == "qwen2_moe":
+            kw.update(shared_expert_intermediate_size=int(_get(cfg, "shared_expert_intermediate_size", default=0)),
+                      shared_expert_gate=True)
+        step = int(_get(cfg, "decoder_sparse_step", default=1))
+        mlp_only = _get(cfg, "mlp_only_layers", default=[]) or []
+        if step != 1 or mlp_only:
+            raise InputError("config.json: MoE models with dense layers interleaved (decoder_sparse_step or "
+                             "mlp_only_layers) are not supported yet")
+    elif mt in ("deepseek_v3", "deepseek_v2"):
+        n_shared = int(_get(cfg, "n_shared_experts", default=0))
+        fe = int(cfg["moe_intermediate_size"])
+        kw.update(num_experts=int(cfg["n_routed_experts"]), experts_per_token=int(cfg["num_experts_per_tok"]),
+                  expert_intermediate_size=fe, shared_expert_intermediate_size=n_shared * fe,
+                  dense_layers=int(_get(cfg, "first_k_dense_replace", default=0)),
+                  router_bias=(mt == "deepseek_v3"),
+                  q_lora_rank=int(_get(cfg, "q_lora_rank", default=0) or 0), kv_lora_rank=int(cfg["kv_lora_rank"]),
+                  qk_rope_head_dim=int(cfg["qk_rope_head_dim"]), qk_nope_head_dim=int(cfg["qk_nope_head_dim"]),
+                  v_head_dim=int(cfg["v_head_dim"]),
+                  head_dim=int(cfg["qk_nope_head_dim"]) + int(cfg["qk_rope_head_dim"]))
+    arch = Architecture(**kw)
+    for fname in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim", "vocab_size"):
+        if getattr(arch, fname) <= 0:
+            raise InputError(f"config.json: {fname} must be positive, got {getattr(arch, fname)}")
+    if arch.num_heads % arch.num_kv_heads:
+        raise InputError(f"config.json: num_attention_heads ({a}) must be a multiple of num_key_value_heads ({k})")
+    return arch
+
+
+def load_config_file(path: str | Path) -> Architecture:
+    p = Path(path)
+    try:
+        cfg = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise InputError(f"--model: file {str(p)!r} not found") from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"--model: {p} is not valid JSON (line {e.lineno}: {e.msg})") from None
+    if not isinstance(cfg, dict):
+        raise InputError(f"--model: {p} must hold a JSON object (a Hugging Face config.json)")
+    name = cfg.get("_name_or_path") or p.parent.name if p.name == "config.json" else p.stem
+    return from_config(cfg, name=str(name or p.stem), source=str(p))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The built-in registry (catalog/models.yaml)
+
+@dataclass(frozen=True)
+class Registry:
+    models: dict[str, Architecture]
+    aliases: dict[str, str]
+
+    def resolve(self, name: str) -> tuple[Architecture, str | None]:
+        """Return (architecture, note); note says which model an alias stands for."""
+        if name.endswith(".json") or "/" in name and Path(name).exists():
+            return load_config_file(name), None
+        key = name.strip().lower()
+        if key in self.models:
+            return self.models[key], None
+        if key in self.aliases:
+            target = self.aliases[key]
+            return self.models[target], f"'{name}' taken as {target} (the representative model of that size)"
+        choices = list(self.models) + list(self.aliases)
+        close = difflib.get_close_matches(key, choices, n=4, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; run `plan models` for the list"
+        raise InputError(f"--model: unknown model {name!r}{hint} (or pass a path to a config.json)")
+
+
+def load_registry(data: dict) -> Registry:
+    models = {}
+    for name, entry in (data.get("models") or {}).items():
+        cfg = dict(entry["config"])
+        arch = from_config(cfg, name=name, source=entry.get("source", ""))
+        if "params" in entry and entry["params"] != arch.params:
+            raise InputError(f"models.yaml: {name}: computed {arch.params:,} parameters but the entry states "
+                             f"{entry['params']:,}")
+        models[name.lower()] = replace(arch, notes=tuple(entry.get("notes", [])))
+    aliases = {str(k).lower(): str(v).lower() for k, v in (data.get("aliases") or {}).items()}
+    for a, target in aliases.items():
+        if target not in models:
+            raise InputError(f"models.yaml: alias {a!r} points to unknown model {target!r}")
+    return Registry(models=models, aliases=aliases)

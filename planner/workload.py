@@ -1,0 +1,97 @@
+"""What the user wants to run: one validated pydantic model, checked at the edge (CLI, scenario files)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Method = Literal["inference", "full", "lora", "qlora"]
+Precision = Literal["fp32", "fp16", "bf16", "fp16-mixed", "bf16-mixed", "int8", "int4", "nf4"]
+Optimizer = Literal["adamw", "adamw8bit", "paged_adamw", "paged_adamw8bit", "adafactor", "sgd"]
+Offload = Literal["none", "optimizer", "optimizer+params"]
+Attention = Literal["sdpa", "flash", "eager"]
+Parallel = Literal["auto", "tensor", "pipeline"]
+
+METHOD_ALIASES = {"pretrain": "full", "pre-training": "full", "pretraining": "full", "finetune": "full",
+                  "full-finetune": "full", "infer": "inference", "serve": "inference"}
+PRECISION_ALIASES = {"mixed": "bf16-mixed", "amp": "bf16-mixed", "float32": "fp32", "bfloat16": "bf16",
+                     "float16": "fp16", "4bit": "nf4", "8bit": "int8"}
+DEFAULT_PRECISION = {"inference": "bf16", "full": "bf16-mixed", "lora": "bf16", "qlora": "nf4"}
+QUANTISED = ("int8", "int4", "nf4")
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+class Workload(BaseModel):
+    """One training or inference job, per GPU: batch_size is the micro-batch on each GPU."""
+    model_config = ConfigDict(extra="forbid")
+
+    method: Method = "inference"
+    precision: Precision | None = None
+    batch_size: int = Field(1, ge=1, le=65536)
+    seq_len: int = Field(2048, ge=1, le=10_000_000)
+    new_tokens: int = Field(256, ge=0, le=10_000_000)
+    optimizer: Optimizer = "adamw"
+    lora_rank: int = Field(16, ge=1, le=65536)
+    lora_targets: tuple[str, ...] = ALL_LINEAR
+    gradient_checkpointing: bool = False
+    attention: Attention = "sdpa"
+    gpus: int = Field(1, ge=1, le=100_000)
+    zero_stage: int = Field(0, ge=0, le=3)
+    offload: Offload = "none"
+    parallel: Parallel = "auto"
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _method_alias(cls, v):
+        return METHOD_ALIASES.get(str(v).lower(), str(v).lower()) if v is not None else v
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _precision_alias(cls, v):
+        return PRECISION_ALIASES.get(str(v).lower(), str(v).lower()) if v is not None else v
+
+    @field_validator("lora_targets", mode="before")
+    @classmethod
+    def _targets(cls, v):
+        if isinstance(v, str):
+            if v in ("all-linear", "all_linear", "all"):
+                return ALL_LINEAR
+            if v == "attention":
+                return ("q_proj", "k_proj", "v_proj", "o_proj")
+            v = [t.strip() for t in v.split(",") if t.strip()]
+        unknown = [t for t in v if t not in ALL_LINEAR]
+        if unknown:
+            raise ValueError(f"unknown LoRA target(s) {unknown}; use all-linear, attention or some of {ALL_LINEAR}")
+        return tuple(v)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.precision is None:
+            self.precision = DEFAULT_PRECISION[self.method]
+        if self.method == "qlora" and self.precision not in ("nf4", "int4", "int8"):
+            raise ValueError(f"qlora trains on a quantised base: precision must be nf4, int4 or int8, "
+                             f"not {self.precision}")
+        if self.method == "lora" and self.precision in QUANTISED:
+            self.method = "qlora"                     # LoRA on a quantised base *is* QLoRA
+        if self.method == "full" and self.precision in QUANTISED:
+            raise ValueError(f"full training cannot update {self.precision} weights; use --method qlora or a "
+                             "float precision")
+        if self.method == "inference":
+            if self.offload != "none" or self.zero_stage:
+                raise ValueError("--zero and --offload apply to training; for inference use --gpus with "
+                                 "--parallel tensor|pipeline")
+        if self.offload == "optimizer+params" and self.zero_stage != 3:
+            raise ValueError("offloading parameters needs ZeRO stage 3 (--zero 3)")
+        if self.offload == "optimizer" and self.zero_stage == 0:
+            raise ValueError("optimizer offload needs ZeRO stage 1, 2 or 3 (--zero 1|2|3)")
+        if self.zero_stage and self.gpus == 1 and self.offload == "none":
+            pass  # ZeRO on one GPU is legal (DeepSpeed) and shards over 1 rank: no saving
+        return self
+
+    @property
+    def training(self) -> bool:
+        return self.method != "inference"
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.batch_size * self.seq_len
