@@ -44,7 +44,7 @@ class Numerics:
     adapter_bytes: int = 4   # peft keeps LoRA adapters in fp32 (autocast_adapter_dtype=True)
 
 
-def numerics(w: Workload) -> Numerics:
+def numerics(w: Workload, gqa: bool = True) -> Numerics:
     p = w.precision
     quant = "int8" if p == "int8" else ("nf4" if p in ("nf4", "int4") else "")
     if quant:
@@ -65,7 +65,9 @@ def numerics(w: Workload) -> Numerics:
     if w.attention == "eager":
         kernel = "eager"
     elif act == 4:
-        kernel = "math"   # flash needs 16-bit inputs; mem-efficient does not take enable_gqa -> math SDPA
+        # flash needs 16-bit inputs; the fp32-capable mem-efficient kernel rejects enable_gqa, so grouped-query
+        # models fall back to the math backend (measured: Llama-3.2 GQA vs Llama-2 MHA in fp32)
+        kernel = "math" if gqa else "efficient"
     else:
         kernel = "flash"
     return Numerics(master, stream, act, quant, kernel, autocast)
@@ -143,9 +145,9 @@ def optimizer_bytes(name: str, trainable: int, state_dtype_bytes: int, largest_p
         # torch.optim.SGD(momentum=0.9): one momentum buffer; foreach updates are in place
         return OptimizerBytes(trainable * state_dtype_bytes, 0, paged)
     if base == "adafactor":
-        # transformers Adafactor (beta1=None): factored row/column second moments (negligible) and, one
-        # tensor at a time, fp32 copies of the gradient, its square/update and the parameter
-        return OptimizerBytes(0, 3 * 4 * largest_param, paged)
+        # transformers Adafactor (beta1=None): factored row/column second moments (negligible); one tensor at
+        # a time it holds the fp32 update and `-update * lr`, plus fp32 copies of grad and param if 16-bit
+        return OptimizerBytes(0, (8 + (8 if state_dtype_bytes < 4 else 0)) * largest_param, paged)
     raise ValueError(name)
 
 
@@ -193,9 +195,9 @@ def layer_saved_bytes_per_token(arch: Architecture, w: Workload, nx: Numerics, k
     # Inputs of the attention projections and of the MLP's first projections (the norms' outputs)
     total += _module_input_saved(h, in_dtype if full else norm_in, ("q_proj", "k_proj", "v_proj"), full, tg, nx)
     # Attention core
-    if nx.attention_kernel == "flash":
-        # SDPA flash/cuDNN saves q, k, v, the output and an fp32 log-sum-exp per head
-        total += 2 * (qd + 2 * kvd + od) + 4 * heads
+    if nx.attention_kernel in ("flash", "efficient"):
+        # SDPA flash / mem-efficient save q, k, v, the output and an fp32 log-sum-exp per head
+        total += a_b * (qd + 2 * kvd + od) + 4 * heads
     elif nx.attention_kernel == "math":
         # math SDPA: scaled q, k and v repeated to all heads (enable_gqa), softmax probabilities (fp32)
         total += a_b * (qd + arch.num_heads * arch.head_dim + od) + a_b * heads * kv_len
@@ -233,7 +235,7 @@ def layer_backward_temp_per_token(arch: Architecture, nx: Numerics, kv_len: int)
     """Gradient temporaries while one layer runs backward (MLP grads, attention-score grads, hidden grads)."""
     f = max(arch.intermediate_size if not arch.is_moe else arch.expert_intermediate_size * arch.experts_per_token, 1)
     mlp = 3 * nx.act_bytes * f
-    attn = 2 * 4 * arch.num_heads * kv_len if nx.attention_kernel != "flash" else 0
+    attn = 2 * 4 * arch.num_heads * kv_len if nx.attention_kernel in ("math", "eager") else 0
     return max(mlp, attn) + 2 * 4 * arch.hidden_size
 
 
@@ -313,13 +315,16 @@ def estimate_inference(arch: Architecture, w: Workload, nx: Numerics, cuda_conte
     else:
         # gate->act (gate freed), up, act*up: three intermediate-sized tensors at once
         mlp_live = (3 if arch.gated_mlp else 2) * a_b * f
+    int8_weight_temp = 0
     if nx.quant == "int8":
-        # LLM.int8 matmul: fp16 copy, int8 copy and outlier mask of the input; int32 accumulator and fp16
-        # dequantised copy of the output (bitsandbytes MatMul8bitLt)
-        mlp_live += 6 * h + 6 * f
+        # LLM.int8 (bitsandbytes MatMul8bitLt): fp16/int8 copies of the input and the int32 accumulator scale
+        # with tokens; the outlier path's fp16 weight columns with the weight. Coefficients fitted on the two
+        # int8 measurements (8B and 1B); treat int8 inference as +-10%.
+        mlp_live += 3 * f
+        int8_weight_temp = 5 * _largest_linear_numel(arch)
     heads, qd, kvd, od = arch.num_heads, arch.q_dim, arch.kv_dim, arch.attn_out_dim
     attn_live = (hidden_live - s_b * h) + a_b * (qd + 2 * kvd + od)
-    if nx.attention_kernel != "flash":
+    if nx.attention_kernel in ("math", "eager"):
         # math/eager attention materialise the (b, heads, s, s) scores and probabilities for one layer,
         # and repeat K and V to all heads
         attn_live += a_b * 2 * heads * arch.head_dim + (a_b + 4) * heads * s
@@ -332,7 +337,7 @@ def estimate_inference(arch: Architecture, w: Workload, nx: Numerics, cuda_conte
         else:
             layer_share = 1.0 / N
     act_prefill = int(T * per_token)
-    quant_temp = _quant_matmul_temp(arch, nx, T)
+    quant_temp = _quant_matmul_temp(arch, nx, T) + int8_weight_temp
     rope = T * arch.head_dim * 2 * s_b               # cos/sin for the prompt
     prefill = {"activations": act_prefill + rope + quant_temp, "kv_cache": kv_prefill}
     # Decode: the cache grows by torch.cat each step, so one layer's K (then V) exists twice briefly;
@@ -463,20 +468,30 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
     logits_bwd = T * V * 12
     # autocast's weight cache: a bf16 copy of every weight used under autocast, alive until the context
     # exits (end of forward) and kept by the matmuls' saved tensors until their backward
-    autocast_cache = 0
+    # (full training: cached casts of leaf weights); frozen LoRA bases are not cached but their bf16 casts
+    # are saved by the matmuls all the same (measured: LoRA bf16-mixed)
+    autocast_fwd = autocast_bwd = 0
     if nx.autocast:
         linear_numel = sum(i * o * c for n_, i, o, c in arch.linear_layers() if n_ != "router")
-        autocast_cache = 2 * (linear_numel + V * h) if full else 2 * trainable
-    lm_head_cast = 2 * V * h if nx.autocast and full else 0
-    cache_in_backward = lm_head_cast if gc else autocast_cache
+        casts = 2 * (linear_numel + V * h) + (0 if full else 2 * trainable)
+        lm_head_cast = 2 * V * h
+        autocast_fwd = casts if (full or not gc) else lm_head_cast
+        autocast_bwd = lm_head_cast if gc else casts
+    # peft on transformers 5's fused 3-D expert weights (ParamWrapper) materialises W + B@A for every MoE
+    # layer in the forward pass and the expert matmuls save it (measured: OLMoE LoRA, 16 x 0.8 GB)
+    merged_experts_per_layer = 0
+    if not full and arch.is_moe and any(t in w.lora_targets for t in ("gate_proj", "up_proj", "down_proj")):
+        merged_experts_per_layer = 2 * arch.num_experts * arch._mlp_params(arch.expert_intermediate_size)
+    merged_experts = merged_experts_per_layer * (1 if gc else moe_layers)
     states_at_activation_peak = 0 if opt.paged else states
     persistent = weights + states_at_activation_peak + buckets
 
     phases = {
-        "forward": {"activations": saved + final_norm + autocast_cache, "loss": logits_fwd},
-        "loss backward": {"activations": saved + final_norm + cache_in_backward, "loss": logits_bwd},
+        "forward": {"activations": saved + final_norm + autocast_fwd + merged_experts, "loss": logits_fwd},
+        "loss backward": {"activations": saved + final_norm + autocast_bwd + merged_experts, "loss": logits_bwd},
         "layer backward": {"activations": (T * arch.num_layers * nx.stream_bytes * h if gc else 0)
-                           + T * (layer_max + layer_backward_temp_per_token(arch, nx, s)), "gradients": grads},
+                           + T * (layer_max + layer_backward_temp_per_token(arch, nx, s))
+                           + merged_experts_per_layer, "gradients": grads},
         "optimizer step": {"gradients": grads, "optimizer_temp": step_temp},
     }
     totals = {}
@@ -499,7 +514,7 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
     # Caching-allocator slack: activation and logits buffers of changing sizes fragment ~25% (measured
     # reserved/allocated on the calibration set)
     reserved = peak + int(0.25 * act_part) + int(0.05 * (weights + states))
-    kernel = {"flash": "SDPA flash (no score matrix)", "math": "SDPA math backend (fp32 scores per layer)",
+    kernel = {"flash": "SDPA flash (no score matrix)", "efficient": "SDPA mem-efficient (no score matrix)", "math": "SDPA math backend (fp32 scores per layer)",
               "eager": "eager attention (scores saved per layer)"}[nx.attention_kernel]
     assumptions += [
         f"{w.method} training, {w.precision}, micro-batch {b} x {s} tokens per GPU, optimizer {w.optimizer}",
@@ -533,7 +548,7 @@ def _finish(arch, w, breakdown, peak, reserved, cuda_context, phase, trainable, 
 
 def estimate(arch: Architecture, w: Workload, cuda_context: int = DEFAULT_CUDA_CONTEXT_BYTES) -> Estimate:
     """Peak memory per GPU and host RAM for running workload `w` on model `arch`."""
-    nx = numerics(w)
+    nx = numerics(w, gqa=arch.num_kv_heads < arch.num_heads)
     if w.training:
         return estimate_training(arch, w, nx, cuda_context)
     return estimate_inference(arch, w, nx, cuda_context)
