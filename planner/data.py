@@ -11,7 +11,7 @@ from planner.errors import InputError
 
 
 def builtin_path(name: str) -> Path:
-    return Path(str(resources.files("planner.catalog").joinpath(name)))
+    return Path(str(resources.files("planner.builtin").joinpath(name)))
 
 
 def read_yaml(path: str | Path, what: str) -> dict:

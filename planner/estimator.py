@@ -15,7 +15,7 @@ Inference peak = max(prefill at the last layer, decode at the last step).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from planner.architecture import Architecture
 from planner.workload import ALL_LINEAR, QUANTISED, Workload
@@ -391,6 +391,10 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
     N, Z = w.gpus, w.zero_stage
     full = w.method == "full"
     h, V = arch.hidden_size, arch.vocab_size
+    if Z >= 1 and nx.autocast:
+        # DeepSpeed bf16 / FSDP MixedPrecision: parameters are gathered and computed in bf16 (no autocast
+        # weight cache); the fp32 master copy lives in the sharded optimizer (added below)
+        nx = replace(nx, autocast=False, stream_bytes=2, act_bytes=2)
     base_weights = weight_bytes(arch, nx)
     assumptions: list[str] = []
     if full:
@@ -418,13 +422,12 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
         assumptions.append("DDP (no sharding): every GPU holds the full model, gradients and optimizer; "
                            "DDP gradient buckets add one gradient copy")
     if Z >= 1:
-        if full and nx.autocast:
-            # DeepSpeed/FSDP mixed precision: 16-bit params and grads on GPU; the fp32 master copy lives
-            # with the optimizer partition (ZeRO paper: 2 + 2 + 12 bytes/param)
-            weights = arch.params * 2
-            grads = trainable * 2
-            states = states + trainable * 4           # fp32 master weights
-            step_temp = step_temp
+        if full and w.precision.endswith("-mixed"):
+            # DeepSpeed/FSDP mixed precision: 16-bit params and grads on GPU; the fp32 master copy and fp32
+            # Adam states live in the optimizer partition (ZeRO paper: 2 + 2 + 12 bytes/param)
+            opt = optimizer_bytes(w.optimizer, trainable, 4, largest)
+            weights, grads = arch.params * 2, trainable * 2
+            states, step_temp = opt.states + trainable * 4, opt.step_temp
         shard = max(N, 1)
         states //= shard
         step_temp //= shard

@@ -33,7 +33,7 @@ class Workload(BaseModel):
     optimizer: Optimizer = "adamw"
     lora_rank: int = Field(16, ge=1, le=65536)
     lora_targets: tuple[str, ...] = ALL_LINEAR
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool | None = None   # default: on for qlora (peft's prepare_model_for_kbit_training)
     attention: Attention = "sdpa"
     gpus: int = Field(1, ge=1, le=100_000)
     zero_stage: int = Field(0, ge=0, le=3)
@@ -68,6 +68,8 @@ class Workload(BaseModel):
     def _consistent(self):
         if self.precision is None:
             self.precision = DEFAULT_PRECISION[self.method]
+        if self.gradient_checkpointing is None:
+            self.gradient_checkpointing = self.method == "qlora"
         if self.method == "qlora" and self.precision not in ("nf4", "int4", "int8"):
             raise ValueError(f"qlora trains on a quantised base: precision must be nf4, int4 or int8, "
                              f"not {self.precision}")

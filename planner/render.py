@@ -1,0 +1,116 @@
+"""Terminal and JSON output. Formatting only: every number comes from an Estimate or a Result."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from planner.estimator import Estimate
+from planner.solver import Plan, Result
+
+GiB = 1 << 30
+COMPONENTS = [("weights", "weights"), ("gradients", "gradients"), ("optimizer_states", "optimizer states"),
+              ("optimizer_temp", "optimizer step temporaries"), ("activations", "activations + loss buffers"),
+              ("kv_cache", "KV cache"), ("buckets", "communication buckets"),
+              ("allocator_slack", "allocator slack (reserved - allocated)"), ("cuda_context", "CUDA context")]
+
+
+def gib(x: float) -> str:
+    return f"{x / GiB:,.2f}"
+
+
+def money(x: float, currency: str) -> str:
+    return f"{x:,.0f} {currency}"
+
+
+def render_estimate(console: Console, est: Estimate, notes: list[str], title: str = "") -> None:
+    t = Table(title=title or f"Peak memory per GPU - {est.model} ({est.peak_phase} peak)", title_justify="left")
+    t.add_column("component")
+    t.add_column("GiB", justify="right")
+    for key, label in COMPONENTS:
+        v = est.breakdown.get(key, 0)
+        if v:
+            t.add_row(label, gib(v))
+    t.add_section()
+    t.add_row("peak allocated (torch max_memory_allocated)", gib(est.peak_allocated_bytes))
+    t.add_row("[bold]total on the device (nvidia-smi at peak)[/bold]", f"[bold]{gib(est.total_bytes)}[/bold]")
+    t.add_row("system RAM needed (whole node)", gib(est.cpu_ram_bytes))
+    console.print(t)
+    console.print(f"parameters {est.params:,}   trainable {est.trainable_params:,}   GPUs {est.gpus}")
+    for n in notes + est.assumptions:
+        console.print(f"  - {n}", highlight=False)
+
+
+def _plan_table(p: Plan, title: str) -> Table:
+    t = Table(title=title, title_justify="left")
+    t.add_column("kind")
+    t.add_column("item")
+    t.add_column("count", justify="right")
+    t.add_column(f"unit price ({p.currency})", justify="right")
+    t.add_column(f"subtotal ({p.currency})", justify="right")
+    for i in p.items:
+        t.add_row(i.kind, i.name, str(i.count), f"{i.unit_price:,.0f}", f"{i.subtotal:,.0f}")
+    t.add_section()
+    t.add_row("", "[bold]total[/bold]", "", "", f"[bold]{p.total_cost:,.0f}[/bold]")
+    return t
+
+
+def describe_plan(p: Plan) -> str:
+    gpus = " + ".join(f"{k} x {n}" for n, k in ((n, k) for n, k in p.gpus.items()))
+    return f"{gpus} ({p.strategy})"
+
+
+def render_plan(console: Console, res: Result, notes: list[str], price_date: str, rates_date: str,
+                budget_text: str) -> None:
+    if not res.feasible:
+        console.print(f"[bold red]No plan fits.[/bold red] Binding constraint: {res.binding}. {res.reason}",
+                      highlight=False)
+        if res.min_budget is not None and res.alternatives:
+            p = res.alternatives[0]
+            console.print(_plan_table(p, f"Cheapest plan without the budget: {money(p.total_cost, p.currency)}"))
+        if res.rejected:
+            console.print("GPUs ruled out:")
+            for name, why in res.rejected.items():
+                console.print(f"  - {name}: {why}", highlight=False)
+        for n in notes:
+            console.print(f"  - {n}", highlight=False)
+        return
+    p = res.plan
+    console.print(_plan_table(p, f"Cheapest hardware: {describe_plan(p)}  {budget_text}"))
+    m = Table(title="Memory per GPU (GiB)", title_justify="left")
+    for col in ("GPU", "count", "need at peak", "usable", "headroom"):
+        m.add_column(col, justify="right" if col != "GPU" else "left")
+    for row in p.per_gpu:
+        m.add_row(row["gpu"], str(row["count"]), gib(row["need_bytes"]), gib(row["usable_bytes"]),
+                  gib(row["headroom_bytes"]))
+    console.print(m)
+    console.print(f"strategy: {p.strategy}   VRAM {p.vram_gb:,.0f} GB   system RAM {p.ram_gb:,} GB   "
+                  f"power (TDP) {p.power_w:,.0f} W   hosts: "
+                  + (", ".join(f"{k} x {v}" for k, v in p.hosts.items()) or "none (a whole machine)"),
+                  highlight=False)
+    if res.alternatives:
+        a = Table(title="Next cheapest alternatives", title_justify="left")
+        for col in ("hardware", f"cost ({p.currency})", "vs plan", "why it lost"):
+            a.add_column(col)
+        for alt in res.alternatives:
+            diff = alt.total_cost - p.total_cost
+            why = "costs more" if diff > 0.5 else "same cost, more power" if alt.power_w > p.power_w else "tie"
+            a.add_row(describe_plan(alt), f"{alt.total_cost:,.0f}", f"+{diff:,.0f}", why)
+        console.print(a)
+    e = p.estimate
+    console.print(f"model {e.model}: {e.params:,} parameters, {e.trainable_params:,} trainable; "
+                  f"peak {gib(e.total_bytes)} GiB per GPU on the chosen configuration", highlight=False)
+    console.print(f"prices as of {price_date} (catalogue), exchange rates as of {rates_date}; "
+                  f"solved in {res.solve_seconds * 1000:.0f} ms with {res.solver}", highlight=False)
+    for n in notes + e.assumptions:
+        console.print(f"  - {n}", highlight=False)
+
+
+def plan_json(res: Result, notes: list[str], price_date: str) -> dict:
+    out = {"feasible": res.feasible, "binding": res.binding or None, "reason": res.reason or None,
+           "min_budget": round(res.min_budget, 2) if res.min_budget is not None else None,
+           "plan": res.plan.to_dict() if res.plan else None,
+           "estimate": res.plan.estimate.to_dict() if res.plan else None,
+           "alternatives": [dict(a.to_dict(), estimate=a.estimate.to_dict()) for a in res.alternatives],
+           "rejected": res.rejected, "notes": notes, "prices_as_of": price_date,
+           "solve_seconds": round(res.solve_seconds, 4), "solver": res.solver}
+    return out

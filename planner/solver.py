@@ -1,0 +1,502 @@
+"""The integer program: cheapest GPUs, hosts, system RAM and interconnect that run a workload within a budget.
+
+Memory need per GPU depends non-linearly on the number of GPUs (ZeRO shards by N), so - like SkyPilot's
+optimizer - the memory side is settled before the ILP: for every GPU type and parallel strategy we compute
+the smallest GPU count whose per-GPU peak fits the card. The ILP then chooses among those configurations
+and buys what they need around them: hosts (slots, power), RAM (ratio to VRAM, offloaded states), NVLink
+bridges and a network when more than one host is needed.
+
+Inference splits layers across cards (pipeline, as device_map="auto" or llama.cpp do), so different card
+types may be mixed: there the memory constraint is linear in the card counts and lives inside the ILP.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import pulp
+
+from planner.architecture import Architecture
+from planner.catalog import GB, GPU, Catalog, Platform
+from planner.errors import InputError
+from planner.estimator import Estimate, estimate
+from planner.workload import Workload
+
+STRATEGIES = [(0, "none"), (1, "none"), (2, "none"), (3, "none"), (2, "optimizer"), (3, "optimizer"),
+              (3, "optimizer+params")]
+
+
+@dataclass
+class Constraints:
+    budget: float | None = None          # in `currency`
+    currency: str = "USD"
+    max_gpus: int = 64
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    allow_used: bool = False
+    zero: int | None = None              # force a ZeRO stage
+    offload: str | None = None           # force an offload mode
+    ram_ratio: float = 1.0               # system RAM >= ratio x total VRAM
+    margin: float = 0.05                 # fraction of each card's memory kept free
+    require_nvlink: bool = False
+    min_gpus: dict[str, int] = field(default_factory=dict)   # per SKU lower bounds (deadline, issue 4)
+
+    def validate(self, catalog: Catalog) -> None:
+        if self.budget is not None and self.budget <= 0:
+            raise InputError(f"--budget must be positive, got {self.budget:g}")
+        if not 1 <= self.max_gpus <= 4096:
+            raise InputError(f"--max-gpus must be between 1 and 4096, got {self.max_gpus}")
+        if not 0 <= self.ram_ratio <= 64:
+            raise InputError(f"--ram-ratio must be between 0 and 64, got {self.ram_ratio:g}")
+        if not 0 <= self.margin < 0.9:
+            raise InputError(f"--margin must be a fraction in [0, 0.9), got {self.margin:g}")
+        catalog.rate(self.currency)
+        for flag, names in (("--include", self.include), ("--exclude", self.exclude)):
+            for n in names:
+                if n.lower() not in catalog.gpus:
+                    import difflib
+                    close = difflib.get_close_matches(n.lower(), list(catalog.gpus), n=3, cutoff=0.4)
+                    hint = f"; did you mean {', '.join(close)}?" if close else "; see `plan catalog`"
+                    raise InputError(f"{flag}: unknown GPU {n!r}{hint}")
+
+
+@dataclass
+class Config:
+    """One way to run the job on one GPU type: count, strategy and the estimate behind it."""
+    gpu: GPU
+    count: int
+    zero: int
+    offload: str
+    estimate: Estimate
+    need_bytes: int            # per GPU: peak + allocator slack + context
+    usable_bytes: int
+    ram_need_gb: float
+
+    @property
+    def strategy(self) -> str:
+        if self.estimate.gpus == 1 and self.zero == 0:
+            return "single GPU" if not self.gpu.is_machine else "single machine (unified memory)"
+        s = f"{self.count} GPUs, " + ("DDP" if self.zero == 0 else f"ZeRO-{self.zero}")
+        return s + ("" if self.offload == "none" else f" + {self.offload} offload to CPU")
+
+
+@dataclass
+class Item:
+    kind: str          # gpu | host | ram | bridge | network
+    name: str
+    count: int
+    unit_price: float  # in the plan's currency
+
+    @property
+    def subtotal(self) -> float:
+        return self.unit_price * self.count
+
+
+@dataclass
+class Plan:
+    items: list[Item]
+    total_cost: float
+    currency: str
+    strategy: str
+    gpus: dict[str, int]
+    hosts: dict[str, int]
+    ram_gb: int
+    vram_gb: float
+    power_w: float
+    per_gpu: list[dict]                # per GPU type: need vs usable memory
+    estimate: Estimate
+    config: Config | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "items": [{"kind": i.kind, "name": i.name, "count": i.count, "unit_price": round(i.unit_price, 2),
+                       "subtotal": round(i.subtotal, 2)} for i in self.items],
+            "total_cost": round(self.total_cost, 2), "currency": self.currency, "strategy": self.strategy,
+            "gpus": self.gpus, "hosts": self.hosts, "ram_gb": self.ram_gb, "vram_gb": round(self.vram_gb, 1),
+            "power_w": round(self.power_w), "memory": self.per_gpu,
+        }
+
+
+@dataclass
+class Result:
+    feasible: bool
+    plan: Plan | None
+    alternatives: list[Plan]
+    reason: str = ""
+    binding: str = ""
+    min_budget: float | None = None
+    solve_seconds: float = 0.0
+    rejected: dict[str, str] = field(default_factory=dict)   # GPU -> why it cannot run the job
+    solver: str = ""
+
+
+# ---------------------------------------------------------------------------------------------------
+
+def pick_solver(msg: bool = False, time_limit: float = 20):
+    """In-process HiGHS when highspy is installed, else CBC (bundled with PuLP 2.x/3.x or on PATH)."""
+    highs = pulp.HiGHS(msg=msg, timeLimit=time_limit)
+    if highs.available():
+        return highs
+    cbc = pulp.COIN_CMD(msg=msg, timeLimit=time_limit)
+    if cbc.available():
+        return cbc
+    legacy = getattr(pulp, "PULP_CBC_CMD", None)
+    if legacy is not None and legacy(msg=msg).available():
+        return legacy(msg=msg, timeLimit=time_limit)
+    raise InputError("no MILP solver available: pip install highspy (or pulp[cbc])")
+
+
+def _usable(g: GPU, margin: float) -> int:
+    if g.is_machine:
+        return int(g.memory_bytes * g.usable_fraction * (1 - margin))
+    return int(g.memory_bytes * (1 - margin))
+
+
+def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list[GPU], dict[str, str]]:
+    rejected: dict[str, str] = {}
+    out = []
+    include = {n.lower() for n in c.include}
+    exclude = {n.lower() for n in c.exclude}
+    for key, g in catalog.gpus.items():
+        if include and key not in include:
+            continue
+        if key in exclude:
+            rejected[g.name] = "excluded"
+            continue
+        if g.market == "used" and not c.allow_used and key not in include:
+            rejected[g.name] = "used market (add --allow-used)"
+            continue
+        if wl.method not in g.supports:
+            rejected[g.name] = f"catalogue marks no {wl.method} support"
+            continue
+        if g.is_machine and (wl.optimizer.startswith("paged") or wl.optimizer == "adamw8bit") and wl.training:
+            rejected[g.name] = "bitsandbytes 8-bit/paged optimizers do not run on Apple MPS"
+            continue
+        if c.require_nvlink and not g.nvlink:
+            rejected[g.name] = "no NVLink (--require-nvlink)"
+            continue
+        out.append(g)
+    return out, rejected
+
+
+class _NeedCache:
+    """Estimates per (gpus, zero, offload), computed once: the need does not depend on the card."""
+
+    def __init__(self, arch: Architecture, wl: Workload):
+        self.arch, self.wl, self.cache = arch, wl, {}
+
+    def __call__(self, n: int, zero: int, offload: str) -> Estimate:
+        key = (n, zero, offload)
+        if key not in self.cache:
+            w = self.wl.model_copy(update={"gpus": n, "zero_stage": zero, "offload": offload})
+            self.cache[key] = estimate(self.arch, w)
+        return self.cache[key]
+
+
+def _need(est: Estimate, g: GPU) -> int:
+    return est.reserved_bytes + g.context_bytes
+
+
+def training_configs(arch: Architecture, wl: Workload, gpus: list[GPU], c: Constraints,
+                     rejected: dict[str, str]) -> list[Config]:
+    need = _NeedCache(arch, wl)
+    # CPU offload trades a lot of speed for memory: only when asked (--offload MODE or --offload any)
+    offloads = {"none"} if c.offload is None else ({"none", "optimizer", "optimizer+params"}
+                                                   if c.offload == "any" else {c.offload})
+    strategies = [s for s in STRATEGIES if (c.zero is None or s[0] == c.zero) and s[1] in offloads]
+    configs = []
+    for g in gpus:
+        usable = _usable(g, c.margin)
+        best_gap = None
+        found = False
+        for zero, offload in strategies:
+            if g.is_machine and (zero, offload) != (0, "none"):
+                continue            # one machine; offloading to unified memory gains nothing
+            lo = max(1, c.min_gpus.get(g.name, 1))
+            hi = 1 if (g.is_machine or zero == 0) else c.max_gpus
+            if zero == 0 and not g.is_machine:
+                hi = max(lo, 1) if lo <= c.max_gpus else 0
+            if hi < lo:
+                continue
+            # per-GPU need falls as N grows under ZeRO: binary search the smallest N that fits
+            if _need(need(hi, zero, offload), g) > usable:
+                gap = _need(need(hi, zero, offload), g) - usable
+                best_gap = gap if best_gap is None else min(best_gap, gap)
+                continue
+            a, b = lo, hi
+            while a < b:
+                mid = (a + b) // 2
+                if _need(need(mid, zero, offload), g) <= usable:
+                    b = mid
+                else:
+                    a = mid + 1
+            est = need(a, zero, offload)
+            ram_gb = est.cpu_ram_bytes / GB
+            configs.append(Config(g, a, zero, offload, est, _need(est, g), usable, ram_gb))
+            found = True
+        if not found:
+            short = f"{best_gap / 2**30:.1f} GiB short per GPU" if best_gap is not None else "no strategy allowed"
+            rejected[g.name] = f"does not fit even with {c.max_gpus if not g.is_machine else 1} GPU(s) " \
+                               f"and the allowed strategies ({short})"
+    return configs
+
+
+# ---------------------------------------------------------------------------------------------------
+
+@dataclass
+class _Model:
+    prob: pulp.LpProblem
+    n: dict            # GPU name -> LpAffineExpression (count)
+    used: dict         # GPU name -> binary
+    x: dict            # config index -> binary (training)
+    y: dict            # platform -> int
+    r: dict            # platform -> int (RAM units)
+    a: dict            # (gpu, platform) -> int
+    net: dict
+    cost: pulp.LpAffineExpression
+    power: pulp.LpAffineExpression
+    ram_gb: pulp.LpAffineExpression
+
+
+def build_model(catalog: Catalog, wl: Workload, c: Constraints, gpus: list[GPU], configs: list[Config] | None,
+                inference_need: tuple[int, int] | None, budget_usd: float | None) -> _Model:
+    """configs for training (one configuration chosen); inference_need = (shared bytes, per-GPU overhead)."""
+    prob = pulp.LpProblem("hardware_plan", pulp.LpMinimize)
+    platforms: list[Platform] = list(catalog.platforms.values())
+    M = c.max_gpus
+    n, used, x = {}, {}, {}
+    cost_terms, power_terms = [], []
+    ram_need_terms = []
+    mem_terms = []
+    nvidia = [g for g in gpus if not g.is_machine]
+    macs = [g for g in gpus if g.is_machine]
+    for g in gpus:
+        used[g.name] = pulp.LpVariable(f"use_{_id(g.name)}", cat="Binary")
+    if configs is not None:
+        for i, cf in enumerate(configs):
+            x[i] = pulp.LpVariable(f"cfg_{i}", cat="Binary")
+        prob += pulp.lpSum(x.values()) == 1, "one_configuration"
+        for g in gpus:
+            n[g.name] = pulp.lpSum(cf.count * x[i] for i, cf in enumerate(configs) if cf.gpu.name == g.name)
+            prob += used[g.name] == pulp.lpSum(x[i] for i, cf in enumerate(configs) if cf.gpu.name == g.name)
+        ram_need_terms.append(pulp.lpSum(cf.ram_need_gb * x[i] for i, cf in enumerate(configs)))
+    else:
+        shared, overhead = inference_need
+        for g in nvidia:
+            lo = c.min_gpus.get(g.name, 0)
+            step = g.nvlink.width if (c.require_nvlink and g.nvlink and g.nvlink.width == 2) else 1
+            k = pulp.LpVariable(f"k_{_id(g.name)}", lowBound=0, upBound=M // step, cat="Integer")
+            n[g.name] = step * k
+            prob += n[g.name] <= M * used[g.name]
+            prob += n[g.name] >= used[g.name]
+            if lo:
+                prob += n[g.name] >= lo * used[g.name]
+        for g in macs:
+            n[g.name] = used[g.name]
+        usable = {g.name: _usable(g, c.margin) - overhead - g.context_bytes for g in gpus}
+        mem_terms = [usable[g.name] / GB * n[g.name] for g in gpus if usable[g.name] > 0]
+        for g in gpus:
+            if usable[g.name] <= 0:
+                prob += used[g.name] == 0
+        prob += pulp.lpSum(mem_terms) >= shared / GB, "memory"
+        prob += pulp.lpSum(n[g.name] for g in nvidia) <= M, "max_gpus"
+        ram_need_terms.append(wl.gpus * 0 + 0)
+    # Apple machines are whole systems: at most one, and nothing else beside it
+    if macs:
+        prob += pulp.lpSum(used[g.name] for g in macs) <= 1, "one_mac"
+        for g in nvidia:
+            prob += n[g.name] <= M * (1 - pulp.lpSum(used[m.name] for m in macs))
+    # Hosts
+    y, r, a, net = {}, {}, {}, {}
+    multi = pulp.LpVariable("multi_node", cat="Binary")
+    for p in platforms:
+        pid = _id(p.name)
+        y[p.name] = pulp.LpVariable(f"hosts_{pid}", lowBound=0, upBound=M, cat="Integer")
+        r[p.name] = pulp.LpVariable(f"ram_{pid}", lowBound=0, cat="Integer")
+        net[p.name] = pulp.LpVariable(f"net_{pid}", lowBound=0, cat="Integer")
+        placed = []
+        for g in nvidia:
+            if g.form in p.forms and g.slot_width * 1 <= p.slot_width:
+                a[g.name, p.name] = pulp.LpVariable(f"a_{_id(g.name)}_{pid}", lowBound=0, upBound=M, cat="Integer")
+                placed.append(g)
+        prob += pulp.lpSum(a[g.name, p.name] for g in placed) <= p.max_gpus * y[p.name], f"gpus_per_{pid}"
+        prob += pulp.lpSum(g.slot_width * a[g.name, p.name] for g in placed) <= p.slot_width * y[p.name], \
+            f"slots_{pid}"
+        prob += pulp.lpSum(g.tdp_w * a[g.name, p.name] for g in placed) + p.base_w * y[p.name] \
+            <= 0.8 * p.psu_w * y[p.name], f"power_{pid}"
+        prob += r[p.name] * p.ram_step_gb <= p.max_ram_gb * y[p.name], f"max_ram_{pid}"
+        prob += net[p.name] >= y[p.name] - M * (1 - multi), f"network_{pid}"
+        if not p.multi_node:
+            prob += y[p.name] <= M * (1 - multi), f"single_node_{pid}"
+        cost_terms += [catalog.to_usd(p.price, p.currency) * y[p.name],
+                       p.ram_price_per_gb * p.ram_step_gb * r[p.name],
+                       p.network_per_node * net[p.name]]
+        power_terms += [p.base_w * y[p.name]] + [g.tdp_w * a[g.name, p.name] for g in placed]
+    prob += pulp.lpSum(y.values()) <= 1 + M * multi, "multi_node"
+    for g in nvidia:
+        prob += pulp.lpSum(v for (gn, _), v in a.items() if gn == g.name) == n[g.name], f"place_{_id(g.name)}"
+        cost_terms.append(catalog.gpu_price_usd(g) * n[g.name])
+        if c.require_nvlink and g.nvlink and g.nvlink.width == 2 and g.nvlink.bridge_price:
+            cost_terms.append(g.nvlink.bridge_price / 2 * n[g.name])       # one bridge per pair
+    for g in macs:
+        cost_terms.append(catalog.gpu_price_usd(g) * used[g.name])
+        power_terms.append(g.tdp_w * used[g.name])
+    # System RAM: ratio to VRAM (NVIDIA hosts) and what the job keeps in host memory
+    ram_gb = pulp.lpSum(p.ram_step_gb * r[p.name] for p in platforms)
+    vram_gb = pulp.lpSum(g.memory_gb * n[g.name] for g in nvidia)
+    prob += ram_gb >= c.ram_ratio * vram_gb, "ram_ratio"
+    mac_used = pulp.lpSum(used[g.name] for g in macs) if macs else 0
+    need_terms = pulp.lpSum(ram_need_terms) if ram_need_terms else 0
+    prob += ram_gb >= need_terms - 1e6 * mac_used, "ram_need"
+    cost = pulp.lpSum(cost_terms)
+    power = pulp.lpSum(power_terms)
+    if budget_usd is not None:
+        prob += cost <= budget_usd, "budget"
+    prob += cost + 1e-3 * power
+    return _Model(prob, n, used, x, y, r, a, net, cost, power, ram_gb)
+
+
+def _id(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name)
+
+
+def _solve(model: _Model, solver) -> bool:
+    model.prob.solve(solver)
+    return pulp.LpStatus[model.prob.status] == "Optimal"
+
+
+def _val(v) -> float:
+    x = pulp.value(v)
+    return 0.0 if x is None else float(x)
+
+
+def _extract(model: _Model, catalog: Catalog, wl: Workload, c: Constraints, gpus: list[GPU],
+             configs: list[Config] | None, base_est: Estimate | None, inference_overhead: int) -> Plan:
+    rate = catalog.rate(c.currency)
+    items: list[Item] = []
+    counts = {g.name: int(round(_val(model.n[g.name]))) for g in gpus}
+    counts = {k: v for k, v in counts.items() if v > 0}
+    by_name = {g.name: g for g in gpus}
+    for name, k in counts.items():
+        g = by_name[name]
+        items.append(Item("gpu", name, k, catalog.gpu_price_usd(g) * rate))
+        if c.require_nvlink and g.nvlink and g.nvlink.width == 2 and g.nvlink.bridge_price and k >= 2:
+            items.append(Item("bridge", f"nvlink-bridge ({name})", k // 2, g.nvlink.bridge_price * rate))
+    hosts, ram_gb = {}, 0
+    for p in catalog.platforms.values():
+        h = int(round(_val(model.y[p.name])))
+        if h:
+            hosts[p.name] = h
+            items.append(Item("host", p.name, h, catalog.to_usd(p.price, p.currency) * rate))
+        units = int(round(_val(model.r[p.name])))
+        if units:
+            ram_gb += units * p.ram_step_gb
+            items.append(Item("ram", f"ram {p.ram_step_gb} GB ({p.name})", units,
+                              p.ram_price_per_gb * p.ram_step_gb * rate))
+        nn = int(round(_val(model.net[p.name])))
+        if nn:
+            items.append(Item("network", f"network per node ({p.name})", nn, p.network_per_node * rate))
+    config = None
+    if configs is not None:
+        config = next(cf for i, cf in enumerate(configs) if _val(model.x[i]) > 0.5)
+        est = config.estimate
+        strategy = config.strategy
+        per_gpu = [{"gpu": config.gpu.name, "count": config.count, "need_bytes": config.need_bytes,
+                    "usable_bytes": config.usable_bytes,
+                    "headroom_bytes": config.usable_bytes - config.need_bytes}]
+    else:
+        est = base_est
+        total_cards = sum(counts.values())
+        strategy = "single GPU" if total_cards == 1 else f"{total_cards} GPUs, layers split (pipeline)"
+        if any(by_name[k].is_machine for k in counts):
+            strategy = "single machine (unified memory)"
+        shared = est.breakdown["weights"] + est.breakdown["kv_cache"]
+        cap = sum((_usable(by_name[k], c.margin) - inference_overhead - by_name[k].context_bytes) * v
+                  for k, v in counts.items())
+        per_gpu = []
+        for k, v in counts.items():
+            g = by_name[k]
+            usable = _usable(g, c.margin)
+            share = (usable - inference_overhead - g.context_bytes) / cap * shared if cap > 0 else 0
+            need = int(share + inference_overhead + g.context_bytes)
+            per_gpu.append({"gpu": k, "count": v, "need_bytes": need, "usable_bytes": usable,
+                            "headroom_bytes": usable - need})
+    vram = sum(by_name[k].memory_gb * v for k, v in counts.items())
+    if any(by_name[k].is_machine for k in counts):
+        ram_gb = int(sum(by_name[k].memory_gb for k in counts))
+    total = sum(i.subtotal for i in items)
+    return Plan(items, total, c.currency.upper(), strategy, counts, hosts, ram_gb, vram, _val(model.power),
+                per_gpu, est, config)
+
+
+def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alternatives: int = 3) -> Result:
+    """Cheapest hardware for the workload; alternatives are the next cheapest with different GPU types."""
+    c.validate(catalog)
+    t0 = time.perf_counter()
+    gpus, rejected = candidate_gpus(catalog, wl, c)
+    budget_usd = catalog.to_usd(c.budget, c.currency) if c.budget is not None else None
+    configs = None
+    base_est = None
+    overhead = 0
+    inference_need = None
+    if wl.training:
+        configs = training_configs(arch, wl, gpus, c, rejected)
+        gpus = [g for g in gpus if any(cf.gpu.name == g.name for cf in configs)]
+    else:
+        base_est = estimate(arch, wl.model_copy(update={"gpus": 1}))
+        shared = base_est.breakdown["weights"] + base_est.breakdown["kv_cache"]
+        # every card in a layer split holds one layer's activations and slack besides its share
+        overhead = base_est.reserved_bytes - shared
+        inference_need = (shared, overhead)
+        keep = []
+        for g in gpus:
+            room = _usable(g, c.margin) - overhead - g.context_bytes
+            if room <= 0:
+                rejected[g.name] = "too small for even one layer's activations at this batch and length"
+            elif g.is_machine and room < shared:
+                rejected[g.name] = (f"{shared / 2**30:.1f} GiB of weights and KV cache exceed its "
+                                    f"{room / 2**30:.1f} GiB usable unified memory")
+            else:
+                keep.append(g)
+        gpus = keep
+    result = Result(False, None, [], rejected=rejected, solver="")
+    if not gpus:
+        result.reason = "no GPU in the catalogue can run this workload within the allowed GPU count"
+        result.binding = "memory"
+        result.solve_seconds = time.perf_counter() - t0
+        return result
+    solver = pick_solver()
+    result.solver = solver.name
+    model = build_model(catalog, wl, c, gpus, configs, inference_need, budget_usd)
+    if not _solve(model, solver):
+        # Which constraint binds? Drop the budget and try again.
+        relaxed = build_model(catalog, wl, c, gpus, configs, inference_need, None)
+        if budget_usd is not None and _solve(relaxed, solver):
+            best = _extract(relaxed, catalog, wl, c, gpus, configs, base_est, overhead)
+            result.binding = "budget"
+            result.min_budget = best.total_cost
+            result.reason = (f"the budget of {c.budget:,.0f} {c.currency.upper()} is too small: the cheapest "
+                             f"plan that fits costs {best.total_cost:,.0f} {best.currency}")
+            result.alternatives = [best]
+        else:
+            result.binding = "hosts"
+            result.reason = ("no combination of hosts can carry the GPUs this needs within --max-gpus "
+                             f"{c.max_gpus}; raise --max-gpus or allow other hardware")
+        result.solve_seconds = time.perf_counter() - t0
+        return result
+    best = _extract(model, catalog, wl, c, gpus, configs, base_est, overhead)
+    result.feasible, result.plan = True, best
+    # Alternatives: forbid the GPU types used so far, one set at a time (no-good cuts)
+    cuts = [set(best.gpus)]
+    for _ in range(alternatives):
+        m = build_model(catalog, wl, c, gpus, configs, inference_need, budget_usd)
+        for used_set in cuts:
+            m.prob += pulp.lpSum(m.used[gname] for gname in used_set) <= len(used_set) - 1
+        if not _solve(m, solver):
+            break
+        alt = _extract(m, catalog, wl, c, gpus, configs, base_est, overhead)
+        result.alternatives.append(alt)
+        cuts.append(set(alt.gpus))
+    result.solve_seconds = time.perf_counter() - t0
+    return result
