@@ -272,10 +272,10 @@ def build_model(catalog: Catalog, wl: Workload, c: Constraints, gpus: list[GPU],
     nvidia = [g for g in gpus if not g.is_machine]
     macs = [g for g in gpus if g.is_machine]
     for g in gpus:
-        used[g.name] = pulp.LpVariable(f"use_{_id(g.name)}", cat="Binary")
+        used[g.name] = _var(prob, f"use_{_id(g.name)}", 0, 1, "Binary")
     if configs is not None:
         for i, cf in enumerate(configs):
-            x[i] = pulp.LpVariable(f"cfg_{i}", cat="Binary")
+            x[i] = _var(prob, f"cfg_{i}", 0, 1, "Binary")
         prob += pulp.lpSum(x.values()) == 1, "one_configuration"
         for g in gpus:
             n[g.name] = pulp.lpSum(cf.count * x[i] for i, cf in enumerate(configs) if cf.gpu.name == g.name)
@@ -286,7 +286,7 @@ def build_model(catalog: Catalog, wl: Workload, c: Constraints, gpus: list[GPU],
         for g in nvidia:
             lo = c.min_gpus.get(g.name, 0)
             step = g.nvlink.width if (c.require_nvlink and g.nvlink and g.nvlink.width == 2) else 1
-            k = pulp.LpVariable(f"k_{_id(g.name)}", lowBound=0, upBound=M // step, cat="Integer")
+            k = _var(prob, f"k_{_id(g.name)}", 0, M // step, "Integer")
             n[g.name] = step * k
             prob += n[g.name] <= M * used[g.name]
             prob += n[g.name] >= used[g.name]
@@ -309,17 +309,20 @@ def build_model(catalog: Catalog, wl: Workload, c: Constraints, gpus: list[GPU],
             prob += n[g.name] <= M * (1 - pulp.lpSum(used[m.name] for m in macs))
     # Hosts
     y, r, a, net = {}, {}, {}, {}
-    multi = pulp.LpVariable("multi_node", cat="Binary")
+    multi = _var(prob, "multi_node", 0, 1, "Binary")
     for p in platforms:
         pid = _id(p.name)
-        y[p.name] = pulp.LpVariable(f"hosts_{pid}", lowBound=0, upBound=M, cat="Integer")
-        r[p.name] = pulp.LpVariable(f"ram_{pid}", lowBound=0, cat="Integer")
-        net[p.name] = pulp.LpVariable(f"net_{pid}", lowBound=0, cat="Integer")
+        y[p.name] = _var(prob, f"hosts_{pid}", 0, M, "Integer")
+        r[p.name] = _var(prob, f"ram_{pid}", 0, None, "Integer")
+        net[p.name] = _var(prob, f"net_{pid}", 0, None, "Integer")
         placed = []
         for g in nvidia:
-            if g.form in p.forms and g.slot_width * 1 <= p.slot_width:
-                a[g.name, p.name] = pulp.LpVariable(f"a_{_id(g.name)}_{pid}", lowBound=0, upBound=M, cat="Integer")
+            per_host = cards_per_host(g, p)
+            if g.form in p.forms and per_host > 0:
+                a[g.name, p.name] = _var(prob, f"a_{_id(g.name)}_{pid}", 0, M, "Integer")
                 placed.append(g)
+                # per host: no more of this card than its slots and power allow (exact for one card type)
+                prob += a[g.name, p.name] <= per_host * y[p.name], f"cap_{_id(g.name)}_{pid}"
         prob += pulp.lpSum(a[g.name, p.name] for g in placed) <= p.max_gpus * y[p.name], f"gpus_per_{pid}"
         prob += pulp.lpSum(g.slot_width * a[g.name, p.name] for g in placed) <= p.slot_width * y[p.name], \
             f"slots_{pid}"
@@ -355,6 +358,19 @@ def build_model(catalog: Catalog, wl: Workload, c: Constraints, gpus: list[GPU],
         prob += cost <= budget_usd, "budget"
     prob += cost + 1e-3 * power
     return _Model(prob, n, used, x, y, r, a, net, cost, power, ram_gb)
+
+
+def cards_per_host(g: GPU, p: Platform) -> int:
+    """How many cards of one type a host of this platform takes: slots, slot width and 80% of the PSU."""
+    by_power = int((0.8 * p.psu_w - p.base_w) // g.tdp_w)
+    return max(0, min(p.max_gpus, p.slot_width // g.slot_width, by_power))
+
+
+def _var(prob: pulp.LpProblem, name: str, low=0, up=None, cat="Integer"):
+    """A variable attached to prob: PuLP >= 3.3.1 and 4.x spell it prob.add_variable, older PuLP LpVariable."""
+    if hasattr(prob, "add_variable"):
+        return prob.add_variable(name, lowBound=low, upBound=up, cat=cat)
+    return pulp.LpVariable(name, lowBound=low, upBound=up, cat=cat)
 
 
 def _id(name: str) -> str:

@@ -1,0 +1,79 @@
+"""Invariants of the memory model (property tests)."""
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planner.data import builtin_registry
+from planner.estimator import estimate
+from planner.workload import Workload
+
+MODELS = ["llama-3.2-1b", "qwen2.5-0.5b", "llama-2-7b", "mixtral-8x7b", "gemma-2-2b", "qwen3-30b-a3b"]
+reg = builtin_registry()
+
+workloads = st.fixed_dictionaries({
+    "method": st.sampled_from(["inference", "full", "lora", "qlora"]),
+    "batch_size": st.integers(1, 16),
+    "seq_len": st.integers(16, 8192),
+    "new_tokens": st.integers(0, 512),
+    "lora_rank": st.sampled_from([4, 8, 16, 64]),
+    "gradient_checkpointing": st.booleans(),
+    "optimizer": st.sampled_from(["adamw", "adamw8bit", "sgd", "adafactor"]),
+})
+
+
+def peak(model, **kw):
+    return estimate(reg.models[model], Workload(**kw)).peak_allocated_bytes
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(MODELS), workloads, st.integers(1, 8))
+def test_more_batch_never_needs_less(model, kw, extra):
+    assert peak(model, **{**kw, "batch_size": kw["batch_size"] + extra}) >= peak(model, **kw)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(MODELS), workloads, st.integers(1, 4096))
+def test_longer_sequence_never_needs_less(model, kw, extra):
+    assert peak(model, **{**kw, "seq_len": kw["seq_len"] + extra}) >= peak(model, **kw)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(MODELS), workloads)
+def test_higher_lora_rank_never_needs_less(model, kw):
+    kw = {**kw, "method": "lora"}
+    assert peak(model, **{**kw, "lora_rank": kw["lora_rank"] * 2}) >= peak(model, **kw)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(MODELS), workloads, st.integers(2, 64))
+def test_more_gpus_without_sharding_never_needs_less_per_gpu(model, kw, n):
+    kw = {**kw, "method": "full"}
+    assert peak(model, **kw, gpus=n, zero_stage=0) >= peak(model, **kw, gpus=1, zero_stage=0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(MODELS), workloads, st.integers(2, 64))
+def test_zero3_on_n_gpus_never_needs_more_than_on_one(model, kw, n):
+    kw = {**kw, "method": kw["method"] if kw["method"] != "inference" else "full"}
+    assert peak(model, **kw, gpus=n, zero_stage=3) <= peak(model, **kw, gpus=1, zero_stage=3)
+
+
+def test_breakdown_adds_up_and_total_covers_peak():
+    e = estimate(reg.models["llama-3.1-8b"], Workload(method="lora", batch_size=2, seq_len=1024))
+    parts = {k: v for k, v in e.breakdown.items() if k not in ("allocator_slack", "cuda_context")}
+    assert sum(parts.values()) == e.peak_allocated_bytes
+    assert e.total_bytes == e.reserved_bytes + e.cuda_context_bytes >= e.peak_allocated_bytes
+
+
+def test_quantised_weights_keep_embeddings_16_bit():
+    m = reg.models["llama-3.1-8b"]
+    nf4 = estimate(m, Workload(method="inference", precision="nf4", seq_len=16, new_tokens=1))
+    # 4.127 bits for the 6.98B linear weights + 2 bytes for the 1.05B embedding/lm_head parameters
+    assert abs(nf4.breakdown["weights"] - 5_702_819_840) < 10_000_000
+
+
+def test_offload_moves_optimizer_states_to_host_ram():
+    m = reg.models["llama-3.1-8b"]
+    on_gpu = estimate(m, Workload(method="full", gpus=4, zero_stage=2))
+    offloaded = estimate(m, Workload(method="full", gpus=4, zero_stage=2, offload="optimizer"))
+    assert offloaded.peak_allocated_bytes < on_gpu.peak_allocated_bytes
+    assert offloaded.cpu_ram_bytes > on_gpu.cpu_ram_bytes + 8 * m.params
