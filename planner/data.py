@@ -11,7 +11,11 @@ from planner.errors import InputError
 
 
 def builtin_path(name: str) -> Path:
-    return Path(str(resources.files("planner.builtin").joinpath(name)))
+    """Installed: the package data planner.builtin. From a source checkout: catalog/ beside planner/."""
+    try:
+        return Path(str(resources.files("planner.builtin").joinpath(name)))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "catalog" / name
 
 
 def read_yaml(path: str | Path, what: str) -> dict:
