@@ -1,0 +1,90 @@
+"""Time to result, throughput and energy: FLOPs over achieved compute, bytes over achieved bandwidth.
+
+Utilisation factors are calibrated on the measured tokens/s in calibration/ (H100, PyTorch eager,
+transformers 5) by benchmarks/throughput.py, which prints the same medians; tests/test_timing.py fails
+if these constants drift from what the data says. They describe that stack: compiled or fused kernels
+(Megatron, vLLM, Unsloth) run faster, so times here are conservative.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner.architecture import Architecture
+from planner.workload import Workload
+
+# Model FLOPs utilisation (achieved / dense bf16 peak) for steps of >= 4096 tokens, medians per method
+# (benchmarks/throughput.py): full bf16/mixed, LoRA bf16, QLoRA nf4 (dequantisation costs time).
+MFU = {"full": 0.26, "lora": 0.18, "qlora": 0.10}
+# fp32 without TF32 runs on CUDA cores: the H100's 67 fp32 TFLOPS over its 989 bf16 TFLOPS
+FP32_RATE = 67 / 989
+# Prefill (one forward over the prompt) is a large matmul workload: assumed, not measured separately.
+PREFILL_MFU = 0.40
+# Decode step = bytes read / (bandwidth x efficiency) + per-layer launch overhead of eager PyTorch
+# (fitted on the HF generate() cases: Llama-2-7B at batch 1 and 16 pins both terms).
+DECODE_BANDWIDTH_EFFICIENCY = 0.49
+DECODE_OVERHEAD_S_PER_LAYER = 0.77e-3
+# bitsandbytes dequantisation per layer and step (medians of the nf4 and int8 generate() cases; rough)
+QUANT_DECODE_OVERHEAD_S_PER_LAYER = {"nf4": 1.2e-3, "int4": 1.2e-3, "int8": 4.5e-3}
+# Data-parallel scaling and offload slow-downs (assumed; typical ZeRO reports)
+SCALING_EFFICIENCY = 0.9
+OFFLOAD_SLOWDOWN = {"none": 1.0, "optimizer": 0.7, "optimizer+params": 0.4}
+CHINCHILLA_TOKENS_PER_PARAM = 20
+
+
+def forward_flops_per_token(arch: Architecture, seq_len: int) -> float:
+    """2 FLOPs per active parameter plus causal attention (QK^T and PV over half the context on average)."""
+    attn = 2 * arch.num_layers * seq_len * arch.num_heads * arch.head_dim
+    return 2 * arch.active_params + attn
+
+
+def training_flops_per_token(arch: Architecture, w: Workload) -> float:
+    """Full: forward + backward (2x) = 3 forwards (the 6*N rule). LoRA/QLoRA: the frozen base still runs
+    forward and the backward for activation gradients, but computes no weight gradients: 2 forwards.
+    Gradient checkpointing recomputes the forward: +1."""
+    passes = 3 if w.method == "full" else 2
+    if w.gradient_checkpointing:
+        passes += 1
+    return passes * forward_flops_per_token(arch, w.seq_len)
+
+
+def default_training_tokens(arch: Architecture, w: Workload) -> int | None:
+    """Pre-training with no token count given: the Chinchilla rule of ~20 tokens per parameter."""
+    return CHINCHILLA_TOKENS_PER_PARAM * arch.params if w.method == "full" else None
+
+
+@dataclass
+class Throughput:
+    tokens_per_s: float
+    seconds: float | None           # time to result (None when no amount of work is known)
+    detail: str
+
+
+def training_throughput(arch: Architecture, w: Workload, tflops_per_gpu: float, gpus: int, offload: str = "none",
+                        tokens: int | None = None) -> Throughput:
+    rate = tflops_per_gpu * 1e12 * MFU[w.method] * (FP32_RATE if w.precision == "fp32" else 1.0)
+    rate *= gpus * (SCALING_EFFICIENCY if gpus > 1 else 1.0) * OFFLOAD_SLOWDOWN.get(offload, 1.0)
+    tps = rate / training_flops_per_token(arch, w)
+    tokens = tokens if tokens is not None else default_training_tokens(arch, w)
+    secs = tokens / tps if tokens else None
+    return Throughput(tps, secs, f"{training_flops_per_token(arch, w) / 1e9:,.1f} GFLOP/token at "
+                                 f"{MFU[w.method]:.0%} utilisation of {tflops_per_gpu:g} TFLOPS x {gpus}")
+
+
+def inference_throughput(arch: Architecture, w: Workload, tflops_per_gpu: float, bandwidth_gbps: float,
+                         weight_bytes: int, kv_bytes: int, gpus: int, requests: int | None = None) -> Throughput:
+    """Generated tokens per second for a batch of w.batch_size sequences (layers split over `gpus` cards:
+    bandwidth adds up across cards, compute for prefill too)."""
+    prefill_s = forward_flops_per_token(arch, w.seq_len) * w.batch_size * w.seq_len / (
+        tflops_per_gpu * 1e12 * PREFILL_MFU * gpus)
+    step_bytes = weight_bytes + kv_bytes / 2          # the cache is half full on average over the generation
+    step_s = step_bytes / (bandwidth_gbps * 1e9 * DECODE_BANDWIDTH_EFFICIENCY * gpus) \
+        + arch.num_layers * (DECODE_OVERHEAD_S_PER_LAYER + QUANT_DECODE_OVERHEAD_S_PER_LAYER.get(w.precision, 0))
+    batch_s = prefill_s + step_s * w.new_tokens
+    tps = w.batch_size * w.new_tokens / batch_s if batch_s > 0 else 0.0
+    secs = batch_s * (requests / w.batch_size) if requests else None
+    return Throughput(tps, secs, f"prefill {prefill_s:.2f} s, decode {step_s * 1000:.1f} ms/step for "
+                                 f"{w.batch_size} sequences")
+
+
+def energy_kwh(power_w: float, seconds: float | None) -> float | None:
+    return None if seconds is None else power_w * seconds / 3.6e6
