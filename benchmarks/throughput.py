@@ -40,8 +40,8 @@ def decode_errors():
             continue
         w = case_workload(case)
         e = estimate(arch, w)
-        t = inference_throughput(arch, w, H100_BF16_TFLOPS, H100_GBPS, e.breakdown["weights"],
-                                 e.breakdown["kv_cache"], 1)
+        t = inference_throughput(arch, w, [(1.0, H100_BF16_TFLOPS, H100_GBPS)], e.breakdown["weights"],
+                                 e.breakdown["kv_cache"])
         out.append((case["id"], case["model"], w.batch_size, m["tokens_per_s"], t.tokens_per_s))
     return out
 

@@ -91,6 +91,7 @@ class Catalog(BaseModel):
     as_of: str
     rates_as_of: str
     sources: list[str]
+    electricity_usd_per_kwh: float = 0.15
 
     def to_usd(self, amount: float, currency: str) -> float:
         return amount / self.rate(currency)
@@ -132,9 +133,10 @@ def load_catalog(extra_files: list[str] | None = None) -> Catalog:
     platforms: dict[str, Platform] = {}
     rates: dict[str, float] = {}
     as_of, rates_as_of, sources = "", "", []
+    electricity = 0.15
     for path in files:
         data = read_yaml(path, "--catalog" if path not in files[:3] else "catalogue")
-        known = {"gpus", "platforms", "rates", "as_of", "source"}
+        known = {"gpus", "platforms", "rates", "as_of", "source", "electricity_usd_per_kwh"}
         unknown = set(data) - known
         if unknown:
             raise InputError(f"catalogue {path}: unknown top-level key(s) {sorted(unknown)}; expected {sorted(known)}")
@@ -154,6 +156,11 @@ def load_catalog(extra_files: list[str] | None = None) -> Catalog:
             rates_as_of = str(data.get("as_of", rates_as_of))
         elif "as_of" in data:
             as_of = max(as_of, str(data["as_of"]))
+        if "electricity_usd_per_kwh" in data:
+            v = data["electricity_usd_per_kwh"]
+            if not isinstance(v, (int, float)) or not 0 <= v < 10:
+                raise InputError(f"catalogue {path}: electricity_usd_per_kwh must be a price in USD per kWh, got {v!r}")
+            electricity = float(v)
         sources.append(str(path))
     if not gpus:
         raise InputError("catalogue: no GPUs loaded; add entries under 'gpus:' in a --catalog file")
@@ -161,4 +168,4 @@ def load_catalog(extra_files: list[str] | None = None) -> Catalog:
         if g.currency.upper() not in rates:
             raise InputError(f"catalogue: GPU {g.name!r}, field 'currency': unknown currency {g.currency!r}")
     return Catalog(gpus=gpus, platforms=platforms, rates=rates, as_of=as_of, rates_as_of=rates_as_of,
-                   sources=sources)
+                   sources=sources, electricity_usd_per_kwh=electricity)

@@ -61,6 +61,10 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--require-nvlink", action="store_true")
     p.add_argument("--catalog", action="append", default=[], help="YAML file adding or overriding entries")
     p.add_argument("--alternatives", type=int, default=3)
+    p.add_argument("--tokens", type=float, help="training tokens (default for pre-training: 20 x parameters)")
+    p.add_argument("--deadline-days", type=float, help="training must finish within this many days")
+    p.add_argument("--requests", type=int, help="inference: sequences to serve, for time and energy")
+    p.add_argument("--proposal", help="write a procurement proposal to FILE.md or FILE.html")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,7 +132,15 @@ def cmd_plan(a, out) -> int:
     catalog = load_catalog(a.catalog)
     c = Constraints(budget=a.budget, currency=a.currency.upper(), max_gpus=a.max_gpus, include=_split(a.include),
                     exclude=_split(a.exclude), allow_used=a.allow_used, zero=a.zero, offload=a.offload,
-                    ram_ratio=a.ram_ratio, margin=a.margin, require_nvlink=a.require_nvlink)
+                    ram_ratio=a.ram_ratio, margin=a.margin, require_nvlink=a.require_nvlink,
+                    tokens=int(a.tokens) if a.tokens is not None else None,
+                    deadline_s=a.deadline_days * 86400 if a.deadline_days is not None else None,
+                    requests=a.requests)
+    if a.requests is not None and a.requests <= 0:
+        raise InputError(f"--requests must be positive, got {a.requests}")
+    if a.proposal:
+        from planner.proposal import check_output_path
+        check_output_path(a.proposal)
     if a.offload not in (None, "none", "optimizer", "optimizer+params", "any"):
         raise InputError(f"--offload: expected none, optimizer, optimizer+params or any, got {a.offload!r}")
     if a.offload == "none":
@@ -139,6 +151,9 @@ def cmd_plan(a, out) -> int:
         raise InputError(f"--alternatives must be 0-10, got {a.alternatives}")
     res = plan(arch, wl, catalog, c, alternatives=a.alternatives)
     budget_text = f"(budget {a.budget:,.0f} {c.currency})" if a.budget else "(no budget given)"
+    if a.proposal:
+        from planner.proposal import write_proposal
+        write_proposal(a.proposal, arch, wl, c, catalog, res, notes)
     if a.json:
         out.write(json.dumps(plan_json(res, notes, catalog.as_of), indent=1) + "\n")
     else:

@@ -96,6 +96,7 @@ def render_plan(console: Console, res: Result, notes: list[str], price_date: str
             why = "costs more" if diff > 0.5 else "same cost, more power" if alt.power_w > p.power_w else "tie"
             a.add_row(describe_plan(alt), f"{alt.total_cost:,.0f}", f"+{diff:,.0f}", why)
         console.print(a)
+    console.print(time_line(p), highlight=False)
     e = p.estimate
     console.print(f"model {e.model}: {e.params:,} parameters, {e.trainable_params:,} trainable; "
                   f"peak {gib(e.total_bytes)} GiB per GPU on the chosen configuration", highlight=False)
@@ -103,6 +104,26 @@ def render_plan(console: Console, res: Result, notes: list[str], price_date: str
                   f"solved in {res.solve_seconds * 1000:.0f} ms with {res.solver}", highlight=False)
     for n in notes + e.assumptions:
         console.print(f"  - {n}", highlight=False)
+
+
+def human_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 3 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def time_line(p: Plan) -> str:
+    s = f"throughput ~{p.tokens_per_s:,.0f} tokens/s ({p.time_detail})"
+    if p.time_s is not None:
+        s += f"; time to result {human_time(p.time_s)}, energy {p.energy_kwh:,.0f} kWh = " \
+             f"{p.energy_cost:,.0f} {p.currency}"
+    return s
 
 
 def plan_json(res: Result, notes: list[str], price_date: str) -> dict:

@@ -21,6 +21,8 @@ from planner.architecture import Architecture
 from planner.catalog import GB, GPU, Catalog, Platform
 from planner.errors import InputError
 from planner.estimator import Estimate, estimate
+from planner.timing import (default_training_tokens, energy_kwh, inference_throughput, min_gpus_for_deadline,
+                            training_throughput)
 from planner.workload import Workload
 
 STRATEGIES = [(0, "none"), (1, "none"), (2, "none"), (3, "none"), (2, "optimizer"), (3, "optimizer"),
@@ -40,7 +42,10 @@ class Constraints:
     ram_ratio: float = 1.0               # system RAM >= ratio x total VRAM
     margin: float = 0.05                 # fraction of each card's memory kept free
     require_nvlink: bool = False
-    min_gpus: dict[str, int] = field(default_factory=dict)   # per SKU lower bounds (deadline, issue 4)
+    min_gpus: dict[str, int] = field(default_factory=dict)   # per SKU lower bounds
+    tokens: int | None = None            # training tokens (None: Chinchilla for pre-training)
+    deadline_s: float | None = None      # training must finish within this
+    requests: int | None = None          # inference: sequences to serve, for time and energy
 
     def validate(self, catalog: Catalog) -> None:
         if self.budget is not None and self.budget <= 0:
@@ -49,6 +54,10 @@ class Constraints:
             raise InputError(f"--max-gpus must be between 1 and 4096, got {self.max_gpus}")
         if not 0 <= self.ram_ratio <= 64:
             raise InputError(f"--ram-ratio must be between 0 and 64, got {self.ram_ratio:g}")
+        if self.deadline_s is not None and self.deadline_s <= 0:
+            raise InputError(f"--deadline-days must be positive, got {self.deadline_s / 86400:g}")
+        if self.tokens is not None and self.tokens <= 0:
+            raise InputError(f"--tokens must be positive, got {self.tokens}")
         if not 0 <= self.margin < 0.9:
             raise InputError(f"--margin must be a fraction in [0, 0.9), got {self.margin:g}")
         catalog.rate(self.currency)
@@ -107,9 +116,18 @@ class Plan:
     per_gpu: list[dict]                # per GPU type: need vs usable memory
     estimate: Estimate
     config: Config | None = None
+    tokens_per_s: float = 0.0
+    time_s: float | None = None          # time to result (training tokens / inference requests)
+    energy_kwh: float | None = None
+    energy_cost: float | None = None     # in `currency`
+    time_detail: str = ""
 
     def to_dict(self) -> dict:
         return {
+            "tokens_per_s": round(self.tokens_per_s, 1), "time_s": self.time_s,
+            "time_days": None if self.time_s is None else round(self.time_s / 86400, 3),
+            "energy_kwh": None if self.energy_kwh is None else round(self.energy_kwh, 1),
+            "energy_cost": None if self.energy_cost is None else round(self.energy_cost, 2),
             "items": [{"kind": i.kind, "name": i.name, "count": i.count, "unit_price": round(i.unit_price, 2),
                        "subtotal": round(i.subtotal, 2)} for i in self.items],
             "total_cost": round(self.total_cost, 2), "currency": self.currency, "strategy": self.strategy,
@@ -214,6 +232,9 @@ def training_configs(arch: Architecture, wl: Workload, gpus: list[GPU], c: Const
             if g.is_machine and (zero, offload) != (0, "none"):
                 continue            # one machine; offloading to unified memory gains nothing
             lo = max(1, c.min_gpus.get(g.name, 1))
+            if c.deadline_s is not None:
+                lo = max(lo, min_gpus_for_deadline(arch, wl, g.bf16_tflops, c.tokens or default_training_tokens(arch, wl)
+                                                   or 0, c.deadline_s, offload))
             hi = 1 if (g.is_machine or zero == 0) else c.max_gpus
             if zero == 0 and not g.is_machine:
                 hi = max(lo, 1) if lo <= c.max_gpus else 0
@@ -236,7 +257,8 @@ def training_configs(arch: Architecture, wl: Workload, gpus: list[GPU], c: Const
             configs.append(Config(g, a, zero, offload, est, _need(est, g), usable, ram_gb))
             found = True
         if not found:
-            short = f"{best_gap / 2**30:.1f} GiB short per GPU" if best_gap is not None else "no strategy allowed"
+            short = f"{best_gap / 2**30:.1f} GiB short per GPU" if best_gap is not None else \
+                ("too slow for the deadline within --max-gpus" if c.deadline_s else "no strategy allowed")
             rejected[g.name] = f"does not fit even with {c.max_gpus if not g.is_machine else 1} GPU(s) " \
                                f"and the allowed strategies ({short})"
     return configs
@@ -356,7 +378,10 @@ def build_model(catalog: Catalog, wl: Workload, c: Constraints, gpus: list[GPU],
     power = pulp.lpSum(power_terms)
     if budget_usd is not None:
         prob += cost <= budget_usd, "budget"
-    prob += cost + 1e-3 * power
+    # tie-breaks (well below one dollar): less power, then the simpler strategy (lower ZeRO stage, no offload)
+    simpler = pulp.lpSum((cf.zero + 2 * (cf.offload != "none")) * 1e-2 * x[i] for i, cf in enumerate(configs)) \
+        if configs is not None else 0
+    prob += cost + 1e-3 * power + simpler
     return _Model(prob, n, used, x, y, r, a, net, cost, power, ram_gb)
 
 
@@ -387,7 +412,7 @@ def _val(v) -> float:
     return 0.0 if x is None else float(x)
 
 
-def _extract(model: _Model, catalog: Catalog, wl: Workload, c: Constraints, gpus: list[GPU],
+def _extract(model: _Model, catalog: Catalog, arch: Architecture, wl: Workload, c: Constraints, gpus: list[GPU],
              configs: list[Config] | None, base_est: Estimate | None, inference_overhead: int) -> Plan:
     rate = catalog.rate(c.currency)
     items: list[Item] = []
@@ -438,17 +463,32 @@ def _extract(model: _Model, catalog: Catalog, wl: Workload, c: Constraints, gpus
             need = int(share + inference_overhead + g.context_bytes)
             per_gpu.append({"gpu": k, "count": v, "need_bytes": need, "usable_bytes": usable,
                             "headroom_bytes": usable - need})
+    if config is not None:
+        tp = training_throughput(arch, wl, config.gpu.bf16_tflops, config.count, config.offload,
+                                 c.tokens)
+    else:
+        cap_total = sum(r["usable_bytes"] * r["count"] for r in per_gpu) or 1
+        stages = [(r["usable_bytes"] * r["count"] / cap_total, by_name[r["gpu"]].bf16_tflops,
+                   by_name[r["gpu"]].bandwidth_gbps) for r in per_gpu]
+        tp = inference_throughput(arch, wl, stages, est.breakdown["weights"], est.breakdown["kv_cache"],
+                                  c.requests)
     vram = sum(by_name[k].memory_gb * v for k, v in counts.items())
     if any(by_name[k].is_machine for k in counts):
         ram_gb = int(sum(by_name[k].memory_gb for k in counts))
     total = sum(i.subtotal for i in items)
-    return Plan(items, total, c.currency.upper(), strategy, counts, hosts, ram_gb, vram, _val(model.power),
-                per_gpu, est, config)
+    power = _val(model.power)
+    kwh = energy_kwh(power, tp.seconds)
+    return Plan(items, total, c.currency.upper(), strategy, counts, hosts, ram_gb, vram, power, per_gpu, est, config,
+                tokens_per_s=tp.tokens_per_s, time_s=tp.seconds, energy_kwh=kwh,
+                energy_cost=None if kwh is None else kwh * catalog.electricity_usd_per_kwh * rate,
+                time_detail=tp.detail)
 
 
 def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alternatives: int = 3) -> Result:
     """Cheapest hardware for the workload; alternatives are the next cheapest with different GPU types."""
     c.validate(catalog)
+    if c.deadline_s is not None and not wl.training:
+        raise InputError("--deadline-days applies to training; for inference give --requests to get serving time")
     t0 = time.perf_counter()
     gpus, rejected = candidate_gpus(catalog, wl, c)
     budget_usd = catalog.to_usd(c.budget, c.currency) if c.budget is not None else None
@@ -489,7 +529,7 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
         # Which constraint binds? Drop the budget and try again.
         relaxed = build_model(catalog, wl, c, gpus, configs, inference_need, None)
         if budget_usd is not None and _solve(relaxed, solver):
-            best = _extract(relaxed, catalog, wl, c, gpus, configs, base_est, overhead)
+            best = _extract(relaxed, catalog, arch, wl, c, gpus, configs, base_est, overhead)
             result.binding = "budget"
             result.min_budget = best.total_cost
             result.reason = (f"the budget of {c.budget:,.0f} {c.currency.upper()} is too small: the cheapest "
@@ -501,7 +541,7 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
                              f"{c.max_gpus}; raise --max-gpus or allow other hardware")
         result.solve_seconds = time.perf_counter() - t0
         return result
-    best = _extract(model, catalog, wl, c, gpus, configs, base_est, overhead)
+    best = _extract(model, catalog, arch, wl, c, gpus, configs, base_est, overhead)
     result.feasible, result.plan = True, best
     # Alternatives: forbid the GPU types used so far, one set at a time (no-good cuts)
     cuts = [set(best.gpus)]
@@ -511,7 +551,7 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
             m.prob += pulp.lpSum(m.used[gname] for gname in used_set) <= len(used_set) - 1
         if not _solve(m, solver):
             break
-        alt = _extract(m, catalog, wl, c, gpus, configs, base_est, overhead)
+        alt = _extract(m, catalog, arch, wl, c, gpus, configs, base_est, overhead)
         result.alternatives.append(alt)
         cuts.append(set(alt.gpus))
     result.solve_seconds = time.perf_counter() - t0

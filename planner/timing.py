@@ -7,6 +7,7 @@ if these constants drift from what the data says. They describe that stack: comp
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from planner.architecture import Architecture
@@ -70,20 +71,31 @@ def training_throughput(arch: Architecture, w: Workload, tflops_per_gpu: float, 
                                  f"{MFU[w.method]:.0%} utilisation of {tflops_per_gpu:g} TFLOPS x {gpus}")
 
 
-def inference_throughput(arch: Architecture, w: Workload, tflops_per_gpu: float, bandwidth_gbps: float,
-                         weight_bytes: int, kv_bytes: int, gpus: int, requests: int | None = None) -> Throughput:
-    """Generated tokens per second for a batch of w.batch_size sequences (layers split over `gpus` cards:
-    bandwidth adds up across cards, compute for prefill too)."""
-    prefill_s = forward_flops_per_token(arch, w.seq_len) * w.batch_size * w.seq_len / (
-        tflops_per_gpu * 1e12 * PREFILL_MFU * gpus)
+def inference_throughput(arch: Architecture, w: Workload, stages: list[tuple[float, float, float]],
+                         weight_bytes: int, kv_bytes: int, requests: int | None = None) -> Throughput:
+    """Generated tokens per second for a batch of w.batch_size sequences.
+
+    stages: (fraction of the layers, bf16 TFLOPS, bandwidth GB/s) per card. Layers split across cards run
+    one after another for a single batch, so their times add up (more cards hold more, not faster)."""
+    fwd = forward_flops_per_token(arch, w.seq_len) * w.batch_size * w.seq_len
     step_bytes = weight_bytes + kv_bytes / 2          # the cache is half full on average over the generation
-    step_s = step_bytes / (bandwidth_gbps * 1e9 * DECODE_BANDWIDTH_EFFICIENCY * gpus) \
-        + arch.num_layers * (DECODE_OVERHEAD_S_PER_LAYER + QUANT_DECODE_OVERHEAD_S_PER_LAYER.get(w.precision, 0))
+    overhead = arch.num_layers * (DECODE_OVERHEAD_S_PER_LAYER + QUANT_DECODE_OVERHEAD_S_PER_LAYER.get(w.precision, 0))
+    prefill_s = sum(frac * fwd / (tflops * 1e12 * PREFILL_MFU) for frac, tflops, _ in stages)
+    step_s = sum(frac * step_bytes / (bw * 1e9 * DECODE_BANDWIDTH_EFFICIENCY) for frac, _, bw in stages) + overhead
     batch_s = prefill_s + step_s * w.new_tokens
     tps = w.batch_size * w.new_tokens / batch_s if batch_s > 0 else 0.0
     secs = batch_s * (requests / w.batch_size) if requests else None
     return Throughput(tps, secs, f"prefill {prefill_s:.2f} s, decode {step_s * 1000:.1f} ms/step for "
                                  f"{w.batch_size} sequences")
+
+
+def min_gpus_for_deadline(arch: Architecture, w: Workload, tflops_per_gpu: float, tokens: int, deadline_s: float,
+                          offload: str = "none") -> int:
+    """Smallest data-parallel GPU count that trains `tokens` within `deadline_s`."""
+    one = training_throughput(arch, w, tflops_per_gpu, 1, offload, tokens)
+    if one.seconds is None or one.seconds <= deadline_s:
+        return 1
+    return max(2, math.ceil(one.seconds / (deadline_s * SCALING_EFFICIENCY)))
 
 
 def energy_kwh(power_w: float, seconds: float | None) -> float | None:

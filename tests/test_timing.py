@@ -44,6 +44,6 @@ def test_more_gpus_train_faster_and_pretraining_defaults_to_chinchilla():
 def test_decode_is_bandwidth_bound():
     m = reg.models["llama-3.1-8b"]
     w = Workload(method="inference", batch_size=1, seq_len=128, new_tokens=256)
-    slow = inference_throughput(m, w, 165, 1008, 16e9, 1e8, 1)
-    fast = inference_throughput(m, w, 165, 3350, 16e9, 1e8, 1)
+    slow = inference_throughput(m, w, [(1.0, 165, 1008)], 16e9, 1e8)
+    fast = inference_throughput(m, w, [(1.0, 165, 3350)], 16e9, 1e8)
     assert fast.tokens_per_s > 1.5 * slow.tokens_per_s

@@ -1,0 +1,178 @@
+"""Procurement proposals: a self-contained Markdown or HTML document built from one planning run."""
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import os
+from pathlib import Path
+
+from planner.architecture import Architecture
+from planner.catalog import Catalog
+from planner.errors import InputError
+from planner.render import COMPONENTS, describe_plan, gib, human_time
+from planner.solver import Constraints, Plan, Result
+from planner.workload import Workload
+
+
+def check_output_path(path: str) -> None:
+    """Fail before any work when the proposal cannot be written."""
+    p = Path(path)
+    if p.suffix.lower() not in (".md", ".html", ".htm"):
+        raise InputError(f"--proposal: {path!r} must end in .md or .html")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"--proposal: directory {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise InputError(f"--proposal: cannot write {path!r} (permission denied)")
+
+
+def risks(plan: Plan, catalog: Catalog) -> list[str]:
+    out = []
+    gpus = [catalog.gpus[n.lower()] for n in plan.gpus if n.lower() in catalog.gpus]
+    for g in gpus:
+        if g.form == "pcie" and not g.ecc:
+            out.append(f"{g.name}: consumer card without ECC memory - silent bit errors are possible on long runs")
+        if g.market == "used":
+            out.append(f"{g.name}: bought used - no or short warranty, unknown wear (mining, heat); budget spares")
+        if g.name.startswith("rtx-4090") or g.name.startswith("rtx-5090"):
+            out.append(f"{g.name}: no NVLink - multi-GPU traffic goes over PCIe, slower tensor parallelism")
+        if g.is_machine:
+            out.append(f"{g.name}: macOS limits GPU memory to ~{g.usable_fraction:.0%} of unified memory; "
+                       "CUDA-only tools (bitsandbytes optimizers, DeepSpeed kernels) do not run")
+    if plan.power_w > 1440:
+        out.append(f"peak power ~{plan.power_w:,.0f} W exceeds one 15 A / 120 V circuit (1,440 W continuous): "
+                   "plan dedicated circuits or 208-240 V")
+    if sum(plan.hosts.values()) > 1:
+        out.append("more than one host: training or inference runs across the network, slower than within a host")
+    for r in plan.per_gpu:
+        if r["headroom_bytes"] < 0.1 * r["usable_bytes"]:
+            out.append(f"{r['gpu']}: less than 10% memory headroom - a longer sequence or a library update may not fit")
+    out.append("prices are catalogue placeholders dated " + catalog.as_of + "; get quotes before ordering")
+    return list(dict.fromkeys(out))
+
+
+def _sections(arch: Architecture, wl: Workload, c: Constraints, catalog: Catalog, res: Result,
+              notes: list[str]) -> dict:
+    p = res.plan
+    e = p.estimate
+    cur = p.currency
+    today = _dt.date.today().isoformat()
+    summary = (f"Buy {describe_plan(p)} for {p.total_cost:,.0f} {cur} to run {wl.method} of {arch.name} "
+               f"({arch.params / 1e9:.1f}B parameters). It needs {gib(e.total_bytes)} GiB per GPU at its peak; "
+               f"the cards offer {gib(p.per_gpu[0]['usable_bytes'])} GiB usable.")
+    if c.budget:
+        summary += f" Budget: {c.budget:,.0f} {cur} ({c.budget - p.total_cost:,.0f} {cur} unused)."
+    workload = [
+        f"model: {arch.name} ({arch.params:,} parameters; {arch.source})",
+        f"method: {wl.method}, precision {wl.precision}, batch {wl.batch_size} x {wl.seq_len} tokens"
+        + (f", {wl.new_tokens} new tokens" if wl.method == "inference" else f", optimizer {wl.optimizer}")
+        + (f", LoRA rank {wl.lora_rank}" if wl.method in ("lora", "qlora") else "")
+        + (", gradient checkpointing" if wl.gradient_checkpointing else ""),
+        f"strategy: {p.strategy}",
+    ]
+    breakdown = [(label, e.breakdown.get(key, 0)) for key, label in COMPONENTS if e.breakdown.get(key, 0)]
+    alts = []
+    for a in res.alternatives:
+        diff = a.total_cost - p.total_cost
+        why = f"costs {diff:,.0f} {cur} more" if diff > 0.5 else "same cost, draws more power"
+        alts.append((describe_plan(a), a.total_cost, why, human_time(a.time_s)))
+    timing = [f"throughput: ~{p.tokens_per_s:,.0f} tokens/s ({p.time_detail})"]
+    if p.time_s is not None:
+        timing.append(f"time to result: {human_time(p.time_s)}")
+        timing.append(f"energy: {p.energy_kwh:,.0f} kWh at {catalog.electricity_usd_per_kwh:g} USD/kWh = "
+                      f"{p.energy_cost:,.0f} {cur}")
+    assumptions = notes + e.assumptions + [
+        f"catalogue prices as of {catalog.as_of}, exchange rates as of {catalog.rates_as_of}",
+        f"safety margin: {c.margin:.0%} of each card's memory kept free; system RAM >= {c.ram_ratio:g} x VRAM",
+        "memory model: planner/estimator.py, validated on measured H100 peaks (calibration/)",
+        "time model: FLOPs (6 x parameters x tokens for full training) / (TFLOPS x measured utilisation); "
+        "decode bound by memory bandwidth",
+        f"generated {today} by llm-hw-planner; every number in this document comes from the same run",
+    ]
+    return dict(summary=summary, workload=workload, breakdown=breakdown, alts=alts, timing=timing,
+                assumptions=assumptions, risks=risks(p, catalog), plan=p, est=e)
+
+
+def to_markdown(s: dict, title: str) -> str:
+    p = s["plan"]
+    cur = p.currency
+    lines = [f"# {title}", "", "## Summary and recommendation", "", s["summary"], "", "## Workload", ""]
+    lines += [f"- {x}" for x in s["workload"]]
+    lines += ["", "### Peak memory per GPU", "", "| component | GiB |", "|---|---:|"]
+    lines += [f"| {label} | {gib(v)} |" for label, v in s["breakdown"]]
+    lines += [f"| **total on the device** | **{gib(s['est'].total_bytes)}** |", "",
+              "## Bill of materials", "", f"| kind | item | count | unit price ({cur}) | subtotal ({cur}) |",
+              "|---|---|---:|---:|---:|"]
+    lines += [f"| {i.kind} | {i.name} | {i.count} | {i.unit_price:,.0f} | {i.subtotal:,.0f} |" for i in p.items]
+    lines += [f"| | **total** | | | **{p.total_cost:,.0f}** |", "",
+              f"System RAM {p.ram_gb:,} GB, GPU memory {p.vram_gb:,.0f} GB, power (TDP) {p.power_w:,.0f} W.", "",
+              "## Alternatives considered", "", f"| hardware | cost ({cur}) | why it lost | time to result |",
+              "|---|---:|---|---|"]
+    lines += [f"| {h} | {c:,.0f} | {why} | {t} |" for h, c, why, t in s["alts"]] or ["| (none found) | | | |"]
+    lines += ["", "## Time to result and energy", ""] + [f"- {x}" for x in s["timing"]]
+    lines += ["", "## Risks", ""] + [f"- {x}" for x in s["risks"]]
+    lines += ["", "## Assumptions", ""] + [f"- {x}" for x in s["assumptions"]]
+    lines += ["", "Approved by: ____________________   Date: ____________", ""]
+    return "\n".join(lines)
+
+
+def _bar_chart(breakdown: list[tuple[str, int]]) -> str:
+    """Inline SVG horizontal bars: no external assets, the document stays self-contained."""
+    top = max((v for _, v in breakdown), default=1) or 1
+    rows = []
+    for i, (label, v) in enumerate(breakdown):
+        w = 360 * v / top
+        y = 10 + i * 26
+        rows.append(f'<text x="0" y="{y + 14}" font-size="12">{html.escape(label)}</text>'
+                    f'<rect x="260" y="{y}" width="{w:.1f}" height="18" fill="#4a7bd0"/>'
+                    f'<text x="{265 + w:.1f}" y="{y + 14}" font-size="12">{gib(v)} GiB</text>')
+    h = 20 + 26 * len(breakdown)
+    return f'<svg xmlns="http://www.w3.org/2000/svg" width="720" height="{h}">{"".join(rows)}</svg>'
+
+
+def to_html(s: dict, title: str) -> str:
+    p = s["plan"]
+    cur = p.currency
+    esc = html.escape
+
+    def table(head, rows):
+        return ("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr>"
+                + "".join("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+                + "</table>")
+
+    bom = [(i.kind, i.name, i.count, f"{i.unit_price:,.0f}", f"{i.subtotal:,.0f}") for i in p.items]
+    bom.append(("", "total", "", "", f"{p.total_cost:,.0f}"))
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>"
+        "body{font-family:sans-serif;max-width:900px;margin:2em auto;line-height:1.4}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:4px 8px}"
+        "td:nth-child(n+3){text-align:right}</style></head><body>",
+        f"<h1>{esc(title)}</h1><h2>Summary and recommendation</h2><p>{esc(s['summary'])}</p>",
+        "<h2>Workload</h2><ul>" + "".join(f"<li>{esc(x)}</li>" for x in s["workload"]) + "</ul>",
+        "<h3>Peak memory per GPU</h3>" + _bar_chart(s["breakdown"])
+        + table(["component", "GiB"], [(l, gib(v)) for l, v in s["breakdown"]]
+                + [("total on the device", gib(s["est"].total_bytes))]),
+        "<h2>Bill of materials</h2>" + table(["kind", "item", "count", f"unit price ({cur})", f"subtotal ({cur})"], bom),
+        f"<p>System RAM {p.ram_gb:,} GB, GPU memory {p.vram_gb:,.0f} GB, power (TDP) {p.power_w:,.0f} W.</p>",
+        "<h2>Alternatives considered</h2>" + table(["hardware", f"cost ({cur})", "why it lost", "time to result"],
+                                                  [(h, f"{c:,.0f}", w, t) for h, c, w, t in s["alts"]]),
+        "<h2>Time to result and energy</h2><ul>" + "".join(f"<li>{esc(x)}</li>" for x in s["timing"]) + "</ul>",
+        "<h2>Risks</h2><ul>" + "".join(f"<li>{esc(x)}</li>" for x in s["risks"]) + "</ul>",
+        "<h2>Assumptions</h2><ul>" + "".join(f"<li>{esc(x)}</li>" for x in s["assumptions"]) + "</ul>",
+        "<p>Approved by: ____________________ &nbsp; Date: ____________</p></body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def write_proposal(path: str, arch: Architecture, wl: Workload, c: Constraints, catalog: Catalog, res: Result,
+                   notes: list[str]) -> None:
+    check_output_path(path)
+    if not res.feasible:
+        raise InputError(f"--proposal: no plan fits ({res.binding}: {res.reason}); nothing to propose")
+    title = f"Hardware proposal: {wl.method} of {arch.name}"
+    s = _sections(arch, wl, c, catalog, res, notes)
+    text = to_html(s, title) if path.lower().endswith((".html", ".htm")) else to_markdown(s, title)
+    try:
+        Path(path).write_text(text)
+    except OSError as e:
+        raise InputError(f"--proposal: cannot write {path!r}: {e.strerror}") from None
