@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     pc = sub.add_parser("catalog", help="list the hardware catalogue")
     pc.add_argument("--catalog", action="append", default=[])
     pc.add_argument("--json", action="store_true")
+    ps = sub.add_parser("scenario", help="plan a what-if scenario file (workloads, constraints, sweeps)")
+    ps.add_argument("file")
+    fmt = ps.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true")
     pm = sub.add_parser("models", help="list built-in models and size aliases")
     pm.add_argument("--json", action="store_true")
     return root

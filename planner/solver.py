@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pulp
 
@@ -46,6 +46,7 @@ class Constraints:
     tokens: int | None = None            # training tokens (None: Chinchilla for pre-training)
     deadline_s: float | None = None      # training must finish within this
     requests: int | None = None          # inference: sequences to serve, for time and energy
+    mode: str = "sequential"             # several workloads: one after another, or concurrent (own cards each)
 
     def validate(self, catalog: Catalog) -> None:
         if self.budget is not None and self.budget <= 0:
@@ -71,6 +72,16 @@ class Constraints:
 
 
 @dataclass
+class Job:
+    """One workload of a purchase, with the amount of work that sets its time to result."""
+    arch: Architecture
+    workload: Workload
+    name: str = ""
+    tokens: int | None = None           # training tokens
+    requests: int | None = None         # inference sequences
+
+
+@dataclass
 class Config:
     """One way to run the job on one GPU type: count, strategy and the estimate behind it."""
     gpu: GPU
@@ -81,11 +92,19 @@ class Config:
     need_bytes: int            # per GPU: peak + allocator slack + context
     usable_bytes: int
     ram_need_gb: float
+    parts: list[Job] = field(default_factory=list)          # several workloads on one purchase
+    part_configs: list["Config"] = field(default_factory=list)
 
     @property
     def strategy(self) -> str:
-        if self.estimate.gpus == 1 and self.zero == 0:
-            return "single GPU" if not self.gpu.is_machine else "single machine (unified memory)"
+        if self.parts:
+            return "; ".join(f"{j.name}: {cf.strategy}" for j, cf in zip(self.parts, self.part_configs))
+        if self.gpu.is_machine:
+            return "single machine (unified memory)"
+        if self.count == 1:
+            return "single GPU"
+        if self.estimate.peak_phase in ("prefill", "decode"):
+            return f"{self.count} GPUs, layers split (pipeline)"
         s = f"{self.count} GPUs, " + ("DDP" if self.zero == 0 else f"ZeRO-{self.zero}")
         return s + ("" if self.offload == "none" else f" + {self.offload} offload to CPU")
 
@@ -463,7 +482,17 @@ def _extract(model: _Model, catalog: Catalog, arch: Architecture, wl: Workload, 
             need = int(share + inference_overhead + g.context_bytes)
             per_gpu.append({"gpu": k, "count": v, "need_bytes": need, "usable_bytes": usable,
                             "headroom_bytes": usable - need})
-    if config is not None:
+    if config is not None and config.parts:
+        per_gpu = [{"gpu": cf.gpu.name, "count": cf.count, "job": j.name, "need_bytes": cf.need_bytes,
+                    "usable_bytes": cf.usable_bytes, "headroom_bytes": cf.usable_bytes - cf.need_bytes}
+                   for j, cf in zip(config.parts, config.part_configs)]
+        times = [_job_throughput(j, cf, c) for j, cf in zip(config.parts, config.part_configs)]
+        secs = [t.seconds for t in times if t.seconds is not None]
+        total_s = (sum(secs) if c.mode == "sequential" else max(secs)) if secs else None
+        from planner.timing import Throughput
+        tp = Throughput(sum(t.tokens_per_s for t in times), total_s,
+                        "; ".join(f"{j.name}: {t.tokens_per_s:,.0f} tokens/s" for j, t in zip(config.parts, times)))
+    elif config is not None:
         tp = training_throughput(arch, wl, config.gpu.bf16_tflops, config.count, config.offload,
                                  c.tokens)
     else:
@@ -554,5 +583,110 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
         alt = _extract(m, catalog, arch, wl, c, gpus, configs, base_est, overhead)
         result.alternatives.append(alt)
         cuts.append(set(alt.gpus))
+    result.solve_seconds = time.perf_counter() - t0
+    return result
+
+
+def _job_throughput(j: Job, cf: Config, c: Constraints):
+    if j.workload.training:
+        return training_throughput(j.arch, j.workload, cf.gpu.bf16_tflops, cf.count, cf.offload, j.tokens)
+    e = cf.estimate
+    return inference_throughput(j.arch, j.workload, [(1.0, cf.gpu.bf16_tflops, cf.gpu.bandwidth_gbps)],
+                                e.breakdown["weights"], e.breakdown["kv_cache"], j.requests)
+
+
+def _inference_config(j: Job, g: GPU, c: Constraints) -> Config | None:
+    """Smallest number of cards of one type that hold an inference job with layers split across them."""
+    est = estimate(j.arch, j.workload.model_copy(update={"gpus": 1}))
+    shared = est.breakdown["weights"] + est.breakdown["kv_cache"]
+    overhead = est.reserved_bytes - shared
+    usable = _usable(g, c.margin)
+    room = usable - overhead - g.context_bytes
+    if room <= 0:
+        return None
+    n = max(1, math.ceil(shared / room))
+    if n > (1 if g.is_machine else c.max_gpus):
+        return None
+    need = int(shared / n + overhead + g.context_bytes)
+    return Config(g, n, 0, "none", est, need, usable, est.cpu_ram_bytes / GB)
+
+
+def plan_jobs(jobs: list[Job], catalog: Catalog, c: Constraints, alternatives: int = 0) -> Result:
+    """One purchase for several workloads. sequential: the cards must hold each job in turn (count = max);
+    concurrent: each job runs on its own cards of the chosen type at the same time (count = sum).
+    Mixed card types are used for single inference jobs only (plan())."""
+    if len(jobs) == 1:
+        j = jobs[0]
+        cj = replace(c, tokens=j.tokens if j.tokens is not None else c.tokens,
+                     requests=j.requests if j.requests is not None else c.requests)
+        return plan(j.arch, j.workload, catalog, cj, alternatives)
+    c.validate(catalog)
+    t0 = time.perf_counter()
+    rejected: dict[str, str] = {}
+    candidates = None
+    for j in jobs:
+        gs, rej = candidate_gpus(catalog, j.workload, c)
+        rejected.update(rej)
+        names = {g.name for g in gs}
+        candidates = names if candidates is None else candidates & names
+    gpus = [g for g in catalog.gpus.values() if g.name in (candidates or set())]
+    configs = []
+    for g in gpus:
+        parts = []
+        for j in jobs:
+            if j.workload.training:
+                cj = replace(c, tokens=j.tokens, deadline_s=c.deadline_s)
+                options = training_configs(j.arch, j.workload, [g], cj, {})
+                best = min(options, key=lambda cf: (cf.count, cf.zero, cf.offload != "none"), default=None)
+            else:
+                best = _inference_config(j, g, c)
+            if best is None:
+                rejected[g.name] = f"cannot run {j.name or j.arch.name}"
+                break
+            parts.append(best)
+        else:
+            if c.mode == "concurrent":
+                count, ram = sum(p.count for p in parts), sum(p.ram_need_gb for p in parts)
+            else:
+                count, ram = max(p.count for p in parts), max(p.ram_need_gb for p in parts)
+            if g.is_machine and count > 1:
+                rejected[g.name] = "the jobs together need more than one machine"
+                continue
+            if count > c.max_gpus:
+                rejected[g.name] = f"needs {count} GPUs, more than --max-gpus {c.max_gpus}"
+                continue
+            tight = min(parts, key=lambda p: p.usable_bytes - p.need_bytes)
+            configs.append(Config(g, count, max(p.zero for p in parts), tight.offload, tight.estimate,
+                                  tight.need_bytes, tight.usable_bytes, ram, parts=list(jobs), part_configs=parts))
+    result = Result(False, None, [], rejected=rejected)
+    if not configs:
+        result.reason, result.binding = "no GPU type can run every workload of the scenario", "memory"
+        result.solve_seconds = time.perf_counter() - t0
+        return result
+    gpus = [g for g in gpus if any(cf.gpu.name == g.name for cf in configs)]
+    solver = pick_solver()
+    result.solver = solver.name
+    budget_usd = catalog.to_usd(c.budget, c.currency) if c.budget is not None else None
+    head = jobs[0]
+    for i in range(alternatives + 1):
+        m = build_model(catalog, head.workload, c, gpus, configs, None, budget_usd)
+        for used_set in [set(p.gpus) for p in ([result.plan] if result.plan else []) + result.alternatives]:
+            m.prob += pulp.lpSum(m.used[gname] for gname in used_set) <= len(used_set) - 1
+        if not _solve(m, solver):
+            if i == 0:
+                relaxed = build_model(catalog, head.workload, c, gpus, configs, None, None)
+                if budget_usd is not None and _solve(relaxed, solver):
+                    best = _extract(relaxed, catalog, head.arch, head.workload, c, gpus, configs, None, 0)
+                    result.binding, result.min_budget = "budget", best.total_cost
+                    result.reason = (f"the budget of {c.budget:,.0f} {c.currency.upper()} is too small: the "
+                                     f"cheapest plan that fits costs {best.total_cost:,.0f} {best.currency}")
+                else:
+                    result.binding, result.reason = "hosts", "no combination of hosts carries the GPUs needed"
+            break
+        p = _extract(m, catalog, head.arch, head.workload, c, gpus, configs, None, 0)
+        if i == 0:
+            result.feasible, result.plan = True, p
+        else:
+            result.alternatives.append(p)
     result.solve_seconds = time.perf_counter() - t0
     return result

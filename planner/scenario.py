@@ -1,0 +1,339 @@
+"""What-if scenario files: `plan scenario FILE.yaml [--json|--csv]`.
+
+A scenario names one or more workloads planned as one purchase, the constraints, catalogue overrides
+(price changes, new GPUs, exchange rates, electricity) and sweeps: lists of values for any field, expanded
+as a cartesian product. Each variant is validated with pydantic and planned; the result is one row per
+variant. See scenarios/*.yaml for examples.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import itertools
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from planner.catalog import GPU, Catalog, load_catalog
+from planner.data import builtin_registry, read_yaml
+from planner.errors import InputError
+from planner.render import human_time
+from planner.solver import Constraints, Job, Result, plan_jobs
+from planner.workload import Workload
+
+WORKLOAD_FIELDS = set(Workload.model_fields)
+
+
+class WorkloadSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = ""
+    model: str
+    method: str = "inference"
+    precision: str | None = None
+    batch_size: int = 1
+    concurrency: int | None = None        # inference: concurrent users = sequences in flight
+    seq_len: int = 2048
+    new_tokens: int = 256
+    optimizer: str = "adamw"
+    lora_rank: int = 16
+    lora_targets: str | list[str] = "all-linear"
+    gradient_checkpointing: bool | None = None
+    attention: str = "sdpa"
+    tokens: float | None = Field(None, gt=0)       # training tokens (default: Chinchilla for pre-training)
+    requests: int | None = Field(None, gt=0)       # inference sequences to serve
+
+
+class ConstraintSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    budget: float | None = Field(None, gt=0)
+    currency: str = "USD"
+    max_gpus: int = Field(64, ge=1, le=4096)
+    include: list[str] = []
+    exclude: list[str] = []
+    allow_used: bool = False
+    zero: Literal[0, 1, 2, 3] | None = None
+    offload: Literal["optimizer", "optimizer+params", "any"] | None = None
+    ram_ratio: float = Field(1.0, ge=0, le=64)
+    margin: float = Field(0.05, ge=0, lt=0.9)
+    require_nvlink: bool = False
+    deadline_days: float | None = Field(None, gt=0)
+
+
+class CatalogSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    files: list[str] = []                                 # extra catalogue files, relative to the scenario
+    price_change: dict[str, str | float] = {}             # GPU name or 'all' -> "-30%" or an absolute price
+    gpus: list[dict[str, Any]] = []                       # new or replaced GPU entries
+    rates: dict[str, float] = {}
+    electricity_usd_per_kwh: float | None = Field(None, ge=0, lt=10)
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = ""
+    description: str = ""
+    mode: Literal["sequential", "concurrent"] = "sequential"
+    workloads: list[WorkloadSpec] = Field(min_length=1)
+    constraints: ConstraintSpec = ConstraintSpec()
+    catalog: CatalogSpec = CatalogSpec()
+    sweep: dict[str, list[Any]] = {}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Locating errors in the file
+
+def _line_of(path: Path, loc: tuple) -> int | None:
+    """Line number (1-based) of the YAML node at `loc`, or its nearest existing parent."""
+    try:
+        node = yaml.compose(path.read_text())
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in loc:
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == str(key)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            node = None
+    if node is not None:
+        line = node.start_mark.line + 1
+    return line
+
+
+def _fail(path: Path, loc: tuple, msg: str):
+    line = _line_of(path, loc)
+    where = f"{path}" + (f" line {line}" if line else "")
+    field = ".".join(str(x) for x in loc) or "(file)"
+    raise InputError(f"scenario {where}: field '{field}': {msg}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sweeps
+
+def _sweep_target(raw: dict, key: str) -> tuple:
+    """Where a sweep key writes in the raw scenario dict; errors name unknown fields."""
+    parts = key.split(".")
+    names = [w.get("name") for w in raw.get("workloads", [])]
+    if parts[0] in ("price_change", "rates") and len(parts) == 2:
+        return ("catalog", parts[0], parts[1])
+    if parts[0] == "electricity_usd_per_kwh" and len(parts) == 1:
+        return ("catalog", "electricity_usd_per_kwh")
+    if len(parts) == 1 and parts[0] in ConstraintSpec.model_fields:
+        return ("constraints", parts[0])
+    if len(parts) == 1 and parts[0] in WorkloadSpec.model_fields and parts[0] != "name":
+        return ("workloads", "*", parts[0])
+    if len(parts) == 2 and parts[0] in names and parts[1] in WorkloadSpec.model_fields:
+        return ("workloads", names.index(parts[0]), parts[1])
+    if parts[0] == "mode" and len(parts) == 1:
+        return ("mode",)
+    raise ValueError(f"unknown field {key!r}: sweep a workload field (seq_len, or <workload name>.seq_len), a "
+                     "constraint (budget, currency, ...), price_change.<gpu>, rates.<currency> or "
+                     "electricity_usd_per_kwh")
+
+
+def _set(raw: dict, target: tuple, value) -> None:
+    if target[0] == "workloads":
+        idx = range(len(raw["workloads"])) if target[1] == "*" else [target[1]]
+        for i in idx:
+            raw["workloads"][i][target[2]] = value
+        return
+    d = raw
+    for k in target[:-1]:
+        d = d.setdefault(k, {})
+    d[target[-1]] = value
+
+
+def expand(raw: dict, path: Path) -> list[tuple[dict, dict]]:
+    """(variant values, variant raw dict) for every point of the sweep's cartesian product."""
+    sweep = raw.get("sweep") or {}
+    if not isinstance(sweep, dict):
+        _fail(path, ("sweep",), "must map field names to lists of values")
+    targets = {}
+    for key, values in sweep.items():
+        if not isinstance(values, list) or not values:
+            _fail(path, ("sweep", key), "must be a non-empty list of values")
+        try:
+            targets[key] = _sweep_target(raw, key)
+        except ValueError as e:
+            _fail(path, ("sweep", key), str(e))
+    keys = list(sweep)
+    out = []
+    for combo in itertools.product(*(sweep[k] for k in keys)):
+        variant = copy.deepcopy({k: v for k, v in raw.items() if k != "sweep"})
+        for k, v in zip(keys, combo):
+            _set(variant, targets[k], v)
+        out.append((dict(zip(keys, combo)), variant))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Catalogue overrides
+
+_PCT = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def apply_overrides(base: Catalog, spec: CatalogSpec, path: Path) -> Catalog:
+    if not (spec.price_change or spec.gpus or spec.rates or spec.electricity_usd_per_kwh is not None):
+        return base
+    gpus = dict(base.gpus)
+    for i, entry in enumerate(spec.gpus):
+        try:
+            g = GPU.model_validate(entry)
+        except ValidationError as e:
+            err = e.errors()[0]
+            _fail(path, ("catalog", "gpus", i) + tuple(err["loc"]), err["msg"])
+        gpus[g.name.lower()] = g
+    for name, change in spec.price_change.items():
+        keys = list(gpus) if name.lower() == "all" else [name.lower()]
+        for k in keys:
+            if k not in gpus:
+                _fail(path, ("catalog", "price_change", name), f"unknown GPU {name!r}")
+            g = gpus[k]
+            m = _PCT.match(str(change))
+            if m:
+                price = g.price * (1 + float(m.group(1)) / 100)
+            elif isinstance(change, (int, float)):
+                price = float(change)
+            else:
+                _fail(path, ("catalog", "price_change", name), f"expected a percentage like '-30%' or a price, got {change!r}")
+            if price <= 0:
+                _fail(path, ("catalog", "price_change", name), f"the new price must be positive, got {price:g}")
+            gpus[k] = g.model_copy(update={"price": price})
+    rates = {**base.rates, **{k.upper(): v for k, v in spec.rates.items()}}
+    for k, v in rates.items():
+        if v <= 0:
+            _fail(path, ("catalog", "rates", k), "must be positive")
+    elec = spec.electricity_usd_per_kwh if spec.electricity_usd_per_kwh is not None else base.electricity_usd_per_kwh
+    return base.model_copy(update={"gpus": gpus, "rates": rates, "electricity_usd_per_kwh": elec})
+
+
+# ---------------------------------------------------------------------------------------------------
+
+def _jobs(sc: Scenario, path: Path) -> list[Job]:
+    reg = builtin_registry()
+    jobs = []
+    for i, w in enumerate(sc.workloads):
+        model = w.model
+        if model.endswith(".json") and not Path(model).is_absolute():
+            model = str(path.parent / model)
+        try:
+            arch, _ = reg.resolve(model)
+        except InputError as e:
+            _fail(path, ("workloads", i, "model"), str(e).removeprefix("--model: "))
+        kw = w.model_dump(exclude={"name", "model", "concurrency", "tokens", "requests"})
+        if w.concurrency is not None:
+            kw["batch_size"] = w.concurrency
+        try:
+            wl = Workload(**kw)
+        except ValidationError as e:
+            err = e.errors()[0]
+            _fail(path, ("workloads", i) + tuple(err["loc"]), err["msg"].removeprefix("Value error, "))
+        jobs.append(Job(arch, wl, w.name or f"{w.method} {arch.name}",
+                        int(w.tokens) if w.tokens else None, w.requests))
+    return jobs
+
+
+def _constraints(sc: Scenario) -> Constraints:
+    c = sc.constraints
+    return Constraints(budget=c.budget, currency=c.currency.upper(), max_gpus=c.max_gpus, include=c.include,
+                       exclude=c.exclude, allow_used=c.allow_used, zero=c.zero, offload=c.offload,
+                       ram_ratio=c.ram_ratio, margin=c.margin, require_nvlink=c.require_nvlink,
+                       deadline_s=c.deadline_days * 86400 if c.deadline_days else None, mode=sc.mode)
+
+
+def row_of(values: dict, res: Result, currency: str) -> dict:
+    p = res.plan
+    row = dict(values)
+    if p is None:
+        row.update(feasible=False, hardware="", cost=None, currency=currency, min_headroom_gib=None,
+                   time_days=None, energy_cost=None, binding=res.binding,
+                   min_budget=None if res.min_budget is None else round(res.min_budget, 2))
+        return row
+    hw = " + ".join(f"{n} x{k}" for n, k in p.gpus.items())
+    row.update(feasible=True, hardware=hw, strategy=p.strategy, cost=round(p.total_cost, 2), currency=p.currency,
+               min_headroom_gib=round(min(r["headroom_bytes"] for r in p.per_gpu) / 2**30, 2),
+               time_days=None if p.time_s is None else round(p.time_s / 86400, 3),
+               energy_cost=None if p.energy_cost is None else round(p.energy_cost, 2), binding=None, min_budget=None)
+    return row
+
+
+def run_scenario(path_str: str, progress: bool = False) -> tuple[Scenario, list[dict]]:
+    path = Path(path_str)
+    raw = read_yaml(path, "scenario")
+    try:
+        Scenario.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        _fail(path, tuple(err["loc"]), err["msg"].removeprefix("Value error, "))
+    variants = expand(raw, path)
+    head = Scenario.model_validate(raw)
+    base = load_catalog([str(path.parent / f) for f in head.catalog.files])
+    rows = []
+    bar = None
+    if progress and len(variants) > 1:
+        from rich.progress import Progress
+        bar = Progress(transient=True)
+        bar.start()
+        task = bar.add_task("planning variants", total=len(variants))
+    try:
+        for values, variant in variants:
+            try:
+                sc = Scenario.model_validate(variant)
+            except ValidationError as e:
+                err = e.errors()[0]
+                _fail(path, ("sweep",) + tuple(err["loc"][-1:]), err["msg"])
+            catalog = apply_overrides(base, sc.catalog, path)
+            c = _constraints(sc)
+            res = plan_jobs(_jobs(sc, path), catalog, c, alternatives=0)
+            rows.append(row_of(values, res, c.currency))
+            if bar:
+                bar.advance(task)
+    finally:
+        if bar:
+            bar.stop()
+    return head, rows
+
+
+def cmd_scenario(a, out) -> int:
+    from rich.console import Console
+    from rich.table import Table
+    fmt = "json" if a.json else "csv" if a.csv else "table"
+    sc, rows = run_scenario(a.file, progress=(fmt == "table" and sys.stdout.isatty()))
+    if fmt == "json":
+        out.write(json.dumps({"scenario": sc.name, "mode": sc.mode, "variants": rows}, indent=1) + "\n")
+    elif fmt == "csv":
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        out.write(buf.getvalue())
+    else:
+        t = Table(title=f"{sc.name or a.file}: {len(rows)} variant(s), {sc.mode}", title_justify="left")
+        swept = list(sc.sweep)
+        for col in swept + ["hardware", "cost", "headroom GiB", "time", "energy"]:
+            t.add_column(col, min_width=22 if col == "hardware" else None)
+        for r in rows:
+            cells = [str(r[k]) for k in swept]
+            if r["feasible"]:
+                cells += [r["hardware"], f"{r['cost']:,.0f} {r['currency']}", f"{r['min_headroom_gib']:.1f}",
+                          human_time(r["time_days"] * 86400 if r["time_days"] is not None else None),
+                          "n/a" if r["energy_cost"] is None else f"{r['energy_cost']:,.0f} {r['currency']}"]
+            else:
+                need = f" (needs {r['min_budget']:,.0f} {r['currency']})" if r["min_budget"] else ""
+                cells += [f"no plan: {r['binding']}{need}", "", "", "", ""]
+            t.add_row(*cells)
+        Console(file=out).print(t)
+        if sc.description:
+            Console(file=out).print(sc.description, highlight=False)
+    return 0 if any(r["feasible"] for r in rows) else 3

@@ -1,0 +1,126 @@
+"""Scenario files, sweeps, overrides, multi-workload purchases and procurement proposals."""
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from planner.cli import main
+from planner.scenario import run_scenario
+
+SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
+
+
+def run(*argv):
+    out = io.StringIO()
+    return main(list(argv), out=out), out.getvalue()
+
+
+def write(tmp_path, text, name="s.yaml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def test_at_least_five_example_scenarios_all_plan():
+    assert len(SCENARIOS) >= 5
+    for path in SCENARIOS:
+        sc, rows = run_scenario(str(path))
+        assert rows and any(r["feasible"] for r in rows), path.name
+
+
+def test_sweep_is_a_cartesian_product(tmp_path):
+    f = write(tmp_path, """
+workloads: [{model: llama-3.2-1b, method: lora}]
+sweep: {seq_len: [512, 1024, 2048], lora_rank: [8, 64]}
+""")
+    _, rows = run_scenario(f)
+    assert len(rows) == 6
+    assert {(r["seq_len"], r["lora_rank"]) for r in rows} == {(s, r) for s in (512, 1024, 2048) for r in (8, 64)}
+
+
+def test_longer_context_never_cheaper(tmp_path):
+    f = write(tmp_path, """
+workloads: [{model: llama-3.1-8b, method: inference, concurrency: 16}]
+sweep: {seq_len: [1024, 8192, 32768]}
+""")
+    _, rows = run_scenario(f)
+    costs = [r["cost"] for r in rows]
+    assert costs == sorted(costs)
+
+
+def test_price_override_changes_the_answer(tmp_path):
+    base = write(tmp_path, "workloads: [{model: llama-3.1-8b, method: lora}]\n", "a.yaml")
+    cheap = write(tmp_path, "workloads: [{model: llama-3.1-8b, method: lora}]\n"
+                            "catalog: {price_change: {rtx-a6000: 1}}\n", "b.yaml")
+    assert "rtx-a6000 " not in run_scenario(base)[1][0]["hardware"]
+    assert "rtx-a6000 " in run_scenario(cheap)[1][0]["hardware"]
+
+
+def test_concurrent_needs_at_least_as_much_as_sequential(tmp_path):
+    f = write(tmp_path, """
+workloads:
+  - {name: ft, model: llama-3.1-8b, method: lora, gradient_checkpointing: true}
+  - {name: chat, model: llama-3.1-8b, method: inference, concurrency: 8}
+constraints: {include: [rtx-4090, rtx-a6000, h100-pcie]}
+sweep: {mode: [sequential, concurrent]}
+""")
+    _, rows = run_scenario(f)
+    seq, conc = rows
+    assert conc["cost"] >= seq["cost"]
+
+
+def test_json_and_csv_outputs(tmp_path):
+    f = write(tmp_path, "workloads: [{model: 1b}]\nsweep: {batch_size: [1, 4]}\n")
+    code, text = run("scenario", f, "--json")
+    assert code == 0 and len(json.loads(text)["variants"]) == 2
+    code, text = run("scenario", f, "--csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert code == 0 and len(rows) == 2 and "cost" in rows[0]
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("workloads: [{model: 1b, methd: lora}]\n", "line 1"),
+    ("workloads:\n  - model: 1b\n    batch_size: -3\n", "line 3"),
+    ("workloads: [{model: 1b}]\nsweep: {colour: [red]}\n", "unknown field 'colour'"),
+    ("workloads: [{model: nonsense-model}]\n", "unknown model"),
+    ("workloads: [{model: 1b}]\ncatalog: {price_change: {rtx-9999: '-10%'}}\n", "unknown GPU"),
+    ("workloads: [{model: 1b}\n", "malformed YAML"),
+    ("name: empty\n", "workloads"),
+])
+def test_bad_scenarios_get_one_line_errors(tmp_path, capsys, text, fragment):
+    f = write(tmp_path, text)
+    code, _ = run("scenario", f)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and fragment in err and "s.yaml" in err
+
+
+def test_missing_scenario_file(capsys):
+    code, _ = run("scenario", "/nonexistent/x.yaml")
+    assert code == 2 and "not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", ["md", "html"])
+def test_proposal_is_self_contained_and_matches_the_run(tmp_path, suffix):
+    target = tmp_path / f"proposal.{suffix}"
+    code, text = run("--model", "70b", "--method", "qlora", "--budget", "200000", "--proposal", str(target),
+                     "--json")
+    assert code == 0
+    plan = json.loads(text)["plan"]
+    doc = target.read_text()
+    assert f"{plan['total_cost']:,.0f}" in doc
+    for name in plan["gpus"]:
+        assert name in doc
+    for heading in ("Summary", "Bill of materials", "Alternatives", "Time to result", "Risks", "Assumptions"):
+        assert heading in doc
+    assert "as of" in doc
+    if suffix == "html":
+        assert "<svg" in doc and "http" not in doc.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_proposal_bad_path_fails_before_planning(capsys):
+    code, _ = run("--model", "1b", "--proposal", "/nonexistent-dir/p.md")
+    assert code == 2 and "does not exist" in capsys.readouterr().err
+    code, _ = run("--model", "1b", "--proposal", "p.pdf")
+    assert code == 2
