@@ -22,7 +22,7 @@ def main():
     assert len(results) == len(cases), (len(results), len(cases))
     out = []
     for i, (case, rec) in enumerate(zip(cases, results)):
-        if rec.get("error") or rec.get("skipped"):
+        if (rec.get("error") and not rec.get("oom")) or rec.get("skipped"):
             continue
         m = {"oom": bool(rec["oom"]), "peak_allocated_bytes": rec["peak_allocated"],
              "peak_reserved_bytes": rec["peak_reserved"]}
