@@ -300,9 +300,10 @@ class _Model:
     ram_gb: pulp.LpAffineExpression
 
 
-def build_model(catalog: Catalog, wl: Workload, c: Constraints, gpus: list[GPU], configs: list[Config] | None,
-                inference_need: tuple[int, int] | None, budget_usd: float | None) -> _Model:
-    """configs for training (one configuration chosen); inference_need = (shared bytes, per-GPU overhead)."""
+def build_model(catalog: Catalog, c: Constraints, gpus: list[GPU], configs: list[Config] | None,
+                inference_need: tuple[int, int, float] | None, budget_usd: float | None) -> _Model:
+    """configs: training (one configuration is chosen).
+    inference_need: (bytes shared across a layer split, bytes every card needs besides, host RAM GB)."""
     prob = pulp.LpProblem("hardware_plan", pulp.LpMinimize)
     platforms: list[Platform] = list(catalog.platforms.values())
     M = c.max_gpus
@@ -323,7 +324,7 @@ def build_model(catalog: Catalog, wl: Workload, c: Constraints, gpus: list[GPU],
             prob += used[g.name] == pulp.lpSum(x[i] for i, cf in enumerate(configs) if cf.gpu.name == g.name)
         ram_need_terms.append(pulp.lpSum(cf.ram_need_gb * x[i] for i, cf in enumerate(configs)))
     else:
-        shared, overhead = inference_need
+        shared, overhead, host_ram_gb = inference_need
         for g in nvidia:
             lo = c.min_gpus.get(g.name, 0)
             step = g.nvlink.width if (c.require_nvlink and g.nvlink and g.nvlink.width == 2) else 1
@@ -342,7 +343,7 @@ def build_model(catalog: Catalog, wl: Workload, c: Constraints, gpus: list[GPU],
                 prob += used[g.name] == 0
         prob += pulp.lpSum(mem_terms) >= shared / GB, "memory"
         prob += pulp.lpSum(n[g.name] for g in nvidia) <= M, "max_gpus"
-        ram_need_terms.append(wl.gpus * 0 + 0)
+        ram_need_terms.append(host_ram_gb)
     # Apple machines are whole systems: at most one, and nothing else beside it
     if macs:
         prob += pulp.lpSum(used[g.name] for g in macs) <= 1, "one_mac"
@@ -533,7 +534,7 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
         shared = base_est.breakdown["weights"] + base_est.breakdown["kv_cache"]
         # every card in a layer split holds one layer's activations and slack besides its share
         overhead = base_est.reserved_bytes - shared
-        inference_need = (shared, overhead)
+        inference_need = (shared, overhead, base_est.cpu_ram_bytes / GB)
         keep = []
         for g in gpus:
             room = _usable(g, c.margin) - overhead - g.context_bytes
@@ -553,10 +554,10 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
         return result
     solver = pick_solver()
     result.solver = solver.name
-    model = build_model(catalog, wl, c, gpus, configs, inference_need, budget_usd)
+    model = build_model(catalog, c, gpus, configs, inference_need, budget_usd)
     if not _solve(model, solver):
         # Which constraint binds? Drop the budget and try again.
-        relaxed = build_model(catalog, wl, c, gpus, configs, inference_need, None)
+        relaxed = build_model(catalog, c, gpus, configs, inference_need, None)
         if budget_usd is not None and _solve(relaxed, solver):
             best = _extract(relaxed, catalog, arch, wl, c, gpus, configs, base_est, overhead)
             result.binding = "budget"
@@ -575,7 +576,7 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
     # Alternatives: forbid the GPU types used so far, one set at a time (no-good cuts)
     cuts = [set(best.gpus)]
     for _ in range(alternatives):
-        m = build_model(catalog, wl, c, gpus, configs, inference_need, budget_usd)
+        m = build_model(catalog, c, gpus, configs, inference_need, budget_usd)
         for used_set in cuts:
             m.prob += pulp.lpSum(m.used[gname] for gname in used_set) <= len(used_set) - 1
         if not _solve(m, solver):
@@ -669,12 +670,12 @@ def plan_jobs(jobs: list[Job], catalog: Catalog, c: Constraints, alternatives: i
     budget_usd = catalog.to_usd(c.budget, c.currency) if c.budget is not None else None
     head = jobs[0]
     for i in range(alternatives + 1):
-        m = build_model(catalog, head.workload, c, gpus, configs, None, budget_usd)
+        m = build_model(catalog, c, gpus, configs, None, budget_usd)
         for used_set in [set(p.gpus) for p in ([result.plan] if result.plan else []) + result.alternatives]:
             m.prob += pulp.lpSum(m.used[gname] for gname in used_set) <= len(used_set) - 1
         if not _solve(m, solver):
             if i == 0:
-                relaxed = build_model(catalog, head.workload, c, gpus, configs, None, None)
+                relaxed = build_model(catalog, c, gpus, configs, None, None)
                 if budget_usd is not None and _solve(relaxed, solver):
                     best = _extract(relaxed, catalog, head.arch, head.workload, c, gpus, configs, None, 0)
                     result.binding, result.min_budget = "budget", best.total_cost
