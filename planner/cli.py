@@ -62,7 +62,8 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--catalog", action="append", default=[], help="YAML file adding or overriding entries")
     p.add_argument("--alternatives", type=int, default=3)
     p.add_argument("--tokens", type=float, help="training tokens (default for pre-training: 20 x parameters)")
-    p.add_argument("--deadline-days", type=float, help="training must finish within this many days")
+    p.add_argument("--deadline", "--deadline-days", dest="deadline", type=_duration_days,
+                   help="training must finish within this: 14d, 36h or a number of days")
     p.add_argument("--requests", type=int, help="inference: sequences to serve, for time and energy")
     p.add_argument("--proposal", help="write a procurement proposal to FILE.md or FILE.html")
 
@@ -86,6 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
     pm = sub.add_parser("models", help="list built-in models and size aliases")
     pm.add_argument("--json", action="store_true")
     return root
+
+
+def _duration_days(text: str) -> float:
+    t = text.strip().lower()
+    scale = {"d": 1.0, "h": 1 / 24, "w": 7.0}.get(t[-1:], None)
+    try:
+        value = float(t[:-1]) * scale if scale is not None else float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a duration like 14d, 36h or 2w, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return value
 
 
 def _split(values: list[str]) -> list[str]:
@@ -139,7 +152,7 @@ def cmd_plan(a, out) -> int:
                     exclude=_split(a.exclude), allow_used=a.allow_used, zero=a.zero, offload=a.offload,
                     ram_ratio=a.ram_ratio, margin=a.margin, require_nvlink=a.require_nvlink,
                     tokens=int(a.tokens) if a.tokens is not None else None,
-                    deadline_s=a.deadline_days * 86400 if a.deadline_days is not None else None,
+                    deadline_s=a.deadline * 86400 if a.deadline is not None else None,
                     requests=a.requests)
     if a.requests is not None and a.requests <= 0:
         raise InputError(f"--requests must be positive, got {a.requests}")

@@ -542,7 +542,10 @@ def _finish(arch, w, breakdown, peak, reserved, cuda_context, phase, trainable, 
     breakdown = {k: int(v) for k, v in breakdown.items()}
     breakdown["allocator_slack"] = int(reserved - peak)
     breakdown["cuda_context"] = cuda_context
-    assumptions.append(f"CUDA context {cuda_context / GiB:.2f} GiB per GPU (torch 2.11 / CUDA 13 on H100, measured)")
+    if cuda_context:
+        assumptions.append(f"CUDA context {cuda_context / GiB:.2f} GiB per GPU (torch 2.11 / CUDA 13 on H100, measured)")
+    else:
+        assumptions.append("no CUDA context (Apple unified memory: Metal's working-set limit applies instead)")
     return Estimate(model=arch.name, params=arch.params, trainable_params=trainable, breakdown=breakdown,
                     peak_allocated_bytes=int(peak), reserved_bytes=int(reserved), cuda_context_bytes=cuda_context,
                     total_bytes=int(reserved + cuda_context), cpu_ram_bytes=int(cpu_ram), peak_phase=phase,

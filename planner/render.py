@@ -98,8 +98,8 @@ def render_plan(console: Console, res: Result, notes: list[str], price_date: str
         console.print(a)
     console.print(time_line(p), highlight=False)
     e = p.estimate
-    console.print(f"model {e.model}: {e.params:,} parameters, {e.trainable_params:,} trainable; "
-                  f"peak {gib(e.total_bytes)} GiB per GPU on the chosen configuration", highlight=False)
+    console.print(f"model {e.model}: {e.params:,} parameters, {e.trainable_params:,} trainable; peak "
+                  f"{gib(max(r['need_bytes'] for r in p.per_gpu))} GiB on the fullest GPU", highlight=False)
     console.print(f"prices as of {price_date} (catalogue), exchange rates as of {rates_date}; "
                   f"solved in {res.solve_seconds * 1000:.0f} ms with {res.solver}", highlight=False)
     for n in notes + e.assumptions:

@@ -223,16 +223,12 @@ class _NeedCache:
     def __init__(self, arch: Architecture, wl: Workload):
         self.arch, self.wl, self.cache = arch, wl, {}
 
-    def __call__(self, n: int, zero: int, offload: str) -> Estimate:
-        key = (n, zero, offload)
+    def __call__(self, n: int, zero: int, offload: str, context: int) -> Estimate:
+        key = (n, zero, offload, context)
         if key not in self.cache:
             w = self.wl.model_copy(update={"gpus": n, "zero_stage": zero, "offload": offload})
-            self.cache[key] = estimate(self.arch, w)
+            self.cache[key] = estimate(self.arch, w, cuda_context=context)
         return self.cache[key]
-
-
-def _need(est: Estimate, g: GPU) -> int:
-    return est.reserved_bytes + g.context_bytes
 
 
 def training_configs(arch: Architecture, wl: Workload, gpus: list[GPU], c: Constraints,
@@ -259,21 +255,21 @@ def training_configs(arch: Architecture, wl: Workload, gpus: list[GPU], c: Const
                 hi = max(lo, 1) if lo <= c.max_gpus else 0
             if hi < lo:
                 continue
-            # per-GPU need falls as N grows under ZeRO: binary search the smallest N that fits
-            if _need(need(hi, zero, offload), g) > usable:
-                gap = _need(need(hi, zero, offload), g) - usable
+            # per-GPU need (total on the device) falls as N grows under ZeRO: binary search the smallest N
+            ctx = g.context_bytes
+            if need(hi, zero, offload, ctx).total_bytes > usable:
+                gap = need(hi, zero, offload, ctx).total_bytes - usable
                 best_gap = gap if best_gap is None else min(best_gap, gap)
                 continue
             a, b = lo, hi
             while a < b:
                 mid = (a + b) // 2
-                if _need(need(mid, zero, offload), g) <= usable:
+                if need(mid, zero, offload, ctx).total_bytes <= usable:
                     b = mid
                 else:
                     a = mid + 1
-            est = need(a, zero, offload)
-            ram_gb = est.cpu_ram_bytes / GB
-            configs.append(Config(g, a, zero, offload, est, _need(est, g), usable, ram_gb))
+            est = need(a, zero, offload, ctx)
+            configs.append(Config(g, a, zero, offload, est, est.total_bytes, usable, est.cpu_ram_bytes / GB))
             found = True
         if not found:
             short = f"{best_gap / 2**30:.1f} GiB short per GPU" if best_gap is not None else \
@@ -468,6 +464,8 @@ def _extract(model: _Model, catalog: Catalog, arch: Architecture, wl: Workload, 
                     "headroom_bytes": config.usable_bytes - config.need_bytes}]
     else:
         est = base_est
+        if any(by_name[k].is_machine for k in counts):
+            est = estimate(arch, wl.model_copy(update={"gpus": 1}), cuda_context=0)
         total_cards = sum(counts.values())
         strategy = "single GPU" if total_cards == 1 else f"{total_cards} GPUs, layers split (pipeline)"
         if any(by_name[k].is_machine for k in counts):
@@ -514,6 +512,30 @@ def _extract(model: _Model, catalog: Catalog, arch: Architecture, wl: Workload, 
                 time_detail=tp.detail)
 
 
+def memory_advice(wl: Workload, c: Constraints) -> str:
+    """What would make a workload that fits no card fit: the changes that cut memory the most first."""
+    tips = []
+    if wl.training and not wl.gradient_checkpointing:
+        tips.append("add --gradient-checkpointing")
+    if wl.method == "full":
+        tips.append("use --method lora or qlora")
+    elif wl.method == "lora":
+        tips.append("use --method qlora")
+    if wl.training and c.offload is None:
+        tips.append("allow CPU offload (--offload any)")
+    if wl.batch_size > 1:
+        tips.append("lower --batch-size")
+    if wl.seq_len > 2048:
+        tips.append("shorten --seq-len")
+    if wl.method == "inference" and wl.precision in ("bf16", "fp16", "fp32"):
+        tips.append("quantise (--precision int8 or nf4)")
+    if c.max_gpus < 4096:
+        tips.append(f"raise --max-gpus (now {c.max_gpus})")
+    if c.include or c.exclude or not c.allow_used:
+        tips.append("widen the catalogue (--include/--exclude/--allow-used)")
+    return "; ".join(tips) if tips else "the model is too large for every catalogued GPU"
+
+
 def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alternatives: int = 3) -> Result:
     """Cheapest hardware for the workload; alternatives are the next cheapest with different GPU types."""
     c.validate(catalog)
@@ -548,7 +570,7 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
         gpus = keep
     result = Result(False, None, [], rejected=rejected, solver="")
     if not gpus:
-        result.reason = "no GPU in the catalogue can run this workload within the allowed GPU count"
+        result.reason = "no GPU in the catalogue can run this workload: " + memory_advice(wl, c)
         result.binding = "memory"
         result.solve_seconds = time.perf_counter() - t0
         return result

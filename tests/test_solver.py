@@ -109,6 +109,15 @@ def _cheapest_hosts(counts, gpus, p, ram_need_gb, ratio, max_hosts=16):
     return best
 
 
+def _assert_same_optimum(res, best):
+    """The ILP finds a plan exactly when exhaustive search does, at the same cost."""
+    if best is None:
+        assert not res.feasible
+    else:
+        assert res.feasible, res.reason
+        assert math.isclose(res.plan.total_cost, best, rel_tol=1e-6, abs_tol=0.01)
+
+
 gpu_spec = st.tuples(st.sampled_from([8, 12, 16, 24, 32, 48, 80]), st.integers(100, 20000),
                      st.sampled_from([150, 300, 450, 700]), st.sampled_from([1, 2, 3]))
 platform_spec = st.builds(
@@ -151,11 +160,7 @@ def test_inference_ilp_equals_exhaustive_search(specs, platform, ratio):
             continue
         cost = sum(cat.gpus[k].price * v for k, v in counts.items()) + hosts
         best = cost if best is None else min(best, cost)
-    if best is None:
-        assert not res.feasible
-    else:
-        assert res.feasible, res.reason
-        assert math.isclose(res.plan.total_cost, best, rel_tol=1e-6, abs_tol=0.01)
+    _assert_same_optimum(res, best)
 
 
 @settings(max_examples=30, deadline=None)
@@ -181,8 +186,4 @@ def test_training_ilp_equals_exhaustive_search(specs, platform):
                     continue
                 cost = g.price * n + hosts
                 best = cost if best is None else min(best, cost)
-    if best is None:
-        assert not res.feasible
-    else:
-        assert res.feasible, res.reason
-        assert math.isclose(res.plan.total_cost, best, rel_tol=1e-6, abs_tol=0.01)
+    _assert_same_optimum(res, best)
