@@ -326,8 +326,9 @@ def estimate_inference(arch: Architecture, w: Workload, nx: Numerics, cuda_conte
     attn_live = (hidden_live - s_b * h) + a_b * (qd + 2 * kvd + od)
     if nx.attention_kernel in ("math", "eager"):
         # math/eager attention materialise the (b, heads, s, s) scores and probabilities for one layer,
-        # and repeat K and V to all heads
-        attn_live += a_b * 2 * heads * arch.head_dim + (a_b + 4) * heads * s
+        # and repeat K and V to all heads; math SDPA's _safe_softmax (torch >= 2.5) also builds a bool
+        # "row is all -inf" mask of the scores' shape (1 byte each)
+        attn_live += a_b * 2 * heads * arch.head_dim + (a_b + 4 + (nx.attention_kernel == "math")) * heads * s
     per_token = max(hidden_live + mlp_live, attn_live)
     layer_share = 1.0
     if N > 1:
