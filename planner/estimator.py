@@ -41,10 +41,13 @@ class Numerics:
     quant: str               # "" | "int8" | "nf4"
     attention_kernel: str    # flash (linear memory) | math (materialises scores) | eager
     autocast: bool           # torch.autocast bf16 over fp32 weights
+    mask: bool = False       # a (b, 1, s, s) bool attention mask exists and K/V are repeated to all heads
     adapter_bytes: int = 4   # peft keeps LoRA adapters in fp32 (autocast_adapter_dtype=True)
 
 
-def numerics(w: Workload, gqa: bool = True) -> Numerics:
+def numerics(w: Workload, gqa: bool = True, mask: bool = False) -> Numerics:
+    """mask: transformers materialises the attention mask (sliding window shorter than the sequence);
+    then it repeats K/V instead of passing enable_gqa, so SDPA's mem-efficient kernel is eligible."""
     p = w.precision
     quant = "int8" if p == "int8" else ("nf4" if p in ("nf4", "int4") else "")
     if quant:
@@ -67,10 +70,10 @@ def numerics(w: Workload, gqa: bool = True) -> Numerics:
     elif act == 4:
         # flash needs 16-bit inputs; the fp32-capable mem-efficient kernel rejects enable_gqa, so grouped-query
         # models fall back to the math backend (measured: Llama-3.2 GQA vs Llama-2 MHA in fp32)
-        kernel = "math" if gqa else "efficient"
+        kernel = "math" if gqa and not mask else "efficient"
     else:
         kernel = "flash"
-    return Numerics(master, stream, act, quant, kernel, autocast)
+    return Numerics(master, stream, act, quant, kernel, autocast, mask=mask)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -92,12 +95,13 @@ def weight_bytes(arch: Architecture, nx: Numerics) -> int:
         return arch.params * nx.master_bytes
     linear_numel = 0
     quant_bytes = 0
-    for _, i, o, count in arch.linear_layers():
+    for _, i, o, count in arch.linear_layers(include_routed_experts=False):
         if _ == "router":
             continue                                # bitsandbytes skips MoE routers (tiny, kept in bf16)
         linear_numel += i * o * count
         quant_bytes += quantised_linear_bytes(i * o, o, nx.quant) * count
-    rest = arch.params - linear_numel               # embeddings, lm_head, norms, biases, routers stay 16-bit
+    # embeddings, lm_head, norms, biases, routers and fused MoE experts stay 16-bit (fp32 after QLoRA prep)
+    rest = arch.params - linear_numel
     return quant_bytes + rest * nx.master_bytes
 
 
@@ -197,7 +201,8 @@ def layer_saved_bytes_per_token(arch: Architecture, w: Workload, nx: Numerics, k
     # Attention core
     if nx.attention_kernel in ("flash", "efficient"):
         # SDPA flash / mem-efficient save q, k, v, the output and an fp32 log-sum-exp per head
-        total += a_b * (qd + 2 * kvd + od) + 4 * heads
+        kv_saved = heads * arch.head_dim if nx.mask else kvd     # repeat_kv when a mask is materialised
+        total += a_b * (qd + 2 * kv_saved + od) + 4 * heads
     elif nx.attention_kernel == "math":
         # math SDPA: scaled q, k and v repeated to all heads (enable_gqa), softmax probabilities (fp32)
         total += a_b * (qd + arch.num_heads * arch.head_dim + od) + a_b * heads * kv_len
@@ -269,11 +274,11 @@ class Estimate:
 
 
 def _kv_cache_bytes(arch: Architecture, batch: int, tokens: int, dtype_bytes: int) -> int:
-    """K and V for every layer (GQA: kv heads only; sliding-window layers keep at most the window)."""
+    """K and V for every layer (GQA: kv heads only; Gemma's sliding-window layers keep at most the window)."""
     per_layer_tok = arch.kv_bytes_per_token // arch.num_layers * dtype_bytes
-    full_layers = arch.num_layers - arch.sliding_layers
-    windowed = min(tokens, arch.sliding_window) if arch.sliding_layers else 0
-    return batch * per_layer_tok * (full_layers * tokens + arch.sliding_layers * windowed)
+    sliding = arch.sliding_layers if arch.uses_sliding_cache else 0
+    windowed = min(tokens, arch.sliding_window) if sliding else 0
+    return batch * per_layer_tok * ((arch.num_layers - sliding) * tokens + sliding * windowed)
 
 
 def _largest_linear_numel(arch: Architecture) -> int:
@@ -306,8 +311,9 @@ def estimate_inference(arch: Architecture, w: Workload, nx: Numerics, cuda_conte
     # after attention and the normed input: 4 hidden-sized tensors (transformers LlamaModel/DecoderLayer).
     hidden_live = 4 * s_b * h
     if arch.is_moe:
-        # experts run one after another on their routed tokens; the output accumulates in a buffer
-        mlp_live = arch.experts_per_token * 3 * a_b * arch.expert_intermediate_size + 2 * s_b * h
+        # transformers 5 runs the experts as grouped matmuls over all routed tokens at once: per routed
+        # token the gathered input, gate_up output, SiLU output, product and down output (measured: OLMoE)
+        mlp_live = arch.experts_per_token * a_b * (2 * h + 4 * arch.expert_intermediate_size)
         if arch.shared_expert_intermediate_size:
             mlp_live = max(mlp_live, 3 * a_b * arch.shared_expert_intermediate_size + 2 * s_b * h)
         if arch.dense_layers:
@@ -329,6 +335,8 @@ def estimate_inference(arch: Architecture, w: Workload, nx: Numerics, cuda_conte
         # and repeat K and V to all heads; math SDPA's _safe_softmax (torch >= 2.5) also builds a bool
         # "row is all -inf" mask of the scores' shape (1 byte each)
         attn_live += a_b * 2 * heads * arch.head_dim + (a_b + 4 + (nx.attention_kernel == "math")) * heads * s
+    elif nx.mask:
+        attn_live += a_b * 2 * (heads * arch.head_dim - kvd)   # repeat_kv copies of K and V
     per_token = max(hidden_live + mlp_live, attn_live)
     layer_share = 1.0
     if N > 1:
@@ -340,6 +348,7 @@ def estimate_inference(arch: Architecture, w: Workload, nx: Numerics, cuda_conte
     act_prefill = int(T * per_token)
     quant_temp = _quant_matmul_temp(arch, nx, T) + int8_weight_temp
     rope = T * arch.head_dim * 2 * s_b               # cos/sin for the prompt
+    rope += b * s * s if nx.mask else 0              # the (b, 1, s, s) bool sliding-window mask
     prefill = {"activations": act_prefill + rope + quant_temp, "kv_cache": kv_prefill}
     # Decode: the cache grows by torch.cat each step, so one layer's K (then V) exists twice briefly;
     # logits of the last position only (generate sets logits_to_keep=1), cast to fp32 for sampling.
@@ -459,6 +468,8 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
     per_tok_moe = layer_saved_bytes_per_token(arch, w, nx, s, moe=True) if moe_layers else 0
     layer_max = max(per_tok_dense, per_tok_moe)
     all_layers = T * (dense_layers * per_tok_dense + moe_layers * per_tok_moe)
+    if nx.mask:
+        all_layers += T * s                           # one (b, 1, s, s) bool mask, saved by every layer's SDPA
     final_norm = T * _norm_saved(h, nx, full)
     if full:
         final_norm += T * h * (2 if nx.autocast else nx.act_bytes)   # lm_head's saved input
@@ -555,7 +566,9 @@ def _finish(arch, w, breakdown, peak, reserved, cuda_context, phase, trainable, 
 
 def estimate(arch: Architecture, w: Workload, cuda_context: int = DEFAULT_CUDA_CONTEXT_BYTES) -> Estimate:
     """Peak memory per GPU and host RAM for running workload `w` on model `arch`."""
-    nx = numerics(w, gqa=arch.num_kv_heads < arch.num_heads)
+    # masking_utils skips the mask only when kv_length < sliding_window (strict)
+    mask = bool(arch.sliding_window) and w.seq_len >= arch.sliding_window
+    nx = numerics(w, gqa=arch.num_kv_heads < arch.num_heads, mask=mask)
     if w.training:
         return estimate_training(arch, w, nx, cuda_context)
     return estimate_inference(arch, w, nx, cuda_context)
