@@ -21,6 +21,8 @@ def main() -> int:
     print(f"cases {s['cases']} (ran {s['ran']}, OOM {s['oom']})")
     print(f"median |error| {s['median_abs_error']:.1%}   p90 |error| {s['p90_abs_error']:.1%}   "
           f"worst under {s['worst_under']:+.1%}   worst over {s['worst_over']:+.1%}")
+    print(f"reserved memory (torch max_memory_reserved, what the fit test uses): median |error| "
+          f"{s['reserved_median_abs_error']:.1%}")
     print(f"fit/no-fit correct {s['fit_correct']}/{s['cases']}   OOM predicted to fit: {s['oom_predicted_to_fit']}")
     return 0
 

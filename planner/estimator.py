@@ -338,18 +338,13 @@ def estimate_inference(arch: Architecture, w: Workload, nx: Numerics, cuda_conte
     elif nx.mask:
         attn_live += a_b * 2 * (heads * arch.head_dim - kvd)   # repeat_kv copies of K and V
     per_token = max(hidden_live + mlp_live, attn_live)
-    layer_share = 1.0
-    if N > 1:
-        if parallel == "tensor":
-            layer_share = 1.0 / N
-            per_token = hidden_live + (per_token - hidden_live) / N
-        else:
-            layer_share = 1.0 / N
+    if N > 1 and parallel == "tensor":
+        per_token = hidden_live + (per_token - hidden_live) / N   # heads and MLP columns split; hidden replicated
     act_prefill = int(T * per_token)
     quant_temp = _quant_matmul_temp(arch, nx, T) + int8_weight_temp
-    rope = T * arch.head_dim * 2 * s_b               # cos/sin for the prompt
-    rope += b * s * s if nx.mask else 0              # the (b, 1, s, s) bool sliding-window mask
-    prefill = {"activations": act_prefill + rope + quant_temp, "kv_cache": kv_prefill}
+    buffers = T * arch.head_dim * 2 * s_b            # RoPE cos/sin for the prompt
+    buffers += b * s * s if nx.mask else 0           # the (b, 1, s, s) bool sliding-window mask
+    prefill = {"activations": act_prefill + buffers + quant_temp, "kv_cache": kv_prefill}
     # Decode: the cache grows by torch.cat each step, so one layer's K (then V) exists twice briefly;
     # logits of the last position only (generate sets logits_to_keep=1), cast to fp32 for sampling.
     vocab = arch.vocab_size
@@ -404,7 +399,7 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
     if Z >= 1 and nx.autocast:
         # DeepSpeed bf16 / FSDP MixedPrecision: parameters are gathered and computed in bf16 (no autocast
         # weight cache); the fp32 master copy lives in the sharded optimizer (added below)
-        nx = replace(nx, autocast=False, stream_bytes=2, act_bytes=2)
+        nx = replace(nx, autocast=False, stream_bytes=2, act_bytes=2, master_bytes=2)
     base_weights = weight_bytes(arch, nx)
     assumptions: list[str] = []
     if full:
@@ -493,13 +488,13 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
         autocast_fwd = casts if (full or not gc) else lm_head_cast
         autocast_bwd = lm_head_cast if gc else casts
     # peft on transformers 5's fused 3-D expert weights (ParamWrapper) materialises W + B@A for every MoE
-    # layer in the forward pass and the expert matmuls save it (measured: OLMoE LoRA, 16 x 0.8 GB)
+    # layer in the forward pass, in the base weights' dtype, and the expert matmuls save it (measured: OLMoE
+    # LoRA, 16 x 0.8 GB)
     merged_experts_per_layer = 0
     if not full and arch.is_moe and any(t in w.lora_targets for t in ("gate_proj", "up_proj", "down_proj")):
-        merged_experts_per_layer = 2 * arch.num_experts * arch._mlp_params(arch.expert_intermediate_size)
+        merged_experts_per_layer = nx.master_bytes * arch.num_experts * arch._mlp_params(arch.expert_intermediate_size)
     merged_experts = merged_experts_per_layer * (1 if gc else moe_layers)
     states_at_activation_peak = 0 if opt.paged else states
-    persistent = weights + states_at_activation_peak + buckets
 
     phases = {
         "forward": {"activations": saved + final_norm + autocast_fwd + merged_experts, "loss": logits_fwd},

@@ -23,6 +23,8 @@ class CaseResult:
     predicted_total: int       # estimator's total_bytes (device memory in use)
     oom: bool                  # the workload ran out of memory on the card
     card_bytes: int
+    measured_reserved: int = 0
+    predicted_reserved: int = 0
 
     @property
     def error(self) -> float:
@@ -66,7 +68,8 @@ def evaluate(directory: Path = CALIBRATION_DIR) -> list[CaseResult]:
                  + (f" {case.get('optimizer')}" if case["method"] != "inference" else f" +{case.get('new_tokens')}")
                  + (f" r{case.get('lora_rank')}" if case["method"] in ("lora", "qlora") else ""))
         results.append(CaseResult(case["id"], label, m["peak_allocated_bytes"], est.peak_allocated_bytes,
-                                  est.total_bytes, bool(m["oom"]), header["card_bytes"]))
+                                  est.total_bytes, bool(m["oom"]), header["card_bytes"],
+                                  m.get("peak_reserved_bytes", 0), est.reserved_bytes))
     return results
 
 
@@ -87,6 +90,8 @@ def summary(results: list[CaseResult]) -> dict:
         "p90_abs_error": pct(abs_errs, 0.9),
         "worst_under": min(errs) if errs else float("nan"),
         "worst_over": max(errs) if errs else float("nan"),
+        "reserved_median_abs_error": statistics.median(
+            abs(r.predicted_reserved / r.measured_reserved - 1) for r in fitted if r.measured_reserved),
         "fit_correct": sum(r.predicted_fits != r.oom for r in results),
         "oom_predicted_to_fit": sum(r.oom and r.predicted_fits for r in results),
     }
