@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 
 from pydantic import ValidationError
@@ -48,7 +50,7 @@ def _workload_args(p: argparse.ArgumentParser, planning: bool) -> None:
 
 
 def _plan_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--budget", type=float, help="spending limit in --currency")
+    p.add_argument("--budget", type=_positive_float, help="spending limit in --currency")
     p.add_argument("--currency", default="USD")
     p.add_argument("--max-gpus", type=int, default=64)
     p.add_argument("--include", action="append", default=[], help="only these GPUs (repeat or comma-separate)")
@@ -61,7 +63,7 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--require-nvlink", action="store_true")
     p.add_argument("--catalog", action="append", default=[], help="YAML file adding or overriding entries")
     p.add_argument("--alternatives", type=int, default=3)
-    p.add_argument("--tokens", type=float, help="training tokens (default for pre-training: 20 x parameters)")
+    p.add_argument("--tokens", type=_positive_float, help="training tokens (default for pre-training: 20 x parameters)")
     p.add_argument("--deadline", "--deadline-days", dest="deadline", type=_duration_days,
                    help="training must finish within this: 14d, 36h or a number of days")
     p.add_argument("--requests", type=int, help="inference: sequences to serve, for time and energy")
@@ -89,6 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
     return root
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
+    return value
+
+
 def _duration_days(text: str) -> float:
     t = text.strip().lower()
     scale = {"d": 1.0, "h": 1 / 24, "w": 7.0}.get(t[-1:], None)
@@ -96,8 +108,8 @@ def _duration_days(text: str) -> float:
         value = float(t[:-1]) * scale if scale is not None else float(t)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a duration like 14d, 36h or 2w, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive duration, got {text!r}")
     return value
 
 
@@ -254,6 +266,12 @@ def main(argv: list[str] | None = None, out=None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # a bug, not bad input: still one line, the traceback on request
+        if os.environ.get("PLANNER_DEBUG"):
+            raise
+        print(f"error: internal error ({type(e).__name__}: {e}); rerun with PLANNER_DEBUG=1 and report it",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -49,6 +49,10 @@ class Constraints:
     mode: str = "sequential"             # several workloads: one after another, or concurrent (own cards each)
 
     def validate(self, catalog: Catalog) -> None:
+        for flag, v in (("--budget", self.budget), ("--ram-ratio", self.ram_ratio), ("--margin", self.margin),
+                        ("--deadline", self.deadline_s)):
+            if v is not None and not math.isfinite(v):
+                raise InputError(f"{flag} must be a finite number, got {v}")
         if self.budget is not None and self.budget <= 0:
             raise InputError(f"--budget must be positive, got {self.budget:g}")
         if not 1 <= self.max_gpus <= 4096:
@@ -56,7 +60,7 @@ class Constraints:
         if not 0 <= self.ram_ratio <= 64:
             raise InputError(f"--ram-ratio must be between 0 and 64, got {self.ram_ratio:g}")
         if self.deadline_s is not None and self.deadline_s <= 0:
-            raise InputError(f"--deadline-days must be positive, got {self.deadline_s / 86400:g}")
+            raise InputError(f"--deadline must be positive, got {self.deadline_s / 86400:g} days")
         if self.tokens is not None and self.tokens <= 0:
             raise InputError(f"--tokens must be positive, got {self.tokens}")
         if not 0 <= self.margin < 0.9:
@@ -540,7 +544,7 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
     """Cheapest hardware for the workload; alternatives are the next cheapest with different GPU types."""
     c.validate(catalog)
     if c.deadline_s is not None and not wl.training:
-        raise InputError("--deadline-days applies to training; for inference give --requests to get serving time")
+        raise InputError("--deadline applies to training; for inference give --requests to get serving time")
     t0 = time.perf_counter()
     gpus, rejected = candidate_gpus(catalog, wl, c)
     budget_usd = catalog.to_usd(c.budget, c.currency) if c.budget is not None else None

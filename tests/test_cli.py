@@ -61,6 +61,10 @@ def test_terminal_output_shows_units_currency_and_price_date():
     (["--model", "8b", "--method", "full", "--precision", "nf4"], "qlora"),
     (["estimate", "--model", "8b", "--method", "full", "--zero", "9"], "--zero"),
     (["--model", "8b", "--frobnicate"], "unrecognized"),
+    (["--model", "8b", "--budget", "nan"], "--budget"),
+    (["--model", "8b", "--method", "full", "--tokens", "inf"], "--tokens"),
+    (["--model", "8b", "--method", "full", "--deadline", "soon"], "--deadline"),
+    (["--model", "8b", "--deadline", "14d"], "training"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, fragment, capsys):
     code, _ = run(*argv)
