@@ -61,6 +61,8 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ram-ratio", type=float, default=1.0, help="system RAM >= ratio x total VRAM")
     p.add_argument("--margin", type=float, default=0.05, help="fraction of each card's memory kept free")
     p.add_argument("--require-nvlink", action="store_true")
+    p.add_argument("--parallel", default="auto", help="inference: auto/pipeline (layer split, cards may be mixed) "
+                                                       "or tensor (one card type over NVLink, one host)")
     p.add_argument("--catalog", action="append", default=[], help="YAML file adding or overriding entries")
     p.add_argument("--alternatives", type=int, default=3)
     p.add_argument("--tokens", type=_positive_float, help="training tokens (default for pre-training: 20 x parameters)")
@@ -124,6 +126,8 @@ def _workload(a):
               gradient_checkpointing=a.gc, attention=a.attention)
     if hasattr(a, "gpus"):
         kw.update(gpus=a.gpus, zero_stage=a.zero, offload=a.offload, parallel=a.parallel)
+    elif a.method in ("inference", "infer", "serve"):
+        kw.update(parallel=a.parallel)
     return Workload(**kw)
 
 

@@ -47,6 +47,7 @@ class Constraints:
     deadline_s: float | None = None      # training must finish within this
     requests: int | None = None          # inference: sequences to serve, for time and energy
     mode: str = "sequential"             # several workloads: one after another, or concurrent (own cards each)
+    single_host: bool = False            # every GPU in one host (tensor parallelism)
 
     def validate(self, catalog: Catalog) -> None:
         for flag, v in (("--budget", self.budget), ("--ram-ratio", self.ram_ratio), ("--margin", self.margin),
@@ -108,7 +109,9 @@ class Config:
         if self.count == 1:
             return "single GPU"
         if self.estimate.peak_phase in ("prefill", "decode"):
-            return f"{self.count} GPUs, layers split (pipeline)"
+            split = "tensor parallel over NVLink" if any("tensor parallel" in a for a in self.estimate.assumptions) \
+                else "layers split (pipeline)"
+            return f"{self.count} GPUs, {split}"
         s = f"{self.count} GPUs, " + ("DDP" if self.zero == 0 else f"ZeRO-{self.zero}")
         return s + ("" if self.offload == "none" else f" + {self.offload} offload to CPU")
 
@@ -283,6 +286,26 @@ def training_configs(arch: Architecture, wl: Workload, gpus: list[GPU], c: Const
     return configs
 
 
+def tensor_parallel_configs(arch: Architecture, wl: Workload, gpus: list[GPU], c: Constraints,
+                            rejected: dict[str, str]) -> list[Config]:
+    """Smallest tensor-parallel degree (dividing the attention heads, within one NVLink domain) that fits."""
+    configs = []
+    for g in gpus:
+        if g.is_machine:
+            rejected[g.name] = "tensor parallelism needs several GPUs"
+            continue
+        widths = [n for n in (1, 2, 4, 8) if n <= min(g.nvlink.width, c.max_gpus) and arch.num_heads % n == 0]
+        for n in widths:
+            est = estimate(arch, wl.model_copy(update={"gpus": n, "parallel": "tensor"}), cuda_context=g.context_bytes)
+            if est.total_bytes <= _usable(g, c.margin):
+                configs.append(Config(g, n, 0, "none", est, est.total_bytes, _usable(g, c.margin),
+                                      est.cpu_ram_bytes / GB))
+                break
+        else:
+            rejected[g.name] = f"does not fit with tensor parallelism across its {g.nvlink.width}-GPU NVLink domain"
+    return configs
+
+
 # ---------------------------------------------------------------------------------------------------
 
 @dataclass
@@ -379,6 +402,8 @@ def build_model(catalog: Catalog, c: Constraints, gpus: list[GPU], configs: list
                        p.network_per_node * net[p.name]]
         power_terms += [p.base_w * y[p.name]] + [g.tdp_w * a[g.name, p.name] for g in placed]
     prob += pulp.lpSum(y.values()) <= 1 + M * multi, "multi_node"
+    if c.single_host:
+        prob += multi == 0, "single_host"
     for g in nvidia:
         prob += pulp.lpSum(v for (gn, _), v in a.items() if gn == g.name) == n[g.name], f"place_{_id(g.name)}"
         cost_terms.append(catalog.gpu_price_usd(g) * n[g.name])
@@ -489,15 +514,15 @@ def _extract(model: _Model, catalog: Catalog, arch: Architecture, wl: Workload, 
         per_gpu = [{"gpu": cf.gpu.name, "count": cf.count, "job": j.name, "need_bytes": cf.need_bytes,
                     "usable_bytes": cf.usable_bytes, "headroom_bytes": cf.usable_bytes - cf.need_bytes}
                    for j, cf in zip(config.parts, config.part_configs)]
-        times = [_job_throughput(j, cf, c) for j, cf in zip(config.parts, config.part_configs)]
+        times = [_config_throughput(j.arch, j.workload, cf, j.tokens, j.requests)
+                 for j, cf in zip(config.parts, config.part_configs)]
         secs = [t.seconds for t in times if t.seconds is not None]
         total_s = (sum(secs) if c.mode == "sequential" else max(secs)) if secs else None
         from planner.timing import Throughput
         tp = Throughput(sum(t.tokens_per_s for t in times), total_s,
                         "; ".join(f"{j.name}: {t.tokens_per_s:,.0f} tokens/s" for j, t in zip(config.parts, times)))
     elif config is not None:
-        tp = training_throughput(arch, wl, config.gpu.bf16_tflops, config.count, config.offload,
-                                 c.tokens)
+        tp = _config_throughput(arch, wl, config, c.tokens, c.requests)
     else:
         cap_total = sum(r["usable_bytes"] * r["count"] for r in per_gpu) or 1
         stages = [(r["usable_bytes"] * r["count"] / cap_total, by_name[r["gpu"]].bf16_tflops,
@@ -554,6 +579,13 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
     inference_need = None
     if wl.training:
         configs = training_configs(arch, wl, gpus, c, rejected)
+        gpus = [g for g in gpus if any(cf.gpu.name == g.name for cf in configs)]
+    elif wl.parallel == "tensor":
+        # tensor parallelism all-reduces every layer: one card type, NVLink-connected, in one host
+        c = replace(c, require_nvlink=True, single_host=True)
+        gpus, more = candidate_gpus(catalog, wl, c)
+        rejected.update(more)
+        configs = tensor_parallel_configs(arch, wl, gpus, c, rejected)
         gpus = [g for g in gpus if any(cf.gpu.name == g.name for cf in configs)]
     else:
         base_est = estimate(arch, wl.model_copy(update={"gpus": 1}))
@@ -614,12 +646,17 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
     return result
 
 
-def _job_throughput(j: Job, cf: Config, c: Constraints):
-    if j.workload.training:
-        return training_throughput(j.arch, j.workload, cf.gpu.bf16_tflops, cf.count, cf.offload, j.tokens)
-    e = cf.estimate
-    return inference_throughput(j.arch, j.workload, [(1.0, cf.gpu.bf16_tflops, cf.gpu.bandwidth_gbps)],
-                                e.breakdown["weights"], e.breakdown["kv_cache"], j.requests)
+def _config_throughput(arch: Architecture, wl: Workload, cf: Config, tokens: int | None, requests: int | None):
+    """Speed of one single-card-type configuration: data parallel for training; for inference tensor
+    parallel (cards read their shards at once) or a layer split (cards take turns)."""
+    if wl.training:
+        return training_throughput(arch, wl, cf.gpu.bf16_tflops, cf.count, cf.offload, tokens)
+    e, g = cf.estimate, cf.gpu
+    if e.gpus > 1:      # tensor parallel: the estimate is per GPU, bandwidth and compute add up
+        return inference_throughput(arch, wl, [(1.0, g.bf16_tflops * cf.count, g.bandwidth_gbps * cf.count)],
+                                    e.breakdown["weights"] * cf.count, e.breakdown["kv_cache"] * cf.count, requests)
+    return inference_throughput(arch, wl, [(1.0, g.bf16_tflops, g.bandwidth_gbps)], e.breakdown["weights"],
+                                e.breakdown["kv_cache"], requests)
 
 
 def _inference_config(j: Job, g: GPU, c: Constraints) -> Config | None:

@@ -187,3 +187,16 @@ def test_training_ilp_equals_exhaustive_search(specs, platform):
                 cost = g.price * n + hosts
                 best = cost if best is None else min(best, cost)
     _assert_same_optimum(res, best)
+
+
+def test_tensor_parallel_inference_uses_one_nvlink_domain_in_one_host():
+    res = plan(reg.models["llama-3.1-8b"], Workload(method="inference", parallel="tensor", batch_size=64,
+                                                     seq_len=8192), CATALOG, Constraints(allow_used=True))
+    assert res.feasible
+    for p in [res.plan] + res.alternatives:
+        assert sum(p.hosts.values()) == 1
+        for name, count in p.gpus.items():
+            g = CATALOG.gpus[name]
+            assert g.nvlink is not None and count <= g.nvlink.width
+        if any(CATALOG.gpus[n].nvlink.width == 2 and n for n in p.gpus) and sum(p.gpus.values()) == 2:
+            assert any(i.kind == "bridge" for i in p.items)
