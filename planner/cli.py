@@ -138,10 +138,8 @@ def _resolve_model(name: str):
 
 
 def cmd_estimate(a, out) -> int:
-    from rich.console import Console
-
     from planner.estimator import estimate
-    from planner.render import render_estimate
+    from planner.render import console_for, render_estimate
     arch, notes = _resolve_model(a.model)
     wl = _workload(a)
     est = estimate(arch, wl)
@@ -151,15 +149,13 @@ def cmd_estimate(a, out) -> int:
         d["workload"] = wl.model_dump()
         out.write(json.dumps(d, indent=1) + "\n")
     else:
-        render_estimate(Console(file=out), est, notes)
+        render_estimate(console_for(out), est, notes)
     return 0
 
 
 def cmd_plan(a, out) -> int:
-    from rich.console import Console
-
     from planner.catalog import load_catalog
-    from planner.render import plan_json, render_plan
+    from planner.render import console_for, plan_json, render_plan
     from planner.solver import Constraints, plan
     arch, notes = _resolve_model(a.model)
     wl = _workload(a)
@@ -191,28 +187,29 @@ def cmd_plan(a, out) -> int:
     if a.json:
         out.write(json.dumps(plan_json(res, notes, catalog.as_of), indent=1) + "\n")
     else:
-        render_plan(Console(file=out), res, notes, catalog.as_of, catalog.rates_as_of, budget_text)
+        render_plan(console_for(out), res, notes, catalog.as_of, catalog.rates_as_of, budget_text)
     return 0 if res.feasible else 3
 
 
 def cmd_catalog(a, out) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from planner.catalog import load_catalog
+    from planner.render import console_for
     cat = load_catalog(a.catalog)
     if a.json:
         out.write(json.dumps({"as_of": cat.as_of, "gpus": [g.model_dump() for g in cat.gpus.values()],
                               "platforms": [p.model_dump() for p in cat.platforms.values()],
                               "rates": cat.rates, "rates_as_of": cat.rates_as_of}, indent=1) + "\n")
         return 0
-    t = Table(title=f"GPUs (prices as of {cat.as_of})", title_justify="left")
-    for col in ("name", "memory GB", "GB/s", "bf16 TFLOPS", "TDP W", "NVLink", "form", "market", "price"):
-        t.add_column(col)
+    t = Table(title=f"GPUs: memory GB, bandwidth GB/s, dense bf16 TFLOPS (prices as of {cat.as_of})",
+              title_justify="left")
+    for col in ("name", "GB", "GB/s", "TFLOPS", "TDP W", "NVLink", "form", "market", "price"):
+        t.add_column(col, no_wrap=col in ("name", "price"))
     for g in cat.gpus.values():
         t.add_row(g.name, f"{g.memory_gb:g}", f"{g.bandwidth_gbps:g}", f"{g.bf16_tflops:g}", f"{g.tdp_w:g}",
                   f"{g.nvlink.width}-way" if g.nvlink else "-", g.form, g.market, f"{g.price:,.0f} {g.currency}")
-    c = Console(file=out)
+    c = console_for(out)
     c.print(t)
     t2 = Table(title="Host platforms", title_justify="left")
     for col in ("name", "GPUs", "PSU W", "max RAM GB", "RAM $/GB", "price"):

@@ -14,6 +14,12 @@ COMPONENTS = [("weights", "weights"), ("gradients", "gradients"), ("optimizer_st
               ("allocator_slack", "allocator slack (reserved - allocated)"), ("cuda_context", "CUDA context")]
 
 
+def console_for(out) -> Console:
+    """A terminal gets its own width; a pipe or file gets 120 columns instead of rich's 80."""
+    is_tty = getattr(out, "isatty", lambda: False)()
+    return Console(file=out) if is_tty else Console(file=out, width=120)
+
+
 def gib(x: float) -> str:
     return f"{x / GiB:,.2f}"
 
@@ -43,7 +49,7 @@ def render_estimate(console: Console, est: Estimate, notes: list[str], title: st
 def _plan_table(p: Plan, title: str) -> Table:
     t = Table(title=title, title_justify="left")
     t.add_column("kind")
-    t.add_column("item")
+    t.add_column("item", no_wrap=True)
     t.add_column("count", justify="right")
     t.add_column(f"unit price ({p.currency})", justify="right")
     t.add_column(f"subtotal ({p.currency})", justify="right")
@@ -78,7 +84,7 @@ def render_plan(console: Console, res: Result, notes: list[str], price_date: str
     console.print(_plan_table(p, f"Cheapest hardware: {describe_plan(p)}  {budget_text}"))
     m = Table(title="Memory per GPU (GiB)", title_justify="left")
     for col in ("GPU", "count", "need at peak", "usable", "headroom"):
-        m.add_column(col, justify="right" if col != "GPU" else "left")
+        m.add_column(col, justify="right" if col != "GPU" else "left", no_wrap=col == "GPU")
     for row in p.per_gpu:
         m.add_row(row["gpu"], str(row["count"]), gib(row["need_bytes"]), gib(row["usable_bytes"]),
                   gib(row["headroom_bytes"]))

@@ -305,8 +305,9 @@ def run_scenario(path_str: str, progress: bool = False) -> tuple[Scenario, list[
 
 
 def cmd_scenario(a, out) -> int:
-    from rich.console import Console
     from rich.table import Table
+
+    from planner.render import console_for
     fmt = "json" if a.json else "csv" if a.csv else "table"
     sc, rows = run_scenario(a.file, progress=(fmt == "table" and sys.stdout.isatty()))
     if fmt == "json":
@@ -333,7 +334,7 @@ def cmd_scenario(a, out) -> int:
                 need = f" (needs {r['min_budget']:,.0f} {r['currency']})" if r["min_budget"] else ""
                 cells += [f"no plan: {r['binding']}{need}", "", "", "", ""]
             t.add_row(*cells)
-        Console(file=out).print(t)
+        console_for(out).print(t)
         if sc.description:
-            Console(file=out).print(sc.description, highlight=False)
+            console_for(out).print(sc.description, highlight=False)
     return 0 if any(r["feasible"] for r in rows) else 3
