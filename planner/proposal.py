@@ -9,7 +9,7 @@ from pathlib import Path
 from planner.architecture import Architecture
 from planner.catalog import Catalog
 from planner.errors import InputError
-from planner.render import COMPONENTS, describe_plan, gib, human_time
+from planner.render import COMPONENTS, describe_plan, gib, human_time, why_it_lost
 from planner.solver import Constraints, Plan, Result
 from planner.workload import Workload
 
@@ -73,9 +73,7 @@ def _sections(arch: Architecture, wl: Workload, c: Constraints, catalog: Catalog
     breakdown = [(label, e.breakdown.get(key, 0)) for key, label in COMPONENTS if e.breakdown.get(key, 0)]
     alts = []
     for a in res.alternatives:
-        diff = a.total_cost - p.total_cost
-        why = f"costs {diff:,.0f} {cur} more" if diff > 0.5 else "same cost, draws more power"
-        alts.append((describe_plan(a), a.total_cost, why, human_time(a.time_s)))
+        alts.append((describe_plan(a), a.total_cost, why_it_lost(p, a), human_time(a.time_s)))
     timing = [f"throughput: ~{p.tokens_per_s:,.0f} tokens/s ({p.time_detail})"]
     if p.time_s is not None:
         timing.append(f"time to result: {human_time(p.time_s)}")

@@ -60,6 +60,15 @@ def _plan_table(p: Plan, title: str) -> Table:
     return t
 
 
+def why_it_lost(best: Plan, alt: Plan) -> str:
+    diff = alt.total_cost - best.total_cost
+    why = "costs more" if diff > 0.5 else "same cost, draws more power" if alt.power_w > best.power_w else "tie"
+    if best.tokens_per_s and alt.tokens_per_s:
+        ratio = alt.tokens_per_s / best.tokens_per_s
+        why += f"; {ratio:.1f}x the throughput" if abs(ratio - 1) > 0.05 else "; same throughput"
+    return why
+
+
 def describe_plan(p: Plan) -> str:
     gpus = " + ".join(f"{k} x {n}" for n, k in ((n, k) for n, k in p.gpus.items()))
     return f"{gpus} ({p.strategy})"
@@ -99,8 +108,7 @@ def render_plan(console: Console, res: Result, notes: list[str], price_date: str
             a.add_column(col)
         for alt in res.alternatives:
             diff = alt.total_cost - p.total_cost
-            why = "costs more" if diff > 0.5 else "same cost, more power" if alt.power_w > p.power_w else "tie"
-            a.add_row(describe_plan(alt), f"{alt.total_cost:,.0f}", f"+{diff:,.0f}", why)
+            a.add_row(describe_plan(alt), f"{alt.total_cost:,.0f}", f"+{diff:,.0f}", why_it_lost(p, alt))
         console.print(a)
     console.print(time_line(p), highlight=False)
     e = p.estimate

@@ -631,17 +631,29 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
         return result
     best = _extract(model, catalog, arch, wl, c, gpus, configs, base_est, overhead)
     result.feasible, result.plan = True, best
-    # Alternatives: forbid the GPU types used so far, one set at a time (no-good cuts)
-    cuts = [set(best.gpus)]
-    for _ in range(alternatives):
+    # Alternatives: forbid the GPU types used so far, one set at a time (no-good cuts) ...
+    def next_best(cuts: list[set], banned: set = frozenset()) -> Plan | None:
         m = build_model(catalog, c, gpus, configs, inference_need, budget_usd)
         for used_set in cuts:
             m.prob += pulp.lpSum(m.used[gname] for gname in used_set) <= len(used_set) - 1
-        if not _solve(m, solver):
+        for gname in banned:
+            m.prob += m.used[gname] == 0
+        return _extract(m, catalog, arch, wl, c, gpus, configs, base_est, overhead) if _solve(m, solver) else None
+
+    cuts = [set(best.gpus)]
+    for _ in range(alternatives):
+        alt = next_best(cuts)
+        if alt is None:
             break
-        alt = _extract(m, catalog, arch, wl, c, gpus, configs, base_est, overhead)
         result.alternatives.append(alt)
         cuts.append(set(alt.gpus))
+    # ... and always show the cheapest plan of the other family (Apple machine vs discrete GPUs)
+    if alternatives:
+        is_mac = lambda p: any(g.is_machine for g in gpus if g.name in p.gpus)  # noqa: E731
+        if all(is_mac(p) == is_mac(best) for p in result.alternatives):
+            other = next_best([], {g.name for g in gpus if g.is_machine == is_mac(best)})
+            if other is not None:
+                result.alternatives = result.alternatives[:max(alternatives - 1, 0)] + [other]
     result.solve_seconds = time.perf_counter() - t0
     return result
 
