@@ -610,39 +610,44 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
         result.binding = "memory"
         result.solve_seconds = time.perf_counter() - t0
         return result
+    return _search(catalog, arch, wl, c, gpus, configs, inference_need, base_est, overhead, budget_usd,
+                   alternatives, result, t0)
+
+
+def _search(catalog: Catalog, arch: Architecture, wl: Workload, c: Constraints, gpus: list[GPU],
+            configs: list[Config] | None, inference_need, base_est: Estimate | None, overhead: int,
+            budget_usd: float | None, alternatives: int, result: Result, t0: float) -> Result:
+    """Solve; when infeasible, say which constraint binds; else add the next-cheapest alternatives."""
     solver = pick_solver()
     result.solver = solver.name
-    model = build_model(catalog, c, gpus, configs, inference_need, budget_usd)
-    if not _solve(model, solver):
+
+    def best_plan(budget, cuts=(), banned=frozenset()) -> Plan | None:
+        m = build_model(catalog, c, gpus, configs, inference_need, budget)
+        for used_set in cuts:                     # no-good cuts: not this set of GPU types again
+            m.prob += pulp.lpSum(m.used[gname] for gname in used_set) <= len(used_set) - 1
+        for gname in banned:
+            m.prob += m.used[gname] == 0
+        return _extract(m, catalog, arch, wl, c, gpus, configs, base_est, overhead) if _solve(m, solver) else None
+
+    best = best_plan(budget_usd)
+    if best is None:
         # Which constraint binds? Drop the budget and try again.
-        relaxed = build_model(catalog, c, gpus, configs, inference_need, None)
-        if budget_usd is not None and _solve(relaxed, solver):
-            best = _extract(relaxed, catalog, arch, wl, c, gpus, configs, base_est, overhead)
-            result.binding = "budget"
-            result.min_budget = best.total_cost
+        relaxed = best_plan(None) if budget_usd is not None else None
+        if relaxed is not None:
+            result.binding, result.min_budget = "budget", relaxed.total_cost
             result.reason = (f"the budget of {c.budget:,.0f} {c.currency.upper()} is too small: the cheapest "
-                             f"plan that fits costs {best.total_cost:,.0f} {best.currency}")
-            result.alternatives = [best]
+                             f"plan that fits costs {relaxed.total_cost:,.0f} {relaxed.currency}")
+            result.alternatives = [relaxed]
         else:
             result.binding = "hosts"
             result.reason = ("no combination of hosts can carry the GPUs this needs within --max-gpus "
                              f"{c.max_gpus}; raise --max-gpus or allow other hardware")
         result.solve_seconds = time.perf_counter() - t0
         return result
-    best = _extract(model, catalog, arch, wl, c, gpus, configs, base_est, overhead)
     result.feasible, result.plan = True, best
-    # Alternatives: forbid the GPU types used so far, one set at a time (no-good cuts) ...
-    def next_best(cuts: list[set], banned: set = frozenset()) -> Plan | None:
-        m = build_model(catalog, c, gpus, configs, inference_need, budget_usd)
-        for used_set in cuts:
-            m.prob += pulp.lpSum(m.used[gname] for gname in used_set) <= len(used_set) - 1
-        for gname in banned:
-            m.prob += m.used[gname] == 0
-        return _extract(m, catalog, arch, wl, c, gpus, configs, base_est, overhead) if _solve(m, solver) else None
-
     cuts = [set(best.gpus)]
     for _ in range(alternatives):
-        alt = next_best(cuts)
+        alt = best_plan(budget_usd, cuts)
         if alt is None:
             break
         result.alternatives.append(alt)
@@ -651,7 +656,7 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
     if alternatives:
         is_mac = lambda p: any(g.is_machine for g in gpus if g.name in p.gpus)  # noqa: E731
         if all(is_mac(p) == is_mac(best) for p in result.alternatives):
-            other = next_best([], {g.name for g in gpus if g.is_machine == is_mac(best)})
+            other = best_plan(budget_usd, banned={g.name for g in gpus if g.is_machine == is_mac(best)})
             if other is not None:
                 result.alternatives = result.alternatives[:max(alternatives - 1, 0)] + [other]
     result.solve_seconds = time.perf_counter() - t0
@@ -740,29 +745,7 @@ def plan_jobs(jobs: list[Job], catalog: Catalog, c: Constraints, alternatives: i
         result.solve_seconds = time.perf_counter() - t0
         return result
     gpus = [g for g in gpus if any(cf.gpu.name == g.name for cf in configs)]
-    solver = pick_solver()
-    result.solver = solver.name
     budget_usd = catalog.to_usd(c.budget, c.currency) if c.budget is not None else None
     head = jobs[0]
-    for i in range(alternatives + 1):
-        m = build_model(catalog, c, gpus, configs, None, budget_usd)
-        for used_set in [set(p.gpus) for p in ([result.plan] if result.plan else []) + result.alternatives]:
-            m.prob += pulp.lpSum(m.used[gname] for gname in used_set) <= len(used_set) - 1
-        if not _solve(m, solver):
-            if i == 0:
-                relaxed = build_model(catalog, c, gpus, configs, None, None)
-                if budget_usd is not None and _solve(relaxed, solver):
-                    best = _extract(relaxed, catalog, head.arch, head.workload, c, gpus, configs, None, 0)
-                    result.binding, result.min_budget = "budget", best.total_cost
-                    result.reason = (f"the budget of {c.budget:,.0f} {c.currency.upper()} is too small: the "
-                                     f"cheapest plan that fits costs {best.total_cost:,.0f} {best.currency}")
-                else:
-                    result.binding, result.reason = "hosts", "no combination of hosts carries the GPUs needed"
-            break
-        p = _extract(m, catalog, head.arch, head.workload, c, gpus, configs, None, 0)
-        if i == 0:
-            result.feasible, result.plan = True, p
-        else:
-            result.alternatives.append(p)
-    result.solve_seconds = time.perf_counter() - t0
-    return result
+    return _search(catalog, head.arch, head.workload, c, gpus, configs, None, None, 0, budget_usd, alternatives,
+                   result, t0)
