@@ -552,7 +552,8 @@ def _finish(arch, w, breakdown, peak, reserved, cuda_context, phase, trainable, 
     if cuda_context:
         assumptions.append(f"CUDA context {cuda_context / GiB:.2f} GiB per GPU (torch 2.11 / CUDA 13 on H100, measured)")
     else:
-        assumptions.append("no CUDA context (Apple unified memory: Metal's working-set limit applies instead)")
+        assumptions.append("Apple unified memory: no CUDA context, Metal's working-set limit instead; the memory "
+                           "model assumes PyTorch on MPS allocates like CUDA (not measured; MLX differs)")
     return Estimate(model=arch.name, params=arch.params, trainable_params=trainable, breakdown=breakdown,
                     peak_allocated_bytes=int(peak), reserved_bytes=int(reserved), cuda_context_bytes=cuda_context,
                     total_bytes=int(reserved + cuda_context), cpu_ram_bytes=int(cpu_ram), peak_phase=phase,

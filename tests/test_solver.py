@@ -200,3 +200,20 @@ def test_tensor_parallel_inference_uses_one_nvlink_domain_in_one_host():
             assert g.nvlink is not None and count <= g.nvlink.width
         if any(CATALOG.gpus[n].nvlink.width == 2 and n for n in p.gpus) and sum(p.gpus.values()) == 2:
             assert any(i.kind == "bridge" for i in p.items)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(gpu_spec, min_size=2, max_size=3), platform_spec, st.integers(1000, 60000), st.integers(1, 40000))
+def test_more_budget_or_one_more_gpu_type_never_makes_the_optimum_worse(specs, platform, budget, extra):
+    cat = _tiny_catalog(specs, platform)
+    arch = reg.models["qwen2.5-0.5b"]
+    wl = Workload(method="inference", batch_size=2, seq_len=4096)
+    tight = plan(arch, wl, cat, Constraints(budget=budget, max_gpus=4), alternatives=0)
+    loose = plan(arch, wl, cat, Constraints(budget=budget + extra, max_gpus=4), alternatives=0)
+    if tight.feasible:
+        assert loose.feasible and loose.plan.total_cost <= tight.plan.total_cost + 1e-6
+    fewer = _tiny_catalog(specs[:-1], platform)
+    small = plan(arch, wl, fewer, Constraints(max_gpus=4), alternatives=0)
+    full = plan(arch, wl, cat, Constraints(max_gpus=4), alternatives=0)
+    if small.feasible:
+        assert full.feasible and full.plan.total_cost <= small.plan.total_cost + 1e-6
