@@ -15,7 +15,7 @@ from planner.workload import Workload
 
 # Model FLOPs utilisation (achieved / dense bf16 peak) for steps of >= 4096 tokens, medians per method
 # (benchmarks/throughput.py): full bf16/mixed, LoRA bf16, QLoRA nf4 (dequantisation costs time).
-MFU = {"full": 0.25, "lora": 0.21, "qlora": 0.08}
+MFU = {"full": 0.32, "lora": 0.20, "qlora": 0.08}
 # fp32 without TF32 runs on CUDA cores: the H100's 67 fp32 TFLOPS over its 989 bf16 TFLOPS
 FP32_RATE = 67 / 989
 # Prefill (one forward over the prompt) is a large matmul workload: assumed, not measured separately.
