@@ -41,6 +41,8 @@ def _workload_args(p: argparse.ArgumentParser, planning: bool) -> None:
     gc.add_argument("--gradient-checkpointing", dest="gc", action="store_true", default=None)
     gc.add_argument("--no-gradient-checkpointing", dest="gc", action="store_false")
     p.add_argument("--attention", default="sdpa", help="sdpa | flash | eager")
+    p.add_argument("--engine", default="transformers",
+                   help="inference runtime: transformers (HF generate, measured) | vllm (modelled)")
     if not planning:
         p.add_argument("--gpus", type=int, default=1)
         p.add_argument("--zero", type=int, default=0, help="ZeRO / FSDP stage 0-3")
@@ -123,7 +125,7 @@ def _workload(a):
     from planner.workload import Workload
     kw = dict(method=a.method, precision=a.precision, batch_size=a.batch_size, seq_len=a.seq_len,
               new_tokens=a.new_tokens, optimizer=a.optimizer, lora_rank=a.lora_rank, lora_targets=a.lora_targets,
-              gradient_checkpointing=a.gc, attention=a.attention)
+              gradient_checkpointing=a.gc, attention=a.attention, engine=a.engine)
     if hasattr(a, "gpus"):
         kw.update(gpus=a.gpus, zero_stage=a.zero, offload=a.offload, parallel=a.parallel)
     elif a.method in ("inference", "infer", "serve"):

@@ -11,7 +11,8 @@ GiB = 1 << 30
 COMPONENTS = [("weights", "weights"), ("gradients", "gradients"), ("optimizer_states", "optimizer states"),
               ("optimizer_temp", "optimizer step temporaries"), ("activations", "activations + loss buffers"),
               ("kv_cache", "KV cache"), ("buckets", "communication buckets"),
-              ("allocator_slack", "allocator slack (reserved - allocated)"), ("cuda_context", "CUDA context")]
+              ("allocator_slack", "allocator slack (reserved - allocated)"),
+              ("utilization_headroom", "vLLM headroom (1 - gpu_memory_utilization)"), ("cuda_context", "CUDA context")]
 
 
 def console_for(out) -> Console:

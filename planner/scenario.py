@@ -45,6 +45,7 @@ class WorkloadSpec(BaseModel):
     lora_targets: str | list[str] = "all-linear"
     gradient_checkpointing: bool | None = None
     attention: str = "sdpa"
+    engine: str = "transformers"
     tokens: float | None = Field(None, gt=0)       # training tokens (default: Chinchilla for pre-training)
     requests: int | None = Field(None, gt=0)       # inference sequences to serve
 

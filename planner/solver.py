@@ -97,6 +97,7 @@ class Config:
     need_bytes: int            # per GPU: peak + allocator slack + context
     usable_bytes: int
     ram_need_gb: float
+    replicas: int = 1                                       # inference: independent copies serving in parallel
     parts: list[Job] = field(default_factory=list)          # several workloads on one purchase
     part_configs: list["Config"] = field(default_factory=list)
 
@@ -106,9 +107,12 @@ class Config:
             return "; ".join(f"{j.name}: {cf.strategy}" for j, cf in zip(self.parts, self.part_configs))
         if self.gpu.is_machine:
             return "single machine (unified memory)"
+        if self.replicas > 1:
+            per = self.count // self.replicas
+            return f"{self.replicas} replicas x {per} GPU{'s, layers split' if per > 1 else ''}"
         if self.count == 1:
             return "single GPU"
-        if self.estimate.peak_phase in ("prefill", "decode"):
+        if self.estimate.peak_phase in ("prefill", "decode", "serving"):
             split = "tensor parallel over NVLink" if any("tensor parallel" in a for a in self.estimate.assumptions) \
                 else "layers split (pipeline)"
             return f"{self.count} GPUs, {split}"
@@ -568,8 +572,8 @@ def memory_advice(wl: Workload, c: Constraints) -> str:
 def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alternatives: int = 3) -> Result:
     """Cheapest hardware for the workload; alternatives are the next cheapest with different GPU types."""
     c.validate(catalog)
-    if c.deadline_s is not None and not wl.training:
-        raise InputError("--deadline applies to training; for inference give --requests to get serving time")
+    if c.deadline_s is not None and not wl.training and not c.requests:
+        raise InputError("--deadline for inference needs --requests (how many sequences to serve in that time)")
     t0 = time.perf_counter()
     gpus, rejected = candidate_gpus(catalog, wl, c)
     budget_usd = catalog.to_usd(c.budget, c.currency) if c.budget is not None else None
@@ -579,6 +583,10 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
     inference_need = None
     if wl.training:
         configs = training_configs(arch, wl, gpus, c, rejected)
+        gpus = [g for g in gpus if any(cf.gpu.name == g.name for cf in configs)]
+    elif c.deadline_s is not None:
+        # serving within a deadline: replicas of the cheapest layer split on one card type, enough of them
+        configs = serving_configs(arch, wl, gpus, c, rejected)
         gpus = [g for g in gpus if any(cf.gpu.name == g.name for cf in configs)]
     elif wl.parallel == "tensor":
         # tensor parallelism all-reduces every layer: one card type, NVLink-connected, in one host
@@ -590,8 +598,9 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
     else:
         base_est = estimate(arch, wl.model_copy(update={"gpus": 1}))
         shared = base_est.breakdown["weights"] + base_est.breakdown["kv_cache"]
-        # every card in a layer split holds one layer's activations and slack besides its share
-        overhead = base_est.reserved_bytes - shared
+        # every card in a layer split holds one layer's activations and slack (and, for vLLM, its
+        # utilisation headroom) besides its share
+        overhead = base_est.total_bytes - base_est.cuda_context_bytes - shared
         inference_need = (shared, overhead, base_est.cpu_ram_bytes / GB)
         keep = []
         for g in gpus:
@@ -672,15 +681,20 @@ def _config_throughput(arch: Architecture, wl: Workload, cf: Config, tokens: int
     if e.gpus > 1:      # tensor parallel: the estimate is per GPU, bandwidth and compute add up
         return inference_throughput(arch, wl, [(1.0, g.bf16_tflops * cf.count, g.bandwidth_gbps * cf.count)],
                                     e.breakdown["weights"] * cf.count, e.breakdown["kv_cache"] * cf.count, requests)
-    return inference_throughput(arch, wl, [(1.0, g.bf16_tflops, g.bandwidth_gbps)], e.breakdown["weights"],
-                                e.breakdown["kv_cache"], requests)
+    one = inference_throughput(arch, wl, [(1.0, g.bf16_tflops, g.bandwidth_gbps)], e.breakdown["weights"],
+                               e.breakdown["kv_cache"], requests)
+    if cf.replicas == 1:
+        return one
+    return replace(one, tokens_per_s=one.tokens_per_s * cf.replicas,
+                   seconds=None if one.seconds is None else one.seconds / cf.replicas,
+                   detail=f"{cf.replicas} replicas; each {one.detail}")
 
 
 def _inference_config(j: Job, g: GPU, c: Constraints) -> Config | None:
     """Smallest number of cards of one type that hold an inference job with layers split across them."""
     est = estimate(j.arch, j.workload.model_copy(update={"gpus": 1}))
     shared = est.breakdown["weights"] + est.breakdown["kv_cache"]
-    overhead = est.reserved_bytes - shared
+    overhead = est.total_bytes - est.cuda_context_bytes - shared
     usable = _usable(g, c.margin)
     room = usable - overhead - g.context_bytes
     if room <= 0:
@@ -690,6 +704,26 @@ def _inference_config(j: Job, g: GPU, c: Constraints) -> Config | None:
         return None
     need = int(shared / n + overhead + g.context_bytes)
     return Config(g, n, 0, "none", est, need, usable, est.cpu_ram_bytes / GB)
+
+
+def serving_configs(arch: Architecture, wl: Workload, gpus: list[GPU], c: Constraints,
+                    rejected: dict[str, str]) -> list[Config]:
+    """Per card type: the smallest layer split that holds the model, replicated until `requests` sequences
+    are served within the deadline (replicas serve independent batches, so throughput adds up)."""
+    configs = []
+    for g in gpus:
+        one = _inference_config(Job(arch, wl, requests=c.requests), g, c)
+        if one is None:
+            rejected[g.name] = "cannot hold the model and its KV cache within --max-gpus"
+            continue
+        secs = _config_throughput(arch, wl, one, None, c.requests).seconds
+        replicas = max(1, math.ceil(secs / c.deadline_s))
+        if (g.is_machine and replicas > 1) or one.count * replicas > c.max_gpus:
+            rejected[g.name] = f"needs {replicas} replicas to serve {c.requests:,} sequences in time"
+            continue
+        configs.append(replace(one, count=one.count * replicas, replicas=replicas,
+                               ram_need_gb=one.ram_need_gb * replicas))
+    return configs
 
 
 def plan_jobs(jobs: list[Job], catalog: Catalog, c: Constraints, alternatives: int = 0) -> Result:

@@ -11,6 +11,7 @@ Optimizer = Literal["adamw", "adamw8bit", "paged_adamw", "paged_adamw8bit", "ada
 Offload = Literal["none", "optimizer", "optimizer+params"]
 Attention = Literal["sdpa", "flash", "eager"]
 Parallel = Literal["auto", "tensor", "pipeline"]
+Engine = Literal["transformers", "vllm"]
 
 METHOD_ALIASES = {"pretrain": "full", "pre-training": "full", "pretraining": "full", "finetune": "full",
                   "full-finetune": "full", "infer": "inference", "serve": "inference"}
@@ -39,6 +40,7 @@ class Workload(BaseModel):
     zero_stage: int = Field(0, ge=0, le=3)
     offload: Offload = "none"
     parallel: Parallel = "auto"
+    engine: Engine = "transformers"                # inference runtime: HF generate() (measured) or vLLM (modelled)
 
     @field_validator("method", mode="before")
     @classmethod
@@ -78,6 +80,8 @@ class Workload(BaseModel):
         if self.method == "full" and self.precision in QUANTISED:
             raise ValueError(f"full training cannot update {self.precision} weights; use --method qlora or a "
                              "float precision")
+        if self.engine != "transformers" and self.method != "inference":
+            raise ValueError(f"--engine {self.engine} serves models; training uses transformers")
         if self.method == "inference":
             if self.offload != "none" or self.zero_stage:
                 raise ValueError("--zero and --offload apply to training; for inference use --gpus with "

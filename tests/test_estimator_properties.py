@@ -98,3 +98,14 @@ def test_offload_moves_optimizer_states_to_host_ram():
     offloaded = estimate(m, Workload(method="full", gpus=4, zero_stage=2, offload="optimizer"))
     assert offloaded.peak_allocated_bytes < on_gpu.peak_allocated_bytes
     assert offloaded.cpu_ram_bytes > on_gpu.cpu_ram_bytes + 8 * m.params
+
+
+def test_vllm_chunks_prefill_and_pages_the_cache():
+    m = reg.models["llama-3.1-8b"]
+    kw = dict(method="inference", batch_size=64, seq_len=8192, new_tokens=100)
+    hf = estimate(m, Workload(**kw))
+    vllm = estimate(m, Workload(**kw, engine="vllm"))
+    assert vllm.breakdown["activations"] < hf.breakdown["activations"] / 10     # 8k-token chunks, not 512k
+    # paged: 8292 tokens round up to 519 blocks of 16
+    assert vllm.breakdown["kv_cache"] == 64 * 519 * 16 * m.kv_bytes_per_token * 2
+    assert vllm.total_bytes >= (vllm.reserved_bytes + vllm.cuda_context_bytes) / 0.9 - 1

@@ -217,3 +217,14 @@ def test_more_budget_or_one_more_gpu_type_never_makes_the_optimum_worse(specs, p
     full = plan(arch, wl, cat, Constraints(max_gpus=4), alternatives=0)
     if small.feasible:
         assert full.feasible and full.plan.total_cost <= small.plan.total_cost + 1e-6
+
+
+def test_serving_deadline_buys_replicas_and_meets_it():
+    wl = Workload(method="inference", engine="vllm", batch_size=32, seq_len=4096, new_tokens=256)
+    arch = reg.models["llama-3.1-8b"]
+    few = plan(arch, wl, CATALOG, Constraints(requests=100_000, deadline_s=30 * 86400), alternatives=0)
+    many = plan(arch, wl, CATALOG, Constraints(requests=10_000_000, deadline_s=30 * 86400), alternatives=0)
+    assert few.feasible and many.feasible
+    assert many.plan.time_s <= 30 * 86400 and few.plan.time_s <= 30 * 86400
+    assert sum(many.plan.gpus.values()) > sum(few.plan.gpus.values())
+    assert "replicas" in many.plan.strategy
