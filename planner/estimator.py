@@ -502,15 +502,18 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
     layer_work = T * (layer_max + layer_backward_temp_per_token(arch, nx, s)) + merged_experts_per_layer
     head_grads = grads * (V * h * (1 if arch.tie_embeddings else 2) + h) // arch.params if full else 0
     checkpoint_layer = T * nx.stream_bytes * h
-    layer_backward = (max(arch.num_layers * checkpoint_layer + head_grads, checkpoint_layer + grads)
-                      if gc else grads)
+    if gc:
+        ends = [(arch.num_layers * checkpoint_layer, head_grads), (checkpoint_layer, grads)]
+        checkpoints_left, grads_so_far = max(ends, key=sum)
+    else:
+        checkpoints_left, grads_so_far = 0, grads
     # The embedding's backward (last of all, full training) accumulates 16-bit grads in an fp32 buffer
     # of the whole table (measured: Llama-3.2-3B bf16 + SGD)
     embedding_scratch = 4 * V * h if full and nx.master_bytes < 4 else 0
     phases = {
         "forward": {"activations": saved + final_norm + autocast_fwd + merged_experts, "loss": logits_fwd},
         "loss backward": {"activations": saved + final_norm + autocast_bwd + merged_experts, "loss": logits_bwd},
-        "layer backward": {"activations": layer_work, "gradients": layer_backward},
+        "layer backward": {"activations": layer_work + checkpoints_left, "gradients": grads_so_far},
         "embedding backward": {"activations": embedding_scratch, "gradients": grads},
         "optimizer step": {"gradients": grads, "optimizer_temp": step_temp},
     }

@@ -59,7 +59,7 @@ def _sections(arch: Architecture, wl: Workload, c: Constraints, catalog: Catalog
     today = _dt.date.today().isoformat()
     summary = (f"Buy {describe_plan(p)} for {p.total_cost:,.0f} {cur} to run {wl.method} of {arch.name} "
                f"({arch.params / 1e9:.1f}B parameters). It needs {gib(e.total_bytes)} GiB per GPU at its peak; "
-               f"the cards offer {gib(p.per_gpu[0]['usable_bytes'])} GiB usable.")
+               f"the hardware offers {gib(p.per_gpu[0]['usable_bytes'])} GiB usable per GPU.")
     if c.budget:
         summary += f" Budget: {c.budget:,.0f} {cur} ({c.budget - p.total_cost:,.0f} {cur} unused)."
     workload = [
