@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from planner.architecture import Architecture, from_config
+from planner.data import builtin_registry
 from planner.estimator import estimate
 from planner.workload import Workload
 
@@ -52,8 +53,11 @@ def load_measurements(directory: Path = CALIBRATION_DIR) -> list[tuple[dict, dic
         for case in data["cases"]:
             name = case["model"]
             if name not in configs:
-                cfg = json.loads((directory / "configs" / f"{name}.json").read_text())
-                configs[name] = from_config(cfg, name=name)
+                path = directory / "configs" / f"{name}.json"
+                if path.exists():
+                    configs[name] = from_config(json.loads(path.read_text()), name=name)
+                else:                       # a model we ship: use the built-in architecture
+                    configs[name] = builtin_registry().resolve(name)[0]
             out.append((data, case, configs[name]))
     return out
 
