@@ -1,16 +1,19 @@
 """Estimator accuracy on the measured validation set: prints every case and the summary figures.
 
-    python benchmarks/accuracy.py            # table + summary
+    python benchmarks/accuracy.py            # table + summary over calibration/
+    python benchmarks/accuracy.py DIR        # the same for *measurements*.json files in DIR (configs in DIR/configs,
+                                             # or built-in model names)
 Targets (issue 2): median |error| <= 5%, p90 <= 12%, no under-prediction worse than -15%,
 no out-of-memory case predicted to fit.
 """
 import sys
+from pathlib import Path
 
-from planner.validation import evaluate, summary
+from planner.validation import CALIBRATION_DIR, evaluate, summary
 
 
 def main() -> int:
-    results = evaluate()
+    results = evaluate(Path(sys.argv[1]) if len(sys.argv) > 1 else CALIBRATION_DIR)
     print(f"{'id':9} {'case':58} {'measured GiB':>12} {'predicted':>10} {'error':>8}  fit?")
     for r in results:
         fit = ("OOM ok" if not r.predicted_fits else "OOM MISSED") if r.oom else ("fits" if r.predicted_fits else "FALSE OOM")
