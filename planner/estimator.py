@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 from planner.architecture import Architecture
-from planner.workload import ALL_LINEAR, QUANTISED, Workload
+from planner.workload import ALL_LINEAR, Workload
 
 GiB = 1 << 30
 # CUDA context + kernels loaded by torch 2.11/cu13 on an H100 (calibration/h100-measurements.json).

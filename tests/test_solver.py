@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from planner.catalog import GPU, Catalog, Platform, load_catalog
 from planner.data import builtin_registry
-from planner.solver import Constraints, _usable, cards_per_host, plan
+from planner.solver import Constraints, cards_per_host, plan, usable_bytes as _usable
 from planner.workload import Workload
 
 reg = builtin_registry()
