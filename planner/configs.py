@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from planner.architecture import Architecture
 from planner.catalog import GB, GPU, Catalog
 from planner.errors import InputError
-from planner.estimator import Estimate, estimate
+from planner.estimator import VLLM_GPU_MEMORY_UTILIZATION, Estimate, estimate
 from planner.timing import (default_training_tokens, inference_throughput, min_gpus_for_deadline,
                             training_throughput)
 from planner.workload import Workload
@@ -113,10 +113,13 @@ class Config:
         return s + ("" if self.offload == "none" else f" + {self.offload} offload to CPU")
 
 
-def usable_bytes(g: GPU, margin: float) -> int:
-    if g.is_machine:
-        return int(g.memory_bytes * g.usable_fraction * (1 - margin))
-    return int(g.memory_bytes * (1 - margin))
+def usable_bytes(g: GPU, margin: float, engine: str = "transformers") -> int:
+    """Memory a job may use on one card: after the safety margin, Apple's working-set limit, and for vLLM
+    its gpu_memory_utilization (vLLM refuses to start beyond that share of the card)."""
+    fraction = g.usable_fraction if g.is_machine else 1.0
+    if engine == "vllm":
+        fraction *= VLLM_GPU_MEMORY_UTILIZATION
+    return int(g.memory_bytes * fraction * (1 - margin))
 
 
 def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list[GPU], dict[str, str]]:
@@ -132,6 +135,9 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
             continue
         if g.market == "used" and not c.allow_used and key not in include:
             rejected[g.name] = "used market (add --allow-used)"
+            continue
+        if wl.engine == "vllm" and g.vendor != "nvidia":
+            rejected[g.name] = "vLLM is modelled for CUDA GPUs only"
             continue
         if wl.method not in g.supports:
             rejected[g.name] = f"catalogue marks no {wl.method} support"
@@ -250,8 +256,8 @@ def inference_config(j: Job, g: GPU, c: Constraints) -> Config | None:
     """Smallest number of cards of one type that hold an inference job with layers split across them."""
     est = estimate(j.arch, j.workload.model_copy(update={"gpus": 1}))
     shared = est.breakdown["weights"] + est.breakdown["kv_cache"]
-    overhead = est.total_bytes - est.cuda_context_bytes - shared
-    usable = usable_bytes(g, c.margin)
+    overhead = est.reserved_bytes - shared
+    usable = usable_bytes(g, c.margin, j.workload.engine)
     room = usable - overhead - g.context_bytes
     if room <= 0:
         return None

@@ -144,7 +144,7 @@ def build_model(catalog: Catalog, c: Constraints, gpus: list[GPU], configs: list
             prob += used[g.name] == pulp.lpSum(x[i] for i, cf in enumerate(configs) if cf.gpu.name == g.name)
         ram_need_terms.append(pulp.lpSum(cf.ram_need_gb * x[i] for i, cf in enumerate(configs)))
     else:
-        shared, overhead, host_ram_gb = inference_need
+        shared, overhead, host_ram_gb, engine = inference_need
         for g in nvidia:
             lo = c.min_gpus.get(g.name, 0)
             step = g.nvlink.width if (c.require_nvlink and g.nvlink and g.nvlink.width == 2) else 1
@@ -156,7 +156,7 @@ def build_model(catalog: Catalog, c: Constraints, gpus: list[GPU], configs: list
                 prob += n[g.name] >= lo * used[g.name]
         for g in macs:
             n[g.name] = used[g.name]
-        usable = {g.name: usable_bytes(g, c.margin) - overhead - g.context_bytes for g in gpus}
+        usable = {g.name: usable_bytes(g, c.margin, engine) - overhead - g.context_bytes for g in gpus}
         mem_terms = [usable[g.name] / GB * n[g.name] for g in gpus if usable[g.name] > 0]
         for g in gpus:
             if usable[g.name] <= 0:
@@ -297,12 +297,12 @@ def _extract(model: _Model, catalog: Catalog, arch: Architecture, wl: Workload, 
         if any(by_name[k].is_machine for k in counts):
             strategy = "single machine (unified memory)"
         shared = est.breakdown["weights"] + est.breakdown["kv_cache"]
-        cap = sum((usable_bytes(by_name[k], c.margin) - inference_overhead - by_name[k].context_bytes) * v
+        cap = sum((usable_bytes(by_name[k], c.margin, wl.engine) - inference_overhead - by_name[k].context_bytes) * v
                   for k, v in counts.items())
         per_gpu = []
         for k, v in counts.items():
             g = by_name[k]
-            usable = usable_bytes(g, c.margin)
+            usable = usable_bytes(g, c.margin, wl.engine)
             share = (usable - inference_overhead - g.context_bytes) / cap * shared if cap > 0 else 0
             need = int(share + inference_overhead + g.context_bytes)
             per_gpu.append({"gpu": k, "count": v, "need_bytes": need, "usable_bytes": usable,
@@ -390,13 +390,13 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
     else:
         base_est = estimate(arch, wl.model_copy(update={"gpus": 1}))
         shared = base_est.breakdown["weights"] + base_est.breakdown["kv_cache"]
-        # every card in a layer split holds one layer's activations and slack (and, for vLLM, its
-        # utilisation headroom) besides its share
-        overhead = base_est.total_bytes - base_est.cuda_context_bytes - shared
-        inference_need = (shared, overhead, base_est.cpu_ram_bytes / GB)
+        # every card in a layer split holds one layer's activations and slack besides its share
+        # (vLLM's utilisation headroom is taken off each card's usable memory instead)
+        overhead = base_est.reserved_bytes - shared
+        inference_need = (shared, overhead, base_est.cpu_ram_bytes / GB, wl.engine)
         keep = []
         for g in gpus:
-            room = usable_bytes(g, c.margin) - overhead - g.context_bytes
+            room = usable_bytes(g, c.margin, wl.engine) - overhead - g.context_bytes
             if room <= 0:
                 rejected[g.name] = "too small for even one layer's activations at this batch and length"
             elif g.is_machine and room < shared:

@@ -228,3 +228,13 @@ def test_serving_deadline_buys_replicas_and_meets_it():
     assert many.plan.time_s <= 30 * 86400 and few.plan.time_s <= 30 * 86400
     assert sum(many.plan.gpus.values()) > sum(few.plan.gpus.values())
     assert "replicas" in many.plan.strategy
+
+
+def test_vllm_headroom_is_per_card_so_huge_models_can_still_be_split():
+    res = plan(reg.models["deepseek-v3"], Workload(method="inference", engine="vllm", batch_size=4, seq_len=4096),
+               CATALOG, Constraints(), alternatives=0)
+    assert res.feasible
+    for row in res.plan.per_gpu:
+        g = CATALOG.gpus[row["gpu"]]
+        assert row["usable_bytes"] <= 0.9 * g.memory_bytes and row["need_bytes"] <= row["usable_bytes"]
+    assert not any(CATALOG.gpus[n].is_machine for n in res.plan.gpus)     # vLLM is modelled for CUDA only
