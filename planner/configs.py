@@ -255,7 +255,7 @@ def config_throughput(arch: Architecture, wl: Workload, cf: Config, tokens: int 
 def inference_config(j: Job, g: GPU, c: Constraints) -> Config | None:
     """Smallest number of cards of one type that hold an inference job with layers split across them."""
     est = estimate(j.arch, j.workload.model_copy(update={"gpus": 1}))
-    shared = est.breakdown["weights"] + est.breakdown["kv_cache"]
+    shared = est.breakdown["weights"] + est.breakdown["kv_cache"] + est.kv_slack_bytes
     overhead = est.reserved_bytes - shared
     usable = usable_bytes(g, c.margin, j.workload.engine)
     room = usable - overhead - g.context_bytes

@@ -261,6 +261,7 @@ class Estimate:
     peak_phase: str
     gpus: int
     assumptions: list[str] = field(default_factory=list)
+    kv_slack_bytes: int = 0              # part of the allocator slack that grows with the KV cache (inference)
 
     def to_dict(self) -> dict:
         return {
@@ -371,7 +372,8 @@ def estimate_inference(arch: Architecture, w: Workload, nx: Numerics, cuda_conte
     peak = sum(breakdown.values())
     # Caching-allocator slack: the dynamic cache's torch.cat growth leaves freed blocks too small to
     # reuse (about 0.6 x the cache at long generations), prefill temporaries fragment ~25% (measured).
-    reserved = peak + int(0.6 * phase["kv_cache"] * min(1.0, n / 16)) + int(0.25 * phase["activations"])
+    kv_slack = int(0.6 * phase["kv_cache"] * min(1.0, n / 16))
+    reserved = peak + kv_slack + int(0.25 * phase["activations"])
     assumptions = [
         f"transformers generate(): {b} prompt(s) of {s} tokens + {n} new tokens, dynamic KV cache in "
         f"{'fp32' if kv_dtype == 4 else 'bf16'}",
@@ -386,8 +388,9 @@ def estimate_inference(arch: Architecture, w: Workload, nx: Numerics, cuda_conte
     if arch.is_mla:
         assumptions.append("MLA KV cache as transformers stores it (decompressed per-head K/V); vLLM/SGLang "
                            "cache the latent and need far less")
-    return _finish(arch, w, breakdown, peak, reserved, cuda_context, phase_name, 0, assumptions,
-                   offloaded=0)
+    est = _finish(arch, w, breakdown, peak, reserved, cuda_context, phase_name, 0, assumptions, offloaded=0)
+    est.kv_slack_bytes = kv_slack
+    return est
 
 
 def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_context: int) -> Estimate:

@@ -296,7 +296,7 @@ def _extract(model: _Model, catalog: Catalog, arch: Architecture, wl: Workload, 
         strategy = "single GPU" if total_cards == 1 else f"{total_cards} GPUs, layers split (pipeline)"
         if any(by_name[k].is_machine for k in counts):
             strategy = "single machine (unified memory)"
-        shared = est.breakdown["weights"] + est.breakdown["kv_cache"]
+        shared = est.breakdown["weights"] + est.breakdown["kv_cache"] + est.kv_slack_bytes
         cap = sum((usable_bytes(by_name[k], c.margin, wl.engine) - inference_overhead - by_name[k].context_bytes) * v
                   for k, v in counts.items())
         per_gpu = []
@@ -389,7 +389,8 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
         gpus = [g for g in gpus if any(cf.gpu.name == g.name for cf in configs)]
     else:
         base_est = estimate(arch, wl.model_copy(update={"gpus": 1}))
-        shared = base_est.breakdown["weights"] + base_est.breakdown["kv_cache"]
+        # the cache's fragmentation travels with each card's share of the cache
+        shared = base_est.breakdown["weights"] + base_est.breakdown["kv_cache"] + base_est.kv_slack_bytes
         # every card in a layer split holds one layer's activations and slack besides its share
         # (vLLM's utilisation headroom is taken off each card's usable memory instead)
         overhead = base_est.reserved_bytes - shared
