@@ -252,13 +252,25 @@ def config_throughput(arch: Architecture, wl: Workload, cf: Config, tokens: int 
                    detail=f"{cf.replicas} replicas; each {one.detail}")
 
 
+def layer_split_need(est: Estimate) -> tuple[int, int]:
+    """An inference estimate split over cards holding consecutive layers: (bytes divided among the cards,
+    bytes every card needs besides). Weights, KV cache and the cache's fragmentation travel with each card's
+    share; one layer's activations and their slack are needed on every card."""
+    shared = est.breakdown["weights"] + est.breakdown["kv_cache"] + est.kv_slack_bytes
+    return shared, est.reserved_bytes - shared
+
+
+def layer_split_room(g: GPU, margin: float, engine: str, overhead: int) -> int:
+    """Bytes of a card left for its share of a layer split (vLLM's headroom comes off usable memory)."""
+    return usable_bytes(g, margin, engine) - overhead - g.context_bytes
+
+
 def inference_config(j: Job, g: GPU, c: Constraints) -> Config | None:
     """Smallest number of cards of one type that hold an inference job with layers split across them."""
     est = estimate(j.arch, j.workload.model_copy(update={"gpus": 1}))
-    shared = est.breakdown["weights"] + est.breakdown["kv_cache"] + est.kv_slack_bytes
-    overhead = est.reserved_bytes - shared
+    shared, overhead = layer_split_need(est)
     usable = usable_bytes(g, c.margin, j.workload.engine)
-    room = usable - overhead - g.context_bytes
+    room = layer_split_room(g, c.margin, j.workload.engine, overhead)
     if room <= 0:
         return None
     n = max(1, math.ceil(shared / room))

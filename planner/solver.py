@@ -18,7 +18,8 @@ import pulp
 from planner.architecture import Architecture
 from planner.catalog import GB, GPU, Catalog, Platform
 from planner.configs import (Config, Constraints, Job, candidate_gpus, config_throughput, inference_config,
-                             serving_configs, tensor_parallel_configs, training_configs, usable_bytes)
+                             layer_split_need, layer_split_room, serving_configs, tensor_parallel_configs,
+                             training_configs, usable_bytes)
 from planner.errors import InputError
 from planner.estimator import Estimate, estimate
 from planner.timing import Throughput, energy_kwh, inference_throughput
@@ -156,7 +157,7 @@ def build_model(catalog: Catalog, c: Constraints, gpus: list[GPU], configs: list
                 prob += n[g.name] >= lo * used[g.name]
         for g in macs:
             n[g.name] = used[g.name]
-        usable = {g.name: usable_bytes(g, c.margin, engine) - overhead - g.context_bytes for g in gpus}
+        usable = {g.name: layer_split_room(g, c.margin, engine, overhead) for g in gpus}
         mem_terms = [usable[g.name] / GB * n[g.name] for g in gpus if usable[g.name] > 0]
         for g in gpus:
             if usable[g.name] <= 0:
@@ -296,14 +297,14 @@ def _extract(model: _Model, catalog: Catalog, arch: Architecture, wl: Workload, 
         strategy = "single GPU" if total_cards == 1 else f"{total_cards} GPUs, layers split (pipeline)"
         if any(by_name[k].is_machine for k in counts):
             strategy = "single machine (unified memory)"
-        shared = est.breakdown["weights"] + est.breakdown["kv_cache"] + est.kv_slack_bytes
-        cap = sum((usable_bytes(by_name[k], c.margin, wl.engine) - inference_overhead - by_name[k].context_bytes) * v
-                  for k, v in counts.items())
+        shared, _ = layer_split_need(est)
+        room = {k: layer_split_room(by_name[k], c.margin, wl.engine, inference_overhead) for k in counts}
+        cap = sum(room[k] * v for k, v in counts.items())
         per_gpu = []
         for k, v in counts.items():
             g = by_name[k]
             usable = usable_bytes(g, c.margin, wl.engine)
-            share = (usable - inference_overhead - g.context_bytes) / cap * shared if cap > 0 else 0
+            share = room[k] / cap * shared if cap > 0 else 0
             need = int(share + inference_overhead + g.context_bytes)
             per_gpu.append({"gpu": k, "count": v, "need_bytes": need, "usable_bytes": usable,
                             "headroom_bytes": usable - need})
@@ -375,29 +376,22 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
     inference_need = None
     if wl.training:
         configs = training_configs(arch, wl, gpus, c, rejected)
-        gpus = [g for g in gpus if any(cf.gpu.name == g.name for cf in configs)]
     elif c.deadline_s is not None:
         # serving within a deadline: replicas of the cheapest layer split on one card type, enough of them
         configs = serving_configs(arch, wl, gpus, c, rejected)
-        gpus = [g for g in gpus if any(cf.gpu.name == g.name for cf in configs)]
     elif wl.parallel == "tensor":
         # tensor parallelism all-reduces every layer: one card type, NVLink-connected, in one host
         c = replace(c, require_nvlink=True, single_host=True)
         gpus, more = candidate_gpus(catalog, wl, c)
         rejected.update(more)
         configs = tensor_parallel_configs(arch, wl, gpus, c, rejected)
-        gpus = [g for g in gpus if any(cf.gpu.name == g.name for cf in configs)]
     else:
         base_est = estimate(arch, wl.model_copy(update={"gpus": 1}))
-        # the cache's fragmentation travels with each card's share of the cache
-        shared = base_est.breakdown["weights"] + base_est.breakdown["kv_cache"] + base_est.kv_slack_bytes
-        # every card in a layer split holds one layer's activations and slack besides its share
-        # (vLLM's utilisation headroom is taken off each card's usable memory instead)
-        overhead = base_est.reserved_bytes - shared
+        shared, overhead = layer_split_need(base_est)
         inference_need = (shared, overhead, base_est.cpu_ram_bytes / GB, wl.engine)
         keep = []
         for g in gpus:
-            room = usable_bytes(g, c.margin, wl.engine) - overhead - g.context_bytes
+            room = layer_split_room(g, c.margin, wl.engine, overhead)
             if room <= 0:
                 rejected[g.name] = "too small for even one layer's activations at this batch and length"
             elif g.is_machine and room < shared:
@@ -406,6 +400,8 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
             else:
                 keep.append(g)
         gpus = keep
+    if configs is not None:
+        gpus = [g for g in gpus if any(cf.gpu.name == g.name for cf in configs)]
     result = Result(False, None, [], rejected=rejected, solver="")
     if not gpus:
         result.reason = "no GPU in the catalogue can run this workload: " + memory_advice(wl, c)
