@@ -248,9 +248,11 @@ def _validation_message(e: ValidationError) -> str:
     return f"{field}: {msg}"
 
 
-def main(argv: list[str] | None = None, out=None) -> int:
+def main(argv: list[str] | None = None, out=None, err=None) -> int:
+    """Run one command; `out` receives the result, `err` the one-line error (the web page passes buffers)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     out = out or sys.stdout
+    err = err or sys.stderr
     if argv and argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help"):
         argv = ["plan"] + argv
     if not argv:
@@ -262,10 +264,10 @@ def main(argv: list[str] | None = None, out=None) -> int:
             return cmd_scenario(a, out)
         return {"plan": cmd_plan, "estimate": cmd_estimate, "catalog": cmd_catalog, "models": cmd_models}[a.command](a, out)
     except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {e}", file=err)
         return 2
     except ValidationError as e:
-        print(f"error: {_validation_message(e)}", file=sys.stderr)
+        print(f"error: {_validation_message(e)}", file=err)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -273,7 +275,7 @@ def main(argv: list[str] | None = None, out=None) -> int:
         if os.environ.get("PLANNER_DEBUG"):
             raise
         print(f"error: internal error ({type(e).__name__}: {e}); rerun with PLANNER_DEBUG=1 and report it",
-              file=sys.stderr)
+              file=err)
         return 1
 
 
