@@ -1,0 +1,96 @@
+"""Activations saved for backward and the working set of one layer's backward, per token."""
+from __future__ import annotations
+
+from planner.architecture import Architecture
+from planner.estimator.numerics import Numerics
+from planner.workload import ALL_LINEAR, Workload
+
+# ---------------------------------------------------------------------------------------------------
+# Activations saved for backward, bytes per token per transformer layer
+
+def _norm_saved(h: int, nx: Numerics, weight_trainable: bool) -> int:
+    """HF RMSNorm: x.to(fp32); x * rsqrt(mean(x^2)); weight * y.to(input dtype)."""
+    saved = 4 * h                                   # fp32 input saved by pow() and the multiply
+    if weight_trainable:                            # weight * y saves y for the weight's gradient
+        saved += h * (4 if nx.stream_bytes == 4 else 2)
+    return saved
+
+
+def _module_input_saved(dim: int, dtype_bytes: int, consumers: tuple[str, ...], full: bool,
+                        targets: tuple[str, ...], nx: Numerics) -> int:
+    """Bytes saved for the input of a group of linear layers that read the same tensor.
+
+    Full training: the trainable linear saves its input once (shared). LoRA: the frozen base saves
+    nothing; each peft adapter casts the input to its own dtype (a separate copy per module when the
+    dtypes differ) and lora_A saves it."""
+    if full:
+        return dim * dtype_bytes
+    hit = [c for c in consumers if c in targets]
+    if not hit:
+        return 0
+    if nx.autocast:
+        return dim * 2 * len(hit)                   # autocast re-casts the input for every adapter
+    if nx.adapter_bytes == dtype_bytes:
+        return dim * dtype_bytes                    # no cast: one shared tensor
+    return dim * nx.adapter_bytes * len(hit)
+
+
+def layer_saved_bytes_per_token(arch: Architecture, w: Workload, nx: Numerics, kv_len: int, moe: bool) -> int:
+    """Activations one decoder layer saves for backward, per token (no checkpointing)."""
+    h, a_b, s_b = arch.hidden_size, nx.act_bytes, nx.stream_bytes
+    full = w.method == "full"
+    tg = w.lora_targets
+    qd, kvd, od = arch.q_dim, arch.kv_dim, arch.attn_out_dim
+    heads = arch.num_heads
+    in_dtype = 2 if nx.autocast else a_b            # dtype linears see (autocast casts fp32 inputs to bf16)
+    norm_in = s_b if not nx.autocast else 4
+    n_norms = arch.norms_per_layer
+    total = n_norms * _norm_saved(h, nx, full)
+    # Inputs of the attention projections and of the MLP's first projections (the norms' outputs)
+    total += _module_input_saved(h, in_dtype if full else norm_in, ("q_proj", "k_proj", "v_proj"), full, tg, nx)
+    # Attention core
+    if nx.attention_kernel in ("flash", "efficient"):
+        # SDPA flash / mem-efficient save q, k, v, the output and an fp32 log-sum-exp per head
+        kv_saved = heads * arch.head_dim if nx.mask else kvd     # repeat_kv when a mask is materialised
+        total += a_b * (qd + 2 * kv_saved + od) + 4 * heads
+    elif nx.attention_kernel == "math":
+        # math SDPA: scaled q, k and v repeated to all heads (enable_gqa), softmax probabilities (fp32)
+        total += a_b * (qd + arch.num_heads * arch.head_dim + od) + a_b * heads * kv_len
+    else:
+        # eager: repeat_kv copies, fp32 softmax output and its 16-bit copy (both saved)
+        total += a_b * (qd + arch.num_heads * arch.head_dim + od) + (4 + a_b) * heads * kv_len
+    if arch.qk_norm != "none":
+        total += (4 + a_b) * (qd + kvd)             # q/k RMSNorm inputs (fp32) and outputs
+    total += _module_input_saved(od, a_b, ("o_proj",), full, tg, nx)  # attention output, transposed copy
+    # MLP inputs (post-attention norm output)
+    total += _module_input_saved(h, in_dtype if full else norm_in, ("gate_proj", "up_proj"), full, tg, nx)
+    if moe:
+        k, fe = arch.experts_per_token, arch.expert_intermediate_size
+        # each routed token: gathered input copy, gate/act/up outputs, product, weighted output
+        total += k * (a_b * h + 3 * a_b * fe + a_b * h)
+        total += k * _module_input_saved(fe, a_b, ("down_proj",), full, tg, nx)
+        total += 2 * 4 * arch.num_experts            # router logits and softmax in fp32
+        if arch.shared_expert_intermediate_size:
+            fs = arch.shared_expert_intermediate_size
+            total += 3 * a_b * fs + _module_input_saved(fs, a_b, ("down_proj",), full, tg, nx)
+    else:
+        f = arch.intermediate_size
+        if arch.gated_mlp:
+            total += 3 * a_b * f                     # gate output (SiLU input), SiLU output, up output
+        else:
+            total += a_b * f                         # GELU input
+        total += _module_input_saved(f, a_b, ("down_proj",), full, tg, nx)  # product = down_proj input
+    if not full:                                     # lora_A outputs (rank-sized, adapter dtype), saved by lora_B
+        n_mods = sum(1 for m in ALL_LINEAR if m in tg)
+        total += nx.adapter_bytes * w.lora_rank * n_mods
+    return total
+
+
+def layer_backward_temp_per_token(arch: Architecture, nx: Numerics, kv_len: int) -> int:
+    """Gradient temporaries while one layer runs backward (MLP grads, attention-score grads, hidden grads)."""
+    f = max(arch.intermediate_size if not arch.is_moe else arch.expert_intermediate_size * arch.experts_per_token, 1)
+    mlp = 3 * nx.act_bytes * f
+    attn = 2 * 4 * arch.num_heads * kv_len if nx.attention_kernel in ("math", "eager") else 0
+    return max(mlp, attn) + 2 * 4 * arch.hidden_size
+
+

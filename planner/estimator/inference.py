@@ -1,0 +1,124 @@
+"""Inference with transformers generate(): prefill and decode peaks, the dynamic KV cache."""
+from __future__ import annotations
+
+import math
+
+from planner.architecture import Architecture
+from planner.estimator.common import Estimate, _finish
+from planner.estimator.numerics import Numerics
+from planner.estimator.weights import (
+    _largest_linear_numel,
+    _quant_matmul_temp,
+    weight_bytes,
+)
+from planner.workload import Workload
+
+
+def _kv_cache_bytes(arch: Architecture, batch: int, tokens: int, dtype_bytes: int) -> int:
+    """K and V for every layer (GQA: kv heads only; Gemma's sliding-window layers keep at most the window)."""
+    per_layer_tok = arch.kv_bytes_per_token // arch.num_layers * dtype_bytes
+    sliding = arch.sliding_layers if arch.uses_sliding_cache else 0
+    windowed = min(tokens, arch.sliding_window) if sliding else 0
+    return batch * per_layer_tok * ((arch.num_layers - sliding) * tokens + sliding * windowed)
+
+
+
+def estimate_inference(arch: Architecture, w: Workload, nx: Numerics, cuda_context: int) -> Estimate:
+    b, s, n = w.batch_size, w.seq_len, w.new_tokens
+    N = w.gpus
+    parallel = w.parallel
+    if parallel == "auto":
+        parallel = "tensor" if N > 1 and arch.num_heads % N == 0 else "pipeline"
+    kv_dtype = 4 if nx.act_bytes == 4 else 2
+    weights = weight_bytes(arch, nx)
+    kv_prefill = _kv_cache_bytes(arch, b, s, kv_dtype)
+    kv_final = _kv_cache_bytes(arch, b, s + max(n - 1, 0), kv_dtype)
+    h, f = arch.hidden_size, arch.intermediate_size
+    s_b, a_b = nx.stream_bytes, nx.act_bytes
+    T = b * s
+    # Prefill, at the last layer (the cache already holds every layer's K/V):
+    # inputs_embeds (kept by the model's forward), the layer's input (caller's reference), the residual
+    # after attention and the normed input: 4 hidden-sized tensors (transformers LlamaModel/DecoderLayer).
+    hidden_live = 4 * s_b * h
+    if arch.is_moe:
+        # transformers 5 runs the experts as grouped matmuls over all routed tokens at once: per routed
+        # token the gathered input, gate_up output, SiLU output, product and down output (measured: OLMoE)
+        mlp_live = arch.experts_per_token * a_b * (2 * h + 4 * arch.expert_intermediate_size)
+        if arch.shared_expert_intermediate_size:
+            mlp_live = max(mlp_live, 3 * a_b * arch.shared_expert_intermediate_size + 2 * s_b * h)
+        if arch.dense_layers:
+            mlp_live = max(mlp_live, 3 * a_b * f)
+    else:
+        # gate->act (gate freed), up, act*up: three intermediate-sized tensors at once
+        mlp_live = (3 if arch.gated_mlp else 2) * a_b * f
+    int8_weight_temp = 0
+    if nx.quant == "int8":
+        # LLM.int8 (bitsandbytes MatMul8bitLt): fp16/int8 copies of the input and the int32 accumulator scale
+        # with tokens; the outlier path's fp16 weight columns with the weight. Coefficients fitted on the two
+        # int8 measurements (8B and 1B); treat int8 inference as +-10%.
+        mlp_live += 3 * f
+        int8_weight_temp = 5 * _largest_linear_numel(arch)
+    heads, qd, kvd, od = arch.num_heads, arch.q_dim, arch.kv_dim, arch.attn_out_dim
+    attn_live = (hidden_live - s_b * h) + a_b * (qd + 2 * kvd + od)
+    if nx.attention_kernel in ("math", "eager"):
+        # math/eager attention materialise the (b, heads, s, s) scores and probabilities for one layer,
+        # and repeat K and V to all heads; math SDPA's _safe_softmax (torch >= 2.5) also builds a bool
+        # "row is all -inf" mask of the scores' shape (1 byte each)
+        attn_live += a_b * 2 * heads * arch.head_dim + (a_b + 4 + (nx.attention_kernel == "math")) * heads * s
+    elif nx.mask:
+        attn_live += a_b * 2 * (heads * arch.head_dim - kvd)   # repeat_kv copies of K and V
+    per_token = max(hidden_live + mlp_live, attn_live)
+    if N > 1 and parallel == "tensor":
+        per_token = hidden_live + (per_token - hidden_live) / N   # heads and MLP columns split; hidden replicated
+    act_prefill = int(T * per_token)
+    quant_temp = _quant_matmul_temp(arch, nx, T) + int8_weight_temp
+    buffers = T * arch.head_dim * 2 * s_b            # RoPE cos/sin for the prompt
+    buffers += b * s * s if nx.mask else 0           # the (b, 1, s, s) bool sliding-window mask
+    prefill = {"activations": act_prefill + buffers + quant_temp, "kv_cache": kv_prefill}
+    # Decode: the cache grows by torch.cat each step, so one layer's K (then V) exists twice briefly;
+    # logits of the last position only (generate sets logits_to_keep=1), cast to fp32 for sampling.
+    vocab = arch.vocab_size
+    cat_copy = _kv_cache_bytes(arch, b, s + n, kv_dtype) // arch.num_layers // 2
+    decode_act = b * (hidden_live + mlp_live) + b * vocab * (a_b + 4 + 4) + _quant_matmul_temp(arch, nx, b)
+    decode = {"activations": decode_act + cat_copy, "kv_cache": kv_final}
+    if N > 1:
+        if parallel == "tensor":
+            kv_share = max(arch.num_kv_heads // N, 1) / arch.num_kv_heads if not arch.is_mla else 1.0 / N
+            w_gpu = int(weights / N)
+        else:
+            kv_share = math.ceil(arch.num_layers / N) / arch.num_layers
+            # layers split evenly; the embedding or lm_head sits on the end GPUs
+            w_gpu = int((weights - arch.vocab_size * h * nx.master_bytes * (1 if arch.tie_embeddings else 2))
+                        * math.ceil(arch.num_layers / N) / arch.num_layers) + arch.vocab_size * h * nx.master_bytes
+        for phase in (prefill, decode):
+            phase["kv_cache"] = int(phase["kv_cache"] * kv_share)
+    else:
+        w_gpu = weights
+    pre_total = w_gpu + sum(prefill.values())
+    dec_total = w_gpu + sum(decode.values())
+    phase_name, phase = ("prefill", prefill) if pre_total >= dec_total else ("decode", decode)
+    breakdown = {"weights": w_gpu, "gradients": 0, "optimizer_states": 0, **phase}
+    peak = sum(breakdown.values())
+    # Caching-allocator slack: the dynamic cache's torch.cat growth leaves freed blocks too small to
+    # reuse (about 0.6 x the cache at long generations), prefill temporaries fragment ~25% (measured).
+    kv_slack = int(0.6 * phase["kv_cache"] * min(1.0, n / 16))
+    reserved = peak + kv_slack + int(0.25 * phase["activations"])
+    assumptions = [
+        f"transformers generate(): {b} prompt(s) of {s} tokens + {n} new tokens, dynamic KV cache in "
+        f"{'fp32' if kv_dtype == 4 else 'bf16'}",
+        f"attention: {nx.attention_kernel} ({'scores never materialised' if nx.attention_kernel == 'flash' else 'scores materialised per layer'})",
+    ]
+    if nx.quant:
+        assumptions.append(f"weights: bitsandbytes {nx.quant} on transformer linear layers; embeddings, "
+                           "lm_head and norms stay 16-bit")
+    if N > 1:
+        assumptions.append(f"{N} GPUs, {parallel} parallel: weights and KV cache split, "
+                           "each GPU also pays its own CUDA context")
+    if arch.is_mla:
+        assumptions.append("MLA KV cache as transformers stores it (decompressed per-head K/V); vLLM/SGLang "
+                           "cache the latent and need far less")
+    est = _finish(arch, w, breakdown, peak, reserved, cuda_context, phase_name, 0, assumptions, offloaded=0)
+    est.kv_slack_bytes = kv_slack
+    return est
+
+
