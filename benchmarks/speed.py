@@ -22,7 +22,7 @@ CASES = [
     ("70b full ZeRO", "llama-3.1-70b", dict(method="full", gradient_checkpointing=True), dict(budget=5e6)),
     ("405b inference", "llama-3.1-405b", dict(method="inference", batch_size=8, seq_len=4096), {}),
     ("8x7b lora", "mixtral-8x7b", dict(method="lora", batch_size=2, seq_len=2048), {}),
-    ("1b pretrain 14 days", "llama-3.2-1b", dict(method="full", batch_size=8),
+    ("1b pretrain 14 days", "llama-3.2-1b", dict(method="pretrain", batch_size=8),
      dict(tokens=20_000_000_000, deadline_s=14 * 86400)),
 ]
 

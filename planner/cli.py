@@ -19,7 +19,9 @@ SUBCOMMANDS = ("estimate", "catalog", "models", "scenario", "plan")
 FLAG_OF = {"batch_size": "--batch-size", "seq_len": "--seq-len", "new_tokens": "--new-tokens",
            "lora_rank": "--lora-rank", "lora_targets": "--lora-targets", "zero_stage": "--zero", "gpus": "--gpus",
            "method": "--method", "precision": "--precision", "optimizer": "--optimizer", "offload": "--offload",
-           "attention": "--attention", "parallel": "--parallel"}
+           "attention": "--attention", "parallel": "--parallel", "engine": "--engine", "framework": "--framework",
+           "loss": "--loss", "grad_accum": "--grad-accum", "kv_cache_dtype": "--kv-cache-dtype",
+           "gpu_layers": "--gpu-layers", "gpu_memory_utilization": "--gpu-memory-utilization"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,9 +42,17 @@ def _workload_args(p: argparse.ArgumentParser, planning: bool) -> None:
     gc = p.add_mutually_exclusive_group()
     gc.add_argument("--gradient-checkpointing", dest="gc", action="store_true", default=None)
     gc.add_argument("--no-gradient-checkpointing", dest="gc", action="store_false")
-    p.add_argument("--attention", default="sdpa", help="sdpa | flash | eager")
+    p.add_argument("--attention", default="auto", help="auto (the stack's default) | sdpa | flash | eager")
     p.add_argument("--engine", default="transformers",
-                   help="inference runtime: transformers (HF generate, measured) | vllm (modelled)")
+                   help="inference runtime: transformers (HF generate, measured) | vllm | llama.cpp | mlx")
+    p.add_argument("--framework", default="hf",
+                   help="training stack: hf | hf-fsdp | fsdp-qlora | torchtune | litgpt | unsloth | mlx-lm")
+    p.add_argument("--loss", default="auto", help="auto (the stack's default) | full | chunked | fused")
+    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
+    p.add_argument("--activation-offload", action="store_true", help="keep activation checkpoints in host RAM")
+    p.add_argument("--kv-cache-dtype", default="auto", help="auto | fp16 | bf16 | fp8 | q8_0 | q4_0")
+    p.add_argument("--gpu-layers", type=int, help="llama.cpp -ngl: layers on the GPU (default: all)")
+    p.add_argument("--gpu-memory-utilization", type=float, default=0.90, help="vLLM: share of each card it may use")
     if not planning:
         p.add_argument("--gpus", type=int, default=1)
         p.add_argument("--zero", type=int, default=0, help="ZeRO / FSDP stage 0-3")
@@ -125,7 +135,10 @@ def _workload(a):
     from planner.workload import Workload
     kw = dict(method=a.method, precision=a.precision, batch_size=a.batch_size, seq_len=a.seq_len,
               new_tokens=a.new_tokens, optimizer=a.optimizer, lora_rank=a.lora_rank, lora_targets=a.lora_targets,
-              gradient_checkpointing=a.gc, attention=a.attention, engine=a.engine)
+              gradient_checkpointing=a.gc, attention=a.attention, engine=a.engine, framework=a.framework,
+              loss=a.loss, grad_accum=a.grad_accum, activation_offload=a.activation_offload,
+              kv_cache_dtype=a.kv_cache_dtype, gpu_layers=a.gpu_layers,
+              gpu_memory_utilization=a.gpu_memory_utilization)
     if hasattr(a, "gpus"):
         kw.update(gpus=a.gpus, zero_stage=a.zero, offload=a.offload, parallel=a.parallel)
     elif a.method in ("inference", "infer", "serve"):

@@ -139,7 +139,7 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
         if wl.engine == "vllm" and g.vendor != "nvidia":
             rejected[g.name] = "vLLM is modelled for CUDA GPUs only"
             continue
-        if wl.method not in g.supports:
+        if ("full" if wl.full else wl.method) not in g.supports:
             rejected[g.name] = f"catalogue marks no {wl.method} support"
             continue
         if g.is_machine and (wl.optimizer.startswith("paged") or wl.optimizer == "adamw8bit") and wl.training:

@@ -44,8 +44,15 @@ class WorkloadSpec(BaseModel):
     lora_rank: int = 16
     lora_targets: str | list[str] = "all-linear"
     gradient_checkpointing: bool | None = None
-    attention: str = "sdpa"
+    attention: str = "auto"
     engine: str = "transformers"
+    framework: str = "hf"
+    loss: str = "auto"
+    grad_accum: int = 1
+    activation_offload: bool = False
+    kv_cache_dtype: str = "auto"
+    gpu_layers: int | None = None
+    gpu_memory_utilization: float = 0.90
     tokens: float | None = Field(None, gt=0)       # training tokens (default: Chinchilla for pre-training)
     requests: int | None = Field(None, gt=0)       # inference sequences to serve
 

@@ -343,7 +343,7 @@ def memory_advice(wl: Workload, c: Constraints) -> str:
     tips = []
     if wl.training and not wl.gradient_checkpointing:
         tips.append("add --gradient-checkpointing")
-    if wl.method == "full":
+    if wl.full:
         tips.append("use --method lora or qlora")
     elif wl.method == "lora":
         tips.append("use --method qlora")

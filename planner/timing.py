@@ -15,7 +15,7 @@ from planner.workload import Workload
 
 # Model FLOPs utilisation (achieved / dense bf16 peak) for steps of >= 4096 tokens, medians per method
 # (benchmarks/throughput.py): full bf16/mixed, LoRA bf16, QLoRA nf4 (dequantisation costs time).
-MFU = {"full": 0.32, "lora": 0.20, "qlora": 0.08}
+MFU = {"pretrain": 0.32, "full": 0.32, "lora": 0.20, "qlora": 0.08}
 # fp32 without TF32 runs on CUDA cores: the H100's 67 fp32 TFLOPS over its 989 bf16 TFLOPS
 FP32_RATE = 67 / 989
 # Prefill (one forward over the prompt) is a large matmul workload: assumed, not measured separately.
@@ -43,7 +43,7 @@ def training_flops_per_token(arch: Architecture, w: Workload) -> float:
     """Full: forward + backward (2x) = 3 forwards (the 6*N rule). LoRA/QLoRA: the frozen base still runs
     forward and the backward for activation gradients, but computes no weight gradients: 2 forwards.
     Gradient checkpointing recomputes the forward: +1."""
-    passes = 3 if w.method == "full" else 2
+    passes = 3 if w.full else 2
     if w.gradient_checkpointing:
         passes += 1
     return passes * forward_flops_per_token(arch, w.seq_len)
@@ -51,7 +51,7 @@ def training_flops_per_token(arch: Architecture, w: Workload) -> float:
 
 def default_training_tokens(arch: Architecture, w: Workload) -> int | None:
     """Pre-training with no token count given: the Chinchilla rule of ~20 tokens per parameter."""
-    return CHINCHILLA_TOKENS_PER_PARAM * arch.params if w.method == "full" else None
+    return CHINCHILLA_TOKENS_PER_PARAM * arch.params if w.method == "pretrain" else None
 
 
 @dataclass

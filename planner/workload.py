@@ -5,20 +5,34 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Method = Literal["inference", "full", "lora", "qlora"]
-Precision = Literal["fp32", "fp16", "bf16", "fp16-mixed", "bf16-mixed", "int8", "int4", "nf4"]
+Method = Literal["inference", "pretrain", "full", "lora", "qlora"]
+# Float and bitsandbytes precisions; weight formats of serving engines: FP8 (Hopper/Ada/Blackwell, MI300),
+# AWQ/GPTQ 4-bit, and llama.cpp's GGUF types
+GGUF_TYPES = ("q8_0", "q6_k", "q5_k_m", "q5_k_s", "q5_0", "q4_k_m", "q4_k_s", "q4_0", "iq4_xs", "q3_k_m", "q3_k_s",
+              "q2_k", "iq3_xxs", "iq2_xxs")
+Precision = Literal["fp32", "fp16", "bf16", "fp16-mixed", "bf16-mixed", "fp8", "int8", "int4", "nf4", "awq", "gptq",
+                    "q8_0", "q6_k", "q5_k_m", "q5_k_s", "q5_0", "q4_k_m", "q4_k_s", "q4_0", "iq4_xs", "q3_k_m",
+                    "q3_k_s", "q2_k", "iq3_xxs", "iq2_xxs"]
 Optimizer = Literal["adamw", "adamw8bit", "paged_adamw", "paged_adamw8bit", "adafactor", "sgd"]
 Offload = Literal["none", "optimizer", "optimizer+params"]
-Attention = Literal["sdpa", "flash", "eager"]
+Attention = Literal["auto", "sdpa", "flash", "eager"]
 Parallel = Literal["auto", "tensor", "pipeline"]
-Engine = Literal["transformers", "vllm"]
+Engine = Literal["transformers", "vllm", "llama.cpp", "mlx"]
+# Training stacks (presets of mechanisms, planner/estimator/stacks.py): hf = HF Trainer/TRL (Axolotl,
+# LLaMA-Factory, ms-swift) + peft + bitsandbytes under DDP or DeepSpeed ZeRO; hf-fsdp = the same under
+# accelerate FSDP; fsdp-qlora = Answer.AI's train.py; torchtune, litgpt, unsloth and mlx-lm as their recipes do
+Framework = Literal["hf", "hf-fsdp", "fsdp-qlora", "torchtune", "litgpt", "unsloth", "mlx-lm"]
+Loss = Literal["auto", "full", "chunked", "fused"]
+KVCacheDtype = Literal["auto", "fp32", "fp16", "bf16", "fp8", "q8_0", "q4_0"]
 
-METHOD_ALIASES = {"pretrain": "full", "pre-training": "full", "pretraining": "full", "finetune": "full",
+METHOD_ALIASES = {"pre-training": "pretrain", "pretraining": "pretrain", "finetune": "full",
                   "full-finetune": "full", "infer": "inference", "serve": "inference"}
 PRECISION_ALIASES = {"mixed": "bf16-mixed", "amp": "bf16-mixed", "float32": "fp32", "bfloat16": "bf16",
                      "float16": "fp16", "4bit": "nf4", "8bit": "int8"}
-DEFAULT_PRECISION = {"inference": "bf16", "full": "bf16-mixed", "lora": "bf16", "qlora": "nf4"}
+DEFAULT_PRECISION = {"inference": "bf16", "pretrain": "bf16-mixed", "full": "bf16-mixed", "lora": "bf16",
+                     "qlora": "nf4"}
 QUANTISED = ("int8", "int4", "nf4")
+SERVING_FORMATS = ("fp8", "awq", "gptq") + GGUF_TYPES       # weight formats only serving engines load
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -35,12 +49,19 @@ class Workload(BaseModel):
     lora_rank: int = Field(16, ge=1, le=65536)
     lora_targets: tuple[str, ...] = ALL_LINEAR
     gradient_checkpointing: bool | None = None   # default: on for qlora (peft's prepare_model_for_kbit_training)
-    attention: Attention = "sdpa"
+    attention: Attention = "auto"                 # auto: the stack's default kernel (hf: SDPA)
     gpus: int = Field(1, ge=1, le=100_000)
     zero_stage: int = Field(0, ge=0, le=3)
     offload: Offload = "none"
     parallel: Parallel = "auto"
-    engine: Engine = "transformers"                # inference runtime: HF generate() (measured) or vLLM (modelled)
+    engine: Engine = "transformers"                # inference runtime: HF generate() (measured), vLLM, llama.cpp, MLX
+    framework: Framework = "hf"                    # training stack
+    loss: Loss = "auto"                            # auto: the stack's default (hf: full fp32 logits)
+    grad_accum: int = Field(1, ge=1, le=65536)     # micro-batches per optimizer step
+    activation_offload: bool = False               # checkpoints kept in host RAM (unsloth, torchtune offload)
+    kv_cache_dtype: KVCacheDtype = "auto"          # auto: the engine's default (the compute dtype)
+    gpu_layers: int | None = Field(None, ge=0, le=100_000)   # llama.cpp -ngl: layers on the GPU (None: all)
+    gpu_memory_utilization: float = Field(0.90, gt=0, le=1)  # vLLM: share of each card it may take
 
     @field_validator("method", mode="before")
     @classmethod
@@ -77,11 +98,14 @@ class Workload(BaseModel):
                              f"not {self.precision}")
         if self.method == "lora" and self.precision in QUANTISED:
             self.method = "qlora"                     # LoRA on a quantised base *is* QLoRA
-        if self.method == "full" and self.precision in QUANTISED:
+        if self.full and self.precision in QUANTISED + SERVING_FORMATS:
             raise ValueError(f"full training cannot update {self.precision} weights; use --method qlora or a "
                              "float precision")
         if self.engine != "transformers" and self.method != "inference":
-            raise ValueError(f"--engine {self.engine} serves models; training uses transformers")
+            raise ValueError(f"--engine {self.engine} serves models; training stacks are chosen with --framework")
+        if self.training and self.precision in SERVING_FORMATS:
+            raise ValueError(f"{self.precision} weights are a serving format; train with --method qlora "
+                             "(nf4/int8) or a float precision")
         if self.method == "inference":
             if self.offload != "none" or self.zero_stage:
                 raise ValueError("--zero and --offload apply to training; for inference use --gpus with "
@@ -97,6 +121,11 @@ class Workload(BaseModel):
     @property
     def training(self) -> bool:
         return self.method != "inference"
+
+    @property
+    def full(self) -> bool:
+        """Every weight is trained: pre-training or full fine-tuning (the same memory, different jobs)."""
+        return self.method in ("full", "pretrain")
 
     @property
     def tokens_per_step(self) -> int:

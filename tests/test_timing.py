@@ -34,7 +34,7 @@ def test_full_training_is_six_flops_per_parameter_per_token():
 
 def test_more_gpus_train_faster_and_pretraining_defaults_to_chinchilla():
     m = reg.models["llama-3.2-1b"]
-    w = Workload(method="full", seq_len=2048)
+    w = Workload(method="pretrain", seq_len=2048)
     one = training_throughput(m, w, 989, 1)
     eight = training_throughput(m, w, 989, 8)
     assert eight.seconds < one.seconds / 6

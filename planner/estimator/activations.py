@@ -38,7 +38,7 @@ def _module_input_saved(dim: int, dtype_bytes: int, consumers: tuple[str, ...], 
 def layer_saved_bytes_per_token(arch: Architecture, w: Workload, nx: Numerics, kv_len: int, moe: bool) -> int:
     """Activations one decoder layer saves for backward, per token (no checkpointing)."""
     h, a_b, s_b = arch.hidden_size, nx.act_bytes, nx.stream_bytes
-    full = w.method == "full"
+    full = w.full
     tg = w.lora_targets
     qd, kvd, od = arch.q_dim, arch.kv_dim, arch.attn_out_dim
     heads = arch.num_heads

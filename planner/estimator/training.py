@@ -25,7 +25,7 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
     b, s = w.batch_size, w.seq_len
     T = b * s
     N, Z = w.gpus, w.zero_stage
-    full = w.method == "full"
+    full = w.full
     h, V = arch.hidden_size, arch.vocab_size
     if Z >= 1 and nx.autocast:
         # DeepSpeed bf16 / FSDP MixedPrecision: parameters are gathered and computed in bf16 (no autocast
