@@ -1,2 +1,2 @@
 """Hardware planner for LLM inference and training: estimate memory, then buy the cheapest hardware that fits."""
-__version__ = "0.1.0"
+__version__ = "0.2.0"

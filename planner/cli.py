@@ -6,16 +6,18 @@ one-line error; no plan fitting exits 3.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import sys
+import typing
 
 from pydantic import ValidationError
 
 from planner.errors import InputError
 
-SUBCOMMANDS = ("estimate", "catalog", "models", "scenario", "plan")
+SUBCOMMANDS = ("estimate", "catalog", "models", "scenario", "plan", "completion", "serve")
 FLAG_OF = {"batch_size": "--batch-size", "seq_len": "--seq-len", "new_tokens": "--new-tokens",
            "lora_rank": "--lora-rank", "lora_targets": "--lora-targets", "zero_stage": "--zero", "gpus": "--gpus",
            "method": "--method", "precision": "--precision", "optimizer": "--optimizer", "offload": "--offload",
@@ -29,68 +31,135 @@ class _Parser(argparse.ArgumentParser):
         raise InputError(message)
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Help shows each option's default (and, through the metavar, its allowed values)."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, [], argparse.SUPPRESS):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _choice(flag: str, values: tuple[str, ...], aliases: dict[str, str] | None = None):
+    """An argparse type for a closed set of values: case-insensitive, aliases mapped, close matches suggested."""
+    aliases = aliases or {}
+
+    def parse(text: str) -> str:
+        v = text.strip().lower()
+        v = aliases.get(v, v)
+        if v in values:
+            return v
+        import difflib
+        close = difflib.get_close_matches(v, list(values) + list(aliases), n=3, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(values)}{hint}")
+    parse.__name__ = flag      # argparse names the type in its message: "invalid <name> value"
+    return parse
+
+
+def _add_choice(p, flag: str, values: tuple[str, ...], default=None, help: str = "", aliases=None) -> None:
+    p.add_argument(flag, type=_choice(flag, values, aliases), default=default, metavar="{" + ",".join(values) + "}",
+                   help=help)
+
+
 def _workload_args(p: argparse.ArgumentParser, planning: bool) -> None:
-    p.add_argument("--model", required=True, help="built-in name or size alias (70b, 8x7b) or a config.json")
-    p.add_argument("--method", default="inference", help="inference | full (pretrain) | lora | qlora")
-    p.add_argument("--precision", help="fp32 | fp16 | bf16 | bf16-mixed | fp16-mixed | int8 | int4 | nf4")
+    from planner.workload import (METHOD_ALIASES, PRECISION_ALIASES, Attention, Engine, Framework, KVCacheDtype,
+                                  Loss, Method, Optimizer, Precision)
+    vals = typing.get_args
+    p.add_argument("--model", required=True,
+                   help="built-in name or size alias (70b, 8x7b), Hugging Face id (org/name), model folder, "
+                        "config.json or .gguf file")
+    _add_choice(p, "--method", vals(Method), "inference", "what to run; pretrain = full training from scratch "
+                "(Chinchilla tokens by default), full = full fine-tuning", METHOD_ALIASES)
+    _add_choice(p, "--precision", vals(Precision), None, "weights/compute format (default: bf16 for inference "
+                "and LoRA, bf16-mixed for full training, nf4 for QLoRA)", PRECISION_ALIASES)
     p.add_argument("--batch-size", type=int, default=1, help="micro-batch per GPU (inference: concurrent sequences)")
-    p.add_argument("--seq-len", type=int, default=2048, help="training sequence / inference prompt length")
+    p.add_argument("--seq-len", type=int, default=2048, help="training sequence / inference prompt length (tokens)")
     p.add_argument("--new-tokens", type=int, default=256, help="tokens generated per sequence (inference)")
-    p.add_argument("--optimizer", default="adamw", help="adamw | adamw8bit | paged_adamw | paged_adamw8bit | adafactor | sgd")
+    _add_choice(p, "--optimizer", vals(Optimizer), "adamw")
     p.add_argument("--lora-rank", type=int, default=16)
     p.add_argument("--lora-targets", default="all-linear", help="all-linear | attention | q_proj,v_proj,...")
     gc = p.add_mutually_exclusive_group()
-    gc.add_argument("--gradient-checkpointing", dest="gc", action="store_true", default=None)
+    gc.add_argument("--gradient-checkpointing", dest="gc", action="store_true", default=None,
+                    help="recompute activations in backward (default: on for QLoRA)")
     gc.add_argument("--no-gradient-checkpointing", dest="gc", action="store_false")
-    p.add_argument("--attention", default="auto", help="auto (the stack's default) | sdpa | flash | eager")
-    p.add_argument("--engine", default="transformers",
-                   help="inference runtime: transformers (HF generate, measured) | vllm | llama.cpp | mlx")
-    p.add_argument("--framework", default="hf",
-                   help="training stack: hf | hf-fsdp | fsdp-qlora | torchtune | litgpt | unsloth | mlx-lm")
-    p.add_argument("--loss", default="auto", help="auto (the stack's default) | full | chunked | fused")
+    _add_choice(p, "--attention", vals(Attention), "auto", "attention kernel (auto: the stack's default)")
+    _add_choice(p, "--engine", vals(Engine), None, "inference runtime (default: transformers generate(), which the "
+                "measurements cover; on Apple machines mlx when planning)")
+    _add_choice(p, "--framework", vals(Framework), None, "training stack (default: hf = HF Trainer + peft + "
+                "bitsandbytes; on Apple machines mlx-lm when planning)")
+    _add_choice(p, "--loss", vals(Loss), "auto", "cross-entropy implementation (auto: the stack's default)")
     p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
     p.add_argument("--activation-offload", action="store_true", help="keep activation checkpoints in host RAM")
-    p.add_argument("--kv-cache-dtype", default="auto", help="auto | fp16 | bf16 | fp8 | q8_0 | q4_0")
+    _add_choice(p, "--kv-cache-dtype", vals(KVCacheDtype), "auto", "KV cache format (auto: the compute dtype)")
     p.add_argument("--gpu-layers", type=int, help="llama.cpp -ngl: layers on the GPU (default: all)")
     p.add_argument("--gpu-memory-utilization", type=float, default=0.90, help="vLLM: share of each card it may use")
     if not planning:
         p.add_argument("--gpus", type=int, default=1)
-        p.add_argument("--zero", type=int, default=0, help="ZeRO / FSDP stage 0-3")
-        p.add_argument("--offload", default="none", help="none | optimizer | optimizer+params")
-        p.add_argument("--parallel", default="auto", help="inference split: auto | tensor | pipeline")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.add_argument("--zero", type=int, default=0, choices=[0, 1, 2, 3], help="ZeRO / FSDP stage")
+        _add_choice(p, "--offload", ("none", "optimizer", "optimizer+params"), "none", "what lives in host RAM")
+        _add_choice(p, "--parallel", ("auto", "tensor", "pipeline"), "auto", "inference split over --gpus")
+    p.add_argument("--json", action="store_true", help="print one JSON document and nothing else")
 
 
 def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget", type=_positive_float, help="spending limit in --currency")
-    p.add_argument("--currency", default="USD")
+    p.add_argument("--currency", default="USD", help="currency of budget and prices (see `plan catalog`)")
     p.add_argument("--max-gpus", type=int, default=64)
     p.add_argument("--include", action="append", default=[], help="only these GPUs (repeat or comma-separate)")
     p.add_argument("--exclude", action="append", default=[], help="never these GPUs")
     p.add_argument("--allow-used", action="store_true", help="consider used-market cards")
-    p.add_argument("--zero", type=int, choices=[0, 1, 2, 3], help="force a ZeRO stage (default: try all)")
-    p.add_argument("--offload", help="allow CPU offload: optimizer | optimizer+params | any (default: none)")
-    p.add_argument("--ram-ratio", type=float, default=1.0, help="system RAM >= ratio x total VRAM")
+    p.add_argument("--zero", type=int, choices=[0, 1, 2, 3], help="force a ZeRO/FSDP stage (default: try all)")
+    _add_choice(p, "--offload", ("none", "optimizer", "optimizer+params", "any"), "none",
+                "CPU offload the planner may use besides none (it is slow, so never by default)")
+    _add_choice(p, "--force-offload", ("optimizer", "optimizer+params"), None,
+                "plan only with this CPU offload (e.g. Answer.AI's 70B recipe on 24 GB cards)")
+    p.add_argument("--ram-ratio", type=float, default=1.0, help="system RAM >= ratio x VRAM, per machine")
     p.add_argument("--margin", type=float, default=0.05, help="fraction of each card's memory kept free")
-    p.add_argument("--require-nvlink", action="store_true")
-    p.add_argument("--parallel", default="auto", help="inference: auto/pipeline (layer split, cards may be mixed) "
-                                                       "or tensor (one card type over NVLink, one host)")
+    p.add_argument("--require-nvlink", action="store_true", help="cards bridged in pairs or on an NVSwitch")
+    _add_choice(p, "--parallel", ("auto", "tensor", "pipeline"), "auto",
+                "inference split: auto/pipeline (layers split) or tensor (one NVLink domain, one host)")
+    p.add_argument("--mix-cards", action="store_true",
+                   help="inference: allow a layer split over different card types (default: one type per replica)")
     p.add_argument("--catalog", action="append", default=[], help="YAML file adding or overriding entries")
-    p.add_argument("--alternatives", type=int, default=3)
-    p.add_argument("--tokens", type=_positive_float, help="training tokens (default for pre-training: 20 x parameters)")
+    p.add_argument("--alternatives", type=int, default=3, help="next-cheapest plans with other GPUs (0-10)")
+    _add_choice(p, "--objective", ("cost", "time"), "cost",
+                "recommend the cheapest plan that meets the deadline, or the fastest within the budget")
+    p.add_argument("--tokens", type=_positive_float,
+                   help="training tokens (default: pretrain 20 x parameters; fine-tuning --examples x --seq-len x "
+                        "--epochs)")
+    p.add_argument("--examples", type=int, help="fine-tuning examples in the job (default 10,000)")
+    p.add_argument("--epochs", type=_positive_float, help="passes over the examples (default 3)")
     p.add_argument("--deadline", "--deadline-days", dest="deadline", type=_duration_days,
-                   help="training must finish within this: 14d, 36h or a number of days")
-    p.add_argument("--requests", type=int, help="inference: sequences to serve, for time and energy")
+                   help="the job must finish within this: 14d, 36h, 2w or 'none' (default: 7d for the stated job)")
+    p.add_argument("--requests", type=int, help="inference: sequences to serve (default 10,000)")
     p.add_argument("--proposal", help="write a procurement proposal to FILE.md or FILE.html")
 
 
+COMMANDS_EPILOG = """other commands:
+  plan estimate ...        peak GPU memory and system RAM of one configuration
+  plan scenario FILE       plan a what-if scenario file (workloads, constraints, sweeps)
+  plan catalog             the hardware catalogue, prices and rental rates
+  plan models              built-in models and size aliases
+  plan completion SHELL    print a bash or zsh completion script
+
+exit status: 0 a plan was found, 2 bad input, 3 no plan fits, 1 internal error"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    root = _Parser(prog="plan", description="Cheapest GPUs and system RAM that will run an LLM workload.")
+    from planner import __version__
+    root = _Parser(prog="plan", description="What hardware to buy (GPUs, hosts, system RAM) to run an LLM "
+                   "workload, what it costs and how long the job takes.", epilog=COMMANDS_EPILOG,
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    root.add_argument("--version", action="version", version=f"plan (llm-hw-planner) {__version__}")
     sub = root.add_subparsers(dest="command", parser_class=_Parser)
-    pp = sub.add_parser("plan", help="find the cheapest hardware (the default command)")
+    pp = sub.add_parser("plan", help="find the hardware (the default command: `plan --model ...`)",
+                        description="Find the cheapest hardware that runs the workload (the default command).",
+                        epilog=COMMANDS_EPILOG, formatter_class=_HelpWithEpilog)
     _workload_args(pp, planning=True)
     _plan_args(pp)
-    pe = sub.add_parser("estimate", help="peak GPU memory and system RAM of one configuration")
+    pe = sub.add_parser("estimate", help="peak GPU memory and system RAM of one configuration",
+                        formatter_class=_Help)
     _workload_args(pe, planning=False)
     pc = sub.add_parser("catalog", help="list the hardware catalogue")
     pc.add_argument("--catalog", action="append", default=[])
@@ -102,7 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--csv", action="store_true")
     pm = sub.add_parser("models", help="list built-in models and size aliases")
     pm.add_argument("--json", action="store_true")
+    pcomp = sub.add_parser("completion", help="print a shell completion script")
+    pcomp.add_argument("shell", type=_choice("shell", ("bash", "zsh")))
     return root
+
+
+class _HelpWithEpilog(_Help, argparse.RawDescriptionHelpFormatter):
+    pass
 
 
 def _positive_float(text: str) -> float:
@@ -117,11 +192,13 @@ def _positive_float(text: str) -> float:
 
 def _duration_days(text: str) -> float:
     t = text.strip().lower()
+    if t in ("none", "no", "off"):
+        return math.inf                               # explicitly no deadline
     scale = {"d": 1.0, "h": 1 / 24, "w": 7.0}.get(t[-1:], None)
     try:
         value = float(t[:-1]) * scale if scale is not None else float(t)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a duration like 14d, 36h or 2w, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a duration like 14d, 36h, 2w or none, got {text!r}") from None
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive duration, got {text!r}")
     return value
@@ -131,18 +208,22 @@ def _split(values: list[str]) -> list[str]:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
-def _workload(a):
+def _workload(a, **override):
     from planner.workload import Workload
     kw = dict(method=a.method, precision=a.precision, batch_size=a.batch_size, seq_len=a.seq_len,
               new_tokens=a.new_tokens, optimizer=a.optimizer, lora_rank=a.lora_rank, lora_targets=a.lora_targets,
-              gradient_checkpointing=a.gc, attention=a.attention, engine=a.engine, framework=a.framework,
-              loss=a.loss, grad_accum=a.grad_accum, activation_offload=a.activation_offload,
-              kv_cache_dtype=a.kv_cache_dtype, gpu_layers=a.gpu_layers,
+              gradient_checkpointing=a.gc, attention=a.attention, loss=a.loss, grad_accum=a.grad_accum,
+              activation_offload=a.activation_offload, kv_cache_dtype=a.kv_cache_dtype, gpu_layers=a.gpu_layers,
               gpu_memory_utilization=a.gpu_memory_utilization)
+    if a.engine is not None:
+        kw["engine"] = a.engine
+    if a.framework is not None:
+        kw["framework"] = a.framework
     if hasattr(a, "gpus"):
         kw.update(gpus=a.gpus, zero_stage=a.zero, offload=a.offload, parallel=a.parallel)
-    elif a.method in ("inference", "infer", "serve"):
+    elif a.method == "inference":
         kw.update(parallel=a.parallel)
+    kw.update(override)
     return Workload(**kw)
 
 
@@ -168,41 +249,48 @@ def cmd_estimate(a, out) -> int:
     return 0
 
 
+def constraints_from_args(a):
+    from planner.configs import Constraints
+    if a.requests is not None and a.requests <= 0:
+        raise InputError(f"--requests must be positive, got {a.requests}")
+    if a.examples is not None and a.examples <= 0:
+        raise InputError(f"--examples must be positive, got {a.examples}")
+    if a.alternatives < 0 or a.alternatives > 10:
+        raise InputError(f"--alternatives must be 0-10, got {a.alternatives}")
+    if a.method == "inference" and (a.zero is not None or a.offload != "none" or a.force_offload):
+        raise InputError("--zero and --offload apply to training methods, not inference")
+    return Constraints(budget=a.budget, currency=a.currency.upper(), max_gpus=a.max_gpus, include=_split(a.include),
+                       exclude=_split(a.exclude), allow_used=a.allow_used, zero=a.zero,
+                       offload=None if a.offload == "none" else a.offload, force_offload=a.force_offload,
+                       ram_ratio=a.ram_ratio, margin=a.margin, require_nvlink=a.require_nvlink,
+                       tokens=int(a.tokens) if a.tokens is not None else None, examples=a.examples, epochs=a.epochs,
+                       deadline_s=a.deadline * 86400 if a.deadline is not None else None,
+                       requests=a.requests, objective=a.objective,
+                       stack_explicit=a.framework is not None or a.engine is not None)
+
+
 def cmd_plan(a, out) -> int:
     from planner.catalog import load_catalog
     from planner.render import console_for, plan_json, render_plan
-    from planner.solver import Constraints, plan
+    from planner.solver import plan
     arch, notes = _resolve_model(a.model)
     wl = _workload(a)
-    catalog = load_catalog(a.catalog)
-    c = Constraints(budget=a.budget, currency=a.currency.upper(), max_gpus=a.max_gpus, include=_split(a.include),
-                    exclude=_split(a.exclude), allow_used=a.allow_used, zero=a.zero, offload=a.offload,
-                    ram_ratio=a.ram_ratio, margin=a.margin, require_nvlink=a.require_nvlink,
-                    tokens=int(a.tokens) if a.tokens is not None else None,
-                    deadline_s=a.deadline * 86400 if a.deadline is not None else None,
-                    requests=a.requests)
-    if a.requests is not None and a.requests <= 0:
-        raise InputError(f"--requests must be positive, got {a.requests}")
+    c = constraints_from_args(a)
     if a.proposal:
         from planner.proposal import check_output_path
         check_output_path(a.proposal)
-    if a.offload not in (None, "none", "optimizer", "optimizer+params", "any"):
-        raise InputError(f"--offload: expected none, optimizer, optimizer+params or any, got {a.offload!r}")
-    if a.offload == "none":
-        c.offload = None
-    if wl.method == "inference" and (a.zero or a.offload):
-        raise InputError("--zero and --offload apply to training methods, not inference")
-    if a.alternatives < 0 or a.alternatives > 10:
-        raise InputError(f"--alternatives must be 0-10, got {a.alternatives}")
+    catalog = load_catalog(a.catalog)
     res = plan(arch, wl, catalog, c, alternatives=a.alternatives)
     budget_text = f"(budget {a.budget:,.0f} {c.currency})" if a.budget else "(no budget given)"
-    if a.proposal:
+    if a.proposal and res.feasible:
         from planner.proposal import write_proposal
         write_proposal(a.proposal, arch, wl, c, catalog, res, notes)
     if a.json:
-        out.write(json.dumps(plan_json(res, notes, catalog.as_of), indent=1) + "\n")
+        out.write(json.dumps(plan_json(res, notes, catalog), indent=1) + "\n")
     else:
-        render_plan(console_for(out), res, notes, catalog.as_of, catalog.rates_as_of, budget_text)
+        render_plan(console_for(out), res, notes, catalog, budget_text)
+        if a.proposal and not res.feasible:
+            print(f"no proposal written to {a.proposal}: no plan fits ({res.binding})", file=sys.stderr)
     return 0 if res.feasible else 3
 
 
@@ -261,29 +349,46 @@ def _validation_message(e: ValidationError) -> str:
     return f"{field}: {msg}"
 
 
+def cmd_completion(a, out) -> int:
+    import shtab
+    out.write(shtab.complete(build_parser(), shell=a.shell) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None, out=None, err=None) -> int:
     """Run one command; `out` receives the result, `err` the one-line error (the web page passes buffers)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     out = out or sys.stdout
     err = err or sys.stderr
-    if argv and argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help"):
+    if argv in (["-h"], ["--help"]):
+        argv = ["plan", "--help"]                 # the default command's options, other commands in the epilog
+    elif argv and argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version"):
         argv = ["plan"] + argv
     if not argv:
-        argv = ["--help"]
+        argv = ["plan", "--help"]
     try:
         a = build_parser().parse_args(argv)
         if a.command == "scenario":
             from planner.scenario import cmd_scenario
             return cmd_scenario(a, out)
-        return {"plan": cmd_plan, "estimate": cmd_estimate, "catalog": cmd_catalog, "models": cmd_models}[a.command](a, out)
+        return {"plan": cmd_plan, "estimate": cmd_estimate, "catalog": cmd_catalog, "models": cmd_models,
+                "completion": cmd_completion}[a.command](a, out)
     except InputError as e:
         print(f"error: {e}", file=err)
         return 2
     except ValidationError as e:
         print(f"error: {_validation_message(e)}", file=err)
         return 2
+    except SystemExit as e:                       # --help and --version
+        return e.code if isinstance(e.code, int) else 0
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (`plan models | head -1`): end quietly, as Unix tools do
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except Exception as e:  # a bug, not bad input: still one line, the traceback on request
         if os.environ.get("PLANNER_DEBUG"):
             raise

@@ -1,9 +1,15 @@
-"""Ways to run a job on one GPU type: the configurations the integer program chooses from.
+"""Candidates for the integer program, generated apart from the solve (as SkyPilot's optimizer does).
 
-Memory need per GPU depends non-linearly on the number of GPUs (ZeRO shards by N), so - like SkyPilot's
-optimizer - the memory side is settled here, before the ILP: for every GPU type and parallel strategy the
-smallest GPU count whose per-GPU peak (from the estimator) fits the card's usable memory, plus what a
-deadline demands. Also the user's constraints and the candidate GPUs they allow.
+1. Configurations: per card type, the software stack that runs the method there, and for each GPU count worth
+   considering (the smallest that fits, more for speed, what a deadline demands) the strategy (ZeRO/FSDP
+   stage, offload, tensor or layer split, replicas) and the estimator's per-card need. Memory need depends
+   non-linearly on the GPU count, so it is settled here, not inside the ILP.
+2. Machines: per configuration, every buildable machine - a platform with k cards that its slots, power
+   (80% of the PSU), cooling and RAM allow, RAM sized per machine (ratio to the machine's VRAM and what the
+   job keeps in host memory there) - and the cheapest way to house exactly the configuration's cards
+   (an exact unbounded-knapsack search). Machines that can never be in an optimal purchase are pruned.
+3. Time and rent per configuration on that housing: compute, communication over the link the cards use,
+   and the catalogue's rental price for the same cards.
 """
 from __future__ import annotations
 
@@ -12,15 +18,20 @@ import math
 from dataclasses import dataclass, field, replace
 
 from planner.architecture import Architecture
-from planner.catalog import GB, GPU, Catalog
+from planner.catalog import GB, GPU, Catalog, Platform
 from planner.errors import InputError
-from planner.estimator import VLLM_GPU_MEMORY_UTILIZATION, Estimate, estimate
-from planner.timing import (default_training_tokens, inference_throughput, min_gpus_for_deadline,
-                            training_throughput)
+from planner.estimator import CHECKPOINT_SHARD_BYTES, VLLM_GPU_MEMORY_UTILIZATION, Estimate, estimate
+from planner.software import evidence, stack_for
+from planner.timing import (DEFAULT_DEADLINE_DAYS, NETWORK_EFFICIENCY, PCIE_GBPS, JobSize, comm_bytes_per_step,
+                            comm_seconds, inference_throughput, job_size, training_throughput)
 from planner.workload import Workload
 
 STRATEGIES = [(0, "none"), (1, "none"), (2, "none"), (3, "none"), (2, "optimizer"), (3, "optimizer"),
               (3, "optimizer+params")]
+# GPU counts tried beyond the smallest that fits, for the cost-time frontier (data-parallel speed-ups)
+SPEEDUP_FACTORS = (2, 4, 8, 16, 32, 64)
+# Inference replicas tried for the frontier (independent copies serving in parallel)
+REPLICA_COUNTS = (1, 2, 4, 8, 16, 32)
 
 
 @dataclass
@@ -32,20 +43,31 @@ class Constraints:
     exclude: list[str] = field(default_factory=list)
     allow_used: bool = False
     zero: int | None = None              # force a ZeRO stage
-    offload: str | None = None           # force an offload mode
-    ram_ratio: float = 1.0               # system RAM >= ratio x total VRAM
+    offload: str | None = None           # CPU offload allowed besides none: optimizer | optimizer+params | any
+    force_offload: str | None = None     # only this offload
+    ram_ratio: float = 1.0               # system RAM >= ratio x VRAM, per machine
     margin: float = 0.05                 # fraction of each card's memory kept free
     require_nvlink: bool = False
     min_gpus: dict[str, int] = field(default_factory=dict)   # per SKU lower bounds
-    tokens: int | None = None            # training tokens (None: Chinchilla for pre-training)
-    deadline_s: float | None = None      # training must finish within this
-    requests: int | None = None          # inference: sequences to serve, for time and energy
+    tokens: int | None = None            # training tokens (None: the default job)
+    examples: int | None = None          # fine-tuning examples (default job: 10,000)
+    epochs: float | None = None          # fine-tuning epochs (default job: 3)
+    deadline_s: float | None = None      # None: the default (7 days); inf: no deadline
+    requests: int | None = None          # inference: sequences to serve (default job: 10,000)
+    objective: str = "cost"              # cost: cheapest meeting the deadline; time: fastest within the budget
     mode: str = "sequential"             # several workloads: one after another, or concurrent (own cards each)
     single_host: bool = False            # every GPU in one host (tensor parallelism)
+    stack_explicit: bool = False         # the user named --framework / --engine: no per-family default
+
+    @property
+    def deadline(self) -> float | None:
+        """Seconds the job may take: the user's, the stated default, or None (no deadline)."""
+        if self.deadline_s is None:
+            return DEFAULT_DEADLINE_DAYS * 86400
+        return None if math.isinf(self.deadline_s) else self.deadline_s
 
     def validate(self, catalog: Catalog) -> None:
-        for flag, v in (("--budget", self.budget), ("--ram-ratio", self.ram_ratio), ("--margin", self.margin),
-                        ("--deadline", self.deadline_s)):
+        for flag, v in (("--budget", self.budget), ("--ram-ratio", self.ram_ratio), ("--margin", self.margin)):
             if v is not None and not math.isfinite(v):
                 raise InputError(f"{flag} must be a finite number, got {v}")
         if self.budget is not None and self.budget <= 0:
@@ -58,6 +80,8 @@ class Constraints:
             raise InputError(f"--deadline must be positive, got {self.deadline_s / 86400:g} days")
         if self.tokens is not None and self.tokens <= 0:
             raise InputError(f"--tokens must be positive, got {self.tokens}")
+        if self.epochs is not None and not (0 < self.epochs <= 1000):
+            raise InputError(f"--epochs must be in (0, 1000], got {self.epochs:g}")
         if not 0 <= self.margin < 0.9:
             raise InputError(f"--margin must be a fraction in [0, 0.9), got {self.margin:g}")
         catalog.rate(self.currency)
@@ -79,20 +103,64 @@ class Job:
     requests: int | None = None         # inference sequences
 
 
+@dataclass(frozen=True)
+class Machine:
+    """One buildable machine: a platform carrying k cards of one type (or a whole unified-memory machine)."""
+    platform: Platform | None           # None: the card is the machine (Mac, DGX Spark, Ryzen AI Max)
+    gpu: GPU
+    k: int
+    ram_gb: int
+    cost_usd: float                     # host + cards + RAM + bridges, without the network
+    power_w: float
+    bridges: int = 0
+    network_usd: float = 0.0            # added when the purchase has more than one machine
+
+    @property
+    def name(self) -> str:
+        return self.gpu.name if self.platform is None else self.platform.name
+
+    @property
+    def multi_node(self) -> bool:
+        return self.platform is not None and self.platform.multi_node
+
+
+@dataclass
+class Hosting:
+    machines: list[tuple[Machine, int]]     # (machine, how many of it)
+    cost_usd: float
+
+    @property
+    def count(self) -> int:
+        return sum(n for _, n in self.machines)
+
+
 @dataclass
 class Config:
-    """One way to run the job on one GPU type: count, strategy and the estimate behind it."""
+    """One way to run the job on one card type: count, strategy, stack and the estimate behind it."""
     gpu: GPU
     count: int
     zero: int
     offload: str
     estimate: Estimate
-    need_bytes: int            # per GPU: peak + allocator slack + context
+    need_bytes: int            # per GPU: peak + allocator slack + context (layer splits: the fullest card)
     usable_bytes: int
-    ram_need_gb: float
-    replicas: int = 1                                       # inference: independent copies serving in parallel
+    host_ram_per_gpu_gb: float = 0.0    # host RAM the job needs per card (processes, offloaded state)
+    host_ram_fixed_gb: float = 0.0      # and once per machine (a checkpoint shard while loading)
+    replicas: int = 1                   # inference: independent copies serving in parallel
+    replica_gpus: int = 1               # cards per replica
+    span_hosts: bool = True             # a replica may span machines (training, vLLM pipeline) or not
+    tensor_parallel: bool = False
+    stack: str = ""
+    evidence: str = ""
+    workload: Workload | None = None
     parts: list[Job] = field(default_factory=list)          # several workloads on one purchase
     part_configs: list["Config"] = field(default_factory=list)
+    # filled once the housing is known
+    hosting: Hosting | None = None
+    options: list[Machine] = field(default_factory=list)
+    tokens_per_s: float = 0.0
+    time_s: float | None = None
+    time_detail: str = ""
 
     @property
     def strategy(self) -> str:
@@ -101,28 +169,72 @@ class Config:
         if self.gpu.is_machine:
             return "single machine (unified memory)"
         if self.replicas > 1:
-            per = self.count // self.replicas
-            return f"{self.replicas} replicas x {per} GPU{'s, layers split' if per > 1 else ''}"
-        if self.count == 1:
-            return "single GPU"
-        if self.estimate.peak_phase in ("prefill", "decode", "serving"):
-            split = "tensor parallel over NVLink" if any("tensor parallel" in a for a in self.estimate.assumptions) \
-                else "layers split (pipeline)"
+            per = self.replica_gpus
+            split = "" if per == 1 else (", tensor parallel" if self.tensor_parallel else ", layers split")
+            return f"{self.replicas} replicas x {per} GPU{'s' if per > 1 else ''}{split}"
+        offload = "" if self.offload == "none" else f" + {self.offload} offloaded to CPU RAM"
+        if self.estimate.peak_phase in ("prefill", "decode", "serving") or self.tensor_parallel:
+            if self.count == 1:
+                return "single GPU"
+            split = "tensor parallel" if self.tensor_parallel else "layers split (pipeline)"
             return f"{self.count} GPUs, {split}"
-        s = f"{self.count} GPUs, " + ("DDP" if self.zero == 0 else f"ZeRO-{self.zero}")
-        return s + ("" if self.offload == "none" else f" + {self.offload} offload to CPU")
+        if self.count == 1:
+            return "single GPU" + (f" (ZeRO-{self.zero}{offload})" if offload else "")
+        s = f"{self.count} GPUs, " + ("DDP" if self.zero == 0 else f"ZeRO-{self.zero}/FSDP")
+        return s + offload
+
+    @property
+    def key(self) -> tuple:
+        return (self.gpu.name, self.count, self.zero, self.offload, self.replicas)
 
 
-def usable_bytes(g: GPU, margin: float, engine: str = "transformers") -> int:
-    """Memory a job may use on one card: after the safety margin, Apple's working-set limit, and for vLLM
-    its gpu_memory_utilization (vLLM refuses to start beyond that share of the card)."""
+def usable_bytes(g: GPU, margin: float, engine: str = "transformers", utilization: float | None = None) -> int:
+    """Memory a job may use on one card: after the safety margin, a unified machine's GPU working-set limit,
+    and for vLLM its gpu_memory_utilization (vLLM refuses to start beyond that share of the card)."""
     fraction = g.usable_fraction if g.is_machine else 1.0
     if engine == "vllm":
-        fraction *= VLLM_GPU_MEMORY_UTILIZATION
+        fraction *= utilization if utilization is not None else VLLM_GPU_MEMORY_UTILIZATION
     return int(g.memory_bytes * fraction * (1 - margin))
 
 
-def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list[GPU], dict[str, str]]:
+def cards_per_host(g: GPU, p: Platform) -> int:
+    """How many cards of one type a host of this platform takes: slots, slot width and 80% of the PSU."""
+    by_power = int((0.8 * p.psu_w - p.base_w) // g.tdp_w)
+    return max(0, min(p.max_gpus, p.slot_width // g.slot_width, by_power))
+
+
+def platform_takes(p: Platform, g: GPU) -> bool:
+    """Form factor, an explicit list of cards (HGX baseboards), and cooling: a passively cooled card needs a
+    chassis that pushes air through it."""
+    if g.form not in p.forms:
+        return False
+    allowed = getattr(p, "gpus", None)
+    if allowed and g.name.lower() not in {n.lower() for n in allowed}:
+        return False
+    if getattr(g, "cooling", "active") == "passive" and not getattr(p, "passive_cooling", g.form == "sxm"):
+        return False
+    return True
+
+
+def purchase_step(g: GPU, catalog: Catalog, pairs: bool) -> int:
+    """Cards come in baseboards of a fixed size (HGX, OAM) or, bridged with 2-way NVLink, in pairs."""
+    fixed = [getattr(p, "fixed_gpus", None) for p in catalog.platforms.values() if platform_takes(p, g)]
+    if fixed and all(fixed):
+        return min(fixed)
+    return 2 if pairs else 1
+
+
+def nvlink_pairs(g: GPU, c: Constraints) -> bool:
+    return bool(c.require_nvlink and g.nvlink and g.nvlink.width == 2)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Which cards, with which stack
+
+def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list[tuple[GPU, Workload, str, str]],
+                                                                            dict[str, str]]:
+    """Cards the user allows and a stack runs the method on: (card, workload under that card's stack, stack
+    name, evidence), and why the others are out."""
     rejected: dict[str, str] = {}
     out = []
     include = {n.lower() for n in c.include}
@@ -136,121 +248,128 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
         if g.market == "used" and not c.allow_used and key not in include:
             rejected[g.name] = "used market (add --allow-used)"
             continue
-        if wl.engine == "vllm" and g.vendor != "nvidia":
-            rejected[g.name] = "vLLM is modelled for CUDA GPUs only"
-            continue
         if ("full" if wl.full else wl.method) not in g.supports:
             rejected[g.name] = f"catalogue marks no {wl.method} support"
-            continue
-        if g.is_machine and (wl.optimizer.startswith("paged") or wl.optimizer == "adamw8bit") and wl.training:
-            rejected[g.name] = "bitsandbytes 8-bit/paged optimizers do not run on Apple MPS"
             continue
         if c.require_nvlink and not g.nvlink:
             rejected[g.name] = "no NVLink (--require-nvlink)"
             continue
-        out.append(g)
+        explicit = c.stack_explicit
+        stack = stack_for(g.vendor, wl.method, wl.framework, wl.engine, explicit)
+        if isinstance(stack, str):
+            rejected[g.name] = stack
+            continue
+        choice, name = stack
+        update = {"engine": choice} if wl.method == "inference" else {"framework": choice}
+        wg = wl.model_copy(update=update)
+        if g.is_machine and wl.training and (wl.optimizer.startswith("paged") or wl.optimizer == "adamw8bit"):
+            rejected[g.name] = "bitsandbytes 8-bit/paged optimizers do not run on Apple silicon"
+            continue
+        if wl.precision == "fp8" and not getattr(g, "fp8", False):
+            rejected[g.name] = "no FP8 tensor cores (needs Ada, Hopper, Blackwell or MI300)"
+            continue
+        if not any(platform_takes(p, g) for p in catalog.platforms.values()) and not g.is_machine:
+            rejected[g.name] = "no catalogued platform can house it (form factor or cooling)"
+            continue
+        out.append((g, wg, name, evidence(choice, g.vendor)))
     return out, rejected
 
 
 class _NeedCache:
-    """Estimates per (gpus, zero, offload), computed once: the need does not depend on the card."""
+    """Estimates per (stack, gpus, zero, offload, context), computed once: the need does not depend on the card."""
 
-    def __init__(self, arch: Architecture, wl: Workload):
-        self.arch, self.wl, self.cache = arch, wl, {}
+    def __init__(self, arch: Architecture):
+        self.arch, self.cache = arch, {}
 
-    def __call__(self, n: int, zero: int, offload: str, context: int) -> Estimate:
-        key = (n, zero, offload, context)
+    def __call__(self, wl: Workload, n: int, zero: int, offload: str, context: int, **extra) -> Estimate:
+        key = (wl.framework, wl.engine, n, zero, offload, context, tuple(sorted(extra.items())))
         if key not in self.cache:
-            w = self.wl.model_copy(update={"gpus": n, "zero_stage": zero, "offload": offload})
+            w = wl.model_copy(update={"gpus": n, "zero_stage": zero, "offload": offload, **extra})
             self.cache[key] = estimate(self.arch, w, cuda_context=context)
         return self.cache[key]
 
 
-def training_configs(arch: Architecture, wl: Workload, gpus: list[GPU], c: Constraints,
-                     rejected: dict[str, str]) -> list[Config]:
-    need = _NeedCache(arch, wl)
-    # CPU offload trades a lot of speed for memory: only when asked (--offload MODE or --offload any)
-    offloads = {"none"} if c.offload is None else ({"none", "optimizer", "optimizer+params"}
-                                                   if c.offload == "any" else {c.offload})
+def _host_ram(est: Estimate, n: int) -> tuple[float, float]:
+    """Host RAM per card and per machine: processes and offloaded state scale with cards, the checkpoint
+    shard being loaded is once per machine."""
+    per_card = max(est.cpu_ram_bytes - CHECKPOINT_SHARD_BYTES, 0) / n / GB
+    return per_card, CHECKPOINT_SHARD_BYTES / GB
+
+
+# ---------------------------------------------------------------------------------------------------
+# Training
+
+def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, c: Constraints,
+                     rejected: dict[str, str], need: _NeedCache | None = None) -> list[Config]:
+    """Per card: the smallest GPU count that fits under each allowed strategy, and larger counts for speed."""
+    need = need or _NeedCache(arch)
+    if c.force_offload:
+        offloads = {c.force_offload}
+    elif c.offload is None:
+        offloads = {"none"}                       # CPU offload trades a lot of speed: only when allowed
+    else:
+        offloads = {"none", "optimizer", "optimizer+params"} if c.offload == "any" else {"none", c.offload}
     strategies = [s for s in STRATEGIES if (c.zero is None or s[0] == c.zero) and s[1] in offloads]
     configs = []
-    for g in gpus:
+    for g, wg, stack, ev in cards:
         usable = usable_bytes(g, c.margin)
-        best_gap = None
-        found = False
+        ctx = g.context_bytes
+        step = 1 if g.is_machine else purchase_step(g, catalog, nvlink_pairs(g, c))
+        max_n = 1 if g.is_machine else c.max_gpus
+        lo = max(1, c.min_gpus.get(g.name, 1))
+        best_gap, found = None, []
         for zero, offload in strategies:
             if g.is_machine and (zero, offload) != (0, "none"):
                 continue            # one machine; offloading to unified memory gains nothing
-            lo = max(1, c.min_gpus.get(g.name, 1))
-            if c.deadline_s is not None:
-                lo = max(lo, min_gpus_for_deadline(arch, wl, g.bf16_tflops, c.tokens or default_training_tokens(arch, wl)
-                                                   or 0, c.deadline_s, offload))
-            hi = 1 if (g.is_machine or zero == 0) else c.max_gpus
-            if zero == 0 and not g.is_machine:
-                hi = max(lo, 1) if lo <= c.max_gpus else 0
-            if hi < lo:
-                continue
-            # per-GPU need (total on the device) falls as N grows under ZeRO: binary search the smallest N
-            ctx = g.context_bytes
-            if need(hi, zero, offload, ctx).total_bytes > usable:
-                gap = need(hi, zero, offload, ctx).total_bytes - usable
-                best_gap = gap if best_gap is None else min(best_gap, gap)
-                continue
-            a, b = lo, hi
-            while a < b:
-                mid = (a + b) // 2
-                if need(mid, zero, offload, ctx).total_bytes <= usable:
-                    b = mid
-                else:
-                    a = mid + 1
-            est = need(a, zero, offload, ctx)
-            configs.append(Config(g, a, zero, offload, est, est.total_bytes, usable, est.cpu_ram_bytes / GB))
-            found = True
+            fits = lambda n: need(wg, n, zero, offload, ctx).total_bytes <= usable  # noqa: E731
+            counts = [1] if (zero == 0 and not g.is_machine and lo == 1) else ([] if zero == 0 else None)
+            if zero == 0:
+                # DDP: every GPU holds everything; more cards only add speed, never room
+                if not fits(1):
+                    gap = need(wg, 1, zero, offload, ctx).total_bytes - usable
+                    best_gap = gap if best_gap is None else min(best_gap, gap)
+                    continue
+                base = 1
+            else:
+                if not fits(max_n):
+                    gap = need(wg, max_n, zero, offload, ctx).total_bytes - usable
+                    best_gap = gap if best_gap is None else min(best_gap, gap)
+                    continue
+                a, b = lo, max_n          # per-GPU need falls as N grows under ZeRO: smallest N that fits
+                while a < b:
+                    mid = (a + b) // 2
+                    a, b = (a, mid) if fits(mid) else (mid + 1, b)
+                base = a
+            del counts
+            found.append((zero, offload, base))
         if not found:
-            short = f"{best_gap / 2**30:.1f} GiB short per GPU" if best_gap is not None else \
-                ("too slow for the deadline within --max-gpus" if c.deadline_s else "no strategy allowed")
-            rejected[g.name] = f"does not fit even with {c.max_gpus if not g.is_machine else 1} GPU(s) " \
-                               f"and the allowed strategies ({short})"
-    return configs
-
-
-def tensor_parallel_configs(arch: Architecture, wl: Workload, gpus: list[GPU], c: Constraints,
-                            rejected: dict[str, str]) -> list[Config]:
-    """Smallest tensor-parallel degree (dividing the attention heads, within one NVLink domain) that fits."""
-    configs = []
-    for g in gpus:
-        if g.is_machine:
-            rejected[g.name] = "tensor parallelism needs several GPUs"
+            short = f"{best_gap / 2**30:.1f} GiB short per GPU" if best_gap is not None else "no strategy allowed"
+            rejected[g.name] = (f"does not fit even with {max_n} GPU(s) and the allowed strategies ({short})")
             continue
-        widths = [n for n in (1, 2, 4, 8) if n <= min(g.nvlink.width, c.max_gpus) and arch.num_heads % n == 0]
-        for n in widths:
-            est = estimate(arch, wl.model_copy(update={"gpus": n, "parallel": "tensor"}), cuda_context=g.context_bytes)
-            if est.total_bytes <= usable_bytes(g, c.margin):
-                configs.append(Config(g, n, 0, "none", est, est.total_bytes, usable_bytes(g, c.margin),
-                                      est.cpu_ram_bytes / GB))
+        # For each GPU count worth buying, the simplest strategy that fits at that count
+        base = min(n for _, _, n in found)
+        counts = sorted({_round_up(max(base, lo), step)} | {_round_up(base * f, step) for f in SPEEDUP_FACTORS})
+        for n in counts:
+            if n > max_n:
                 break
-        else:
-            rejected[g.name] = f"does not fit with tensor parallelism across its {g.nvlink.width}-GPU NVLink domain"
+            for zero, offload, smallest in sorted(found, key=lambda s: (s[1] != "none", s[0])):
+                if n >= smallest and (zero > 0 or n == smallest or True):
+                    est = need(wg, n, zero, offload, ctx)
+                    if est.total_bytes > usable:
+                        continue
+                    per_card, fixed = _host_ram(est, n)
+                    configs.append(Config(g, n, zero, offload, est, est.total_bytes, usable, per_card, fixed,
+                                          stack=stack, evidence=ev, workload=wg))
+                    break
     return configs
 
 
-def config_throughput(arch: Architecture, wl: Workload, cf: Config, tokens: int | None, requests: int | None):
-    """Speed of one single-card-type configuration: data parallel for training; for inference tensor
-    parallel (cards read their shards at once) or a layer split (cards take turns)."""
-    if wl.training:
-        return training_throughput(arch, wl, cf.gpu.bf16_tflops, cf.count, cf.offload, tokens)
-    e, g = cf.estimate, cf.gpu
-    if e.gpus > 1:      # tensor parallel: the estimate is per GPU, bandwidth and compute add up
-        return inference_throughput(arch, wl, [(1.0, g.bf16_tflops * cf.count, g.bandwidth_gbps * cf.count)],
-                                    e.breakdown["weights"] * cf.count, e.breakdown["kv_cache"] * cf.count, requests)
-    one = inference_throughput(arch, wl, [(1.0, g.bf16_tflops, g.bandwidth_gbps)], e.breakdown["weights"],
-                               e.breakdown["kv_cache"], requests)
-    if cf.replicas == 1:
-        return one
-    return replace(one, tokens_per_s=one.tokens_per_s * cf.replicas,
-                   seconds=None if one.seconds is None else one.seconds / cf.replicas,
-                   detail=f"{cf.replicas} replicas; each {one.detail}")
+def _round_up(n: int, step: int) -> int:
+    return max(step, math.ceil(n / step) * step)
 
+
+# ---------------------------------------------------------------------------------------------------
+# Inference
 
 def layer_split_need(est: Estimate) -> tuple[int, int]:
     """An inference estimate split over cards holding consecutive layers: (bytes divided among the cards,
@@ -260,41 +379,198 @@ def layer_split_need(est: Estimate) -> tuple[int, int]:
     return shared, est.reserved_bytes - shared
 
 
-def layer_split_room(g: GPU, margin: float, engine: str, overhead: int) -> int:
+def layer_split_room(g: GPU, margin: float, engine: str, overhead: int, utilization: float | None = None) -> int:
     """Bytes of a card left for its share of a layer split (vLLM's headroom comes off usable memory)."""
-    return usable_bytes(g, margin, engine) - overhead - g.context_bytes
+    return usable_bytes(g, margin, engine, utilization) - overhead - g.context_bytes
 
 
-def inference_config(j: Job, g: GPU, c: Constraints) -> Config | None:
-    """Smallest number of cards of one type that hold an inference job with layers split across them."""
-    est = estimate(j.arch, j.workload.model_copy(update={"gpus": 1}))
+def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: _NeedCache) -> Config | None:
+    """Smallest number of cards of one type that hold one copy of the model: tensor parallel for vLLM and
+    `--parallel tensor` (a divisor of the heads, within one host), else layers split across cards."""
+    usable = usable_bytes(g, c.margin, wg.engine, wg.gpu_memory_utilization)
+    tensor = wg.engine == "vllm" or wg.parallel == "tensor"
+    if tensor and not g.is_machine:
+        limit = g.nvlink.width if (wg.parallel == "tensor" and g.nvlink) else 8
+        for n in (1, 2, 4, 8):
+            if n > min(limit, c.max_gpus) or arch.num_heads % n:
+                continue
+            est = need(wg, n, 0, "none", g.context_bytes, parallel="tensor")
+            if est.total_bytes <= usable:
+                per_card, _ = _host_ram(est, 1)
+                return Config(g, n, 0, "none", est, est.total_bytes, usable, per_card, 0.0, replica_gpus=n,
+                              span_hosts=False, tensor_parallel=n > 1)
+        if wg.parallel == "tensor" or wg.engine != "vllm":
+            return None
+        # vLLM beyond one host: pipeline stages of 8-way tensor parallel (modelled as a layer split of TP=8)
+    est = need(wg, 1, 0, "none", 0 if g.is_machine else g.context_bytes, parallel="pipeline")
     shared, overhead = layer_split_need(est)
-    usable = usable_bytes(g, c.margin, j.workload.engine)
-    room = layer_split_room(g, c.margin, j.workload.engine, overhead)
+    room = layer_split_room(g, c.margin, wg.engine, overhead, wg.gpu_memory_utilization)
     if room <= 0:
         return None
     n = max(1, math.ceil(shared / room))
     if n > (1 if g.is_machine else c.max_gpus):
         return None
-    need = int(shared / n + overhead + g.context_bytes)
-    return Config(g, n, 0, "none", est, need, usable, est.cpu_ram_bytes / GB)
+    need_bytes = int(shared / n + overhead + g.context_bytes)
+    per_card = est.cpu_ram_bytes / n / GB
+    return Config(g, n, 0, "none", est, need_bytes, usable, per_card, 0.0, replica_gpus=n,
+                  span_hosts=wg.engine == "vllm")
 
 
-def serving_configs(arch: Architecture, wl: Workload, gpus: list[GPU], c: Constraints,
-                    rejected: dict[str, str]) -> list[Config]:
-    """Per card type: the smallest layer split that holds the model, replicated until `requests` sequences
-    are served within the deadline (replicas serve independent batches, so throughput adds up)."""
+def inference_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, c: Constraints,
+                      rejected: dict[str, str], need: _NeedCache | None = None) -> list[Config]:
+    """Per card: one replica, and more replicas for speed (each serves its own batches)."""
+    need = need or _NeedCache(arch)
     configs = []
-    for g in gpus:
-        one = inference_config(Job(arch, wl, requests=c.requests), g, c)
+    for g, wg, stack, ev in cards:
+        one = one_replica(arch, wg, g, c, need)
         if one is None:
-            rejected[g.name] = "cannot hold the model and its KV cache within --max-gpus"
+            rejected[g.name] = ("does not fit within one NVLink domain" if wg.parallel == "tensor" else
+                                "cannot hold the model and its KV cache within --max-gpus")
             continue
-        secs = config_throughput(arch, wl, one, None, c.requests).seconds
-        replicas = max(1, math.ceil(secs / c.deadline_s))
-        if (g.is_machine and replicas > 1) or one.count * replicas > c.max_gpus:
-            rejected[g.name] = f"needs {replicas} replicas to serve {c.requests:,} sequences in time"
-            continue
-        configs.append(replace(one, count=one.count * replicas, replicas=replicas,
-                               ram_need_gb=one.ram_need_gb * replicas))
+        step = purchase_step(g, catalog, nvlink_pairs(g, c) and one.replica_gpus > 1) if not g.is_machine else 1
+        for r in REPLICA_COUNTS:
+            n = _round_up(one.replica_gpus * r, step) if not g.is_machine else 1
+            if n > (1 if g.is_machine else c.max_gpus) or (g.is_machine and r > 1):
+                break
+            r_eff = n // one.replica_gpus
+            configs.append(replace(one, count=n, replicas=r_eff, host_ram_per_gpu_gb=one.host_ram_per_gpu_gb,
+                                   stack=stack, evidence=ev, workload=wg))
     return configs
+
+
+# ---------------------------------------------------------------------------------------------------
+# Machines and housing
+
+def machine_options(cf: Config, catalog: Catalog, c: Constraints) -> list[Machine]:
+    """Every buildable machine for this configuration's cards (per-machine slots, power, cooling and RAM)."""
+    g = cf.gpu
+    if g.is_machine:
+        return [Machine(None, g, 1, int(g.memory_gb), catalog.gpu_price_usd(g), g.tdp_w)]
+    pairs = nvlink_pairs(g, c) and cf.count > 1
+    out = []
+    for p in catalog.platforms.values():
+        if not platform_takes(p, g):
+            continue
+        cap = cards_per_host(g, p)
+        fixed = getattr(p, "fixed_gpus", None)
+        ks = [fixed] if fixed else range(1, min(cap, cf.count) + 1)
+        for k in ks:
+            if k > cap or k > cf.count:
+                continue
+            if pairs and k % 2:
+                continue                          # a bridge joins two cards in the same machine
+            if not cf.span_hosts and k % cf.replica_gpus:
+                continue                          # a replica stays inside one machine
+            ram_need = max(c.ram_ratio * k * g.memory_gb, k * cf.host_ram_per_gpu_gb + cf.host_ram_fixed_gb)
+            units = max(0, math.ceil(ram_need / p.ram_step_gb - 1e-9))
+            ram = units * p.ram_step_gb
+            if ram > p.max_ram_gb:
+                continue
+            bridges = k // 2 if pairs else 0
+            bridge_usd = bridges * (g.nvlink.bridge_price if g.nvlink else 0)
+            cost = (catalog.to_usd(p.price, p.currency) + k * catalog.gpu_price_usd(g) + ram * p.ram_price_per_gb
+                    + bridge_usd)
+            out.append(Machine(p, g, k, ram, cost, p.base_w + k * g.tdp_w, bridges, p.network_per_node))
+    return out
+
+
+def cheapest_hosting(count: int, options: list[Machine]) -> Hosting | None:
+    """Exactly `count` cards in the cheapest set of machines: one machine, or several (each paying its network
+    port) on platforms that may be clustered. Exact: an unbounded knapsack over the machine options."""
+    best: Hosting | None = None
+    for o in options:
+        if o.k == count and (best is None or o.cost_usd < best.cost_usd):
+            best = Hosting([(o, 1)], o.cost_usd)
+    multi = [o for o in options if o.multi_node and o.k < count]
+    if multi:
+        inf = float("inf")
+        cost = [0.0] + [inf] * count
+        pick: list[Machine | None] = [None] * (count + 1)
+        for n in range(1, count + 1):
+            for o in multi:
+                if o.k <= n and cost[n - o.k] + o.cost_usd + o.network_usd < cost[n]:
+                    cost[n], pick[n] = cost[n - o.k] + o.cost_usd + o.network_usd, o
+        if cost[count] < inf and (best is None or cost[count] < best.cost_usd - 1e-9):
+            counts: dict[Machine, int] = {}
+            n = count
+            while n:
+                counts[pick[n]] = counts.get(pick[n], 0) + 1
+                n -= pick[n].k
+            if sum(counts.values()) > 1:
+                best = Hosting(list(counts.items()), cost[count])
+    return best
+
+
+def link_of(cf: Config, hosting: Hosting) -> tuple[str, float]:
+    """The slowest link the configuration's collectives cross, and its bandwidth in GB/s."""
+    g = cf.gpu
+    if hosting.count > 1:
+        gbps = min(getattr(m.platform, "network_gbps", 100.0) for m, _ in hosting.machines)
+        return f"{gbps:g} Gb/s network", gbps / 8 * NETWORK_EFFICIENCY
+    k = hosting.machines[0][0].k
+    if g.nvlink and (g.nvlink.width >= k) and (g.nvlink.width > 2 or k <= 2):
+        return "NVLink", g.nvlink.bandwidth_gbps
+    return "PCIe", PCIE_GBPS
+
+
+def settle(arch: Architecture, job: JobSize, cf: Config, catalog: Catalog, c: Constraints) -> Config | None:
+    """House the configuration and time the job on that housing; None when no machine can house it."""
+    cf.options = machine_options(cf, catalog, c)
+    cf.hosting = cheapest_hosting(cf.count, cf.options)
+    if cf.hosting is None:
+        return None
+    wl = cf.workload
+    if cf.parts:
+        return cf
+    if wl.training:
+        link, gbps = link_of(cf, cf.hosting)
+        e = cf.estimate
+        weight_total = e.breakdown["weights"] * (cf.count if cf.zero >= 3 else 1)
+        comm = comm_seconds(comm_bytes_per_step(arch, wl, e.trainable_params, weight_total, cf.zero), cf.count, gbps)
+        tp = training_throughput(arch, wl, cf.gpu.bf16_tflops, cf.count, cf.offload, job.tokens, comm, link)
+    else:
+        tp = replica_throughput(arch, wl, cf, job.requests)
+    cf.tokens_per_s, cf.time_s, cf.time_detail = tp.tokens_per_s, tp.seconds, tp.detail
+    return cf
+
+
+def replica_throughput(arch: Architecture, wl: Workload, cf: Config, requests: int | None):
+    """Tensor parallel cards read their shards at once; a layer split's cards take turns; replicas add up."""
+    e, g, n = cf.estimate, cf.gpu, cf.replica_gpus
+    if cf.tensor_parallel:
+        one = inference_throughput(arch, wl, [(1.0, g.bf16_tflops * n, g.bandwidth_gbps * n)],
+                                   e.breakdown["weights"] * n, e.breakdown["kv_cache"] * n, requests)
+    else:
+        one = inference_throughput(arch, wl, [(1.0, g.bf16_tflops, g.bandwidth_gbps)], e.breakdown["weights"],
+                                   e.breakdown["kv_cache"], requests)
+    if cf.replicas == 1:
+        return one
+    return replace(one, tokens_per_s=one.tokens_per_s * cf.replicas,
+                   seconds=None if one.seconds is None else one.seconds / cf.replicas,
+                   detail=f"{cf.replicas} replicas; each {one.detail}")
+
+
+def prune(configs: list[Config]) -> list[Config]:
+    """Drop configurations another of the same card type beats on both cost and time: they can never be the
+    cheapest plan within a deadline, the fastest within a budget, or a card type's best alternative."""
+    keep = []
+    for cf in configs:
+        t = cf.time_s if cf.time_s is not None else math.inf
+        dominated = any(o is not cf and o.gpu.name == cf.gpu.name and o.hosting.cost_usd <= cf.hosting.cost_usd
+                        and (o.time_s if o.time_s is not None else math.inf) <= t
+                        and (o.hosting.cost_usd, o.time_s or 0) != (cf.hosting.cost_usd, cf.time_s or 0)
+                        for o in configs)
+        if not dominated:
+            keep.append(cf)
+    # identical (cost, time) duplicates: keep the simplest strategy
+    seen, out = set(), []
+    for cf in sorted(keep, key=lambda x: (x.zero, x.offload != "none")):
+        key = (cf.gpu.name, round(cf.hosting.cost_usd, 2), cf.time_s)
+        if key not in seen:
+            seen.add(key)
+            out.append(cf)
+    return out
+
+
+def job_for(arch: Architecture, wl: Workload, c: Constraints) -> JobSize:
+    return job_size(arch, wl, c.tokens, c.examples, c.epochs, c.requests)

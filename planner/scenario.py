@@ -21,7 +21,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from planner.catalog import GPU, Catalog, load_catalog
-from planner.data import builtin_registry, read_yaml
+from planner.data import builtin_registry
+from planner.files import read_text, read_yaml
 from planner.errors import InputError
 from planner.render import human_time
 from planner.solver import Constraints, Job, Result, plan_jobs
@@ -99,8 +100,8 @@ class Scenario(BaseModel):
 def _line_of(path: Path, loc: tuple) -> int | None:
     """Line number (1-based) of the YAML node at `loc`, or its nearest existing parent."""
     try:
-        node = yaml.compose(path.read_text())
-    except yaml.YAMLError:
+        node = yaml.compose(read_text(path, "scenario"))
+    except (yaml.YAMLError, InputError):
         return None
     line = None
     for key in loc:

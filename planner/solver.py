@@ -1,12 +1,11 @@
-"""The integer program: cheapest GPUs, hosts, system RAM and interconnect that run a workload within a budget.
+"""The integer program: which configuration to run and which machines to buy for it, within the budget and
+the deadline, and the cost-time frontier around that choice.
 
-The memory side is settled before the ILP (planner/configs.py: per GPU type and strategy, the smallest GPU
-count that fits). The ILP chooses among those configurations and buys what they need around them: hosts
-(slots, power), RAM (ratio to VRAM, offloaded states), NVLink bridges and a network when more than one host
-is needed.
-
-Inference splits layers across cards (pipeline, as device_map="auto" or llama.cpp do), so different card
-types may be mixed: there the memory constraint is linear in the card counts and lives inside the ILP.
+Candidates come from planner/configs.py: configurations (card type, count, strategy, stack, per-card memory
+need, time on the cards' link) and, per configuration, buildable machines (platform + k cards + RAM, each
+within its slots, power, cooling and RAM limits). The ILP picks one configuration and how many of each machine
+house exactly its cards; more than one machine buys a network port per machine and only on platforms that may
+be clustered. Objective: cost (ties: less power, then the simpler strategy), or time within the budget.
 """
 from __future__ import annotations
 
@@ -16,22 +15,25 @@ from dataclasses import dataclass, field, replace
 import pulp
 
 from planner.architecture import Architecture
-from planner.catalog import GB, GPU, Catalog, Platform
-from planner.configs import (Config, Constraints, Job, candidate_gpus, config_throughput, inference_config,
-                             layer_split_need, layer_split_room, serving_configs, tensor_parallel_configs,
-                             training_configs, usable_bytes)
+from planner.catalog import Catalog
+from planner.configs import (Config, Constraints, Job, Machine, _NeedCache, candidate_gpus, cards_per_host,
+                             inference_configs, job_for, one_replica, prune, settle, training_configs, usable_bytes)
 from planner.errors import InputError
-from planner.estimator import Estimate, estimate
-from planner.timing import Throughput, energy_kwh, inference_throughput
+from planner.estimator import Estimate
+from planner.files import native_stdout_silenced
+from planner.timing import JobSize, energy_kwh
 from planner.workload import Workload
 
 __all__ = ["Constraints", "Job", "Config", "Item", "Plan", "Result", "plan", "plan_jobs", "usable_bytes",
            "cards_per_host"]
 
+SOLVER_TIME_LIMIT_S = 20
+FRONTIER_POINTS = 8
+
 
 @dataclass
 class Item:
-    kind: str          # gpu | host | ram | bridge | network
+    kind: str          # gpu | host | ram | bridge | network | machine
     name: str
     count: int
     unit_price: float  # in the plan's currency
@@ -52,17 +54,23 @@ class Plan:
     ram_gb: int
     vram_gb: float
     power_w: float
-    per_gpu: list[dict]                # per GPU type: need vs usable memory
+    per_gpu: list[dict]                # per card type: need vs usable memory
     estimate: Estimate
     config: Config | None = None
+    machines: list[dict] = field(default_factory=list)
+    stack: str = ""
+    evidence: str = ""
     tokens_per_s: float = 0.0
-    time_s: float | None = None          # time to result (training tokens / inference requests)
+    time_s: float | None = None          # time to result for the stated job
     energy_kwh: float | None = None
     energy_cost: float | None = None     # in `currency`
     time_detail: str = ""
+    rent: dict | None = None
+    optimality: str = "proven"           # proven | time limit (best found, not proven cheapest)
 
     def to_dict(self) -> dict:
         return {
+            "stack": self.stack, "evidence": self.evidence,
             "tokens_per_s": round(self.tokens_per_s, 1), "time_s": self.time_s,
             "time_days": None if self.time_s is None else round(self.time_s / 86400, 3),
             "energy_kwh": None if self.energy_kwh is None else round(self.energy_kwh, 1),
@@ -70,8 +78,9 @@ class Plan:
             "items": [{"kind": i.kind, "name": i.name, "count": i.count, "unit_price": round(i.unit_price, 2),
                        "subtotal": round(i.subtotal, 2)} for i in self.items],
             "total_cost": round(self.total_cost, 2), "currency": self.currency, "strategy": self.strategy,
-            "gpus": self.gpus, "hosts": self.hosts, "ram_gb": self.ram_gb, "vram_gb": round(self.vram_gb, 1),
-            "power_w": round(self.power_w), "memory": self.per_gpu,
+            "gpus": self.gpus, "hosts": self.hosts, "machines": self.machines, "ram_gb": self.ram_gb,
+            "vram_gb": round(self.vram_gb, 1), "power_w": round(self.power_w), "memory": self.per_gpu,
+            "rent": self.rent, "optimality": self.optimality,
         }
 
 
@@ -86,11 +95,15 @@ class Result:
     solve_seconds: float = 0.0
     rejected: dict[str, str] = field(default_factory=dict)   # GPU -> why it cannot run the job
     solver: str = ""
+    frontier: list[Plan] = field(default_factory=list)       # cost ascending, time strictly descending
+    job: JobSize | None = None
+    deadline_s: float | None = None
+    objective: str = "cost"
 
 
 # ---------------------------------------------------------------------------------------------------
 
-def pick_solver(msg: bool = False, time_limit: float = 20):
+def pick_solver(msg: bool = False, time_limit: float = SOLVER_TIME_LIMIT_S):
     """In-process HiGHS when highspy is installed, else CBC (bundled with PuLP 2.x/3.x or on PATH)."""
     highs = pulp.HiGHS(msg=msg, timeLimit=time_limit)
     if highs.available():
@@ -104,136 +117,6 @@ def pick_solver(msg: bool = False, time_limit: float = 20):
     raise InputError("no MILP solver available: pip install highspy (or pulp[cbc])")
 
 
-# ---------------------------------------------------------------------------------------------------
-
-@dataclass
-class _Model:
-    prob: pulp.LpProblem
-    n: dict            # GPU name -> LpAffineExpression (count)
-    used: dict         # GPU name -> binary
-    x: dict            # config index -> binary (training)
-    y: dict            # platform -> int
-    r: dict            # platform -> int (RAM units)
-    a: dict            # (gpu, platform) -> int
-    net: dict
-    cost: pulp.LpAffineExpression
-    power: pulp.LpAffineExpression
-    ram_gb: pulp.LpAffineExpression
-
-
-def build_model(catalog: Catalog, c: Constraints, gpus: list[GPU], configs: list[Config] | None,
-                inference_need: tuple[int, int, float] | None, budget_usd: float | None) -> _Model:
-    """configs: training (one configuration is chosen).
-    inference_need: (bytes shared across a layer split, bytes every card needs besides, host RAM GB)."""
-    prob = pulp.LpProblem("hardware_plan", pulp.LpMinimize)
-    platforms: list[Platform] = list(catalog.platforms.values())
-    M = c.max_gpus
-    n, used, x = {}, {}, {}
-    cost_terms, power_terms = [], []
-    ram_need_terms = []
-    mem_terms = []
-    nvidia = [g for g in gpus if not g.is_machine]
-    macs = [g for g in gpus if g.is_machine]
-    for g in gpus:
-        used[g.name] = _var(prob, f"use_{_id(g.name)}", 0, 1, "Binary")
-    if configs is not None:
-        for i, cf in enumerate(configs):
-            x[i] = _var(prob, f"cfg_{i}", 0, 1, "Binary")
-        prob += pulp.lpSum(x.values()) == 1, "one_configuration"
-        for g in gpus:
-            n[g.name] = pulp.lpSum(cf.count * x[i] for i, cf in enumerate(configs) if cf.gpu.name == g.name)
-            prob += used[g.name] == pulp.lpSum(x[i] for i, cf in enumerate(configs) if cf.gpu.name == g.name)
-        ram_need_terms.append(pulp.lpSum(cf.ram_need_gb * x[i] for i, cf in enumerate(configs)))
-    else:
-        shared, overhead, host_ram_gb, engine = inference_need
-        for g in nvidia:
-            lo = c.min_gpus.get(g.name, 0)
-            step = g.nvlink.width if (c.require_nvlink and g.nvlink and g.nvlink.width == 2) else 1
-            k = _var(prob, f"k_{_id(g.name)}", 0, M // step, "Integer")
-            n[g.name] = step * k
-            prob += n[g.name] <= M * used[g.name]
-            prob += n[g.name] >= used[g.name]
-            if lo:
-                prob += n[g.name] >= lo * used[g.name]
-        for g in macs:
-            n[g.name] = used[g.name]
-        usable = {g.name: layer_split_room(g, c.margin, engine, overhead) for g in gpus}
-        mem_terms = [usable[g.name] / GB * n[g.name] for g in gpus if usable[g.name] > 0]
-        for g in gpus:
-            if usable[g.name] <= 0:
-                prob += used[g.name] == 0
-        prob += pulp.lpSum(mem_terms) >= shared / GB, "memory"
-        prob += pulp.lpSum(n[g.name] for g in nvidia) <= M, "max_gpus"
-        ram_need_terms.append(host_ram_gb)
-    # Apple machines are whole systems: at most one, and nothing else beside it
-    if macs:
-        prob += pulp.lpSum(used[g.name] for g in macs) <= 1, "one_mac"
-        for g in nvidia:
-            prob += n[g.name] <= M * (1 - pulp.lpSum(used[m.name] for m in macs))
-    # Hosts
-    y, r, a, net = {}, {}, {}, {}
-    multi = _var(prob, "multi_node", 0, 1, "Binary")
-    for p in platforms:
-        pid = _id(p.name)
-        y[p.name] = _var(prob, f"hosts_{pid}", 0, M, "Integer")
-        r[p.name] = _var(prob, f"ram_{pid}", 0, None, "Integer")
-        net[p.name] = _var(prob, f"net_{pid}", 0, None, "Integer")
-        placed = []
-        for g in nvidia:
-            per_host = cards_per_host(g, p)
-            if g.form in p.forms and per_host > 0:
-                a[g.name, p.name] = _var(prob, f"a_{_id(g.name)}_{pid}", 0, M, "Integer")
-                placed.append(g)
-                # per host: no more of this card than its slots and power allow (exact for one card type)
-                prob += a[g.name, p.name] <= per_host * y[p.name], f"cap_{_id(g.name)}_{pid}"
-        prob += pulp.lpSum(a[g.name, p.name] for g in placed) <= p.max_gpus * y[p.name], f"gpus_per_{pid}"
-        prob += pulp.lpSum(g.slot_width * a[g.name, p.name] for g in placed) <= p.slot_width * y[p.name], \
-            f"slots_{pid}"
-        prob += pulp.lpSum(g.tdp_w * a[g.name, p.name] for g in placed) + p.base_w * y[p.name] \
-            <= 0.8 * p.psu_w * y[p.name], f"power_{pid}"
-        prob += r[p.name] * p.ram_step_gb <= p.max_ram_gb * y[p.name], f"max_ram_{pid}"
-        prob += net[p.name] >= y[p.name] - M * (1 - multi), f"network_{pid}"
-        if not p.multi_node:
-            prob += y[p.name] <= M * (1 - multi), f"single_node_{pid}"
-        cost_terms += [catalog.to_usd(p.price, p.currency) * y[p.name],
-                       p.ram_price_per_gb * p.ram_step_gb * r[p.name],
-                       p.network_per_node * net[p.name]]
-        power_terms += [p.base_w * y[p.name]] + [g.tdp_w * a[g.name, p.name] for g in placed]
-    prob += pulp.lpSum(y.values()) <= 1 + M * multi, "multi_node"
-    if c.single_host:
-        prob += multi == 0, "single_host"
-    for g in nvidia:
-        prob += pulp.lpSum(v for (gn, _), v in a.items() if gn == g.name) == n[g.name], f"place_{_id(g.name)}"
-        cost_terms.append(catalog.gpu_price_usd(g) * n[g.name])
-        if c.require_nvlink and g.nvlink and g.nvlink.width == 2 and g.nvlink.bridge_price:
-            cost_terms.append(g.nvlink.bridge_price / 2 * n[g.name])       # one bridge per pair
-    for g in macs:
-        cost_terms.append(catalog.gpu_price_usd(g) * used[g.name])
-        power_terms.append(g.tdp_w * used[g.name])
-    # System RAM: ratio to VRAM (NVIDIA hosts) and what the job keeps in host memory
-    ram_gb = pulp.lpSum(p.ram_step_gb * r[p.name] for p in platforms)
-    vram_gb = pulp.lpSum(g.memory_gb * n[g.name] for g in nvidia)
-    prob += ram_gb >= c.ram_ratio * vram_gb, "ram_ratio"
-    mac_used = pulp.lpSum(used[g.name] for g in macs) if macs else 0
-    need_terms = pulp.lpSum(ram_need_terms) if ram_need_terms else 0
-    prob += ram_gb >= need_terms - 1e6 * mac_used, "ram_need"
-    cost = pulp.lpSum(cost_terms)
-    power = pulp.lpSum(power_terms)
-    if budget_usd is not None:
-        prob += cost <= budget_usd, "budget"
-    # tie-breaks (well below one dollar): less power, then the simpler strategy (lower ZeRO stage, no offload)
-    simpler = pulp.lpSum((cf.zero + 2 * (cf.offload != "none")) * 1e-2 * x[i] for i, cf in enumerate(configs)) \
-        if configs is not None else 0
-    prob += cost + 1e-3 * power + simpler
-    return _Model(prob, n, used, x, y, r, a, net, cost, power, ram_gb)
-
-
-def cards_per_host(g: GPU, p: Platform) -> int:
-    """How many cards of one type a host of this platform takes: slots, slot width and 80% of the PSU."""
-    by_power = int((0.8 * p.psu_w - p.base_w) // g.tdp_w)
-    return max(0, min(p.max_gpus, p.slot_width // g.slot_width, by_power))
-
-
 def _var(prob: pulp.LpProblem, name: str, low=0, up=None, cat="Integer"):
     """A variable attached to prob: PuLP >= 3.3.1 and 4.x spell it prob.add_variable, older PuLP LpVariable."""
     if hasattr(prob, "add_variable"):
@@ -241,102 +124,170 @@ def _var(prob: pulp.LpProblem, name: str, low=0, up=None, cat="Integer"):
     return pulp.LpVariable(name, lowBound=low, upBound=up, cat=cat)
 
 
-def _id(name: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in name)
-
-
-def _solve(model: _Model, solver) -> bool:
-    model.prob.solve(solver)
-    return pulp.LpStatus[model.prob.status] == "Optimal"
-
-
 def _val(v) -> float:
     x = pulp.value(v)
     return 0.0 if x is None else float(x)
 
 
-def _extract(model: _Model, catalog: Catalog, arch: Architecture, wl: Workload, c: Constraints, gpus: list[GPU],
-             configs: list[Config] | None, base_est: Estimate | None, inference_overhead: int) -> Plan:
-    rate = catalog.rate(c.currency)
-    items: list[Item] = []
-    counts = {g.name: int(round(_val(model.n[g.name]))) for g in gpus}
-    counts = {k: v for k, v in counts.items() if v > 0}
-    by_name = {g.name: g for g in gpus}
-    for name, k in counts.items():
-        g = by_name[name]
-        items.append(Item("gpu", name, k, catalog.gpu_price_usd(g) * rate))
-        if c.require_nvlink and g.nvlink and g.nvlink.width == 2 and g.nvlink.bridge_price and k >= 2:
-            items.append(Item("bridge", f"nvlink-bridge ({name})", k // 2, g.nvlink.bridge_price * rate))
-    hosts, ram_gb = {}, 0
-    for p in catalog.platforms.values():
-        h = int(round(_val(model.y[p.name])))
-        if h:
-            hosts[p.name] = h
-            items.append(Item("host", p.name, h, catalog.to_usd(p.price, p.currency) * rate))
-        units = int(round(_val(model.r[p.name])))
-        if units:
-            ram_gb += units * p.ram_step_gb
-            items.append(Item("ram", f"ram {p.ram_step_gb} GB ({p.name})", units,
-                              p.ram_price_per_gb * p.ram_step_gb * rate))
-        nn = int(round(_val(model.net[p.name])))
-        if nn:
-            items.append(Item("network", f"network per node ({p.name})", nn, p.network_per_node * rate))
-    config = None
-    if configs is not None:
-        config = next(cf for i, cf in enumerate(configs) if _val(model.x[i]) > 0.5)
-        est = config.estimate
-        strategy = config.strategy
-        per_gpu = [{"gpu": config.gpu.name, "count": config.count, "need_bytes": config.need_bytes,
-                    "usable_bytes": config.usable_bytes,
-                    "headroom_bytes": config.usable_bytes - config.need_bytes}]
-    else:
-        est = base_est
-        if any(by_name[k].is_machine for k in counts):
-            est = estimate(arch, wl.model_copy(update={"gpus": 1}), cuda_context=0)
-        total_cards = sum(counts.values())
-        strategy = "single GPU" if total_cards == 1 else f"{total_cards} GPUs, layers split (pipeline)"
-        if any(by_name[k].is_machine for k in counts):
-            strategy = "single machine (unified memory)"
-        shared, _ = layer_split_need(est)
-        room = {k: layer_split_room(by_name[k], c.margin, wl.engine, inference_overhead) for k in counts}
-        cap = sum(room[k] * v for k, v in counts.items())
-        per_gpu = []
-        for k, v in counts.items():
-            g = by_name[k]
-            usable = usable_bytes(g, c.margin, wl.engine)
-            share = room[k] / cap * shared if cap > 0 else 0
-            need = int(share + inference_overhead + g.context_bytes)
-            per_gpu.append({"gpu": k, "count": v, "need_bytes": need, "usable_bytes": usable,
-                            "headroom_bytes": usable - need})
-    if config is not None and config.parts:
-        per_gpu = [{"gpu": cf.gpu.name, "count": cf.count, "job": j.name, "need_bytes": cf.need_bytes,
-                    "usable_bytes": cf.usable_bytes, "headroom_bytes": cf.usable_bytes - cf.need_bytes}
-                   for j, cf in zip(config.parts, config.part_configs)]
-        times = [config_throughput(j.arch, j.workload, cf, j.tokens, j.requests)
-                 for j, cf in zip(config.parts, config.part_configs)]
-        secs = [t.seconds for t in times if t.seconds is not None]
-        total_s = (sum(secs) if c.mode == "sequential" else max(secs)) if secs else None
-        tp = Throughput(sum(t.tokens_per_s for t in times), total_s,
-                        "; ".join(f"{j.name}: {t.tokens_per_s:,.0f} tokens/s" for j, t in zip(config.parts, times)))
-    elif config is not None:
-        tp = config_throughput(arch, wl, config, c.tokens, c.requests)
-    else:
-        cap_total = sum(r["usable_bytes"] * r["count"] for r in per_gpu) or 1
-        stages = [(r["usable_bytes"] * r["count"] / cap_total, by_name[r["gpu"]].bf16_tflops,
-                   by_name[r["gpu"]].bandwidth_gbps) for r in per_gpu]
-        tp = inference_throughput(arch, wl, stages, est.breakdown["weights"], est.breakdown["kv_cache"],
-                                  c.requests)
-    vram = sum(by_name[k].memory_gb * v for k, v in counts.items())
-    if any(by_name[k].is_machine for k in counts):
-        ram_gb = int(sum(by_name[k].memory_gb for k in counts))
-    total = sum(i.subtotal for i in items)
-    power = _val(model.power)
-    kwh = energy_kwh(power, tp.seconds)
-    return Plan(items, total, c.currency.upper(), strategy, counts, hosts, ram_gb, vram, power, per_gpu, est, config,
-                tokens_per_s=tp.tokens_per_s, time_s=tp.seconds, energy_kwh=kwh,
-                energy_cost=None if kwh is None else kwh * catalog.electricity_usd_per_kwh * rate,
-                time_detail=tp.detail)
+def _useful_machines(cf: Config) -> list[Machine]:
+    """The machines worth offering the ILP for one configuration: those of its cheapest housing (exact, from
+    configs.cheapest_hosting) and the fullest machine of each platform; the rest can never be cheaper."""
+    keep = {m for m, _ in cf.hosting.machines}
+    fullest: dict[str, Machine] = {}
+    for m in cf.options:
+        if m.name not in fullest or m.k > fullest[m.name].k:
+            fullest[m.name] = m
+    keep |= set(fullest.values())
+    return [m for m in cf.options if m in keep]
 
+
+@dataclass
+class _Model:
+    prob: pulp.LpProblem
+    x: dict            # config index -> binary
+    m: dict            # (config index, machine index) -> integer
+    multi: dict        # config index -> binary (more than one machine)
+    net: dict          # config index -> network cost
+    cost: pulp.LpAffineExpression
+    power: pulp.LpAffineExpression
+    time: pulp.LpAffineExpression
+    machines: dict     # config index -> list[Machine]
+
+
+def build_model(configs: list[Config], budget_usd: float | None, deadline_s: float | None,
+                banned: frozenset[str] = frozenset(), max_time_s: float | None = None,
+                objective: str = "cost") -> _Model:
+    prob = pulp.LpProblem("hardware_plan", pulp.LpMinimize)
+    x, m, multi, net, machines = {}, {}, {}, {}, {}
+    cost_terms, power_terms, time_terms, simpler = [], [], [], []
+    for i, cf in enumerate(configs):
+        x[i] = _var(prob, f"cfg_{i}", 0, 1, "Binary")
+        if cf.gpu.name in banned:
+            prob += x[i] == 0
+        opts = machines[i] = _useful_machines(cf)
+        for j, o in enumerate(opts):
+            m[i, j] = _var(prob, f"m_{i}_{j}", 0, cf.count // o.k, "Integer")
+            cost_terms.append(o.cost_usd * m[i, j])
+            power_terms.append(o.power_w * m[i, j])
+        # exactly the configuration's cards, housed in whole machines
+        prob += pulp.lpSum(o.k * m[i, j] for j, o in enumerate(opts)) == cf.count * x[i], f"cards_{i}"
+        # more than one machine: every machine clusterable, each pays its network port
+        multi[i] = _var(prob, f"multi_{i}", 0, 1, "Binary")
+        big = cf.count
+        prob += pulp.lpSum(m[i, j] for j in range(len(opts))) <= x[i] + big * multi[i], f"machines_{i}"
+        prob += multi[i] <= x[i]
+        for j, o in enumerate(opts):
+            if not o.multi_node:
+                prob += m[i, j] <= big * (1 - multi[i])
+        net[i] = _var(prob, f"net_{i}", 0, None, "Continuous")
+        net_big = sum(o.network_usd for o in opts) * big + 1
+        prob += net[i] >= pulp.lpSum(o.network_usd * m[i, j] for j, o in enumerate(opts)) - net_big * (1 - multi[i])
+        cost_terms.append(net[i])
+        t = cf.time_s if cf.time_s is not None else 0.0
+        time_terms.append(t * x[i])
+        if deadline_s is not None and t > deadline_s:
+            prob += x[i] == 0
+        if max_time_s is not None and t > max_time_s:
+            prob += x[i] == 0
+        simpler.append((cf.zero + 2 * (cf.offload != "none")) * 1e-2 * x[i])
+    prob += pulp.lpSum(x.values()) == 1, "one_configuration"
+    cost = pulp.lpSum(cost_terms)
+    power = pulp.lpSum(power_terms)
+    time_expr = pulp.lpSum(time_terms)
+    if budget_usd is not None:
+        prob += cost <= budget_usd * (1 + 1e-9) + 1e-6, "budget"
+    if objective == "time":
+        # fastest first; among equally fast, the cheapest (costs are below 1e9 USD, times above 1 ms)
+        prob += time_expr + 1e-9 * cost
+    else:
+        # tie-breaks well below one dollar: less power, then the simpler strategy
+        prob += cost + 1e-3 * power + pulp.lpSum(simpler)
+    return _Model(prob, x, m, multi, net, cost, power, time_expr, machines)
+
+
+def _solve(model: _Model, solver) -> str | None:
+    """'proven' (optimal), 'time limit' (a solution, not proven cheapest) or None (no solution)."""
+    with native_stdout_silenced():
+        model.prob.solve(solver)
+    chosen = [i for i, v in model.x.items() if _val(v) > 0.5]
+    if pulp.LpStatus[model.prob.status] != "Optimal" or len(chosen) != 1:
+        return None
+    return "proven" if model.prob.sol_status == pulp.LpSolutionOptimal else "time limit"
+
+
+def _extract(model: _Model, configs: list[Config], catalog: Catalog, c: Constraints, optimality: str) -> Plan:
+    rate = catalog.rate(c.currency)
+    i = next(i for i, v in model.x.items() if _val(v) > 0.5)
+    cf = configs[i]
+    g = cf.gpu
+    used = [(o, int(round(_val(model.m[i, j])))) for j, o in enumerate(model.machines[i])]
+    used = [(o, n) for o, n in used if n > 0]
+    n_machines = sum(n for _, n in used)
+    items: list[Item] = []
+    hosts: dict[str, int] = {}
+    machines: list[dict] = []
+    ram_gb = 0
+    if g.is_machine:
+        items.append(Item("machine", g.name, 1, catalog.gpu_price_usd(g) * rate))
+        machines.append({"platform": g.name, "gpus": {g.name: 1}, "ram_gb": int(g.memory_gb), "power_w": g.tdp_w})
+        ram_gb = int(g.memory_gb)
+    else:
+        items.append(Item("gpu", g.name, cf.count, catalog.gpu_price_usd(g) * rate))
+        for o, n in used:
+            p = o.platform
+            hosts[p.name] = hosts.get(p.name, 0) + n
+            ram_gb += o.ram_gb * n
+            machines += [{"platform": p.name, "gpus": {g.name: o.k}, "ram_gb": o.ram_gb, "power_w": o.power_w}] * n
+        for pname, n in hosts.items():
+            p = catalog.platforms[pname.lower()]
+            items.append(Item("host", pname, n, catalog.to_usd(p.price, p.currency) * rate))
+        for o, n in used:
+            if o.ram_gb:
+                items.append(Item("ram", f"ram {o.ram_gb} GB per machine ({o.platform.name}, "
+                                  f"{o.platform.ram_price_per_gb:g} USD/GB)", n, o.ram_gb * o.platform.ram_price_per_gb * rate))
+            if o.bridges:
+                items.append(Item("bridge", f"nvlink-bridge ({g.name})", o.bridges * n, g.nvlink.bridge_price * rate))
+        if n_machines > 1:
+            for o, n in used:
+                items.append(Item("network", f"network per node ({o.platform.name})", n, o.network_usd * rate))
+    total = sum(it.subtotal for it in items)
+    power = sum(mc["power_w"] for mc in machines)
+    kwh = energy_kwh(power, cf.time_s)
+    per_gpu = [{"gpu": g.name, "count": cf.count, "need_bytes": cf.need_bytes, "usable_bytes": cf.usable_bytes,
+                "headroom_bytes": cf.usable_bytes - cf.need_bytes}]
+    if cf.parts:
+        per_gpu = [{"gpu": pc.gpu.name, "count": pc.count, "job": j.name, "need_bytes": pc.need_bytes,
+                    "usable_bytes": pc.usable_bytes, "headroom_bytes": pc.usable_bytes - pc.need_bytes}
+                   for j, pc in zip(cf.parts, cf.part_configs)]
+    vram = g.memory_gb * cf.count
+    p = Plan(items, total, c.currency.upper(), cf.strategy, {g.name: cf.count}, hosts, ram_gb, vram, power, per_gpu,
+             cf.estimate, cf, machines, cf.stack, cf.evidence, tokens_per_s=cf.tokens_per_s, time_s=cf.time_s,
+             energy_kwh=kwh, energy_cost=None if kwh is None else kwh * catalog.electricity_usd_per_kwh * rate,
+             time_detail=cf.time_detail, optimality=optimality)
+    p.rent = rent_comparison(cf, p, catalog, c)
+    return p
+
+
+def rent_comparison(cf: Config, p: Plan, catalog: Catalog, c: Constraints) -> dict | None:
+    """What renting the same cards for the job would cost, and after how many hours buying is cheaper."""
+    cheapest = getattr(catalog, "cheapest_rental", None)
+    r = cheapest(cf.gpu.name) if cheapest else None
+    if r is None:
+        return None
+    rate = catalog.rate(c.currency)
+    hourly = r.usd_per_gpu_hour * cf.count * rate
+    # owning also pays for power: buying wins once rent saved exceeds the purchase price
+    power_hourly = p.power_w / 1000 * catalog.electricity_usd_per_kwh * rate
+    saving = hourly - power_hourly
+    job_h = None if p.time_s is None else p.time_s / 3600
+    return {"provider": r.provider, "as_of": r.as_of, "source": r.source,
+            "usd_per_gpu_hour": r.usd_per_gpu_hour, "hourly_cost": round(hourly, 2),
+            "job_cost": None if job_h is None else round(hourly * job_h, 2),
+            "breakeven_hours": round(p.total_cost / saving, 1) if saving > 0 else None,
+            "currency": c.currency.upper()}
+
+
+# ---------------------------------------------------------------------------------------------------
 
 def memory_advice(wl: Workload, c: Constraints) -> str:
     """What would make a workload that fits no card fit: the changes that cut memory the most first."""
@@ -347,14 +298,16 @@ def memory_advice(wl: Workload, c: Constraints) -> str:
         tips.append("use --method lora or qlora")
     elif wl.method == "lora":
         tips.append("use --method qlora")
-    if wl.training and c.offload is None:
+    if wl.training and c.offload is None and not c.force_offload:
         tips.append("allow CPU offload (--offload any)")
     if wl.batch_size > 1:
         tips.append("lower --batch-size")
     if wl.seq_len > 2048:
         tips.append("shorten --seq-len")
     if wl.method == "inference" and wl.precision in ("bf16", "fp16", "fp32"):
-        tips.append("quantise (--precision int8 or nf4)")
+        tips.append("quantise (--precision fp8, int8, nf4 or a GGUF type)")
+    if wl.method == "inference" and wl.engine == "transformers":
+        tips.append("serve with --engine vllm (tensor parallel, several machines)")
     if c.max_gpus < 4096:
         tips.append(f"raise --max-gpus (now {c.max_gpus})")
     if c.include or c.exclude or not c.allow_used:
@@ -362,109 +315,140 @@ def memory_advice(wl: Workload, c: Constraints) -> str:
     return "; ".join(tips) if tips else "the model is too large for every catalogued GPU"
 
 
-def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alternatives: int = 3) -> Result:
-    """Cheapest hardware for the workload; alternatives are the next cheapest with different GPU types."""
-    c.validate(catalog)
-    if c.deadline_s is not None and not wl.training and not c.requests:
-        raise InputError("--deadline for inference needs --requests (how many sequences to serve in that time)")
-    t0 = time.perf_counter()
-    gpus, rejected = candidate_gpus(catalog, wl, c)
-    budget_usd = catalog.to_usd(c.budget, c.currency) if c.budget is not None else None
-    configs = None
-    base_est = None
-    overhead = 0
-    inference_need = None
+def _configs_for(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, job: JobSize,
+                 rejected: dict[str, str]) -> list[Config]:
+    cards, more = candidate_gpus(catalog, wl, c)
+    rejected.update(more)
+    need = _NeedCache(arch)
     if wl.training:
-        configs = training_configs(arch, wl, gpus, c, rejected)
-    elif c.deadline_s is not None:
-        # serving within a deadline: replicas of the cheapest layer split on one card type, enough of them
-        configs = serving_configs(arch, wl, gpus, c, rejected)
-    elif wl.parallel == "tensor":
-        # tensor parallelism all-reduces every layer: one card type, NVLink-connected, in one host
-        c = replace(c, require_nvlink=True, single_host=True)
-        gpus, more = candidate_gpus(catalog, wl, c)
-        rejected.update(more)
-        configs = tensor_parallel_configs(arch, wl, gpus, c, rejected)
+        raw = training_configs(arch, wl, cards, catalog, c, rejected, need)
     else:
-        base_est = estimate(arch, wl.model_copy(update={"gpus": 1}))
-        shared, overhead = layer_split_need(base_est)
-        inference_need = (shared, overhead, base_est.cpu_ram_bytes / GB, wl.engine)
-        keep = []
-        for g in gpus:
-            room = layer_split_room(g, c.margin, wl.engine, overhead)
-            if room <= 0:
-                rejected[g.name] = "too small for even one layer's activations at this batch and length"
-            elif g.is_machine and room < shared:
-                rejected[g.name] = (f"{shared / 2**30:.1f} GiB of weights and KV cache exceed its "
-                                    f"{room / 2**30:.1f} GiB usable unified memory")
-            else:
-                keep.append(g)
-        gpus = keep
-    if configs is not None:
-        gpus = [g for g in gpus if any(cf.gpu.name == g.name for cf in configs)]
-    result = Result(False, None, [], rejected=rejected, solver="")
-    if not gpus:
+        if wl.parallel == "tensor":
+            # tensor parallelism all-reduces every layer: one card type in one NVLink domain, one host
+            for g, *_ in cards:
+                if not g.nvlink:
+                    rejected[g.name] = "no NVLink domain for tensor parallelism"
+            cards = [t for t in cards if t[0].nvlink]
+        raw = inference_configs(arch, wl, cards, catalog, c, rejected, need)
+    settled = []
+    unhoused: dict[str, str] = {}
+    for cf in raw:
+        if settle(arch, job, cf, catalog, c) is None:
+            unhoused.setdefault(cf.gpu.name, f"no catalogued machine can house {cf.count} of them "
+                                              "(slots, power, cooling, RAM or a replica wider than one machine)")
+        else:
+            settled.append(cf)
+    for name, why in unhoused.items():
+        if not any(cf.gpu.name == name for cf in settled):
+            rejected[name] = why
+    return prune(settled)
+
+
+def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alternatives: int = 3) -> Result:
+    """The recommended purchase, the cost-time frontier, alternatives with other cards, and why others lost."""
+    c.validate(catalog)
+    t0 = time.perf_counter()
+    job = job_for(arch, wl, c)
+    rejected: dict[str, str] = {}
+    configs = _configs_for(arch, wl, catalog, c, job, rejected)
+    result = Result(False, None, [], rejected=rejected, job=job, deadline_s=c.deadline, objective=c.objective)
+    if not configs:
         result.reason = "no GPU in the catalogue can run this workload: " + memory_advice(wl, c)
         result.binding = "memory"
         result.solve_seconds = time.perf_counter() - t0
         return result
-    return _search(catalog, arch, wl, c, gpus, configs, inference_need, base_est, overhead, budget_usd,
-                   alternatives, result, t0)
+    return _search(catalog, c, configs, alternatives, result, t0)
 
 
-def _search(catalog: Catalog, arch: Architecture, wl: Workload, c: Constraints, gpus: list[GPU],
-            configs: list[Config] | None, inference_need, base_est: Estimate | None, overhead: int,
-            budget_usd: float | None, alternatives: int, result: Result, t0: float) -> Result:
-    """Solve; when infeasible, say which constraint binds; else add the next-cheapest alternatives."""
+def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternatives: int, result: Result,
+            t0: float) -> Result:
+    """Solve; when infeasible, say which constraint binds; else add the frontier and the alternatives."""
     solver = pick_solver()
     result.solver = solver.name
+    budget_usd = catalog.to_usd(c.budget, c.currency) if c.budget is not None else None
+    deadline = c.deadline
 
-    def best_plan(budget, cuts=(), banned=frozenset()) -> Plan | None:
-        m = build_model(catalog, c, gpus, configs, inference_need, budget)
-        for used_set in cuts:                     # no-good cuts: not this set of GPU types again
-            m.prob += pulp.lpSum(m.used[gname] for gname in used_set) <= len(used_set) - 1
-        for gname in banned:
-            m.prob += m.used[gname] == 0
-        return _extract(m, catalog, arch, wl, c, gpus, configs, base_est, overhead) if _solve(m, solver) else None
+    def best(budget=budget_usd, dl=deadline, banned=frozenset(), max_time=None, objective=c.objective):
+        m = build_model(configs, budget, dl, banned, max_time, objective)
+        status = _solve(m, solver)
+        return _extract(m, configs, catalog, c, status) if status else None
 
-    best = best_plan(budget_usd)
-    if best is None:
-        # Which constraint binds? Drop the budget and try again.
-        relaxed = best_plan(None) if budget_usd is not None else None
-        if relaxed is not None:
-            result.binding, result.min_budget = "budget", relaxed.total_cost
-            result.reason = (f"the budget of {c.budget:,.0f} {c.currency.upper()} is too small: the cheapest "
-                             f"plan that fits costs {relaxed.total_cost:,.0f} {relaxed.currency}")
-            result.alternatives = [relaxed]
-        else:
+    chosen = best()
+    if chosen is None:
+        cheapest_any = best(budget=None, dl=None, objective="cost")
+        within_budget = best(dl=None, objective="time") if budget_usd is not None else None
+        if cheapest_any is None:
             result.binding = "hosts"
-            result.reason = ("no combination of hosts can carry the GPUs this needs within --max-gpus "
+            result.reason = ("no combination of machines can carry the GPUs this needs within --max-gpus "
                              f"{c.max_gpus}; raise --max-gpus or allow other hardware")
+        elif deadline is not None and (within_budget is not None or budget_usd is None):
+            fastest = within_budget or best(budget=None, dl=None, objective="time")
+            result.binding = "deadline"
+            dl_needed = best(budget=None, objective="cost")
+            result.reason = (f"nothing within the budget finishes the {result.job.describe()} within "
+                             f"{deadline / 86400:g} days: the fastest takes {fastest.time_s / 86400:.1f} days"
+                             + (f"; meeting the deadline costs {dl_needed.total_cost:,.0f} {dl_needed.currency}"
+                                if dl_needed else "") + " (raise --budget or --deadline, or --deadline none)")
+            if dl_needed is not None:
+                result.min_budget = dl_needed.total_cost
+                result.alternatives = [dl_needed]
+            else:
+                result.alternatives = [fastest]
+        else:
+            relaxed = best(budget=None)
+            if relaxed is not None:
+                result.binding, result.min_budget = "budget", relaxed.total_cost
+                result.reason = (f"the budget of {c.budget:,.0f} {c.currency.upper()} is too small: the cheapest "
+                                 f"plan that fits costs {relaxed.total_cost:,.0f} {relaxed.currency}")
+                result.alternatives = [relaxed]
+            else:
+                result.binding = "deadline"
+                result.reason = "no catalogued hardware finishes the job within the deadline at any budget"
+        result.frontier = frontier(best)
         result.solve_seconds = time.perf_counter() - t0
         return result
-    result.feasible, result.plan = True, best
-    cuts = [set(best.gpus)]
+    result.feasible, result.plan = True, chosen
+    result.frontier = frontier(best)
+    used = {chosen.config.gpu.name}
     for _ in range(alternatives):
-        alt = best_plan(budget_usd, cuts)
+        alt = best(banned=frozenset(used))
         if alt is None:
             break
         result.alternatives.append(alt)
-        cuts.append(set(alt.gpus))
-    # ... and always show the cheapest plan of the other family (Apple machine vs discrete GPUs)
+        used.add(alt.config.gpu.name)
+    # ... and always the best plan of the other family (whole unified-memory machine vs discrete GPUs)
     if alternatives:
-        is_mac = lambda p: any(g.is_machine for g in gpus if g.name in p.gpus)  # noqa: E731
-        if all(is_mac(p) == is_mac(best) for p in result.alternatives):
-            other = best_plan(budget_usd, banned={g.name for g in gpus if g.is_machine == is_mac(best)})
+        mine = chosen.config.gpu.is_machine
+        if all(p.config.gpu.is_machine == mine for p in result.alternatives):
+            other = best(banned=frozenset(cf.gpu.name for cf in configs if cf.gpu.is_machine == mine))
             if other is not None:
                 result.alternatives = result.alternatives[:max(alternatives - 1, 0)] + [other]
     result.solve_seconds = time.perf_counter() - t0
     return result
 
 
+def frontier(best) -> list[Plan]:
+    """Pareto-optimal purchases within the budget (no deadline): the cheapest, then repeatedly the cheapest
+    strictly faster than the last (the epsilon-constraint method). Cost ascending, time strictly descending."""
+    points: list[Plan] = []
+    limit = None
+    for _ in range(FRONTIER_POINTS):
+        p = best(dl=None, max_time=limit, objective="cost")
+        if p is None or p.time_s is None:
+            break
+        if points and p.time_s >= points[-1].time_s:
+            break
+        points.append(p)
+        limit = p.time_s * (1 - 1e-6)
+    return points
+
+
+# ---------------------------------------------------------------------------------------------------
+# Several workloads on one purchase
+
 def plan_jobs(jobs: list[Job], catalog: Catalog, c: Constraints, alternatives: int = 0) -> Result:
     """One purchase for several workloads. sequential: the cards must hold each job in turn (count = max);
-    concurrent: each job runs on its own cards of the chosen type at the same time (count = sum).
-    Mixed card types are used for single inference jobs only (plan())."""
+    concurrent: each job runs on its own cards of the chosen type at the same time (count = sum)."""
     if len(jobs) == 1:
         j = jobs[0]
         cj = replace(c, tokens=j.tokens if j.tokens is not None else c.tokens,
@@ -473,48 +457,59 @@ def plan_jobs(jobs: list[Job], catalog: Catalog, c: Constraints, alternatives: i
     c.validate(catalog)
     t0 = time.perf_counter()
     rejected: dict[str, str] = {}
-    candidates = None
+    per_job: list[dict[str, Config]] = []
+    sizes = []
     for j in jobs:
-        gs, rej = candidate_gpus(catalog, j.workload, c)
+        cj = replace(c, tokens=j.tokens, requests=j.requests)
+        size = job_for(j.arch, j.workload, cj)
+        sizes.append(size)
+        cards, rej = candidate_gpus(catalog, j.workload, cj)
         rejected.update(rej)
-        names = {g.name for g in gs}
-        candidates = names if candidates is None else candidates & names
-    gpus = [g for g in catalog.gpus.values() if g.name in (candidates or set())]
-    configs = []
-    for g in gpus:
-        parts = []
-        for j in jobs:
-            if j.workload.training:
-                cj = replace(c, tokens=j.tokens, deadline_s=c.deadline_s)
-                options = training_configs(j.arch, j.workload, [g], cj, {})
-                best = min(options, key=lambda cf: (cf.count, cf.zero, cf.offload != "none"), default=None)
-            else:
-                best = inference_config(j, g, c)
-            if best is None:
-                rejected[g.name] = f"cannot run {j.name or j.arch.name}"
-                break
-            parts.append(best)
+        need = _NeedCache(j.arch)
+        if j.workload.training:
+            raw = training_configs(j.arch, j.workload, cards, catalog, cj, rejected, need)
         else:
-            if c.mode == "concurrent":
-                count, ram = sum(p.count for p in parts), sum(p.ram_need_gb for p in parts)
-            else:
-                count, ram = max(p.count for p in parts), max(p.ram_need_gb for p in parts)
-            if g.is_machine and count > 1:
-                rejected[g.name] = "the jobs together need more than one machine"
-                continue
-            if count > c.max_gpus:
-                rejected[g.name] = f"needs {count} GPUs, more than --max-gpus {c.max_gpus}"
-                continue
-            tight = min(parts, key=lambda p: p.usable_bytes - p.need_bytes)
-            configs.append(Config(g, count, max(p.zero for p in parts), tight.offload, tight.estimate,
-                                  tight.need_bytes, tight.usable_bytes, ram, parts=list(jobs), part_configs=parts))
-    result = Result(False, None, [], rejected=rejected)
+            raw = [one_replica(j.arch, wg, g, cj, need) for g, wg, _, _ in cards]
+            raw = [replace(cf, stack=st, evidence=ev, workload=wg) if cf else None
+                   for cf, (g, wg, st, ev) in zip(raw, cards)]
+        smallest: dict[str, Config] = {}
+        for cf in raw:
+            if cf is not None and (cf.gpu.name not in smallest or cf.count < smallest[cf.gpu.name].count):
+                smallest[cf.gpu.name] = cf
+        per_job.append(smallest)
+    names = set.intersection(*(set(d) for d in per_job)) if per_job else set()
+    configs = []
+    for name in sorted(names):
+        parts = [d[name] for d in per_job]
+        g = parts[0].gpu
+        for j, pc, size in zip(jobs, parts, sizes):
+            settle(j.arch, size, pc, catalog, c)
+        if c.mode == "concurrent":
+            count = sum(p.count for p in parts)
+            per_card = max(p.host_ram_per_gpu_gb for p in parts)
+        else:
+            count = max(p.count for p in parts)
+            per_card = max(p.host_ram_per_gpu_gb * p.count for p in parts) / count
+        if g.is_machine and count > 1:
+            rejected[g.name] = "the jobs together need more than one machine"
+            continue
+        tight = min(parts, key=lambda p: p.usable_bytes - p.need_bytes)
+        times = [p.time_s for p in parts if p.time_s is not None]
+        cf = Config(g, count, max(p.zero for p in parts), tight.offload, tight.estimate, tight.need_bytes,
+                    tight.usable_bytes, per_card, max(p.host_ram_fixed_gb for p in parts), stack=parts[0].stack,
+                    evidence=parts[0].evidence, workload=parts[0].workload, parts=list(jobs), part_configs=parts,
+                    span_hosts=all(p.span_hosts for p in parts), replica_gpus=1)
+        cf.tokens_per_s = sum(p.tokens_per_s for p in parts)
+        cf.time_s = (sum(times) if c.mode == "sequential" else max(times)) if times else None
+        cf.time_detail = "; ".join(f"{j.name}: {p.tokens_per_s:,.0f} tokens/s" for j, p in zip(jobs, parts))
+        if settle(jobs[0].arch, sizes[0], cf, catalog, c) is None:
+            rejected[g.name] = f"no catalogued machine can house {count} of them"
+            continue
+        configs.append(cf)
+    result = Result(False, None, [], rejected=rejected, job=sizes[0], deadline_s=c.deadline, objective=c.objective)
     if not configs:
         result.reason, result.binding = "no GPU type can run every workload of the scenario", "memory"
         result.solve_seconds = time.perf_counter() - t0
         return result
-    gpus = [g for g in gpus if any(cf.gpu.name == g.name for cf in configs)]
-    budget_usd = catalog.to_usd(c.budget, c.currency) if c.budget is not None else None
-    head = jobs[0]
-    return _search(catalog, head.arch, head.workload, c, gpus, configs, None, None, 0, budget_usd, alternatives,
-                   result, t0)
+    return _search(catalog, c, prune(configs), alternatives, result, t0)
+

@@ -31,6 +31,17 @@ QUANT_DECODE_OVERHEAD_S_PER_LAYER = {"nf4": 1.2e-3, "int4": 1.2e-3, "int8": 4.5e
 SCALING_EFFICIENCY = 0.9
 OFFLOAD_SLOWDOWN = {"none": 1.0, "optimizer": 0.7, "optimizer+params": 0.4}
 CHINCHILLA_TOKENS_PER_PARAM = 20
+# Default jobs, stated in every plan's assumptions and overridable: a fine-tune of 10,000 instruction examples
+# at the workload's sequence length for 3 epochs (HF Trainer's num_train_epochs default); serving 10,000
+# requests; and a week to finish, beyond which the planner looks for faster hardware.
+DEFAULT_EXAMPLES = 10_000
+DEFAULT_EPOCHS = 3.0
+DEFAULT_REQUESTS = 10_000
+DEFAULT_DEADLINE_DAYS = 7.0
+# Effective link bandwidths (GB/s per GPU) for gradient and parameter traffic: PCIe 4.0/5.0 x16 peer traffic
+# through the root complex reaches ~25 GB/s in NCCL tests; networks carry their line rate / 8 at ~90%.
+PCIE_GBPS = 25.0
+NETWORK_EFFICIENCY = 0.9
 
 
 def forward_flops_per_token(arch: Architecture, seq_len: int) -> float:
@@ -54,6 +65,65 @@ def default_training_tokens(arch: Architecture, w: Workload) -> int | None:
     return CHINCHILLA_TOKENS_PER_PARAM * arch.params if w.method == "pretrain" else None
 
 
+@dataclass(frozen=True)
+class JobSize:
+    """The amount of work a plan's time and energy are for: training tokens or requests served."""
+    kind: str                     # pretrain | fine-tune | serve
+    tokens: int | None = None
+    requests: int | None = None
+    examples: int | None = None
+    epochs: float | None = None
+    default: bool = True          # chosen by the planner, not the user
+
+    def describe(self) -> str:
+        src = "default job" if self.default else "job"
+        if self.kind == "serve":
+            return f"{src}: serve {self.requests:,} requests"
+        if self.kind == "pretrain":
+            return f"{src}: pre-train on {self.tokens:,} tokens" + (
+                f" (Chinchilla: {CHINCHILLA_TOKENS_PER_PARAM} x parameters)" if self.default else "")
+        if self.examples:
+            return (f"{src}: fine-tune on {self.examples:,} examples x {self.epochs:g} epochs = {self.tokens:,} "
+                    "tokens")
+        return f"{src}: fine-tune on {self.tokens:,} tokens"
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "tokens": self.tokens, "requests": self.requests, "examples": self.examples,
+                "epochs": self.epochs, "default": self.default, "description": self.describe()}
+
+
+def job_size(arch: Architecture, w: Workload, tokens: int | None = None, examples: int | None = None,
+             epochs: float | None = None, requests: int | None = None) -> JobSize:
+    """What the user asked for, else the stated default for the method."""
+    if not w.training:
+        return JobSize("serve", requests=requests or DEFAULT_REQUESTS, default=requests is None)
+    if w.method == "pretrain":
+        return JobSize("pretrain", tokens=tokens or default_training_tokens(arch, w), default=tokens is None)
+    if tokens:
+        return JobSize("fine-tune", tokens=tokens, default=False)
+    n, e = examples or DEFAULT_EXAMPLES, epochs or DEFAULT_EPOCHS
+    return JobSize("fine-tune", tokens=int(n * e * w.seq_len), examples=n, epochs=e,
+                   default=examples is None and epochs is None)
+
+
+def comm_bytes_per_step(arch: Architecture, w: Workload, trainable: int, weight_bytes_total: int,
+                        zero: int) -> float:
+    """Bytes each GPU sends per optimizer step (ring collectives move ~2x the buffer; ZeRO paper section 7):
+    DDP and ZeRO-1/2 reduce the gradients once per step; ZeRO-3/FSDP also all-gather the parameters in
+    forward and backward of every micro-batch."""
+    grads = 2.0 * trainable * 2                              # bf16 gradients, all-reduce = reduce-scatter + gather
+    if zero >= 3:
+        return grads + 2.0 * weight_bytes_total * w.grad_accum
+    return grads
+
+
+def comm_seconds(bytes_per_gpu: float, gpus: int, link_gbps: float) -> float:
+    """Ring collective time: (N-1)/N of the traffic crosses the slowest link."""
+    if gpus <= 1 or link_gbps <= 0:
+        return 0.0
+    return bytes_per_gpu * (gpus - 1) / gpus / (link_gbps * 1e9)
+
+
 @dataclass
 class Throughput:
     tokens_per_s: float
@@ -62,14 +132,25 @@ class Throughput:
 
 
 def training_throughput(arch: Architecture, w: Workload, tflops_per_gpu: float, gpus: int, offload: str = "none",
-                        tokens: int | None = None) -> Throughput:
+                        tokens: int | None = None, comm_s_per_step: float = 0.0, link: str = "") -> Throughput:
+    """Compute-bound rate, slowed to the communication time of a step where that is longer (communication
+    overlaps compute in DDP buckets and ZeRO prefetch, so the slower of the two sets the pace)."""
     rate = tflops_per_gpu * 1e12 * MFU[w.method] * (FP32_RATE if w.precision == "fp32" else 1.0)
     rate *= gpus * (SCALING_EFFICIENCY if gpus > 1 else 1.0) * OFFLOAD_SLOWDOWN.get(offload, 1.0)
     tps = rate / training_flops_per_token(arch, w)
+    detail = (f"{training_flops_per_token(arch, w) / 1e9:,.1f} GFLOP/token at {MFU[w.method]:.0%} utilisation of "
+              f"{tflops_per_gpu:g} TFLOPS x {gpus}")
+    if comm_s_per_step > 0:
+        step_tokens = w.batch_size * w.seq_len * w.grad_accum * gpus
+        compute_s = step_tokens / tps
+        if comm_s_per_step > compute_s:
+            tps = step_tokens / comm_s_per_step
+            detail += f"; communication-bound over {link} ({comm_s_per_step:.2f} s per step vs {compute_s:.2f} s compute)"
+        else:
+            detail += f"; communication over {link} hidden behind compute ({comm_s_per_step:.2f} s per step)"
     tokens = tokens if tokens is not None else default_training_tokens(arch, w)
     secs = tokens / tps if tokens else None
-    return Throughput(tps, secs, f"{training_flops_per_token(arch, w) / 1e9:,.1f} GFLOP/token at "
-                                 f"{MFU[w.method]:.0%} utilisation of {tflops_per_gpu:g} TFLOPS x {gpus}")
+    return Throughput(tps, secs, detail)
 
 
 def inference_throughput(arch: Architecture, w: Workload, stages: list[tuple[float, float, float]],

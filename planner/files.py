@@ -1,0 +1,160 @@
+"""Reading and writing user files safely: bounded sizes, regular files only, YAML without alias bombs,
+atomic writes, and native libraries kept off stdout.
+
+Every user-named file goes through here, so hostile input (a huge file, /dev/zero, a FIFO, a directory,
+a billion-laughs YAML) is refused in bounded time and memory with a one-line InputError.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from planner.errors import InputError
+
+MAX_TEXT_BYTES = 8 * 2**20          # 8 MiB: far above any real config.json, catalogue or scenario file
+MAX_YAML_ALIASES = 200              # anchors reused more often than this look like a billion-laughs bomb
+MAX_YAML_DEPTH = 40                 # nesting deeper than any scenario needs
+MAX_YAML_NODES = 200_000
+
+# libyaml's C loader when PyYAML was built with it (10x faster than the pure-Python one)
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_text(path: str | Path, what: str, limit: int = MAX_TEXT_BYTES) -> str:
+    """The text of a regular file no larger than `limit` bytes; anything else is a one-line InputError."""
+    p = Path(path)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise InputError(f"{what}: file {str(p)!r} not found") from None
+    except OSError as e:
+        raise InputError(f"{what}: cannot read {str(p)!r}: {e.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{what}: {str(p)!r} is a directory; pass a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{what}: {str(p)!r} is not a regular file (device, pipe or socket); pass a file")
+    if st.st_size > limit:
+        raise InputError(f"{what}: {str(p)!r} is {st.st_size / 2**20:.1f} MiB, more than the {limit / 2**20:.0f} MiB "
+                         "limit for this kind of file")
+    try:
+        with open(p, "rb") as f:
+            data = f.read(limit + 1)          # the file may have grown since stat()
+    except OSError as e:
+        raise InputError(f"{what}: cannot read {str(p)!r}: {e.strerror}") from None
+    if len(data) > limit:
+        raise InputError(f"{what}: {str(p)!r} is larger than the {limit / 2**20:.0f} MiB limit")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{what}: {str(p)!r} is not UTF-8 text (byte {e.start})") from None
+
+
+def _check_yaml_shape(text: str, what: str, where: str) -> None:
+    """Walk the event stream (no objects built) and refuse alias bombs and absurd nesting."""
+    aliases = depth = nodes = 0
+    loader = getattr(yaml, "CLoader", yaml.Loader)
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_YAML_ALIASES:
+                raise InputError(f"{what}: {where} uses more than {MAX_YAML_ALIASES} YAML aliases; "
+                                 "write the values out instead")
+        elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise InputError(f"{what}: {where} nests deeper than {MAX_YAML_DEPTH} levels")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+        if isinstance(event, yaml.NodeEvent):
+            nodes += 1
+            if nodes > MAX_YAML_NODES:
+                raise InputError(f"{what}: {where} has more than {MAX_YAML_NODES:,} YAML values")
+
+
+def parse_yaml(text: str, what: str, where: str) -> dict:
+    """Parse YAML text into a mapping, turning every failure into a one-line InputError."""
+    try:
+        _check_yaml_shape(text, what, where)
+        data = yaml.load(text, Loader=_SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise InputError(f"{what}: {where}{line}: malformed YAML ({problem})") from None
+    except RecursionError:
+        raise InputError(f"{what}: {where} nests too deeply") from None
+    if data is None:
+        raise InputError(f"{what}: {where} is empty")
+    if not isinstance(data, dict):
+        raise InputError(f"{what}: {where} must be a mapping at the top level")
+    return data
+
+
+def read_yaml(path: str | Path, what: str) -> dict:
+    return parse_yaml(read_text(path, what), what, str(path))
+
+
+def check_writable(path: str | Path, what: str, suffixes: tuple[str, ...]) -> Path:
+    """Fail before any work when `path` cannot become one of `suffixes`: a directory, a missing parent,
+    no permission or an unknown extension."""
+    p = Path(path)
+    if p.suffix.lower() not in suffixes:
+        raise InputError(f"{what}: {str(path)!r} must end in {' or '.join(suffixes)}")
+    if p.is_dir():
+        raise InputError(f"{what}: {str(path)!r} is a directory; name a file inside it")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"{what}: directory {str(parent)!r} does not exist")
+    if p.exists() and not p.is_file():
+        raise InputError(f"{what}: {str(path)!r} exists and is not a regular file")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise InputError(f"{what}: cannot write {str(path)!r} (permission denied)")
+    return p
+
+
+def write_atomic(path: str | Path, text: str, what: str) -> None:
+    """Write to a temporary file beside `path`, then rename: readers see the old or the new file, never half."""
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, p)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise InputError(f"{what}: cannot write {str(path)!r}: {e.strerror}") from None
+
+
+@contextlib.contextmanager
+def native_stdout_silenced():
+    """Point file descriptor 1 at /dev/null while native code runs (HiGHS prints a banner to stdout from C++
+    when a solver is created, before PuLP can silence it), so `--json` and `--csv` stay one document.
+    Python's own sys.stdout is flushed first and is untouched otherwise."""
+    fd = 1                                  # native code writes to the descriptor, whatever sys.stdout is now
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    try:
+        saved = os.dup(fd)
+    except OSError:                         # stdout closed: nothing to protect
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            sys.stdout.flush()
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)

@@ -1,0 +1,84 @@
+"""Which software stacks run on which hardware family, for which methods (late 2026), as data.
+
+A plan is only as good as the stack that runs on it: the planner recommends a card only when a stack for the
+requested method runs there, and estimates memory and time with that stack's model. When the user names no
+`--framework` / `--engine`, each family uses its usual stack (CUDA: HF Trainer + peft + bitsandbytes and
+transformers generate(); Apple Metal: mlx-lm and MLX; ROCm: the HF stack on PyTorch ROCm).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Display names of the training stacks (--framework) and serving engines (--engine)
+FRAMEWORK_NAMES = {"hf": "transformers+peft+bitsandbytes", "hf-fsdp": "transformers+peft+accelerate FSDP",
+                   "fsdp-qlora": "Answer.AI fsdp_qlora", "torchtune": "torchtune", "litgpt": "LitGPT",
+                   "unsloth": "Unsloth", "mlx-lm": "mlx-lm"}
+ENGINE_NAMES = {"transformers": "transformers generate()", "vllm": "vLLM", "llama.cpp": "llama.cpp", "mlx": "mlx-lm"}
+
+# How far each (stack, family) memory model is checked: measured on our own H100 runs, checked against
+# published figures of that stack (validation/), or modelled from its code and documentation only.
+EVIDENCE = {("hf", "cuda"): "memory measured (121 H100 runs, calibration/)",
+            ("transformers", "cuda"): "memory measured (H100 runs, calibration/)"}
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str                          # cuda | rocm | metal
+    label: str                         # as users say it: CUDA, ROCm, Metal
+    frameworks: dict[str, tuple[str, ...]]   # training stack -> methods it runs here
+    engines: tuple[str, ...]           # serving engines that run here
+    default_framework: str
+    default_engine: str
+    note: str = ""
+
+
+TRAIN_ALL = ("pretrain", "full", "lora", "qlora")
+
+FAMILIES = {
+    # NVIDIA CUDA (discrete cards, HGX, DGX Spark): every stack the planner models
+    "cuda": Family("cuda", "CUDA",
+                   {"hf": TRAIN_ALL, "hf-fsdp": TRAIN_ALL, "fsdp-qlora": ("lora", "qlora"),
+                    "torchtune": TRAIN_ALL, "litgpt": TRAIN_ALL, "unsloth": ("full", "lora", "qlora")},
+                   ("transformers", "vllm", "llama.cpp"), "hf", "transformers"),
+    # AMD ROCm (Instinct, Radeon, Ryzen AI Max): PyTorch, vLLM and llama.cpp run; bitsandbytes has a ROCm
+    # backend (multi-backend since 0.44) but no paged optimizers are assumed; Unsloth and fsdp_qlora are CUDA-first
+    "rocm": Family("rocm", "ROCm",
+                   {"hf": TRAIN_ALL, "hf-fsdp": TRAIN_ALL, "torchtune": TRAIN_ALL, "litgpt": TRAIN_ALL},
+                   ("transformers", "vllm", "llama.cpp"), "hf", "transformers",
+                   "ROCm stacks are modelled as their CUDA equivalents; not measured"),
+    # Apple Metal: MLX (mlx-lm LoRA/QLoRA/full fine-tuning and serving) and llama.cpp; PyTorch MPS runs HF
+    # LoRA and full training without bitsandbytes kernels or 8-bit/paged optimizers
+    "metal": Family("metal", "Metal",
+                    {"mlx-lm": ("full", "lora", "qlora"), "hf": ("full", "lora")},
+                    ("mlx", "llama.cpp", "transformers"), "mlx-lm", "mlx",
+                    "MLX and llama.cpp on Apple silicon are modelled from their code, not measured"),
+}
+
+
+def family_of(vendor: str) -> Family:
+    return FAMILIES["metal" if vendor == "apple" else "rocm" if vendor == "amd" else "cuda"]
+
+
+def stack_for(vendor: str, method: str, framework: str | None, engine: str | None,
+              explicit: bool) -> tuple[str, str] | str:
+    """(framework or engine to use, stack display name), or the reason no stack runs the method there.
+    Not explicit: the family's usual stack; explicit: the user's choice, if it runs there."""
+    fam = family_of(vendor)
+    if method == "inference":
+        choice = engine if (explicit and engine) else fam.default_engine
+        if choice not in fam.engines:
+            return f"{ENGINE_NAMES.get(choice, choice)} does not run on {fam.label}"
+        return choice, f"{ENGINE_NAMES[choice]} ({fam.label})"
+    choice = framework if (explicit and framework) else fam.default_framework
+    methods = fam.frameworks.get(choice)
+    if methods is None:
+        return f"{FRAMEWORK_NAMES.get(choice, choice)} does not run on {fam.label}"
+    if method not in methods:
+        return f"{FRAMEWORK_NAMES[choice]} on {fam.label} does not run {method}"
+    return choice, f"{FRAMEWORK_NAMES[choice]} ({fam.label})"
+
+
+def evidence(choice: str, vendor: str) -> str:
+    fam = family_of(vendor)
+    return EVIDENCE.get((choice, fam.name), "memory modelled from the stack's code and documentation"
+                        + ("" if fam.name == "cuda" else f"; {fam.note}"))
