@@ -1,7 +1,8 @@
-"""The hardware catalogue: GPUs, host platforms and exchange rates, validated from YAML into pydantic models.
+"""The hardware catalogue: GPUs, host platforms, cloud rentals and exchange rates, validated from YAML into
+pydantic models.
 
 Built-in files ship in the package (catalog/*.yaml). `--catalog FILE` adds or overrides entries by name:
-a user file may hold any of the top-level keys `gpus:`, `platforms:`, `rates:`.
+a user file may hold any of the top-level keys `gpus:`, `platforms:`, `rentals:`, `rates:`.
 """
 from __future__ import annotations
 
@@ -15,13 +16,18 @@ from planner.errors import InputError
 
 GB = 10**9
 GiB = 1 << 30
-# CUDA context measured on the H100 with torch 2.11/CUDA 13 (calibration/); used for every NVIDIA card.
+# CUDA context measured on the H100 with torch 2.11/CUDA 13 (calibration/); used for every discrete card.
 NVIDIA_CONTEXT_BYTES = 1_152_188_416
+# Apple: Metal's recommendedMaxWorkingSetSize, about 75% of unified memory up to 64 GB and 84% above.
+APPLE_USABLE = (0.75, 0.84)
+
+BUILTIN_FILES = ("gpus.yaml", "platforms.yaml", "cloud.yaml", "currencies.yaml")
+KNOWN_KEYS = {"gpus", "platforms", "rentals", "rates", "as_of", "source", "electricity_usd_per_kwh"}
 
 
 class NVLink(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    width: int = Field(ge=2)                   # GPUs joined: 2 for a bridge, 8 for an NVSwitch baseboard
+    width: int = Field(ge=2)                   # GPUs joined: 2 for a bridge, 8 for an NVSwitch/Infinity Fabric baseboard
     bandwidth_gbps: float = Field(gt=0)
     bridge_price: float = Field(0, ge=0)       # per bridge (one per pair); 0 where built in
 
@@ -30,12 +36,16 @@ class GPU(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     vendor: Literal["nvidia", "amd", "apple", "intel"]
+    generation: str = ""                       # ampere, ada, hopper, blackwell, cdna3, apple-m3, ...
     memory_gb: float = Field(gt=0, le=10_000)
     bandwidth_gbps: float = Field(gt=0)
-    bf16_tflops: float = Field(gt=0)
+    bf16_tflops: float = Field(gt=0)           # dense BF16 tensor rate, FP32 accumulate, no sparsity
+    fp8: bool = False                          # hardware FP8 tensor cores (Ada, Hopper, Blackwell, MI300)
     tdp_w: float = Field(gt=0, le=5000)
     nvlink: NVLink | None = None
-    form: Literal["pcie", "sxm", "unified"]
+    form: Literal["pcie", "sxm", "oam", "unified"]   # oam: AMD Instinct OAM modules; unified: a whole machine
+    # active: own fans; passive: needs a server chassis's airflow; none: a whole machine. Default from form.
+    cooling: Literal["active", "passive", "none"] | None = None
     slot_width: int = Field(2, ge=1, le=4)
     market: Literal["new", "used"] = "new"
     price: float = Field(gt=0)
@@ -43,13 +53,28 @@ class GPU(BaseModel):
     as_of: str
     source: str
     ecc: bool = False
-    usable_fraction: float = Field(1.0, gt=0, le=1)   # Apple: Metal working-set limit
+    # unified machines: the share of memory the GPU may use (Apple: Metal's working-set limit, the default)
+    usable_fraction: float | None = Field(None, gt=0, le=1)
     supports: list[Literal["inference", "lora", "qlora", "full"]] = ["inference", "lora", "qlora", "full"]
 
     @model_validator(mode="after")
-    def _apple(self):
-        if self.form == "unified" and self.usable_fraction == 1.0:
-            self.usable_fraction = 0.75 if self.memory_gb <= 64 else 0.84
+    def _defaults(self):
+        if self.cooling is None:
+            self.cooling = {"unified": "none", "sxm": "passive", "oam": "passive"}.get(self.form, "active")
+        if self.form == "unified" and self.cooling != "none":
+            raise ValueError(f"cooling must be 'none' for a unified-memory machine, not {self.cooling!r}")
+        if self.form in ("sxm", "oam") and self.cooling != "passive":
+            raise ValueError(f"cooling must be 'passive' for {self.form} modules, not {self.cooling!r}")
+        if self.form != "unified" and self.cooling == "none":
+            raise ValueError("cooling 'none' is only for unified-memory machines")
+        if self.usable_fraction is None:
+            if self.form != "unified":
+                self.usable_fraction = 1.0
+            elif self.vendor == "apple":
+                self.usable_fraction = APPLE_USABLE[0] if self.memory_gb <= 64 else APPLE_USABLE[1]
+            else:
+                raise ValueError("usable_fraction is required for non-Apple unified-memory machines "
+                                 "(the share of memory the GPU may use)")
         return self
 
     @property
@@ -69,19 +94,50 @@ class Platform(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     description: str = ""
-    forms: list[Literal["pcie", "sxm"]]
+    forms: list[Literal["pcie", "sxm", "oam"]]
     max_gpus: int = Field(ge=1, le=64)
+    fixed_gpus: int | None = Field(None, ge=1, le=64)   # baseboard systems: every machine carries exactly this many
+    gpus: list[str] | None = None             # when set, only these GPU names may go in
+    passive_cooling: bool = False             # chassis airflow for passively cooled cards
     slot_width: int = Field(ge=1)
     psu_w: float = Field(gt=0)
     base_w: float = Field(ge=0)
     max_ram_gb: int = Field(gt=0)
     ram_step_gb: int = Field(gt=0)
+    ram_type: str = ""                        # ddr5, ddr5-rdimm, ddr4-rdimm, ...
     ram_price_per_gb: float = Field(ge=0)
     network_per_node: float = Field(ge=0)
     multi_node: bool = True                   # may be clustered (consumer desktops are not)
     price: float = Field(ge=0)
     currency: str = "USD"
+    as_of: str = ""
     source: str = ""
+
+    @model_validator(mode="after")
+    def _fixed(self):
+        if self.fixed_gpus is not None and self.fixed_gpus > self.max_gpus:
+            raise ValueError(f"fixed_gpus ({self.fixed_gpus}) exceeds max_gpus ({self.max_gpus})")
+        if self.gpus is not None:
+            if not self.gpus:
+                raise ValueError("gpus, when given, must name at least one GPU")
+            self.gpus = [n.lower() for n in self.gpus]
+        return self
+
+    def takes(self, g: GPU) -> bool:
+        """Whether a card of this kind may go in: its form, the allowed list, and cooling."""
+        if g.form not in self.forms or (self.gpus is not None and g.name.lower() not in self.gpus):
+            return False
+        return g.cooling != "passive" or self.passive_cooling
+
+
+class Rental(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    gpu: str                                  # a catalogued GPU name
+    provider: str
+    usd_per_gpu_hour: float = Field(gt=0)     # on demand, per GPU
+    as_of: str
+    source: str
+    interconnect: str | None = None           # e.g. "8x SXM NVSwitch", "PCIe"
 
 
 class Catalog(BaseModel):
@@ -92,6 +148,7 @@ class Catalog(BaseModel):
     rates_as_of: str
     sources: list[str]
     electricity_usd_per_kwh: float = 0.15
+    rentals: dict[str, list[Rental]] = {}    # lower-case GPU name -> offers
 
     def to_usd(self, amount: float, currency: str) -> float:
         return amount / self.rate(currency)
@@ -105,12 +162,24 @@ class Catalog(BaseModel):
     def gpu_price_usd(self, g: GPU) -> float:
         return self.to_usd(g.price, g.currency)
 
+    def cheapest_rental(self, gpu_name: str) -> Rental | None:
+        offers = self.rentals.get(gpu_name.lower(), [])
+        return min(offers, key=lambda r: r.usd_per_gpu_hour) if offers else None
+
 
 def _entries(data: dict, key: str, path: Path) -> list[dict]:
     items = data.get(key) or []
     if not isinstance(items, list):
         raise InputError(f"catalogue {path}: '{key}' must be a list of entries")
     return items
+
+
+def _label(entry: dict, index: int) -> str:
+    if "name" in entry:
+        return str(entry["name"])
+    if "gpu" in entry:
+        return f"{entry['gpu']} at {entry.get('provider', '?')}"
+    return f"#{index}"
 
 
 def _validate(model, entry, path: Path, key: str, index: int):
@@ -121,31 +190,35 @@ def _validate(model, entry, path: Path, key: str, index: int):
     except ValidationError as e:
         err = e.errors()[0]
         field = ".".join(str(x) for x in err["loc"]) or "(entry)"
-        name = entry.get("name", f"#{index}")
-        raise InputError(f"catalogue {path}: {key} entry {name!r}, field '{field}': {err['msg']}") from None
+        msg = err["msg"].removeprefix("Value error, ")
+        raise InputError(f"catalogue {path}: {key} entry {_label(entry, index)!r}, field '{field}': {msg}") from None
 
 
 def load_catalog(extra_files: list[str] | None = None) -> Catalog:
-    """Built-in catalogue plus user files; later files override earlier entries of the same name."""
-    files = [builtin_path("gpus.yaml"), builtin_path("platforms.yaml"), builtin_path("currencies.yaml")]
-    files += [Path(f) for f in (extra_files or [])]
+    """Built-in catalogue plus user files; later files override earlier entries of the same name
+    (rentals: the same GPU, provider and interconnect)."""
+    builtin = [builtin_path(f) for f in BUILTIN_FILES]
+    files = builtin + [Path(f) for f in (extra_files or [])]
     gpus: dict[str, GPU] = {}
-    platforms: dict[str, Platform] = {}
+    platforms: dict[str, tuple[Platform, Path]] = {}
+    rentals: dict[tuple[str, str, str], tuple[Rental, Path]] = {}
     rates: dict[str, float] = {}
     as_of, rates_as_of, sources = "", "", []
     electricity = 0.15
-    for path in files:
-        data = read_yaml(path, "--catalog" if path not in files[:3] else "catalogue")
-        known = {"gpus", "platforms", "rates", "as_of", "source", "electricity_usd_per_kwh"}
-        unknown = set(data) - known
+    for i_file, path in enumerate(files):
+        data = read_yaml(path, "catalogue" if i_file < len(builtin) else "--catalog")
+        unknown = set(data) - KNOWN_KEYS
         if unknown:
-            raise InputError(f"catalogue {path}: unknown top-level key(s) {sorted(unknown)}; expected {sorted(known)}")
+            raise InputError(f"catalogue {path}: unknown top-level key(s) {sorted(unknown)}; expected {sorted(KNOWN_KEYS)}")
         for i, e in enumerate(_entries(data, "gpus", path)):
             g = _validate(GPU, e, path, "gpus", i)
             gpus[g.name.lower()] = g
         for i, e in enumerate(_entries(data, "platforms", path)):
             p = _validate(Platform, e, path, "platforms", i)
-            platforms[p.name.lower()] = p
+            platforms[p.name.lower()] = (p, path)
+        for i, e in enumerate(_entries(data, "rentals", path)):
+            r = _validate(Rental, e, path, "rentals", i)
+            rentals[r.gpu.lower(), r.provider.lower(), (r.interconnect or "").lower()] = (r, path)
         if "rates" in data:
             if not isinstance(data["rates"], dict):
                 raise InputError(f"catalogue {path}: 'rates' must map currency codes to units per USD")
@@ -167,5 +240,22 @@ def load_catalog(extra_files: list[str] | None = None) -> Catalog:
     for g in gpus.values():
         if g.currency.upper() not in rates:
             raise InputError(f"catalogue: GPU {g.name!r}, field 'currency': unknown currency {g.currency!r}")
-    return Catalog(gpus=gpus, platforms=platforms, rates=rates, as_of=as_of, rates_as_of=rates_as_of,
-                   sources=sources, electricity_usd_per_kwh=electricity)
+    for p, path in platforms.values():
+        if p.currency.upper() not in rates:
+            raise InputError(f"catalogue {path}: platforms entry {p.name!r}, field 'currency': "
+                             f"unknown currency {p.currency!r}")
+        for n in p.gpus or []:
+            if n not in gpus:
+                raise InputError(f"catalogue {path}: platforms entry {p.name!r}, field 'gpus': "
+                                 f"{n!r} is not a catalogued GPU")
+            if gpus[n].form not in p.forms:
+                raise InputError(f"catalogue {path}: platforms entry {p.name!r}, field 'gpus': "
+                                 f"{n!r} is {gpus[n].form}, not one of forms {p.forms}")
+    by_gpu: dict[str, list[Rental]] = {}
+    for r, path in rentals.values():
+        if r.gpu.lower() not in gpus:
+            raise InputError(f"catalogue {path}: rentals entry {r.gpu + ' at ' + r.provider!r}, field 'gpu': "
+                             f"{r.gpu!r} is not a catalogued GPU")
+        by_gpu.setdefault(r.gpu.lower(), []).append(r)
+    return Catalog(gpus=gpus, platforms={k: p for k, (p, _) in platforms.items()}, rates=rates, as_of=as_of,
+                   rates_as_of=rates_as_of, sources=sources, electricity_usd_per_kwh=electricity, rentals=by_gpu)

@@ -303,24 +303,38 @@ def cmd_catalog(a, out) -> int:
     if a.json:
         out.write(json.dumps({"as_of": cat.as_of, "gpus": [g.model_dump() for g in cat.gpus.values()],
                               "platforms": [p.model_dump() for p in cat.platforms.values()],
+                              "rentals": [r.model_dump() for rs in cat.rentals.values() for r in rs],
                               "rates": cat.rates, "rates_as_of": cat.rates_as_of}, indent=1) + "\n")
         return 0
-    t = Table(title=f"GPUs: memory GB, bandwidth GB/s, dense bf16 TFLOPS (prices as of {cat.as_of})",
+    t = Table(title=f"GPUs and machines: memory GB, bandwidth GB/s, dense bf16 TFLOPS (prices as of {cat.as_of})",
               title_justify="left")
-    for col in ("name", "GB", "GB/s", "TFLOPS", "TDP W", "NVLink", "form", "market", "price"):
-        t.add_column(col, no_wrap=col in ("name", "price"))
+    for col in ("name", "GB", "GB/s", "TFLOPS", "TDP W", "NVLink", "form", "cooling", "market", "price"):
+        t.add_column(col, no_wrap=True)
     for g in cat.gpus.values():
         t.add_row(g.name, f"{g.memory_gb:g}", f"{g.bandwidth_gbps:g}", f"{g.bf16_tflops:g}", f"{g.tdp_w:g}",
-                  f"{g.nvlink.width}-way" if g.nvlink else "-", g.form, g.market, f"{g.price:,.0f} {g.currency}")
+                  f"{g.nvlink.width}-way" if g.nvlink else "-", g.form, g.cooling, g.market,
+                  f"{g.price:,.0f} {g.currency}")
     c = console_for(out)
     c.print(t)
-    t2 = Table(title="Host platforms", title_justify="left")
-    for col in ("name", "GPUs", "PSU W", "max RAM GB", "RAM $/GB", "price"):
+    t2 = Table(title="Host platforms (price without GPUs and RAM)", title_justify="left")
+    for col in ("name", "forms", "GPUs", "cooling", "PSU W", "max RAM GB", "RAM", "RAM $/GB", "price"):
         t2.add_column(col)
     for p in cat.platforms.values():
-        t2.add_row(p.name, str(p.max_gpus), f"{p.psu_w:g}", str(p.max_ram_gb), f"{p.ram_price_per_gb:g}",
+        gpus = f"exactly {p.fixed_gpus}" if p.fixed_gpus else f"up to {p.max_gpus}"
+        if p.gpus:
+            gpus += " (" + ", ".join(p.gpus) + ")"
+        t2.add_row(p.name, ",".join(p.forms), gpus, "server airflow" if p.passive_cooling else "active cards only",
+                   f"{p.psu_w:g}", str(p.max_ram_gb), p.ram_type or "-", f"{p.ram_price_per_gb:g}",
                    f"{p.price:,.0f} {p.currency}")
     c.print(t2)
+    if cat.rentals:
+        t3 = Table(title="Cloud rentals (on-demand USD per GPU-hour)", title_justify="left")
+        for col in ("gpu", "provider", "USD/GPU-h", "interconnect", "as of"):
+            t3.add_column(col, no_wrap=col in ("gpu", "as of"))
+        for name, rs in cat.rentals.items():
+            for r in sorted(rs, key=lambda r: r.usd_per_gpu_hour):
+                t3.add_row(name, r.provider, f"{r.usd_per_gpu_hour:.2f}", r.interconnect or "-", r.as_of)
+        c.print(t3)
     c.print("exchange rates per USD (as of " + cat.rates_as_of + "): "
             + ", ".join(f"{k} {v:g}" for k, v in cat.rates.items()), highlight=False)
     return 0

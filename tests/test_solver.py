@@ -45,7 +45,7 @@ def test_full_training_of_a_large_model_shards_over_many_gpus():
                Constraints(budget=5_000_000))
     assert res.feasible
     cfg = res.plan.config
-    assert cfg.zero == 3 and cfg.count > 8
+    assert cfg.zero == 3 and cfg.count >= 8         # 8 x 192 GB MI300X suffice; 80 GB cards need more
     assert cfg.need_bytes <= cfg.usable_bytes
     assert res.plan.ram_gb >= res.plan.vram_gb           # --ram-ratio 1.0
 
