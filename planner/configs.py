@@ -103,7 +103,7 @@ class Job:
     requests: int | None = None         # inference sequences
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)       # identity: machines are compared as the same option object
 class Machine:
     """One buildable machine: a platform carrying k cards of one type (or a whole unified-memory machine)."""
     platform: Platform | None           # None: the card is the machine (Mac, DGX Spark, Ryzen AI Max)
@@ -254,7 +254,8 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
         if c.require_nvlink and not g.nvlink:
             rejected[g.name] = "no NVLink (--require-nvlink)"
             continue
-        explicit = c.stack_explicit
+        # a non-default stack in the workload is the user's choice too (the API's callers pass no flag)
+        explicit = c.stack_explicit or wl.framework != "hf" or wl.engine != "transformers"
         stack = stack_for(g.vendor, wl.method, wl.framework, wl.engine, explicit)
         if isinstance(stack, str):
             rejected[g.name] = stack
@@ -384,7 +385,8 @@ def layer_split_room(g: GPU, margin: float, engine: str, overhead: int, utilizat
     return usable_bytes(g, margin, engine, utilization) - overhead - g.context_bytes
 
 
-def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: _NeedCache) -> Config | None:
+def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: _NeedCache,
+                step: int = 1) -> Config | None:
     """Smallest number of cards of one type that hold one copy of the model: tensor parallel for vLLM and
     `--parallel tensor` (a divisor of the heads, within one host), else layers split across cards."""
     usable = usable_bytes(g, c.margin, wg.engine, wg.gpu_memory_utilization)
@@ -408,6 +410,8 @@ def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: 
     if room <= 0:
         return None
     n = max(1, math.ceil(shared / room))
+    if n > 1 and step > 1:
+        n = _round_up(n, step)                    # baseboards and NVLink pairs come whole
     if n > (1 if g.is_machine else c.max_gpus):
         return None
     need_bytes = int(shared / n + overhead + g.context_bytes)
@@ -422,12 +426,14 @@ def inference_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog,
     need = need or _NeedCache(arch)
     configs = []
     for g, wg, stack, ev in cards:
-        one = one_replica(arch, wg, g, c, need)
+        step = 1 if g.is_machine else purchase_step(g, catalog, nvlink_pairs(g, c))
+        one = one_replica(arch, wg, g, c, need, step)
         if one is None:
             rejected[g.name] = ("does not fit within one NVLink domain" if wg.parallel == "tensor" else
                                 "cannot hold the model and its KV cache within --max-gpus")
             continue
-        step = purchase_step(g, catalog, nvlink_pairs(g, c) and one.replica_gpus > 1) if not g.is_machine else 1
+        if one.replica_gpus == 1 and nvlink_pairs(g, c):
+            step = 1                                # one card that holds the model needs no partner
         for r in REPLICA_COUNTS:
             n = _round_up(one.replica_gpus * r, step) if not g.is_machine else 1
             if n > (1 if g.is_machine else c.max_gpus) or (g.is_machine and r > 1):

@@ -9,6 +9,7 @@ be clustered. Objective: cost (ties: less power, then the simpler strategy), or 
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 
@@ -29,6 +30,7 @@ __all__ = ["Constraints", "Job", "Config", "Item", "Plan", "Result", "plan", "pl
 
 SOLVER_TIME_LIMIT_S = 20
 FRONTIER_POINTS = 8
+ILP_CANDIDATES = 12             # configurations offered to one solve, best first by the objective
 
 
 @dataclass
@@ -216,12 +218,16 @@ def _solve(model: _Model, solver) -> str | None:
 
 
 def _extract(model: _Model, configs: list[Config], catalog: Catalog, c: Constraints, optimality: str) -> Plan:
-    rate = catalog.rate(c.currency)
     i = next(i for i, v in model.x.items() if _val(v) > 0.5)
-    cf = configs[i]
-    g = cf.gpu
     used = [(o, int(round(_val(model.m[i, j])))) for j, o in enumerate(model.machines[i])]
-    used = [(o, n) for o, n in used if n > 0]
+    return plan_of(configs[i], [(o, n) for o, n in used if n > 0], catalog, c, optimality)
+
+
+def plan_of(cf: Config, used: list[tuple[Machine, int]], catalog: Catalog, c: Constraints,
+            optimality: str = "proven") -> Plan:
+    """The purchase: bill of materials, machines, memory rows, time, energy and rent of one configuration."""
+    rate = catalog.rate(c.currency)
+    g = cf.gpu
     n_machines = sum(n for _, n in used)
     items: list[Item] = []
     hosts: dict[str, int] = {}
@@ -317,19 +323,14 @@ def memory_advice(wl: Workload, c: Constraints) -> str:
 
 def _configs_for(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, job: JobSize,
                  rejected: dict[str, str]) -> list[Config]:
+    if wl.method == "inference" and wl.parallel == "tensor":
+        # tensor parallelism all-reduces every layer: one card type in one NVLink domain, bridged, one host
+        c = replace(c, require_nvlink=True)
     cards, more = candidate_gpus(catalog, wl, c)
     rejected.update(more)
     need = _NeedCache(arch)
-    if wl.training:
-        raw = training_configs(arch, wl, cards, catalog, c, rejected, need)
-    else:
-        if wl.parallel == "tensor":
-            # tensor parallelism all-reduces every layer: one card type in one NVLink domain, one host
-            for g, *_ in cards:
-                if not g.nvlink:
-                    rejected[g.name] = "no NVLink domain for tensor parallelism"
-            cards = [t for t in cards if t[0].nvlink]
-        raw = inference_configs(arch, wl, cards, catalog, c, rejected, need)
+    make = training_configs if wl.training else inference_configs
+    raw = make(arch, wl, cards, catalog, c, rejected, need)
     settled = []
     unhoused: dict[str, str] = {}
     for cf in raw:
@@ -369,9 +370,24 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
     deadline = c.deadline
 
     def best(budget=budget_usd, dl=deadline, banned=frozenset(), max_time=None, objective=c.objective):
-        m = build_model(configs, budget, dl, banned, max_time, objective)
+        # Only configurations that can be feasible (a housing within the budget, a time within the deadline),
+        # and of those the few best by the objective: each configuration's cheapest housing is exact
+        # (configs.cheapest_hosting), so the optimum is provably among them; the ILP settles the rest.
+        pool = [cf for cf in configs if cf.gpu.name not in banned
+                and (budget is None or cf.hosting.cost_usd <= budget * (1 + 1e-9) + 1e-6)
+                and (dl is None or (cf.time_s or 0) <= dl) and (max_time is None or (cf.time_s or 0) <= max_time)]
+        if not pool:
+            return None
+        order = (lambda cf: (cf.time_s or 0, cf.hosting.cost_usd)) if objective == "time" else \
+            (lambda cf: cf.hosting.cost_usd)
+        pool = sorted(pool, key=order)[:ILP_CANDIDATES]
+        m = build_model(pool, budget, dl, frozenset(), max_time, objective)
         status = _solve(m, solver)
-        return _extract(m, configs, catalog, c, status) if status else None
+        return _extract(m, pool, catalog, c, status) if status else None
+
+    def frontier_plans(chosen: Plan | None) -> list[Plan]:
+        return [plan_of(cf, cf.hosting.machines, catalog, c)
+                for cf in frontier_configs(configs, budget_usd, chosen.config if chosen else None)]
 
     chosen = best()
     if chosen is None:
@@ -404,11 +420,11 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
             else:
                 result.binding = "deadline"
                 result.reason = "no catalogued hardware finishes the job within the deadline at any budget"
-        result.frontier = frontier(best)
+        result.frontier = frontier_plans(None)
         result.solve_seconds = time.perf_counter() - t0
         return result
     result.feasible, result.plan = True, chosen
-    result.frontier = frontier(best)
+    result.frontier = frontier_plans(chosen)
     used = {chosen.config.gpu.name}
     for _ in range(alternatives):
         alt = best(banned=frozenset(used))
@@ -427,20 +443,27 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
     return result
 
 
-def frontier(best) -> list[Plan]:
-    """Pareto-optimal purchases within the budget (no deadline): the cheapest, then repeatedly the cheapest
-    strictly faster than the last (the epsilon-constraint method). Cost ascending, time strictly descending."""
-    points: list[Plan] = []
-    limit = None
-    for _ in range(FRONTIER_POINTS):
-        p = best(dl=None, max_time=limit, objective="cost")
-        if p is None or p.time_s is None:
-            break
-        if points and p.time_s >= points[-1].time_s:
-            break
-        points.append(p)
-        limit = p.time_s * (1 - 1e-6)
-    return points
+def frontier_configs(configs: list[Config], budget_usd: float | None, chosen: Config | None) -> list[Config]:
+    """Pareto-optimal purchases within the budget, ignoring the deadline: cost ascending, time strictly
+    descending. At most FRONTIER_POINTS of them, spread evenly in log-time, always with the cheapest, the
+    fastest and the recommended one."""
+    pts = sorted((cf for cf in configs if cf.time_s is not None
+                  and (budget_usd is None or cf.hosting.cost_usd <= budget_usd * (1 + 1e-9) + 1e-6)),
+                 key=lambda cf: (cf.hosting.cost_usd, cf.time_s))
+    pareto: list[Config] = []
+    for cf in pts:
+        if not pareto or cf.time_s < pareto[-1].time_s * (1 - 1e-9):
+            pareto.append(cf)
+    if len(pareto) <= FRONTIER_POINTS:
+        return pareto
+    keep = {0, len(pareto) - 1}
+    if chosen is not None:
+        keep |= {i for i, cf in enumerate(pareto) if cf.key == chosen.key}
+    lo, hi = math.log(pareto[-1].time_s), math.log(pareto[0].time_s)
+    for k in range(1, FRONTIER_POINTS - 1):
+        target = hi - (hi - lo) * k / (FRONTIER_POINTS - 1)
+        keep.add(min(range(len(pareto)), key=lambda i: abs(math.log(pareto[i].time_s) - target)))
+    return [pareto[i] for i in sorted(keep)][:FRONTIER_POINTS + 1]
 
 
 # ---------------------------------------------------------------------------------------------------

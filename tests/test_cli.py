@@ -64,7 +64,6 @@ def test_terminal_output_shows_units_currency_and_price_date():
     (["--model", "8b", "--budget", "nan"], "--budget"),
     (["--model", "8b", "--method", "full", "--tokens", "inf"], "--tokens"),
     (["--model", "8b", "--method", "full", "--deadline", "soon"], "--deadline"),
-    (["--model", "8b", "--deadline", "14d"], "--requests"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, fragment, capsys):
     code, _ = run(*argv)
