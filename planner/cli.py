@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from planner.errors import InputError
 
-SUBCOMMANDS = ("estimate", "catalog", "models", "scenario", "plan")
+SUBCOMMANDS = ("estimate", "catalog", "models", "scenario", "plan", "serve")
 FLAG_OF = {"batch_size": "--batch-size", "seq_len": "--seq-len", "new_tokens": "--new-tokens",
            "lora_rank": "--lora-rank", "lora_targets": "--lora-targets", "zero_stage": "--zero", "gpus": "--gpus",
            "method": "--method", "precision": "--precision", "optimizer": "--optimizer", "offload": "--offload",
@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--csv", action="store_true")
     pm = sub.add_parser("models", help="list built-in models and size aliases")
     pm.add_argument("--json", action="store_true")
+    pw = sub.add_parser("serve", help="a local web page and JSON API over the same planner")
+    pw.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    pw.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    pw.add_argument("--open", action="store_true", help="open the page in the default browser")
     return root
 
 
@@ -238,6 +242,11 @@ def cmd_models(a, out) -> int:
     return 0
 
 
+def cmd_serve(a, out) -> int:
+    from planner.web.server import serve
+    return serve(a.host, a.port, open_browser=a.open, out=out)
+
+
 def _validation_message(e: ValidationError) -> str:
     err = e.errors()[0]
     loc = [str(x) for x in err["loc"]]
@@ -262,6 +271,8 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
         if a.command == "scenario":
             from planner.scenario import cmd_scenario
             return cmd_scenario(a, out)
+        if a.command == "serve":
+            return cmd_serve(a, out)
         return {"plan": cmd_plan, "estimate": cmd_estimate, "catalog": cmd_catalog, "models": cmd_models}[a.command](a, out)
     except InputError as e:
         print(f"error: {e}", file=err)
