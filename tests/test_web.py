@@ -225,7 +225,8 @@ def _chromium():
     return None
 
 
-def test_browser_plan_matches_cli(server):
+@pytest.fixture(scope="module")
+def browser():
     required = os.environ.get("PLANNER_REQUIRE_BROWSER") == "1"
     executable = _chromium()
     try:
@@ -238,40 +239,102 @@ def test_browser_plan_matches_cli(server):
         if required:
             pytest.fail("PLANNER_REQUIRE_BROWSER=1 but no chromium on PATH")
         pytest.skip("no chromium on PATH (apt-get install chromium)")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def open_page(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(server.url)
+    page.wait_for_selector("body[data-ready='1']")
+    return page
+
+
+def test_browser_plan_matches_cli(server, browser):
     code, expected, _ = cli_json(HEADLINE)
     assert code == 0
     plan = expected["plan"]
     t0 = time.perf_counter()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            errors = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(server.url)
-            page.wait_for_selector("body[data-ready='1']")
-            page.fill("#f-model", "70b")
-            page.select_option("#f-method", "qlora")
-            page.fill("#f-budget", "200000")
-            page.click("#submit")
-            page.wait_for_selector("#total-cost")
-            shown_cost = page.get_attribute("#total-cost", "data-value")
-            assert float(shown_cost) == plan["total_cost"]
-            assert page.inner_text("#total-cost") == f"{plan['total_cost']:,.0f} {plan['currency']}"
-            shown_gpus = {li.get_attribute("data-gpu"): int(li.get_attribute("data-count"))
-                          for li in page.query_selector_all("#gpu-list li")}
-            assert shown_gpus == plan["gpus"]
-            assert expected["prices_as_of"] in page.inner_text("#headline")
-            page.wait_for_timeout(300)  # let the charts paint
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "web-plan.png"), full_page=True)
-            # a bad field: the CLI's own words, next to the field it names
-            page.fill("#f-batch-size", "0")
-            page.click("#submit")
-            page.wait_for_selector(".field[data-field='batch-size'].invalid")
-            _, _, err = cli_json(HEADLINE + ["--batch-size", "0"])
-            assert page.inner_text(".field[data-field='batch-size'] .err") == err.strip().removeprefix("error: ")
-            assert errors == []
-        finally:
-            browser.close()
+    page = open_page(browser, server)
+    page.fill("#f-model", "70b")
+    page.select_option("#f-method", "qlora")
+    page.fill("#f-budget", "200000")
+    page.click("#submit")
+    page.wait_for_selector("#total-cost")
+    assert float(page.get_attribute("#total-cost", "data-value")) == plan["total_cost"]
+    assert page.inner_text("#total-cost") == f"{plan['total_cost']:,.0f} {plan['currency']}"
+    shown_gpus = {li.get_attribute("data-gpu"): int(li.get_attribute("data-count"))
+                  for li in page.query_selector_all("#gpu-list li")}
+    assert shown_gpus == plan["gpus"]
+    assert expected["prices_as_of"] in page.inner_text("#headline")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(300)  # let the charts paint
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-plan.png"), full_page=True)
+    # a bad field: the CLI's own words, next to the field it names
+    page.fill("#f-batch-size", "0")
+    page.click("#submit")
+    page.wait_for_selector(".field[data-field='batch-size'].invalid")
+    _, _, err = cli_json(HEADLINE + ["--batch-size", "0"])
+    assert page.inner_text(".field[data-field='batch-size'] .err") == err.strip().removeprefix("error: ")
+    assert page.errors == []
+    page.close()
     print(f"browser test: {time.perf_counter() - t0:.1f} s")
+
+
+def test_browser_renders_keys_being_added_and_what_if(server, browser):
+    """frontier, job, plan.stack/rent/machines are drawn when the JSON has them (a stubbed answer here)."""
+    code, d, _ = cli_json(["--model", "8b", "--method", "lora", "--tokens", "1e9"])
+    assert code == 0 and d["plan"]["time_s"]
+    p = d["plan"]
+    d["frontier"] = [{"total_cost": p["total_cost"] * k, "time_s": p["time_s"] / k, "gpus": p["gpus"],
+                      "summary": f"option {k}", "energy_kwh": 10.0 * k} for k in (1, 2, 4)]
+    d["job"] = {"tokens": 1e9, "epochs": 1}
+    p["stack"] = "transformers + peft"
+    p["rent"] = {"hourly_cost": 2.5, "job_cost": 120.0, "breakeven_hours": 1500, "provider": "example-cloud",
+                 "as_of": "2026-11-20"}
+    p["machines"] = [{"platform": "workstation", "gpus": p["gpus"], "ram_gb": p["ram_gb"]}]
+    page = open_page(browser, server)
+    page.route("**/api/plan", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                          body=json.dumps(d)))
+    page.fill("#f-model", "8b")
+    page.select_option("#f-method", "lora")
+    page.click("#submit")
+    page.wait_for_selector("#total-cost")
+    for panel in ("#frontier-panel", "#rent-panel", "#job-panel"):
+        assert page.is_visible(panel), panel
+    assert "example-cloud" in page.inner_text("#rent") and "option 4" in page.inner_text("#frontier-table")
+    assert "transformers + peft" in page.inner_text("#stack")
+    assert "workstation" in page.inner_text("#bom")
+    page.unroute("**/api/plan")
+    page.select_option("#s-field", "budget")
+    page.fill("#s-values", "500, 5000, 50000")
+    page.click("#sweep-submit")
+    page.wait_for_selector("#sweep-table tbody tr")
+    assert len(page.query_selector_all("#sweep-table tbody tr")) == 3
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(300)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-plan-extended.png"), full_page=True)
+    assert page.errors == []
+    page.close()
+
+
+def test_browser_shows_no_plan_fits(server, browser):
+    page = open_page(browser, server)
+    page.fill("#f-model", "70b")
+    page.select_option("#f-method", "qlora")
+    page.fill("#f-budget", "100")
+    page.click("#submit")
+    page.wait_for_selector("#result-reason")
+    _, d, _ = cli_json(["--model", "70b", "--method", "qlora", "--budget", "100"])
+    assert d["reason"] in page.inner_text("#result-reason")
+    assert page.inner_text("#min-budget") == f"{d['min_budget']:,.0f} USD"
+    assert page.errors == []
+    page.close()

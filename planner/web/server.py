@@ -266,7 +266,7 @@ def sweep_rows(planner: Planner, uploads: Uploads, body: dict) -> dict:
         else:
             p = d.get("plan") or {}
             row.update(feasible=bool(d.get("feasible")), total_cost=p.get("total_cost"),
-                       currency=p.get("currency") or (opts.get("currency") or "USD").upper(),
+                       currency=p.get("currency") or str(opts.get("currency") or "USD").upper(),
                        time_s=p.get("time_s"), gpus=p.get("gpus"), binding=d.get("binding"),
                        min_budget=d.get("min_budget"))
         rows.append(row)

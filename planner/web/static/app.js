@@ -41,6 +41,12 @@ const LABELS = {
   buckets: "communication buckets", allocator_slack: "allocator slack", utilization_headroom: "vLLM headroom",
   cuda_context: "CUDA context",
 };
+function fmtValue(v) {
+  if (v === null || v === undefined) return "–";
+  if (Array.isArray(v)) return v.map(fmtValue).join(", ");
+  if (typeof v === "object") return Object.entries(v).map(([k, x]) => `${k} ${fmtValue(x)}`).join(", ");
+  return typeof v === "number" ? num(v, Number.isInteger(v) ? 0 : 2) : String(v);
+}
 const gpuText = (gpus) => gpus ? Object.entries(gpus).map(([k, n]) => `${n} × ${k}`).join(" + ") : "–";
 function table(head, rows, opts = {}) {
   const t = h("table", { class: "tbl" + (opts.cls ? " " + opts.cls : "") });
@@ -204,7 +210,7 @@ function renderHeadline(d, opts) {
     h("div", { class: "hl-main" },
       h("div", {}, gpuList,
         h("div", { class: "hl-sub" }, h("span", { class: "strategy" }, p.strategy || ""),
-          p.stack ? h("span", { class: "pill" }, `stack: ${typeof p.stack === "string" ? p.stack : JSON.stringify(p.stack)}`) : null,
+          p.stack ? h("span", { class: "pill", id: "stack" }, `stack: ${fmtValue(p.stack)}`) : null,
           Object.keys(p.hosts || {}).length ? h("span", { class: "pill" }, `hosts: ${gpuText(p.hosts)}`) : h("span", { class: "pill" }, "a whole machine (no separate host)"),
           h("span", { class: "pill" }, `VRAM ${num(p.vram_gb)} GB · system RAM ${num(p.ram_gb)} GB`))),
       h("div", { class: "hl-cost" }, h("div", { class: "big" }, stats[0][1]), h("div", { class: "muted" }, budgetNote))),
@@ -285,8 +291,8 @@ function renderFrontier(d) {
   chart("chart-frontier", {
     type: "scatter",
     data: { datasets: [
-      { label: "cost–time frontier", data: pts, showLine: true, borderColor: "#2563eb", backgroundColor: "#2563eb", pointRadius: 4 },
-      { label: "recommended", data: chosen, backgroundColor: "#ea580c", pointRadius: 7, pointStyle: "rectRot" }] },
+      { label: "cost–time frontier", data: pts, showLine: true, borderColor: "#2563eb", backgroundColor: "#2563eb", pointRadius: 4, order: 2 },
+      { label: "recommended", data: chosen, backgroundColor: "#ea580c", borderColor: "#ea580c", pointRadius: 8, pointStyle: "rectRot", order: 1 }] },
     options: { maintainAspectRatio: false, plugins: { legend: { position: "bottom" }, tooltip: { callbacks: { label: (c) => `${c.raw.s}: ${money(c.raw.x, cur)}, ${num(c.raw.y, 2)} days` } } },
       scales: { x: { title: { display: true, text: `total cost (${cur})` } }, y: { title: { display: true, text: "time to result (days)" }, beginAtZero: true } } },
   });
@@ -300,10 +306,10 @@ function renderRent(d) {
   if (!r) return;
   const cur = d.plan.currency;
   const rows = [
-    ["rent the same GPUs", r.hourly_cost !== undefined ? `${money(r.hourly_cost, cur)} per hour` : "–"],
+    ["rent the same GPUs", r.hourly_cost !== undefined && r.hourly_cost !== null ? `${num(r.hourly_cost, 2)} ${cur} per hour` : "–"],
     ["this job rented", r.job_cost !== undefined && r.job_cost !== null ? money(r.job_cost, cur) : "–"],
     ["buy", money(d.plan.total_cost, cur)],
-    ["buying pays off after", r.breakeven_hours !== undefined && r.breakeven_hours !== null ? `${num(r.breakeven_hours)} GPU-hours of use (${num(r.breakeven_hours / 24, 1)} days)` : "–"],
+    ["buying pays off after", r.breakeven_hours !== undefined && r.breakeven_hours !== null ? `${num(r.breakeven_hours)} hours of use (${num(r.breakeven_hours / 24, 1)} days)` : "–"],
   ];
   $("#rent").replaceChildren(table(["", ""], rows, { right: [1], cls: "kv" }),
     h("p", { class: "muted small" }, `rental prices: ${r.provider || "?"}, as of ${r.as_of || "?"}`));
@@ -313,7 +319,7 @@ function renderJob(d) {
   const j = d.job;
   $("#job-panel").hidden = !j;
   if (!j) return;
-  const rows = typeof j === "object" ? Object.entries(j).map(([k, v]) => [k.replace(/_/g, " "), typeof v === "object" ? JSON.stringify(v) : String(v)]) : [["job", String(j)]];
+  const rows = typeof j === "object" ? Object.entries(j).map(([k, v]) => [k.replace(/_/g, " "), fmtValue(v)]) : [["job", String(j)]];
   $("#job").replaceChildren(table(["", ""], rows, { cls: "kv" }));
 }
 
