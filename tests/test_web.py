@@ -209,6 +209,34 @@ def test_upload_limits(server):
     assert status == 400
 
 
+def test_internal_error_is_500_with_the_cli_line(server, monkeypatch):
+    import planner.cli
+
+    def broken(a, out):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(planner.cli, "cmd_plan", broken)
+    monkeypatch.delenv("PLANNER_DEBUG", raising=False)
+    status, _, payload = request(server, "POST", "/api/plan", {"model": "70b"})
+    assert status == 500
+    assert json.loads(payload)["error"].startswith("internal error (RuntimeError: boom)")
+
+
+def test_concurrent_requests_each_get_their_own_answer(server):
+    results = {}
+
+    def ask(batch):
+        status, _, payload = request(server, "POST", "/api/estimate", {"model": "8b", "batch_size": batch})
+        results[batch] = (status, json.loads(payload))
+    threads = [threading.Thread(target=ask, args=(b,)) for b in (1, 2, 4, 8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for b, (status, d) in results.items():
+        assert status == 200 and d["workload"]["batch_size"] == b
+        assert d == cli_json(["estimate", "--model", "8b", "--batch-size", str(b)])[1]
+
+
 def test_serve_subcommand_is_wired_into_the_cli():
     out, err = io.StringIO(), io.StringIO()
     assert main(["serve", "--port", "99999"], out=out, err=err) == 2

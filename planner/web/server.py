@@ -404,7 +404,8 @@ class Handler(BaseHTTPRequestHandler):
             route = {"/api/plan": self._plan, "/api/estimate": self._estimate, "/api/proposal": self._proposal,
                      "/api/sweep": self._sweep, "/api/upload": self._upload}.get(url.path)
             if route is None:
-                self._drain(int(self.headers.get("Content-Length") or 0))
+                length = self.headers.get("Content-Length") or "0"
+                self._drain(int(length) if length.isdigit() else 0)
                 raise ApiError(404, f"no such endpoint: POST {url.path}", None)
             route(parse_qs(url.query))
         except ApiError as e:

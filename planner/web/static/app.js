@@ -33,7 +33,8 @@ function humanTime(s) {
   if (s < 120) return `${num(s)} s`;
   if (s < 7200) return `${num(s / 60)} min`;
   if (s < 3 * 86400) return `${num(s / 3600, 1)} h`;
-  return `${num(s / 86400, 1)} days`;
+  if (s < 365 * 86400) return `${num(s / 86400, 1)} days`;
+  return `${num(s / 86400)} days (${num(s / (365.25 * 86400), 1)} years)`;
 }
 const LABELS = {
   weights: "weights", gradients: "gradients", optimizer_states: "optimizer states",
@@ -152,7 +153,8 @@ $("#f-upload").addEventListener("change", async (ev) => {
   if (r.status !== 200) { showError(data, r.status); return; }
   upload = { model: data.model, label: `upload: ${file.name}`, name: file.name, bytes: data.bytes };
   $("#f-model").value = upload.label;
-  $("#upload-name").textContent = `${file.name} · ${num(data.bytes / 1024)} KiB${blob !== file ? " (header)" : ""}`;
+  const size = data.bytes < 1024 ? `${num(data.bytes)} bytes` : data.bytes < 2 ** 20 ? `${num(data.bytes / 1024, 1)} KiB` : `${num(data.bytes / 2 ** 20, 1)} MiB`;
+  $("#upload-name").textContent = `${file.name} · ${size}${blob !== file ? " (header)" : ""}`;
   $("#upload-chip").hidden = false;
 });
 $("#upload-clear").addEventListener("click", () => {
