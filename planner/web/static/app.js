@@ -198,7 +198,8 @@ function renderHeadline(d, opts) {
   const cur = p.currency;
   const stats = [
     ["Total cost", h("span", { id: "total-cost", "data-value": p.total_cost }, money(p.total_cost, cur))],
-    ["Time to result", p.time_s !== null && p.time_s !== undefined ? humanTime(p.time_s) : "n/a",
+    ["Time to result", p.time_s !== null && p.time_s !== undefined ? humanTime(p.time_s)
+      : h("span", { title: "give training tokens (or --requests for inference) to get a time" }, "n/a ", h("span", { class: "muted small" }, "(no tokens or requests given)")),
       p.time_s ? "modelled" : null],
     ["Throughput", p.tokens_per_s ? `~${num(p.tokens_per_s, p.tokens_per_s < 100 ? 1 : 0)} tokens/s` : "–", "modelled"],
     ["Power (TDP)", `${num(p.power_w)} W`],
