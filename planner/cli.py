@@ -173,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument("--json", action="store_true")
     pcomp = sub.add_parser("completion", help="print a shell completion script")
     pcomp.add_argument("shell", type=_choice("shell", ("bash", "zsh")))
+    pw = sub.add_parser("serve", help="a local web page and JSON API over the same planner")
+    pw.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    pw.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    pw.add_argument("--open", action="store_true", help="open the page in the default browser")
     return root
 
 
@@ -353,6 +357,11 @@ def cmd_models(a, out) -> int:
     return 0
 
 
+def cmd_serve(a, out) -> int:
+    from planner.web.server import serve
+    return serve(a.host, a.port, open_browser=a.open, out=out)
+
+
 def _validation_message(e: ValidationError) -> str:
     err = e.errors()[0]
     loc = [str(x) for x in err["loc"]]
@@ -386,7 +395,7 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
             from planner.scenario import cmd_scenario
             return cmd_scenario(a, out)
         return {"plan": cmd_plan, "estimate": cmd_estimate, "catalog": cmd_catalog, "models": cmd_models,
-                "completion": cmd_completion}[a.command](a, out)
+                "completion": cmd_completion, "serve": cmd_serve}[a.command](a, out)
     except InputError as e:
         print(f"error: {e}", file=err)
         return 2

@@ -1,0 +1,1 @@
+"""`plan serve`: the local web page and its JSON API (see server.py)."""
