@@ -3,27 +3,26 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
-import os
-from pathlib import Path
 
 from planner.architecture import Architecture
 from planner.catalog import Catalog
 from planner.errors import InputError
-from planner.render import COMPONENTS, describe_plan, gib, human_time, why_it_lost
+from planner.files import check_writable, write_atomic
+from planner.render import (COMPONENTS, describe_plan, frontier_point, gib, human_time, machine_line, rent_line,
+                            why_it_lost)
 from planner.solver import Constraints, Plan, Result
 from planner.workload import Workload
 
 
 def check_output_path(path: str) -> None:
-    """Fail before any work when the proposal cannot be written."""
-    p = Path(path)
-    if p.suffix.lower() not in (".md", ".html", ".htm"):
-        raise InputError(f"--proposal: {path!r} must end in .md or .html")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"--proposal: directory {str(parent)!r} does not exist")
-    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise InputError(f"--proposal: cannot write {path!r} (permission denied)")
+    """Fail before any work when the proposal cannot be written (directory, missing parent, permission,
+    an extension other than .md or .html)."""
+    check_writable(path, "--proposal", (".md", ".html", ".htm"))
+
+
+BREAKDOWN_TITLE = {False: "Peak memory per card, by component (GiB)",
+                   True: "Peak memory by component before the layer split (GiB; weights and KV cache are divided "
+                         "among the cards as in the table above)"}
 
 
 def risks(plan: Plan, catalog: Catalog) -> list[str]:
@@ -37,8 +36,11 @@ def risks(plan: Plan, catalog: Catalog) -> list[str]:
         if g.name.startswith("rtx-4090") or g.name.startswith("rtx-5090"):
             out.append(f"{g.name}: no NVLink - multi-GPU traffic goes over PCIe, slower tensor parallelism")
         if g.is_machine:
-            out.append(f"{g.name}: macOS limits GPU memory to ~{g.usable_fraction:.0%} of unified memory; "
-                       "CUDA-only tools (bitsandbytes optimizers, DeepSpeed kernels) do not run")
+            out.append(f"{g.name}: the GPU may use ~{g.usable_fraction:.0%} of the unified memory; the plan "
+                       f"assumes {plan.stack}, modelled rather than measured on this machine")
+        if g.cooling == "passive":
+            out.append(f"{g.name}: passively cooled - needs a server chassis with front-to-back airflow "
+                       "(the plan's platform provides it)")
     if plan.power_w > 1440:
         out.append(f"peak power ~{plan.power_w:,.0f} W exceeds one 15 A / 120 V circuit (1,440 W continuous): "
                    "plan dedicated circuits or 208-240 V")
@@ -57,9 +59,14 @@ def _sections(arch: Architecture, wl: Workload, c: Constraints, catalog: Catalog
     e = p.estimate
     cur = p.currency
     today = _dt.date.today().isoformat()
+    rows = p.per_gpu
+    fullest = max(rows, key=lambda r: r["need_bytes"] / r["usable_bytes"])
     summary = (f"Buy {describe_plan(p)} for {p.total_cost:,.0f} {cur} to run {wl.method} of {arch.name} "
-               f"({arch.params / 1e9:.1f}B parameters). It needs {gib(e.total_bytes)} GiB per GPU at its peak; "
-               f"the hardware offers {gib(p.per_gpu[0]['usable_bytes'])} GiB usable per GPU.")
+               f"({arch.params / 1e9:.1f}B parameters) with {p.stack}. The fullest card needs "
+               f"{gib(fullest['need_bytes'])} GiB at its peak of {gib(fullest['usable_bytes'])} GiB usable "
+               f"({fullest['gpu']}).")
+    if p.time_s is not None and res.job is not None:
+        summary += f" The {res.job.describe()} takes {human_time(p.time_s)}."
     if c.budget:
         summary += f" Budget: {c.budget:,.0f} {cur} ({c.budget - p.total_cost:,.0f} {cur} unused)."
     workload = [
@@ -70,25 +77,44 @@ def _sections(arch: Architecture, wl: Workload, c: Constraints, catalog: Catalog
         + (", gradient checkpointing" if wl.gradient_checkpointing else ""),
         f"strategy: {p.strategy}",
     ]
+    # per card: the same need/usable figures the JSON carries in plan.memory; the component breakdown is the
+    # estimate's, which for a layer split is the whole model before it is divided among the cards
+    memory = [(r["gpu"] + (f" ({r['job']})" if r.get("job") else ""), r["count"], r["need_bytes"], r["usable_bytes"],
+               r["headroom_bytes"]) for r in rows]
+    split = e.gpus == 1 and p.config is not None and p.config.replica_gpus > 1 and not p.config.tensor_parallel
     breakdown = [(label, e.breakdown.get(key, 0)) for key, label in COMPONENTS if e.breakdown.get(key, 0)]
     alts = []
     for a in res.alternatives:
         alts.append((describe_plan(a), a.total_cost, why_it_lost(p, a), human_time(a.time_s)))
-    timing = [f"throughput: ~{p.tokens_per_s:,.0f} tokens/s ({p.time_detail})"]
+    timing = [f"{res.job.describe() if res.job else 'job'}" + (
+        "" if res.deadline_s is None else f"; deadline {human_time(res.deadline_s)}"),
+        f"throughput: ~{p.tokens_per_s:,.0f} tokens/s ({p.time_detail})"]
     if p.time_s is not None:
         timing.append(f"time to result: {human_time(p.time_s)}")
         timing.append(f"energy: {p.energy_kwh:,.0f} kWh at {catalog.electricity_usd_per_kwh:g} USD/kWh = "
                       f"{p.energy_cost:,.0f} {cur}")
+    if p.rent:
+        timing.append(rent_line(p))
+    time_model = ("time model (modelled): FLOPs (6 x parameters x tokens for full training, 2-3 forwards for "
+                  "LoRA/QLoRA) / (TFLOPS x utilisation measured on H100), slowed to the communication time over "
+                  "the cards' link where that is longer" if wl.training else
+                  "time model (modelled): prefill FLOPs / (TFLOPS x utilisation); each decode step reads the weights "
+                  "and KV cache at a measured fraction of memory bandwidth")
     assumptions = notes + e.assumptions + [
+        f"software stack: {p.stack} ({p.evidence})",
         f"catalogue prices as of {catalog.as_of}, exchange rates as of {catalog.rates_as_of}",
-        f"safety margin: {c.margin:.0%} of each card's memory kept free; system RAM >= {c.ram_ratio:g} x VRAM",
-        "memory model: planner/estimator.py, validated on measured H100 peaks (calibration/)",
-        "time model: FLOPs (6 x parameters x tokens for full training) / (TFLOPS x measured utilisation); "
-        "decode bound by memory bandwidth",
+        f"safety margin: {c.margin:.0%} of each card's memory kept free; system RAM >= {c.ram_ratio:g} x VRAM "
+        "per machine",
+        "memory model (modelled): planner/estimator/, checked against measured H100 peaks (calibration/) and "
+        "published figures of other stacks (validation/)",
+        time_model,
         f"generated {today} by llm-hw-planner; every number in this document comes from the same run",
     ]
+    frontier = [frontier_point(f) for f in res.frontier]
+    machines = [machine_line(mc) for mc in p.machines]
     return dict(summary=summary, workload=workload, breakdown=breakdown, alts=alts, timing=timing,
-                assumptions=assumptions, risks=risks(p, catalog), plan=p, est=e)
+                assumptions=assumptions, risks=risks(p, catalog), plan=p, est=e, memory=memory, split=split,
+                frontier=frontier, machines=machines)
 
 
 def to_markdown(s: dict, title: str) -> str:
@@ -96,15 +122,21 @@ def to_markdown(s: dict, title: str) -> str:
     cur = p.currency
     lines = [f"# {title}", "", "## Summary and recommendation", "", s["summary"], "", "## Workload", ""]
     lines += [f"- {x}" for x in s["workload"]]
-    lines += ["", "### Peak memory per GPU", "", "| component | GiB |", "|---|---:|"]
+    lines += ["", "### Memory per card (GiB, modelled)", "", "| GPU | count | need at peak | usable | headroom |",
+              "|---|---:|---:|---:|---:|"]
+    lines += [f"| {g} | {n} | {gib(need)} | {gib(use)} | {gib(head)} |" for g, n, need, use, head in s["memory"]]
+    lines += ["", "### " + BREAKDOWN_TITLE[s["split"]], "", "| component | GiB |", "|---|---:|"]
     lines += [f"| {label} | {gib(v)} |" for label, v in s["breakdown"]]
-    lines += [f"| **total on the device** | **{gib(s['est'].total_bytes)}** |", "",
-              "## Bill of materials", "", f"| kind | item | count | unit price ({cur}) | subtotal ({cur}) |",
+    lines += ["", "## Bill of materials", "", f"| kind | item | count | unit price ({cur}) | subtotal ({cur}) |",
               "|---|---|---:|---:|---:|"]
     lines += [f"| {i.kind} | {i.name} | {i.count} | {i.unit_price:,.0f} | {i.subtotal:,.0f} |" for i in p.items]
     lines += [f"| | **total** | | | **{p.total_cost:,.0f}** |", "",
               f"System RAM {p.ram_gb:,} GB, GPU memory {p.vram_gb:,.0f} GB, power (TDP) {p.power_w:,.0f} W.", "",
-              "## Alternatives considered", "", f"| hardware | cost ({cur}) | why it lost | time to result |",
+              "Machines: " + "; ".join(s["machines"]) + ".", "",
+              "## Cost-time frontier", "", f"| hardware | cost ({cur}) | time to result |", "|---|---:|---|"]
+    lines += [f"| {f['summary'].split(':')[0]} | {f['total_cost']:,.0f} | {human_time(f['time_s'])} |"
+              for f in s["frontier"]] or ["| (no timed plan) | | |"]
+    lines += ["", "## Alternatives considered", "", f"| hardware | cost ({cur}) | why it lost | time to result |",
               "|---|---:|---|---|"]
     lines += [f"| {h} | {c:,.0f} | {why} | {t} |" for h, c, why, t in s["alts"]] or ["| (none found) | | | |"]
     lines += ["", "## Time to result and energy", ""] + [f"- {x}" for x in s["timing"]]
@@ -147,11 +179,17 @@ def to_html(s: dict, title: str) -> str:
         "td:nth-child(n+3){text-align:right}</style></head><body>",
         f"<h1>{esc(title)}</h1><h2>Summary and recommendation</h2><p>{esc(s['summary'])}</p>",
         "<h2>Workload</h2><ul>" + "".join(f"<li>{esc(x)}</li>" for x in s["workload"]) + "</ul>",
-        "<h3>Peak memory per GPU</h3>" + _bar_chart(s["breakdown"])
-        + table(["component", "GiB"], [(l, gib(v)) for l, v in s["breakdown"]]
-                + [("total on the device", gib(s["est"].total_bytes))]),
+        "<h3>Memory per card (GiB, modelled)</h3>"
+        + table(["GPU", "count", "need at peak", "usable", "headroom"],
+                [(g, n, gib(need), gib(use), gib(head)) for g, n, need, use, head in s["memory"]]),
+        f"<h3>{esc(BREAKDOWN_TITLE[s['split']])}</h3>" + _bar_chart(s["breakdown"])
+        + table(["component", "GiB"], [(l, gib(v)) for l, v in s["breakdown"]]),
         "<h2>Bill of materials</h2>" + table(["kind", "item", "count", f"unit price ({cur})", f"subtotal ({cur})"], bom),
         f"<p>System RAM {p.ram_gb:,} GB, GPU memory {p.vram_gb:,.0f} GB, power (TDP) {p.power_w:,.0f} W.</p>",
+        "<p>Machines: " + esc("; ".join(s["machines"])) + ".</p>",
+        "<h2>Cost-time frontier</h2>" + table(["hardware", f"cost ({cur})", "time to result"],
+                                             [(f["summary"].split(":")[0], f"{f['total_cost']:,.0f}",
+                                               human_time(f["time_s"])) for f in s["frontier"]]),
         "<h2>Alternatives considered</h2>" + table(["hardware", f"cost ({cur})", "why it lost", "time to result"],
                                                   [(h, f"{c:,.0f}", w, t) for h, c, w, t in s["alts"]]),
         "<h2>Time to result and energy</h2><ul>" + "".join(f"<li>{esc(x)}</li>" for x in s["timing"]) + "</ul>",
@@ -162,15 +200,17 @@ def to_html(s: dict, title: str) -> str:
     return "\n".join(parts)
 
 
+def render_proposal(path: str, arch: Architecture, wl: Workload, c: Constraints, catalog: Catalog, res: Result,
+                    notes: list[str]) -> str:
+    title = f"Hardware proposal: {wl.method} of {arch.name}"
+    s = _sections(arch, wl, c, catalog, res, notes)
+    return to_html(s, title) if path.lower().endswith((".html", ".htm")) else to_markdown(s, title)
+
+
 def write_proposal(path: str, arch: Architecture, wl: Workload, c: Constraints, catalog: Catalog, res: Result,
                    notes: list[str]) -> None:
+    """Written atomically (temporary file + rename): a crash or a concurrent run never leaves half a document."""
     check_output_path(path)
     if not res.feasible:
         raise InputError(f"--proposal: no plan fits ({res.binding}: {res.reason}); nothing to propose")
-    title = f"Hardware proposal: {wl.method} of {arch.name}"
-    s = _sections(arch, wl, c, catalog, res, notes)
-    text = to_html(s, title) if path.lower().endswith((".html", ".htm")) else to_markdown(s, title)
-    try:
-        Path(path).write_text(text)
-    except OSError as e:
-        raise InputError(f"--proposal: cannot write {path!r}: {e.strerror}") from None
+    write_atomic(path, render_proposal(path, arch, wl, c, catalog, res, notes), "--proposal")
