@@ -65,8 +65,8 @@ def _read_bounded(path: Path, limit: int, what: str = "--model") -> bytes:
     with _open_regular(path, what) as f:
         data = f.read(limit + 1)
     if len(data) > limit:
-        raise InputError(f"{what}: {path} is larger than {limit // 2**20} MiB; a config.json is a few KB, "
-                         f"pass the right file")
+        raise InputError(f"{what}: {path} is larger than {limit / 2**20:g} MiB, more than a config.json "
+                         f"holds; pass the right file")
     return data
 
 
@@ -710,8 +710,8 @@ def cached_snapshot(repo_id: str) -> Path | None:
         if not repo.is_dir():
             return None
         ref = repo / "refs" / "main"
-        if ref.is_file():
-            commit = _read_bounded(ref, 256).decode("ascii", "replace").strip()
+        if ref.is_file() and ref.stat().st_size <= 256:
+            commit = ref.read_text(errors="replace").strip()
             snap = repo / "snapshots" / commit
             if re.fullmatch(r"[0-9a-fA-F]{6,64}", commit) and (snap / "config.json").is_file():
                 return snap
