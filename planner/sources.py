@@ -355,7 +355,21 @@ def _gb(n: int) -> str:
 
 
 def from_hf(cfg: dict, name: str, source: str, weights: WeightFacts | None = None) -> Architecture:
-    """An Architecture (language model) with the stored-weights facts and the vision tower's parameters."""
+    """An Architecture (language model) with the stored-weights facts and the vision tower's parameters.
+
+    A hostile or damaged config (a dict where a number belongs, a missing family field) is one InputError."""
+    try:
+        return _from_hf(cfg, name, source, weights)
+    except InputError:
+        raise
+    except KeyError as e:
+        raise InputError(f"config.json: missing field {e.args[0]!r} (needed for model_type "
+                         f"{cfg.get('model_type')!r})") from None
+    except (TypeError, ValueError, AttributeError, ZeroDivisionError, OverflowError) as e:
+        raise InputError(f"config.json: a field holds an unusable value ({e})") from None
+
+
+def _from_hf(cfg: dict, name: str, source: str, weights: WeightFacts | None) -> Architecture:
     text = text_config(cfg)
     arch = from_config(text, name=name, source=source)
     notes: list[str] = []
@@ -635,8 +649,11 @@ def gguf_config(h: GGUFHeader, path: Path) -> dict:
     sw = get("attention.sliding_window")
     if sw:
         cfg["sliding_window"] = sw
-        if arch == "gemma3":
-            cfg["sliding_window_pattern"] = 6        # llama.cpp: Gemma 3 uses 5 local : 1 global layers
+        pattern = m.get(f"{arch}.attention.sliding_window_pattern")
+        if isinstance(pattern, list) and len(pattern) == cfg["num_hidden_layers"]:   # per layer: true = sliding
+            cfg["layer_types"] = ["sliding_attention" if x else "full_attention" for x in pattern]
+        elif arch == "gemma3":                   # every n-th layer global; llama.cpp's Gemma 3 default is 6
+            cfg["sliding_window_pattern"] = pattern if isinstance(pattern, int) and pattern > 0 else 6
     n_exp = get("expert_count", 0) or 0
     if n_exp:
         used = get("expert_used_count", required=True)
@@ -659,7 +676,7 @@ def gguf_config(h: GGUFHeader, path: Path) -> dict:
                        q_lora_rank=get("attention.q_lora_rank", 0), kv_lora_rank=get("attention.kv_lora_rank", required=True),
                        qk_rope_head_dim=rope, qk_nope_head_dim=key_len - rope, v_head_dim=v_len)
     for k, v in cfg.items():
-        if k != "model_type" and not isinstance(v, (int, bool)):
+        if k not in ("model_type", "layer_types") and not isinstance(v, (int, bool)):
             raise InputError(f"--model: {path}: GGUF metadata for {k} is {v!r}, not an integer")
     return cfg
 
@@ -826,6 +843,8 @@ def load_path(p: Path, typed: str) -> tuple[Architecture, str]:
         return load_folder(p), f"config from the model folder {p}"
     if not stat.S_ISREG(st.st_mode):
         raise InputError(f"--model: {p} is not a regular file (a device, FIFO or socket); {FIX}")
+    if low.endswith(".safetensors"):
+        raise InputError(f"--model: {p} holds weights only; pass the folder that holds it and its config.json")
     if not low.endswith((".gguf", ".json")):    # no extension (e.g. an Ollama blob): sniff the first bytes
         with _open_regular(p) as f:
             head = f.read(4)

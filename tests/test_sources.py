@@ -370,6 +370,21 @@ def test_gguf_written_by_the_gguf_package(registry, tmp_path):
     assert arch.params == sum(prod(s) for s in shapes.values())
 
 
+def test_gemma3_gguf_keeps_its_sliding_window_layers(registry, arch, tmp_path):
+    h, L = 128, 12
+    kv = {"general.architecture": "gemma3", "gemma3.block_count": L, "gemma3.embedding_length": h,
+          "gemma3.feed_forward_length": 256, "gemma3.attention.head_count": 2, "gemma3.attention.head_count_kv": 1,
+          "gemma3.attention.key_length": 64, "gemma3.attention.sliding_window": 512, "gemma3.context_length": 32768}
+    tensors = [("token_embd.weight", (h, 320), "BF16")]
+    p = tmp_path / "g.gguf"
+    write_gguf(p, kv, tensors, data=False)
+    m = resolve(registry, str(p))[0]
+    assert (m.family, m.sliding_window, m.sliding_layers, m.tie_embeddings, m.stored_format) == \
+        ("gemma3_text", 512, 10, True, "bf16")
+    write_gguf(p, {**kv, "gemma3.attention.sliding_window_pattern": [True] * 11 + [False]}, tensors, data=False)
+    assert resolve(registry, str(p))[0].sliding_layers == 11
+
+
 @pytest.mark.parametrize("mutate,message", [
     (lambda b: b"GGML" + b[4:], "not a GGUF file"),
     (lambda b: b[:4] + struct.pack("<I", 1) + b[8:], "GGUF version 1 is not supported"),
