@@ -263,6 +263,8 @@ def text_config(cfg: dict) -> dict:
             text["model_type"] = top
     elif top in QWEN_VL:                        # Qwen2-VL / Qwen2.5-VL keep the text sizes at the top level
         text = {k: v for k, v in cfg.items() if k != "vision_config"}
+    elif top == "gemma3_text":                  # a text-only Gemma 3 config may omit the same defaults
+        text = dict(cfg)
     else:
         return cfg
     mt = text.get("model_type")
@@ -373,7 +375,8 @@ def _from_hf(cfg: dict, name: str, source: str, weights: WeightFacts | None) -> 
     text = text_config(cfg)
     arch = from_config(text, name=name, source=source)
     notes: list[str] = []
-    hint = quantization_hint(cfg.get("quantization_config") or text.get("quantization_config"))
+    qcfg = cfg.get("quantization_config") or text.get("quantization_config")
+    hint = quantization_hint(qcfg)
     extra, how = vision_params(cfg, arch.hidden_size) if "vision_config" in cfg else (0, "")
     if weights and weights.vision_numel and weights.vision_float:
         extra, how = weights.vision_numel, "exact, from the safetensors headers"
@@ -402,7 +405,7 @@ def _from_hf(cfg: dict, name: str, source: str, weights: WeightFacts | None) -> 
     if not hint:
         dt = str(text.get("torch_dtype") or text.get("dtype") or cfg.get("torch_dtype") or cfg.get("dtype") or "")
         hint = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(dt, "")
-    elif cfg.get("quantization_config"):
+    elif qcfg:
         notes.append(f"stored quantised: {hint} (quantization_config)")
     return replace(arch, stored_weight_bytes=stored, stored_format=hint, extra_params=extra, notes=tuple(notes))
 
@@ -862,6 +865,8 @@ def load_path(p: Path, typed: str) -> tuple[Architecture, str]:
 def resolve(name: str, registry) -> tuple[Architecture, str | None] | None:
     """(architecture, note) for what the user typed, or None when it names nothing we could look for."""
     text = name.strip()
+    if not text:
+        return None
     is_id = bool(HF_ID.match(text))
     if is_id and (hit := builtin_by_source(text, registry)):
         return registry.models[hit], f"'{text}' taken as built-in {hit} (its config.json is catalogued)"

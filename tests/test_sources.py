@@ -467,6 +467,28 @@ def test_multimodal_configs_plan_the_language_model_and_count_the_vision_tower(
     assert any(f"{vision:,} parameters" in n for n in m.notes)
 
 
+def test_text_only_gemma3_config_gets_the_same_defaults(registry, arch, tmp_path):
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps(GEMMA3_4B_IT["text_config"]))
+    assert resolve(registry, str(p))[0].params == arch("gemma-3-4b").params
+
+
+def test_llava_text_config_fills_llama_defaults_and_counts_clip(registry, tmp_path):
+    cfg = {"model_type": "llava", "projector_hidden_act": "gelu", "vision_feature_layer": -2,
+           "text_config": {"model_type": "llama", "vocab_size": 32064, "max_position_embeddings": 4096},
+           "vision_config": {"model_type": "clip_vision_model", "hidden_size": 1024, "intermediate_size": 4096,
+                             "num_hidden_layers": 24, "num_attention_heads": 16, "image_size": 336,
+                             "patch_size": 14, "projection_dim": 768}}       # llava-hf/llava-1.5-7b-hf
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps(cfg))
+    m = resolve(registry, str(p))[0]
+    assert (m.hidden_size, m.num_layers, m.intermediate_size, m.vocab_size) == (4096, 32, 11008, 32064)
+    # CLIP ViT-L/14-336 (modeling_clip.py: class token, 577 positions, 24 layers, pre/post LayerNorm)
+    # + LlavaMultiModalProjector (1024->4096->4096 with biases); the Hub shows 7.06B in all
+    assert m.extra_params == 303_507_456 + 20_979_712
+    assert round((m.params + m.extra_params) / 1e9, 2) == 7.06
+
+
 def test_vision_parameters_come_from_the_safetensors_headers_when_present(registry, tmp_path):
     folder = tmp_path / "mm"
     folder.mkdir()
