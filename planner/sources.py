@@ -16,13 +16,16 @@ Everything here is pure parsing with bounded reads: config.json <= 4 MiB, a safe
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import socket
 import stat
 import struct
 from dataclasses import dataclass, field, replace
 from math import prod
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from planner.architecture import Architecture, from_config
 from planner.errors import InputError
@@ -189,11 +192,11 @@ def read_weight_facts(folder: Path) -> WeightFacts | None:
                 read_safetensors_header(folder / s, facts)
             else:
                 facts.missing_shards += 1
-        if facts.missing_shards:        # a cache or folder with only the index: its total_size is exact bytes
+        if facts.files == 0:            # a cache or folder with only the index: its total_size is exact bytes
             total = (idx.get("metadata") or {}).get("total_size")
-            if facts.files == 0 and isinstance(total, (int, float)) and not isinstance(total, bool) and total > 0:
+            if isinstance(total, (int, float)) and not isinstance(total, bool) and total > 0:
                 return WeightFacts(stored_bytes=int(total), from_index_only=True, missing_shards=len(shards))
-            return None if facts.files == 0 else facts
+            return None
         return facts
     single = folder / "model.safetensors"
     if single.exists():
@@ -756,6 +759,20 @@ def _not_reachable(repo_id: str, registry, why: str = "") -> InputError:
                       f"reached{why}; download its config.json or pass a path{hint}")
 
 
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """A quick TCP connect to the Hub endpoint, so an offline machine fails at once rather than after
+    huggingface_hub's five retries (about 25 s). Behind a proxy we cannot tell, so we try the download."""
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True
+    url = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        with socket.create_connection((url.hostname or "huggingface.co",
+                                       url.port or (80 if url.scheme == "http" else 443)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
 def fetch_from_hub(repo_id: str, registry) -> Architecture:
     """Download only config.json (and model.safetensors.index.json if the repository has one)."""
     if _truthy(os.environ.get("HF_HUB_OFFLINE")):
@@ -765,15 +782,22 @@ def fetch_from_hub(repo_id: str, registry) -> Architecture:
     except ImportError:
         raise _not_reachable(repo_id, registry, " (huggingface_hub is not installed: "
                                                 "pip install 'llm-hw-planner[hub]')") from None
+    if not _hub_reachable():
+        raise _not_reachable(repo_id, registry)
+    disabled = logging.root.manager.disable
+    logging.disable(logging.WARNING)            # its retry warnings would break the one-line error
     try:
-        cfg_path = Path(huggingface_hub.hf_hub_download(repo_id=repo_id, filename="config.json"))
-    except Exception as e:  # noqa: BLE001 - every Hub failure becomes one line
-        raise _hub_error(e, repo_id, registry) from None
-    index = None
-    try:
-        index = Path(huggingface_hub.hf_hub_download(repo_id=repo_id, filename="model.safetensors.index.json"))
-    except Exception:  # noqa: BLE001 - single-file checkpoints have no index
-        pass
+        try:
+            cfg_path = Path(huggingface_hub.hf_hub_download(repo_id=repo_id, filename="config.json"))
+        except Exception as e:  # noqa: BLE001 - every Hub failure becomes one line
+            raise _hub_error(e, repo_id, registry) from None
+        index = None
+        try:
+            index = Path(huggingface_hub.hf_hub_download(repo_id=repo_id, filename="model.safetensors.index.json"))
+        except Exception:  # noqa: BLE001 - single-file checkpoints have no index
+            pass
+    finally:
+        logging.disable(disabled)
     weights = None
     if index is not None:
         idx = read_json(index, limit=64 * 2**20)
@@ -786,7 +810,7 @@ def fetch_from_hub(repo_id: str, registry) -> Architecture:
 def _hub_error(e: Exception, repo_id: str, registry) -> InputError:
     names = {c.__name__ for c in type(e).__mro__}
     status = getattr(getattr(e, "response", None), "status_code", None)
-    token = "run `huggingface-cli login` or set HF_TOKEN (and accept the licence on the model's page)"
+    token = "run `huggingface-cli login` (`hf auth login`) or set HF_TOKEN, and accept the licence on the model's page"
     if "LocalEntryNotFoundError" in names or "OfflineModeIsEnabled" in names:
         return _not_reachable(repo_id, registry)
     if "GatedRepoError" in names:

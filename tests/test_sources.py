@@ -193,6 +193,17 @@ def test_hf_home_hub_is_the_cache_when_hf_hub_cache_is_unset(registry, tmp_path,
     assert resolve(registry, "acme/tiny")[0].hidden_size == 64
 
 
+def test_cached_index_without_shards_gives_its_total_size(registry, tmp_path, monkeypatch):
+    index = {"metadata": {"total_size": 16_060_522_496},
+             "weight_map": {"lm_head.weight": "model-00004-of-00004.safetensors"}}
+    fake_cache(tmp_path / "hub", "acme/big", LLAMA_8B,
+               {"model.safetensors.index.json": lambda p: p.write_text(json.dumps(index))})
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    arch, _ = resolve(registry, "acme/big")
+    assert arch.stored_weight_bytes == 16_060_522_496 and arch.stored_format == "bf16"
+    assert any("total_size of model.safetensors.index.json" in n for n in arch.notes)
+
+
 def test_cached_safetensors_give_exact_bytes(registry, tmp_path, monkeypatch):
     stored = {}
     fake_cache(tmp_path / "hub", "acme/tiny", TINY,
@@ -530,6 +541,7 @@ def fake_hub(monkeypatch, tmp_path, behaviour):
         return behaviour(repo_id, filename)
     mod.hf_hub_download = hf_hub_download
     monkeypatch.setitem(sys.modules, "huggingface_hub", mod)
+    monkeypatch.setattr(sources, "_hub_reachable", lambda: True)
     return calls
 
 
@@ -556,6 +568,14 @@ def test_hf_hub_offline_does_not_call_the_hub(registry, tmp_path, monkeypatch):
     calls = fake_hub(monkeypatch, tmp_path, lambda r, f: pytest.fail("the Hub was called"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(InputError, match="not in the local Hugging Face cache.*HF_HUB_OFFLINE is set"):
+        resolve(registry, "acme/x")
+    assert calls == []
+
+
+def test_an_unreachable_hub_fails_at_once_without_calling_the_client(registry, tmp_path, monkeypatch):
+    calls = fake_hub(monkeypatch, tmp_path, lambda r, f: pytest.fail("the Hub was called"))
+    monkeypatch.setattr(sources, "_hub_reachable", lambda: False)
+    with pytest.raises(InputError, match="not in the local Hugging Face cache .* the Hub cannot be reached;"):
         resolve(registry, "acme/x")
     assert calls == []
 
