@@ -51,7 +51,8 @@ class Architecture:
     max_position_embeddings: int = 0
     # What the weights on disk are (planner/sources.py fills these when it reads a model folder or a GGUF)
     stored_weight_bytes: int = 0     # exact bytes of the stored weights (GGUF tensor infos, safetensors headers); 0 = unknown
-    stored_format: str = ""          # precision hint of the stored weights: bf16, fp16, fp8, nf4, awq, gptq, q4_k_m, ...
+    stored_format: str = ""          # precision hint of the stored weights: bf16, fp16, fp32, fp8, nf4, fp4, int8,
+                                     # awq, gptq, int4 (compressed-tensors), or the llama.cpp type (q4_k_m, q8_0, ...)
     extra_params: int = 0            # parameters outside the language model that load on the GPU too (vision tower, projector)
     source: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)

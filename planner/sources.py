@@ -695,12 +695,13 @@ def load_gguf(path: Path) -> Architecture:
     wbytes = h.weight_bytes
     ft = h.metadata.get("general.file_type")
     if isinstance(ft, int) and ft in FILE_TYPES:
-        fmt = FILE_TYPES[ft]
+        fmt = {"f32": "fp32", "f16": "fp16"}.get(FILE_TYPES[ft], FILE_TYPES[ft])
     else:                                       # no file type: the type holding most bytes
         by: dict[str, int] = {}
         for n, d, t in h.tensors:
             by[GGML_TYPES[t][0]] = by.get(GGML_TYPES[t][0], 0) + h.tensor_bytes(d, t, n)
         fmt = max(by, key=by.get).lower() if by else ""
+        fmt = {"f32": "fp32", "f16": "fp16"}.get(fmt, fmt)
     notes = [f"GGUF {fmt.upper()}, {_gb(wbytes)} of weights (exact, from tensor infos); {h.numel:,} parameters"]
     if abs(h.numel - arch.params) > 0.01 * arch.params:
         notes.append(f"the GGUF holds {h.numel:,} parameters, the architecture computes {arch.params:,}")

@@ -396,6 +396,39 @@ def test_gemma3_gguf_keeps_its_sliding_window_layers(registry, arch, tmp_path):
     assert resolve(registry, str(p))[0].sliding_layers == 11
 
 
+DEEPSEEK_V3_GGUF = {
+    "general.architecture": "deepseek2", "deepseek2.block_count": 61, "deepseek2.context_length": 163840,
+    "deepseek2.embedding_length": 7168, "deepseek2.feed_forward_length": 18432, "deepseek2.attention.head_count": 128,
+    "deepseek2.attention.head_count_kv": 128, "deepseek2.rope.dimension_count": 64,
+    "deepseek2.attention.q_lora_rank": 1536, "deepseek2.attention.kv_lora_rank": 512,
+    "deepseek2.attention.key_length": 192, "deepseek2.attention.value_length": 128, "deepseek2.expert_count": 256,
+    "deepseek2.expert_used_count": 8, "deepseek2.expert_shared_count": 1, "deepseek2.expert_feed_forward_length": 2048,
+    "deepseek2.leading_dense_block_count": 3, "deepseek2.expert_gating_func": 2}
+
+
+@pytest.mark.parametrize("builtin,kv,vocab", [
+    ("mixtral-8x7b", {"general.architecture": "llama", "llama.block_count": 32, "llama.embedding_length": 4096,
+                      "llama.feed_forward_length": 14336, "llama.attention.head_count": 32,
+                      "llama.attention.head_count_kv": 8, "llama.expert_count": 8, "llama.expert_used_count": 2}, 32000),
+    ("qwen3-30b-a3b", {"general.architecture": "qwen3moe", "qwen3moe.block_count": 48,
+                       "qwen3moe.embedding_length": 2048, "qwen3moe.feed_forward_length": 6144,
+                       "qwen3moe.attention.head_count": 32, "qwen3moe.attention.head_count_kv": 4,
+                       "qwen3moe.attention.key_length": 128, "qwen3moe.expert_count": 128,
+                       "qwen3moe.expert_used_count": 8, "qwen3moe.expert_feed_forward_length": 768}, 151936),
+    ("deepseek-v3", DEEPSEEK_V3_GGUF, 129280),
+    ("deepseek-v3", {**DEEPSEEK_V3_GGUF, "deepseek2.attention.head_count_kv": 1,       # newer llama.cpp (MLA split)
+                     "deepseek2.attention.key_length": 576, "deepseek2.attention.value_length": 512,
+                     "deepseek2.attention.key_length_mla": 192, "deepseek2.attention.value_length_mla": 128}, 129280),
+])
+def test_moe_gguf_headers_match_the_builtins(registry, arch, tmp_path, builtin, kv, vocab):
+    h = next(v for k, v in kv.items() if k.endswith(".embedding_length"))
+    p = tmp_path / "moe.gguf"
+    write_gguf(p, kv, [("token_embd.weight", (h, vocab), "Q8_0"), ("output.weight", (h, vocab), "Q8_0")], data=False)
+    m = resolve(registry, str(p))[0]
+    assert m.params == arch(builtin).params and m.active_params == arch(builtin).active_params
+    assert m.stored_weight_bytes == 2 * h * vocab // 32 * 34 and m.stored_format == "q8_0"
+
+
 @pytest.mark.parametrize("mutate,message", [
     (lambda b: b"GGML" + b[4:], "not a GGUF file"),
     (lambda b: b[:4] + struct.pack("<I", 1) + b[8:], "GGUF version 1 is not supported"),
