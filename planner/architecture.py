@@ -50,10 +50,12 @@ class Architecture:
     sliding_layers: int = 0
     max_position_embeddings: int = 0
     # What the weights on disk are (planner/sources.py fills these when it reads a model folder or a GGUF)
-    stored_weight_bytes: int = 0     # exact bytes of the stored weights (GGUF tensor infos, safetensors headers); 0 = unknown
+    stored_weight_bytes: int = 0     # exact bytes of the stored weights, vision tower included (GGUF tensor
+                                     # infos, safetensors headers or index total_size); 0 = unknown
     stored_format: str = ""          # precision hint of the stored weights: bf16, fp16, fp32, fp8, nf4, fp4, int8,
                                      # awq, gptq, int4 (compressed-tensors), or the llama.cpp type (q4_k_m, q8_0, ...)
-    extra_params: int = 0            # parameters outside the language model that load on the GPU too (vision tower, projector)
+    extra_params: int = 0            # parameters outside the language model that load on the GPU too
+                                     # (vision tower and projector); not in `params`
     source: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -345,7 +347,8 @@ class Registry:
         choices = list(self.models) + list(self.aliases)
         close = difflib.get_close_matches(key, choices, n=4, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else "; run `plan models` for the list"
-        raise InputError(f"--model: unknown model {name!r}{hint} (or ORG/NAME, a model folder, a .gguf file or a config.json)")
+        raise InputError(f"--model: unknown model {name!r}{hint} (or ORG/NAME, a model folder, a .gguf file or "
+                         f"a config.json)")
 
 
 def load_registry(data: dict) -> Registry:

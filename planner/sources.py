@@ -679,7 +679,8 @@ def gguf_config(h: GGUFHeader, path: Path) -> dict:
                        num_experts_per_tok=used, n_shared_experts=get("expert_shared_count", 0),
                        moe_intermediate_size=get("expert_feed_forward_length", required=True),
                        first_k_dense_replace=get("leading_dense_block_count", 0),
-                       q_lora_rank=get("attention.q_lora_rank", 0), kv_lora_rank=get("attention.kv_lora_rank", required=True),
+                       q_lora_rank=get("attention.q_lora_rank", 0),
+                       kv_lora_rank=get("attention.kv_lora_rank", required=True),
                        qk_rope_head_dim=rope, qk_nope_head_dim=key_len - rope, v_head_dim=v_len)
     for k, v in cfg.items():
         if k not in ("model_type", "layer_types") and not isinstance(v, (int, bool)):

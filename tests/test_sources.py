@@ -409,7 +409,8 @@ DEEPSEEK_V3_GGUF = {
 @pytest.mark.parametrize("builtin,kv,vocab", [
     ("mixtral-8x7b", {"general.architecture": "llama", "llama.block_count": 32, "llama.embedding_length": 4096,
                       "llama.feed_forward_length": 14336, "llama.attention.head_count": 32,
-                      "llama.attention.head_count_kv": 8, "llama.expert_count": 8, "llama.expert_used_count": 2}, 32000),
+                      "llama.attention.head_count_kv": 8, "llama.expert_count": 8,
+                      "llama.expert_used_count": 2}, 32000),
     ("qwen3-30b-a3b", {"general.architecture": "qwen3moe", "qwen3moe.block_count": 48,
                        "qwen3moe.embedding_length": 2048, "qwen3moe.feed_forward_length": 6144,
                        "qwen3moe.attention.head_count": 32, "qwen3moe.attention.head_count_kv": 4,
@@ -594,7 +595,8 @@ def test_not_cached_and_offline_is_one_clear_line(registry, tmp_path, monkeypatc
         resolve(registry, "acme/not-cached")
     msg = str(e.value)
     assert msg == (f"--model: acme/not-cached is not in the local Hugging Face cache (HF_HUB_CACHE="
-                   f"{tmp_path / 'empty-cache'}) and the Hub cannot be reached; download its config.json or pass a path")
+                   f"{tmp_path / 'empty-cache'}) and the Hub cannot be reached; download its config.json or pass "
+                   f"a path")
 
 
 def test_hf_hub_offline_does_not_call_the_hub(registry, tmp_path, monkeypatch):
