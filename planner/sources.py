@@ -384,8 +384,8 @@ def _from_hf(cfg: dict, name: str, source: str, weights: WeightFacts | None) -> 
     if weights and weights.vision_numel and weights.vision_float:
         extra, how = weights.vision_numel, "exact, from the safetensors headers"
     if extra:
-        notes.append(f"vision tower and projector: {extra:,} parameters ({how}), loaded on the GPU with the "
-                     f"language model")
+        notes.append(f"vision tower and projector: {extra:,} parameters besides the language model's ({how}); "
+                     f"they load on the GPU too")
     elif how:
         notes.append(how)
     stored = 0
