@@ -7,7 +7,6 @@ modules transformers builds (`modeling_llama.py`, `modeling_qwen2.py`, `modeling
 from __future__ import annotations
 
 import difflib
-import json
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -50,6 +49,13 @@ class Architecture:
     sliding_window: int = 0
     sliding_layers: int = 0
     max_position_embeddings: int = 0
+    # What the weights on disk are (planner/sources.py fills these when it reads a model folder or a GGUF)
+    stored_weight_bytes: int = 0     # exact bytes of the stored weights, vision tower included (GGUF tensor
+                                     # infos, safetensors headers or index total_size); 0 = unknown
+    stored_format: str = ""          # precision hint of the stored weights: bf16, fp16, fp32, fp8, nf4, fp4, int8,
+                                     # awq, gptq, int4 (compressed-tensors), or the llama.cpp type (q4_k_m, q8_0, ...)
+    extra_params: int = 0            # parameters outside the language model that load on the GPU too
+                                     # (vision tower and projector); not in `params`
     source: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -310,17 +316,9 @@ def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
 
 
 def load_config_file(path: str | Path) -> Architecture:
-    p = Path(path)
-    try:
-        cfg = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise InputError(f"--model: file {str(p)!r} not found") from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"--model: {p} is not valid JSON (line {e.lineno}: {e.msg})") from None
-    if not isinstance(cfg, dict):
-        raise InputError(f"--model: {p} must hold a JSON object (a Hugging Face config.json)")
-    name = cfg.get("_name_or_path") or p.parent.name if p.name == "config.json" else p.stem
-    return from_config(cfg, name=str(name or p.stem), source=str(p))
+    """A config.json file (bounded read; multimodal wrappers and omitted defaults: planner/sources.py)."""
+    from planner.sources import load_json_file
+    return load_json_file(Path(path))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -332,19 +330,25 @@ class Registry:
     aliases: dict[str, str]
 
     def resolve(self, name: str) -> tuple[Architecture, str | None]:
-        """Return (architecture, note); note says which model an alias stands for."""
-        if name.endswith(".json") or "/" in name and Path(name).exists():
-            return load_config_file(name), None
+        """Return (architecture, note); the note says which model an alias stands for or where a model came from.
+
+        Order: built-in name or alias -> a built-in's Hugging Face id -> a path (model folder, .gguf, .json)
+        -> ORG/NAME from the local Hugging Face cache, then the Hub (planner/sources.py)."""
         key = name.strip().lower()
         if key in self.models:
             return self.models[key], None
         if key in self.aliases:
             target = self.aliases[key]
             return self.models[target], f"'{name}' taken as {target} (the representative model of that size)"
+        from planner import sources
+        found = sources.resolve(name, self)
+        if found is not None:
+            return found
         choices = list(self.models) + list(self.aliases)
         close = difflib.get_close_matches(key, choices, n=4, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else "; run `plan models` for the list"
-        raise InputError(f"--model: unknown model {name!r}{hint} (or pass a path to a config.json)")
+        raise InputError(f"--model: unknown model {name!r}{hint} (or ORG/NAME, a model folder, a .gguf file or "
+                         f"a config.json)")
 
 
 def load_registry(data: dict) -> Registry:

@@ -232,9 +232,10 @@ def _workload(a, **override):
 
 
 def _resolve_model(name: str):
+    """(architecture, notes): where the model came from and what its stored weights are (planner/sources.py)."""
     from planner.data import builtin_registry
     arch, note = builtin_registry().resolve(name)
-    return arch, [note] if note else []
+    return arch, ([note] if note else []) + list(arch.notes)
 
 
 def cmd_estimate(a, out) -> int:
