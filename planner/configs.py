@@ -276,18 +276,31 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
     return out, rejected
 
 
+# Estimates shared by every plan in this process (sweeps re-plan the same workloads under other prices and
+# budgets): the estimator is a pure function, so a result is reused for equal inputs. Bounded.
+_ESTIMATES: dict[tuple, Estimate] = {}
+_ESTIMATES_MAX = 200_000
+
+
 class _NeedCache:
-    """Estimates per (stack, gpus, zero, offload, context), computed once: the need does not depend on the card."""
+    """Estimates per (workload, gpus, zero, offload, context): the need does not depend on the card's price."""
 
     def __init__(self, arch: Architecture):
-        self.arch, self.cache = arch, {}
+        self.arch, self.keys = arch, {}
 
     def __call__(self, wl: Workload, n: int, zero: int, offload: str, context: int, **extra) -> Estimate:
-        key = (wl.framework, wl.engine, n, zero, offload, context, tuple(sorted(extra.items())))
-        if key not in self.cache:
+        wkey = self.keys.get(id(wl))
+        if wkey is None or wkey[0] is not wl:
+            wkey = self.keys[id(wl)] = (wl, wl.model_dump_json())
+        key = (self.arch, wkey[1], n, zero, offload, context, tuple(sorted(extra.items())))
+        est = _ESTIMATES.get(key)
+        if est is None:
             w = wl.model_copy(update={"gpus": n, "zero_stage": zero, "offload": offload, **extra})
-            self.cache[key] = estimate(self.arch, w, cuda_context=context)
-        return self.cache[key]
+            est = estimate(self.arch, w, cuda_context=context)
+            if len(_ESTIMATES) >= _ESTIMATES_MAX:
+                _ESTIMATES.clear()
+            _ESTIMATES[key] = est
+        return est
 
 
 def _host_ram(est: Estimate, n: int) -> tuple[float, float]:

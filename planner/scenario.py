@@ -11,14 +11,16 @@ import copy
 import csv
 import io
 import itertools
+import math
 import json
+import os
 import re
 import sys
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from planner.catalog import GPU, Catalog, load_catalog
 from planner.data import builtin_registry
@@ -29,6 +31,8 @@ from planner.solver import Constraints, Job, Result, plan_jobs
 from planner.workload import Workload
 
 WORKLOAD_FIELDS = set(Workload.model_fields)
+MAX_VARIANTS = 20_000      # a sweep larger than this is refused before any work (10,000 plan in ~20 s)
+PARALLEL_FROM = 200        # variants from which a sweep uses a process pool
 
 
 class WorkloadSpec(BaseModel):
@@ -71,7 +75,18 @@ class ConstraintSpec(BaseModel):
     ram_ratio: float = Field(1.0, ge=0, le=64)
     margin: float = Field(0.05, ge=0, lt=0.9)
     require_nvlink: bool = False
-    deadline_days: float | None = Field(None, gt=0)
+    deadline_days: float | Literal["none"] | None = None     # None: the default week; "none": no deadline
+
+    @field_validator("deadline_days")
+    @classmethod
+    def _positive(cls, v):
+        if isinstance(v, (int, float)) and not (v > 0 and math.isfinite(v)):
+            raise ValueError("must be a positive number of days or 'none'")
+        return v
+    objective: Literal["cost", "time"] = "cost"
+    force_offload: Literal["optimizer", "optimizer+params"] | None = None
+    examples: int | None = Field(None, gt=0)
+    epochs: float | None = Field(None, gt=0)
 
 
 class CatalogSpec(BaseModel):
@@ -163,14 +178,24 @@ def _set(raw: dict, target: tuple, value) -> None:
 
 
 def expand(raw: dict, path: Path) -> list[tuple[dict, dict]]:
-    """(variant values, variant raw dict) for every point of the sweep's cartesian product."""
+    """(variant values, variant raw dict) for every point of the sweep's cartesian product; refused up front
+    when the product is larger than MAX_VARIANTS."""
     sweep = raw.get("sweep") or {}
     if not isinstance(sweep, dict):
         _fail(path, ("sweep",), "must map field names to lists of values")
-    targets = {}
+    count = 1
     for key, values in sweep.items():
         if not isinstance(values, list) or not values:
             _fail(path, ("sweep", key), "must be a non-empty list of values")
+        count *= len(values)
+        if count > MAX_VARIANTS:
+            total = 1
+            for v in sweep.values():
+                total *= len(v) if isinstance(v, list) and v else 1
+            _fail(path, ("sweep",), f"{total:,} variants is more than the limit of {MAX_VARIANTS:,}; sweep fewer "
+                  "fields or values, or split the file")
+    targets = {}
+    for key, values in sweep.items():
         try:
             targets[key] = _sweep_target(raw, key)
         except ValueError as e:
@@ -257,7 +282,10 @@ def _constraints(sc: Scenario) -> Constraints:
     return Constraints(budget=c.budget, currency=c.currency.upper(), max_gpus=c.max_gpus, include=c.include,
                        exclude=c.exclude, allow_used=c.allow_used, zero=c.zero, offload=c.offload,
                        ram_ratio=c.ram_ratio, margin=c.margin, require_nvlink=c.require_nvlink,
-                       deadline_s=c.deadline_days * 86400 if c.deadline_days else None, mode=sc.mode)
+                       deadline_s=(math.inf if c.deadline_days == "none" else
+                                   c.deadline_days * 86400 if c.deadline_days is not None else None),
+                       objective=c.objective, force_offload=c.force_offload, examples=c.examples, epochs=c.epochs,
+                       mode=sc.mode)
 
 
 def row_of(values: dict, res: Result, currency: str) -> dict:
@@ -276,7 +304,45 @@ def row_of(values: dict, res: Result, currency: str) -> dict:
     return row
 
 
-def run_scenario(path_str: str, progress: bool = False) -> tuple[Scenario, list[dict]]:
+def _plan_variant(path: Path, base: Catalog, variant: dict, values: dict, unbudgeted: Result | None) -> dict:
+    """One row. `unbudgeted`: the same variant solved without its budget; where that plan fits the budget it
+    is provably this variant's optimum too (a constraint that does not bind changes nothing)."""
+    try:
+        sc = Scenario.model_validate(variant)
+    except ValidationError as e:
+        err = e.errors()[0]
+        _fail(path, ("sweep",) + tuple(err["loc"][-1:]), err["msg"])
+    catalog = apply_overrides(base, sc.catalog, path)
+    c = _constraints(sc)
+    if unbudgeted is not None and unbudgeted.feasible and c.budget is not None and \
+            unbudgeted.plan.total_cost <= c.budget * (1 + 1e-9):
+        return row_of(values, unbudgeted, c.currency)
+    return row_of(values, plan_jobs(_jobs(sc, path), catalog, c, alternatives=0), c.currency)
+
+
+def _plan_group(args) -> list[dict]:
+    """Variants that differ only in their budget: solve once without it, reuse wherever it fits."""
+    path, base, group = args
+    unbudgeted = None
+    if len(group) > 1:
+        _, variant = group[0]
+        free = copy.deepcopy(variant)
+        free.setdefault("constraints", {})["budget"] = None
+        sc = Scenario.model_validate(free)
+        unbudgeted = plan_jobs(_jobs(sc, path), apply_overrides(base, sc.catalog, path), _constraints(sc),
+                               alternatives=0)
+    return [_plan_variant(path, base, variant, values, unbudgeted) for values, variant in group]
+
+
+def _budget_free_key(variant: dict) -> str:
+    v = {k: val for k, val in variant.items()}
+    v["constraints"] = {k: val for k, val in (variant.get("constraints") or {}).items() if k != "budget"}
+    return json.dumps(v, sort_keys=True, default=str)
+
+
+def run_scenario(path_str: str, progress: bool = False, workers: int | None = None) -> tuple[Scenario, list[dict]]:
+    """Every variant of the sweep, planned; rows in the sweep's order. Variants that differ only in budget
+    share one solve; large sweeps use every core (a process pool over chunks of variant groups)."""
     path = Path(path_str)
     raw = read_yaml(path, "scenario")
     try:
@@ -287,30 +353,44 @@ def run_scenario(path_str: str, progress: bool = False) -> tuple[Scenario, list[
     variants = expand(raw, path)
     head = Scenario.model_validate(raw)
     base = load_catalog([str(path.parent / f) for f in head.catalog.files])
-    rows = []
+    groups: dict[str, list[int]] = {}
+    for i, (_, variant) in enumerate(variants):
+        groups.setdefault(_budget_free_key(variant), []).append(i)
+    tasks = [(path, base, [variants[i] for i in idx]) for idx in groups.values()]
+    order = [i for idx in groups.values() for i in idx]
+    workers = workers if workers is not None else (os.cpu_count() or 1)
     bar = None
     if progress and len(variants) > 1:
+        from rich.console import Console
         from rich.progress import Progress
-        bar = Progress(transient=True)
+        bar = Progress(transient=True, console=Console(stderr=True))   # never on stdout, never in --json
         bar.start()
         task = bar.add_task("planning variants", total=len(variants))
+    results: list[list[dict]] = []
     try:
-        for values, variant in variants:
-            try:
-                sc = Scenario.model_validate(variant)
-            except ValidationError as e:
-                err = e.errors()[0]
-                _fail(path, ("sweep",) + tuple(err["loc"][-1:]), err["msg"])
-            catalog = apply_overrides(base, sc.catalog, path)
-            c = _constraints(sc)
-            res = plan_jobs(_jobs(sc, path), catalog, c, alternatives=0)
-            rows.append(row_of(values, res, c.currency))
-            if bar:
-                bar.advance(task)
+        if workers > 1 and len(variants) >= PARALLEL_FROM and len(tasks) > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+            ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+            chunk = max(1, len(tasks) // (workers * 8))
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                for rows in pool.map(_plan_group, tasks, chunksize=chunk):
+                    results.append(rows)
+                    if bar:
+                        bar.advance(task, len(rows))
+        else:
+            for t in tasks:
+                results.append(_plan_group(t))
+                if bar:
+                    bar.advance(task, len(results[-1]))
     finally:
         if bar:
             bar.stop()
-    return head, rows
+    flat = [row for rows in results for row in rows]
+    rows_in_order: list[dict] = [{}] * len(variants)
+    for i, row in zip(order, flat):
+        rows_in_order[i] = row
+    return head, rows_in_order
 
 
 def cmd_scenario(a, out) -> int:
