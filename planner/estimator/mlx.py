@@ -146,8 +146,10 @@ def estimate_mlx_training(arch: Architecture, w: Workload) -> Estimate:
         saved = T * (layers * a_b * arch.hidden_size + block)   # block inputs + one block recomputed
     else:
         saved = T * layers * block
-    # loss: the model-dtype logits (kept for the cross-entropy VJP), logsumexp, and their gradient
-    logits = T * V * a_b * 2 + T * 4 * 2
+    # loss backward: the model-dtype logits (kept for the cross-entropy VJP), logsumexp's VJP
+    # softmax(logits) x cotangent, take_along_axis's VJP (a zero (b, s, V) array scattered into) and
+    # their sum, the logits' gradient: four (b, s, vocab) arrays in the model dtype at once
+    logits = T * V * a_b * 4 + T * 4 * 2
     # attention backward (fast SDPA's VJP falls back to the unfused graph): scores and probabilities of one
     # block, transient
     attn_bwd = b * arch.num_heads * s * s * a_b * 2
