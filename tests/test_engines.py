@@ -236,3 +236,34 @@ def test_published_engine_case_within_its_tolerance(case):
     pred = _predicted(case)
     err = pred / case["published_gb"] - 1
     assert abs(err) <= case["tolerance"], f"{case['id']}: predicted {pred:.3f} GiB vs {case['published_gb']} ({err:+.1%})"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exact stored bytes (Architecture.stored_weight_bytes / stored_format, read from file headers)
+
+def _stored(model: str, nbytes: int, fmt: str):
+    from dataclasses import dataclass, fields
+
+    from planner.architecture import Architecture
+
+    @dataclass(frozen=True)
+    class Stored(Architecture):          # the fields the architecture reader adds (read with getattr here)
+        stored_weight_bytes: int = 0
+        stored_format: str = ""
+        extra_params: int = 0
+
+    base = reg.models[model]
+    return Stored(**{f.name: getattr(base, f.name) for f in fields(base)}, stored_weight_bytes=nbytes,
+                  stored_format=fmt)
+
+
+def test_exact_stored_bytes_are_used_for_the_stored_format_or_the_default_precision():
+    gguf = _stored("llama-3.1-8b", 4_920_000_000, "q4_k_m")
+    e = estimate(gguf, Workload(engine="llama.cpp", seq_len=512, new_tokens=0))        # precision left at default
+    assert "Q4_K_M" in e.assumptions[0] and "exact" in e.assumptions[0]
+    host = e.cpu_ram_bytes - 0.5 * GiB - 512 * 4096 * 4 * 3
+    assert e.breakdown["weights"] + host == pytest.approx(4.92e9, rel=1e-3)
+    fp8 = _stored("llama-3.1-8b", 9_080_000_000, "fp8")
+    assert estimate(fp8, Workload(engine="vllm")).breakdown["weights"] == 9_080_000_000
+    # another precision than the stored one: modelled, not the file's bytes
+    assert estimate(fp8, Workload(engine="vllm", precision="awq")).breakdown["weights"] < 6 * GiB

@@ -22,7 +22,7 @@ from planner.architecture import Architecture
 from planner.estimator.common import H100_CUDA_CONTEXT_BYTES, Estimate, GiB, _finish
 from planner.estimator.kv_cache import kv_dtype, kv_elements_per_token_layer, sliding_layers
 from planner.estimator.numerics import Numerics
-from planner.estimator.weights import _quant_matmul_temp, serving_weight_bytes, weight_bytes
+from planner.estimator.weights import _quant_matmul_temp, serving_weight_bytes, stored_weights, weight_bytes
 from planner.workload import SERVING_FORMATS, Workload
 
 VLLM_GPU_MEMORY_UTILIZATION = 0.90         # CacheConfig default; the workload carries the user's value
@@ -45,11 +45,9 @@ VLLM_CUDA_GRAPH_BYTES = int(0.5 * GiB)
 
 
 def vllm_weight_bytes(arch: Architecture, w: Workload, nx: Numerics) -> tuple[int, str]:
-    p = w.precision
-    stored = int(getattr(arch, "stored_weight_bytes", 0) or 0)
-    fmt = str(getattr(arch, "stored_format", "") or "").lower()
-    if stored and (fmt == p or (p == "bf16" and fmt in ("", "bf16", "fp16"))):
-        return stored, f"{fmt or p} weights, exact bytes from the checkpoint"
+    p, stored = stored_weights(arch, w.precision, "vllm")
+    if stored:
+        return stored, f"{p} weights, exact bytes from the checkpoint"
     if p in SERVING_FORMATS or p in ("fp16", "bf16", "fp32"):
         return serving_weight_bytes(arch, p, "vllm")
     return weight_bytes(arch, nx), f"bitsandbytes {nx.quant}" if nx.quant else p

@@ -27,6 +27,7 @@ from planner.architecture import Architecture
 from planner.errors import InputError
 from planner.estimator.common import GiB, Estimate, _finish
 from planner.estimator.gguf import FTYPE_DEFAULT, gguf_model
+from planner.estimator.weights import stored_weights
 from planner.estimator.kv_cache import kv_dtype, kv_elements_per_token_layer, sliding_layers
 from planner.workload import Workload
 
@@ -64,9 +65,8 @@ def model_parts(arch: Architecture, precision: str) -> tuple[int, int, list[int]
         layers = [per_layer] * arch.num_layers
         total = emb + sum(layers) + (0 if arch.tie_embeddings else V * h * b) + 4 * h
         how = f"GGUF {t.upper()}"
-    stored = int(getattr(arch, "stored_weight_bytes", 0) or 0)
-    fmt = str(getattr(arch, "stored_format", "") or "").lower()
-    if stored and fmt in (precision, ""):
+    _, stored = stored_weights(arch, precision, "llama.cpp")
+    if stored:
         k = stored / total                                       # the file's exact tensor bytes
         emb, out, layers = int(emb * k), int(out * k), [int(x * k) for x in layers]
         how += ", scaled to the file's exact tensor bytes"
@@ -93,7 +93,8 @@ def compute_buffer_bytes(arch: Architecture, n_kv: int, flash: bool, output_on_g
 def estimate_llamacpp(arch: Architecture, w: Workload, cuda_context: int) -> Estimate:
     b, s, n = w.batch_size, w.seq_len, w.new_tokens
     L = arch.num_layers
-    emb, out, layers, how = model_parts(arch, w.precision)
+    precision, _ = stored_weights(arch, w.precision, "llama.cpp")    # a GGUF file is served as stored
+    emb, out, layers, how = model_parts(arch, precision)
     # llama-model.cpp load_tensors: i_gpu_start = max(n_layer + 1 - n_gpu_layers, 0) over n_layer + 1 slots,
     # the output layer being the last: it goes to the GPU first, then the last ngl - 1 repeating layers
     # (llama.cpp before mid-2025 used n_layer - ngl: the output layer only when ngl > n_layer)

@@ -29,7 +29,7 @@ from planner.architecture import Architecture
 from planner.errors import InputError
 from planner.estimator.common import GiB, Estimate, _finish
 from planner.estimator.kv_cache import kv_dtype, kv_elements_per_token_layer, sliding_layers
-from planner.estimator.weights import MLX_BITS, lora_modules, serving_weight_bytes
+from planner.estimator.weights import MLX_BITS, lora_modules, serving_weight_bytes, stored_weights
 from planner.workload import Workload
 
 KV_STEP = 256                 # mlx_lm.models.cache.KVCache.step
@@ -39,13 +39,12 @@ MLX_HOST_PROCESS_BYTES = int(1.5 * GiB)   # Python + mlx + tokenizer (order of; 
 
 
 def mlx_weights(arch: Architecture, precision: str) -> tuple[int, str]:
-    stored = int(getattr(arch, "stored_weight_bytes", 0) or 0)
-    fmt = str(getattr(arch, "stored_format", "") or "").lower()
-    if stored and fmt.startswith("mlx") and precision in MLX_BITS:
-        return stored, f"{fmt} weights, exact bytes from the safetensors headers"
-    if precision in MLX_BITS or precision in ("bf16", "fp16", "fp32"):
-        return serving_weight_bytes(arch, precision, "mlx")
-    raise InputError(f"--engine mlx / --framework mlx-lm: --precision {precision} is not an MLX format; use bf16, "
+    p, stored = stored_weights(arch, precision, "mlx")
+    if stored:
+        return stored, f"{p} weights, exact bytes from the safetensors headers"
+    if p in MLX_BITS or p in ("bf16", "fp16", "fp32"):
+        return serving_weight_bytes(arch, p, "mlx")
+    raise InputError(f"--engine mlx / --framework mlx-lm: --precision {p} is not an MLX format; use bf16, "
                      "fp16, int8 (MLX 8-bit) or int4 (MLX 4-bit, as mlx_lm.convert -q)")
 
 

@@ -145,3 +145,27 @@ def serving_weight_bytes(arch: Architecture, precision: str, engine: str) -> tup
         return q + 2 * (other + extra), (f"MLX {bits}-bit affine, group 64, bf16 scale + bias per group "
                                          f"({bits + 0.5} bits per weight; embeddings quantised too)")
     raise ValueError(p)
+
+
+def stored_weights(arch: Architecture, precision: str, engine: str) -> tuple[str, int]:
+    """(format to model, exact stored bytes or 0) from what the checkpoint's headers say.
+
+    Architecture.stored_weight_bytes / stored_format (read from a GGUF's tensor infos or safetensors headers)
+    are used when the requested precision is the stored format, or when the precision is left at the
+    inference default (bf16): an engine serves a checkpoint as it is stored (a GGUF file, an FP8 or AWQ
+    checkpoint, an MLX 4-bit conversion)."""
+    from planner.estimator.gguf import FTYPE_DEFAULT
+    stored = int(getattr(arch, "stored_weight_bytes", 0) or 0)
+    fmt = str(getattr(arch, "stored_format", "") or "").lower()
+    if not stored:
+        return precision, 0
+    fmt = {"mlx-4bit": "int4", "mlx-8bit": "int8", "4bit": "int4", "8bit": "int8", "f16": "fp16",
+           "float16": "fp16", "bfloat16": "bf16"}.get(fmt, fmt)
+    loadable = {"vllm": ("fp8", "awq", "gptq", "bf16", "fp16", "fp32"),
+                "llama.cpp": tuple(FTYPE_DEFAULT) + ("bf16", "fp16", "fp32"),
+                "mlx": ("int4", "int8", "bf16", "fp16", "fp32")}.get(engine, ("bf16", "fp16", "fp32"))
+    if fmt == precision or (not fmt and precision in ("bf16", "fp16")):
+        return precision, stored
+    if precision == "bf16" and fmt in loadable:
+        return fmt, stored
+    return precision, 0
