@@ -27,7 +27,11 @@ from planner.workload import SERVING_FORMATS, Workload
 
 VLLM_GPU_MEMORY_UTILIZATION = 0.90         # CacheConfig default; the workload carries the user's value
 VLLM_MAX_BATCHED_TOKENS = 8192             # V1 chunked prefill, `vllm serve` default (profiled forward size)
-VLLM_MAX_NUM_SEQS = 256                    # default max_num_seqs (V0; V1 below 70 GiB cards)
+# default max_num_seqs: 256 (V0; V1 on cards below 70 GiB or A100). V1 `vllm serve` on >= 70 GiB cards other than
+# A100 defaults to 1024 sequences and 8192 batched tokens (engine/arg_utils.py get_batch_defaults), but its
+# profile skips top-k/top-p/logprobs (gpu_model_runner._dummy_sampler_run), so the sampler's working set stays of
+# the same order; the estimate is card-independent and keeps 256 (or the requested batch, if larger).
+VLLM_MAX_NUM_SEQS = 256
 VLLM_BLOCK_TOKENS = 16                     # paged KV cache block size
 # Dummy sampler over max_num_seqs x vocab: bf16 logits, fp32 logits, probabilities and log-probabilities,
 # the top-k/top-p sort (fp32 values + int64 indices) and its cumulative sum: ~40 bytes per logit.
@@ -75,7 +79,8 @@ def estimate_vllm(arch: Architecture, w: Workload, nx: Numerics, cuda_context: i
     else:
         mlp = 3 * nx.act_bytes * arch.intermediate_size            # gate_up output + SiluAndMul output
     forward = M * (2 * nx.stream_bytes * h + mlp // tp) + _quant_matmul_temp(arch, nx, M)
-    sampler = M * nx.stream_bytes * h + VLLM_MAX_NUM_SEQS * arch.vocab_size * SAMPLER_BYTES_PER_LOGIT
+    max_num_seqs = max(VLLM_MAX_NUM_SEQS, b)     # serving b sequences at once needs --max-num-seqs >= b
+    sampler = M * nx.stream_bytes * h + max_num_seqs * arch.vocab_size * SAMPLER_BYTES_PER_LOGIT
     activations = max(forward, sampler)
     if parallel == "tensor":
         weights //= N
@@ -99,7 +104,7 @@ def estimate_vllm(arch: Architecture, w: Workload, nx: Numerics, cuda_context: i
         + (", MLA latent cache" if arch.is_mla else "")
         + (f"; {swa} sliding-window layers keep {window} tokens" if swa else ""),
         f"activation peak profiled at max_num_batched_tokens {M} and a sampler over max_num_seqs "
-        f"{VLLM_MAX_NUM_SEQS}; CUDA graphs ~{VLLM_CUDA_GRAPH_BYTES / GiB:.1f} GiB; non-torch "
+        f"{max_num_seqs}; CUDA graphs ~{VLLM_CUDA_GRAPH_BYTES / GiB:.1f} GiB; non-torch "
         f"{VLLM_NON_TORCH_BYTES / GiB:.2f} GiB",
         f"the card must leave vLLM's {1 - u:.0%} headroom (gpu_memory_utilization {u:g}): the KV cache takes the "
         "rest of the budget, so this is the smallest card on which the requested batch fits",
