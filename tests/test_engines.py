@@ -267,3 +267,14 @@ def test_exact_stored_bytes_are_used_for_the_stored_format_or_the_default_precis
     assert estimate(fp8, Workload(engine="vllm")).breakdown["weights"] == 9_080_000_000
     # another precision than the stored one: modelled, not the file's bytes
     assert estimate(fp8, Workload(engine="vllm", precision="awq")).breakdown["weights"] < 6 * GiB
+
+
+@pytest.mark.parametrize("model", ["llama-3.1-8b", "gemma-2-9b", "qwen3-30b-a3b", "deepseek-v3"])
+@pytest.mark.parametrize("kw", [dict(engine="vllm"), dict(engine="vllm", precision="fp8", gpus=4),
+                                dict(engine="llama.cpp", precision="q4_k_m"),
+                                dict(engine="llama.cpp", precision="q8_0", gpu_layers=10, kv_cache_dtype="q8_0"),
+                                dict(engine="mlx", precision="int4")], ids=str)
+def test_more_sequences_or_longer_context_never_need_less(model, kw):
+    base = est(model, batch_size=2, seq_len=2048, **kw).total_bytes
+    assert est(model, batch_size=4, seq_len=2048, **kw).total_bytes >= base
+    assert est(model, batch_size=2, seq_len=8192, **kw).total_bytes >= base
