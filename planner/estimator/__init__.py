@@ -13,11 +13,14 @@ Training peak = the largest of four moments in a steady-state step (optimizer st
 Inference peak = max(prefill at the last layer, decode at the last step).
 
 Modules, one mechanism family each: numerics (dtypes), weights (+ LoRA), optimizer, activations, training,
-inference (transformers generate), engines (vLLM), common (units, the Estimate result).
+inference (transformers generate), engines (vLLM), llamacpp (llama.cpp / Ollama, GGUF), mlx (mlx-lm generate
+and LoRA training), gguf (GGUF block sizes and type mixes), kv_cache (cache dtypes per engine), common (units,
+the Estimate result).
 """
 from __future__ import annotations
 
 from planner.architecture import Architecture
+from planner.errors import InputError
 from planner.estimator.common import (
     CHECKPOINT_SHARD_BYTES,
     DEFAULT_CUDA_CONTEXT_BYTES,
@@ -27,10 +30,12 @@ from planner.estimator.common import (
 )
 from planner.estimator.engines import VLLM_GPU_MEMORY_UTILIZATION, estimate_vllm
 from planner.estimator.inference import estimate_inference
+from planner.estimator.llamacpp import estimate_llamacpp
+from planner.estimator.mlx import estimate_mlx_inference, estimate_mlx_training
 from planner.estimator.numerics import Numerics, numerics
 from planner.estimator.training import estimate_training
 from planner.estimator.weights import lora_params, weight_bytes
-from planner.workload import Workload
+from planner.workload import SERVING_FORMATS, Workload
 
 __all__ = ["Estimate", "estimate", "numerics", "Numerics", "weight_bytes", "lora_params", "GiB",
            "VLLM_GPU_MEMORY_UTILIZATION", "DEFAULT_CUDA_CONTEXT_BYTES", "HOST_PROCESS_BYTES", "CHECKPOINT_SHARD_BYTES"]
@@ -40,9 +45,21 @@ def estimate(arch: Architecture, w: Workload, cuda_context: int = DEFAULT_CUDA_C
     """Peak memory per GPU and host RAM for running workload `w` on model `arch`."""
     # masking_utils skips the mask only when kv_length < sliding_window (strict)
     mask = bool(arch.sliding_window) and w.seq_len >= arch.sliding_window
-    nx = numerics(w, gqa=arch.num_kv_heads < arch.num_heads, mask=mask)
+    if w.training and w.framework == "mlx-lm":
+        return estimate_mlx_training(arch, w)
+    if w.engine == "llama.cpp":
+        return estimate_llamacpp(arch, w, cuda_context)
+    if w.engine == "mlx":
+        return estimate_mlx_inference(arch, w)
+    # serving formats compute in 16-bit: their dtypes are those of a bf16 model
+    nw = w.model_copy(update={"precision": "bf16"}) if w.precision in SERVING_FORMATS else w
+    nx = numerics(nw, gqa=arch.num_kv_heads < arch.num_heads, mask=mask)
     if w.training:
         return estimate_training(arch, w, nx, cuda_context)
     if w.engine == "vllm":
         return estimate_vllm(arch, w, nx, cuda_context)
+    if w.precision in SERVING_FORMATS:
+        raise InputError(f"--precision {w.precision} is a serving format: use --engine vllm (fp8, awq, gptq) or "
+                         "--engine llama.cpp (GGUF types); transformers generate() is modelled for "
+                         "fp32/fp16/bf16 and bitsandbytes int8/nf4")
     return estimate_inference(arch, w, nx, cuda_context)

@@ -59,13 +59,22 @@ def estimate_inference(arch: Architecture, w: Workload, nx: Numerics, cuda_conte
         mlp_live += 3 * f
         int8_weight_temp = 5 * _largest_linear_numel(arch)
     heads, qd, kvd, od = arch.num_heads, arch.q_dim, arch.kv_dim, arch.attn_out_dim
+    # attn_implementation="flash_attention_2" (--attention flash, 16-bit only): the kernel takes grouped K/V
+    # and the sliding window itself, so neither a mask nor repeat_kv copies exist
+    fa2 = w.attention == "flash" and nx.act_bytes == 2
     attn_live = (hidden_live - s_b * h) + a_b * (qd + 2 * kvd + od)
-    if nx.attention_kernel in ("math", "eager"):
-        # math/eager attention materialise the (b, heads, s, s) scores and probabilities for one layer,
-        # and repeat K and V to all heads; math SDPA's _safe_softmax (torch >= 2.5) also builds a bool
+    if nx.attention_kernel == "math":
+        # math SDPA materialises the (b, heads, s, s) scores and fp32 probabilities for one layer and
+        # repeats K and V to all heads; its _safe_softmax (torch >= 2.5) also builds a bool
         # "row is all -inf" mask of the scores' shape (1 byte each)
-        attn_live += a_b * 2 * heads * arch.head_dim + (a_b + 4 + (nx.attention_kernel == "math")) * heads * s
-    elif nx.mask:
+        attn_live += a_b * 2 * heads * arch.head_dim + (a_b + 4 + 1) * heads * s
+    elif nx.attention_kernel == "eager":
+        # transformers eager_attention_forward: repeat_kv copies of K and V; scores = (q @ k^T) * scaling,
+        # + causal_mask (a new tensor); then softmax(scores, dtype=float32).to(q.dtype): while the 16-bit
+        # copy is made, the masked 16-bit scores (still bound to attn_weights), the fp32 softmax output and
+        # the new 16-bit probabilities all exist - (2 x 16-bit + fp32) per score
+        attn_live += a_b * 2 * heads * arch.head_dim + (2 * a_b + 4) * heads * s
+    elif nx.mask and not fa2:
         attn_live += a_b * 2 * (heads * arch.head_dim - kvd)   # repeat_kv copies of K and V
     per_token = max(hidden_live + mlp_live, attn_live)
     if N > 1 and parallel == "tensor":
@@ -73,7 +82,11 @@ def estimate_inference(arch: Architecture, w: Workload, nx: Numerics, cuda_conte
     act_prefill = int(T * per_token)
     quant_temp = _quant_matmul_temp(arch, nx, T) + int8_weight_temp
     buffers = T * arch.head_dim * 2 * s_b            # RoPE cos/sin for the prompt
-    buffers += b * s * s if nx.mask else 0           # the (b, 1, s, s) bool sliding-window mask
+    if nx.attention_kernel == "eager":
+        # masking_utils builds eager's mask as an additive float mask in the compute dtype: (b, 1, s, s)
+        buffers += b * s * s * a_b
+    elif nx.mask and not fa2:
+        buffers += b * s * s                         # the (b, 1, s, s) bool sliding-window mask
     prefill = {"activations": act_prefill + buffers + quant_temp, "kv_cache": kv_prefill}
     # Decode: the cache grows by torch.cat each step, so one layer's K (then V) exists twice briefly;
     # logits of the last position only (generate sets logits_to_keep=1), cast to fp32 for sampling.
@@ -106,7 +119,8 @@ def estimate_inference(arch: Architecture, w: Workload, nx: Numerics, cuda_conte
     assumptions = [
         f"transformers generate(): {b} prompt(s) of {s} tokens + {n} new tokens, dynamic KV cache in "
         f"{'fp32' if kv_dtype == 4 else 'bf16'}",
-        f"attention: {nx.attention_kernel} ({'scores never materialised' if nx.attention_kernel == 'flash' else 'scores materialised per layer'})",
+        f"attention: {'flash_attention_2' if fa2 else nx.attention_kernel} "
+        f"({'scores never materialised' if nx.attention_kernel in ('flash', 'efficient') else 'scores materialised per layer'})",
     ]
     if nx.quant:
         assumptions.append(f"weights: bitsandbytes {nx.quant} on transformer linear layers; embeddings, "

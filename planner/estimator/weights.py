@@ -67,3 +67,105 @@ def _quant_matmul_temp(arch: Architecture, nx: Numerics, tokens: int) -> int:
     return 0
 
 
+
+
+# ---------------------------------------------------------------------------------------------------
+# Serving weight formats (vLLM, llama.cpp, MLX): bytes as the checkpoint stores them and the engine loads them
+
+def _all_linears(arch: Architecture) -> list[tuple[str, int, int, int]]:
+    """Every quantizable matmul weight (routed experts included; routers excluded) as (name, in, out, count)."""
+    return [(n, i, o, c) for n, i, o, c in arch.linear_layers(include_routed_experts=True) if n != "router"]
+
+
+def fp8_linear_bytes(numel: int, in_f: int, out_f: int, block_scales: bool) -> int:
+    """FP8 (e4m3) weight: 1 byte per weight plus fp32 scales. llm-compressor / vLLM FP8 checkpoints carry one
+    scale per output channel (or per tensor); DeepSeek-V3 ships 128x128 block scales (weight_scale_inv)."""
+    if block_scales:
+        return numel + 4 * math.ceil(in_f / 128) * math.ceil(out_f / 128)
+    return numel + 4 * out_f
+
+
+def int4_group_linear_bytes(numel: int, in_f: int, out_f: int, fmt: str, group: int = 128) -> int:
+    """AWQ (AutoAWQ GEMM) / GPTQ (AutoGPTQ) 4-bit: int32-packed nibbles, and per group of 128 input rows an
+    fp16 scale and a 4-bit zero point for every output column (qzeros packed 8 per int32); GPTQ also stores
+    g_idx, one int32 per input row. 4 + 16/128 + 4/128 = 4.16 bits per weight (plus 32/out_f for GPTQ)."""
+    groups = math.ceil(in_f / group)
+    b = numel // 2 + groups * out_f * 2 + groups * out_f // 2
+    if fmt == "gptq":
+        b += 4 * in_f
+    return b
+
+
+def mlx_linear_bytes(numel: int, bits: int, group: int = 64) -> int:
+    """MLX affine quantisation (mx.quantize, mlx_lm convert -q): `bits` per weight packed in uint32, plus a
+    16-bit scale and bias per group of 64: 4.5 bits per weight at 4-bit, 8.5 at 8-bit."""
+    return numel * bits // 8 + 2 * 2 * math.ceil(numel / group)
+
+
+MLX_BITS = {"int4": 4, "nf4": 4, "int8": 8}
+
+
+def serving_weight_bytes(arch: Architecture, precision: str, engine: str) -> tuple[int, str]:
+    """Weight bytes of `arch` in a serving format, and a one-line description with its source.
+
+    Float precisions are 2 or 4 bytes per parameter. GGUF types are summed tensor by tensor (see gguf.py).
+    Non-matmul parameters (embeddings, lm_head, norms, biases) stay 16-bit in FP8/AWQ/GPTQ checkpoints;
+    MLX quantises the embedding and an untied lm_head too (every module with to_quantized whose last
+    dimension divides by the group size: mlx_lm.utils.quantize_model)."""
+    from planner.estimator.gguf import FTYPE_DEFAULT, gguf_model
+    p = precision
+    extra = int(getattr(arch, "extra_params", 0) or 0)         # vision tower etc.: kept 16-bit
+    if p in ("fp32",):
+        return (arch.params + extra) * 4, "fp32 weights"
+    if p in ("fp16", "bf16", "fp16-mixed", "bf16-mixed"):
+        return (arch.params + extra) * 2, f"{p} weights"
+    linears = _all_linears(arch)
+    linear_numel = sum(i * o * c for _, i, o, c in linears)
+    rest = arch.params - linear_numel
+    if p in FTYPE_DEFAULT:
+        m = gguf_model(arch, p)
+        types = ", ".join(f"{n} {t}" for t, n in sorted(m.types.items(), key=lambda kv: -kv[1]))
+        return m.total + 2 * extra, (f"GGUF {p.upper()}: tensors {types} (llama.cpp llama_tensor_get_type rules, "
+                                     "ggml block sizes)")
+    if p == "fp8":
+        block = arch.family == "deepseek_v3"
+        q = sum(fp8_linear_bytes(i * o, i, o, block) * c for _, i, o, c in linears)
+        how = "128x128 block fp32 scales (DeepSeek-V3 checkpoint)" if block else "per-channel fp32 scales"
+        return q + 2 * (rest + extra), f"FP8 e4m3 linear weights, {how}; embeddings and lm_head 16-bit"
+    if p in ("awq", "gptq"):
+        q = sum(int4_group_linear_bytes(i * o, i, o, p) * c for _, i, o, c in linears)
+        return q + 2 * (rest + extra), (f"{p.upper()} 4-bit, group 128 (fp16 scales, 4-bit zeros): ~4.16 bits per "
+                                        "weight; embeddings, lm_head and norms 16-bit")
+    if engine == "mlx" and p in MLX_BITS:
+        bits = MLX_BITS[p]
+        q = sum(mlx_linear_bytes(i * o, bits) * c for _, i, o, c in linears)
+        emb = arch.vocab_size * arch.hidden_size * (1 if arch.tie_embeddings else 2)
+        q += mlx_linear_bytes(emb, bits) if arch.hidden_size % 64 == 0 else 2 * emb
+        other = arch.params - linear_numel - emb
+        return q + 2 * (other + extra), (f"MLX {bits}-bit affine, group 64, bf16 scale + bias per group "
+                                         f"({bits + 0.5} bits per weight; embeddings quantised too)")
+    raise ValueError(p)
+
+
+def stored_weights(arch: Architecture, precision: str, engine: str) -> tuple[str, int]:
+    """(format to model, exact stored bytes or 0) from what the checkpoint's headers say.
+
+    Architecture.stored_weight_bytes / stored_format (read from a GGUF's tensor infos or safetensors headers)
+    are used when the requested precision is the stored format, or when the precision is left at the
+    inference default (bf16): an engine serves a checkpoint as it is stored (a GGUF file, an FP8 or AWQ
+    checkpoint, an MLX 4-bit conversion)."""
+    from planner.estimator.gguf import FTYPE_DEFAULT
+    stored = int(getattr(arch, "stored_weight_bytes", 0) or 0)
+    fmt = str(getattr(arch, "stored_format", "") or "").lower()
+    if not stored:
+        return precision, 0
+    fmt = {"mlx-4bit": "int4", "mlx-8bit": "int8", "4bit": "int4", "8bit": "int8", "f16": "fp16",
+           "float16": "fp16", "bfloat16": "bf16"}.get(fmt, fmt)
+    loadable = {"vllm": ("fp8", "awq", "gptq", "bf16", "fp16", "fp32"),
+                "llama.cpp": tuple(FTYPE_DEFAULT) + ("bf16", "fp16", "fp32"),
+                "mlx": ("int4", "int8", "bf16", "fp16", "fp32")}.get(engine, ("bf16", "fp16", "fp32"))
+    if fmt == precision or (not fmt and precision in ("bf16", "fp16")):
+        return precision, stored
+    if precision == "bf16" and fmt in loadable:
+        return fmt, stored
+    return precision, 0
