@@ -242,19 +242,8 @@ def test_published_engine_case_within_its_tolerance(case):
 # Exact stored bytes (Architecture.stored_weight_bytes / stored_format, read from file headers)
 
 def _stored(model: str, nbytes: int, fmt: str):
-    from dataclasses import dataclass, fields
-
-    from planner.architecture import Architecture
-
-    @dataclass(frozen=True)
-    class Stored(Architecture):          # the fields the architecture reader adds (read with getattr here)
-        stored_weight_bytes: int = 0
-        stored_format: str = ""
-        extra_params: int = 0
-
-    base = reg.models[model]
-    return Stored(**{f.name: getattr(base, f.name) for f in fields(base)}, stored_weight_bytes=nbytes,
-                  stored_format=fmt)
+    from dataclasses import replace
+    return replace(reg.models[model], stored_weight_bytes=nbytes, stored_format=fmt)
 
 
 def test_exact_stored_bytes_are_used_for_the_stored_format_or_the_default_precision():
