@@ -263,7 +263,7 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
         choice, name = stack
         update = {"engine": choice} if wl.method == "inference" else {"framework": choice}
         wg = wl.model_copy(update=update)
-        if g.is_machine and wl.training and (wl.optimizer.startswith("paged") or wl.optimizer == "adamw8bit"):
+        if g.vendor == "apple" and wl.training and (wl.optimizer.startswith("paged") or wl.optimizer == "adamw8bit"):
             rejected[g.name] = "bitsandbytes 8-bit/paged optimizers do not run on Apple silicon"
             continue
         if wl.precision == "fp8" and not getattr(g, "fp8", False):

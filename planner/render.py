@@ -16,6 +16,8 @@ GiB = 1 << 30
 COMPONENTS = [("weights", "weights"), ("gradients", "gradients"), ("optimizer_states", "optimizer states"),
               ("optimizer_temp", "optimizer step temporaries"), ("activations", "activations + loss buffers"),
               ("kv_cache", "KV cache"), ("buckets", "communication buckets"),
+              ("compute_buffer", "llama.cpp compute buffer"), ("non_torch", "memory outside PyTorch (vLLM)"),
+              ("nccl", "NCCL / all-reduce buffers"), ("cuda_graphs", "CUDA graphs"),
               ("allocator_slack", "allocator slack (reserved - allocated)"),
               ("utilization_headroom", "vLLM headroom (1 - gpu_memory_utilization)"), ("cuda_context", "CUDA context")]
 
