@@ -7,6 +7,7 @@ modules transformers builds (`modeling_llama.py`, `modeling_qwen2.py`, `modeling
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -326,7 +327,7 @@ def load_config_file(path: str | Path) -> Architecture:
 
 @dataclass(frozen=True)
 class Registry:
-    models: dict[str, Architecture]
+    models: "BuiltinModels"
     aliases: dict[str, str]
 
     def resolve(self, name: str) -> tuple[Architecture, str | None]:
@@ -351,17 +352,44 @@ class Registry:
                          f"a config.json)")
 
 
+class BuiltinModels(Mapping):
+    """The built-in architectures by name, each built from its models.yaml entry on first use, so start-up does
+    not pay for 40 models to plan one. The stated `params` is checked against the computed count then."""
+
+    def __init__(self, entries: dict[str, dict]):
+        self._entries = entries
+        self._built: dict[str, Architecture] = {}
+
+    def __getitem__(self, key: str) -> Architecture:
+        arch = self._built.get(key)
+        if arch is None:
+            entry = self._entries[key]
+            arch = from_config(dict(entry["config"]), name=entry["name"], source=entry.get("source", ""))
+            if "params" in entry and entry["params"] != arch.params:
+                raise InputError(f"models.yaml: {entry['name']}: computed {arch.params:,} parameters but the entry "
+                                 f"states {entry['params']:,}")
+            arch = self._built[key] = replace(arch, notes=tuple(entry.get("notes", [])))
+        return arch
+
+    def __iter__(self):
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def source_of(self, key: str) -> str:
+        """The entry's source (a Hugging Face id first) without building the architecture."""
+        return str(self._entries[key].get("source", ""))
+
+
 def load_registry(data: dict) -> Registry:
-    models = {}
+    entries = {}
     for name, entry in (data.get("models") or {}).items():
-        cfg = dict(entry["config"])
-        arch = from_config(cfg, name=name, source=entry.get("source", ""))
-        if "params" in entry and entry["params"] != arch.params:
-            raise InputError(f"models.yaml: {name}: computed {arch.params:,} parameters but the entry states "
-                             f"{entry['params']:,}")
-        models[name.lower()] = replace(arch, notes=tuple(entry.get("notes", [])))
+        if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+            raise InputError(f"models.yaml: {name}: expected a mapping with a 'config' mapping")
+        entries[str(name).lower()] = {**entry, "name": str(name)}
     aliases = {str(k).lower(): str(v).lower() for k, v in (data.get("aliases") or {}).items()}
     for a, target in aliases.items():
-        if target not in models:
+        if target not in entries:
             raise InputError(f"models.yaml: alias {a!r} points to unknown model {target!r}")
-    return Registry(models=models, aliases=aliases)
+    return Registry(models=BuiltinModels(entries), aliases=aliases)

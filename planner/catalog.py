@@ -206,7 +206,7 @@ def load_catalog(extra_files: list[str] | None = None) -> Catalog:
     as_of, rates_as_of, sources = "", "", []
     electricity = 0.15
     for i_file, path in enumerate(files):
-        data = read_yaml(path, "catalogue" if i_file < len(builtin) else "--catalog")
+        data = read_yaml(path, "catalogue" if i_file < len(builtin) else "--catalog", cache=i_file < len(builtin))
         unknown = set(data) - KNOWN_KEYS
         if unknown:
             raise InputError(f"catalogue {path}: unknown top-level key(s) {sorted(unknown)}; expected {sorted(KNOWN_KEYS)}")

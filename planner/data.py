@@ -19,4 +19,4 @@ def builtin_path(name: str) -> Path:
 @lru_cache(maxsize=1)
 def builtin_registry():
     from planner.architecture import load_registry
-    return load_registry(read_yaml(builtin_path("models.yaml"), "models.yaml"))
+    return load_registry(read_yaml(builtin_path("models.yaml"), "models.yaml", cache=True))

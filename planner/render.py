@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import os
 
-from rich.console import Console
-from rich.table import Table
-
-from planner.estimator import Estimate
-
 TYPE_CHECKING = False
-if TYPE_CHECKING:                                   # type names only: `plan estimate` never imports the solver
+if TYPE_CHECKING:           # type names only: `--json` never imports rich, `plan estimate` never the solver
+    from rich.console import Console
+    from rich.table import Table
+
+    from planner.estimator import Estimate
     from planner.solver import Plan, Result
 
 GiB = 1 << 30
@@ -22,9 +21,10 @@ COMPONENTS = [("weights", "weights"), ("gradients", "gradients"), ("optimizer_st
               ("utilization_headroom", "vLLM headroom (1 - gpu_memory_utilization)"), ("cuda_context", "CUDA context")]
 
 
-def console_for(out) -> Console:
+def console_for(out) -> "Console":
     """A terminal gets its own width (or COLUMNS); a pipe or file is never cut: tables take the width their
     content needs (COLUMNS still wins when set)."""
+    from rich.console import Console
     columns = os.environ.get("COLUMNS", "")
     if columns.isdigit() and int(columns) > 0:
         return Console(file=out, width=int(columns))
@@ -40,7 +40,8 @@ def money(x: float, currency: str) -> str:
     return f"{x:,.0f} {currency}"
 
 
-def render_estimate(console: Console, est: Estimate, notes: list[str], title: str = "") -> None:
+def render_estimate(console: "Console", est: "Estimate", notes: list[str], title: str = "") -> None:
+    from rich.table import Table
     t = Table(title=title or f"Peak memory per GPU - {est.model} ({est.peak_phase} peak)", title_justify="left")
     t.add_column("component")
     t.add_column("GiB", justify="right")
@@ -58,7 +59,8 @@ def render_estimate(console: Console, est: Estimate, notes: list[str], title: st
         console.print(f"  - {n}", highlight=False)
 
 
-def _plan_table(p: "Plan", title: str) -> Table:
+def _plan_table(p: "Plan", title: str) -> "Table":
+    from rich.table import Table
     t = Table(title=title, title_justify="left")
     t.add_column("kind")
     t.add_column("item", no_wrap=True)
@@ -97,7 +99,8 @@ def _money_line(p: "Plan") -> str:
     return f"{p.total_cost:,.0f} {p.currency}"
 
 
-def render_plan(console: Console, res: "Result", notes: list[str], catalog, budget_text: str) -> None:
+def render_plan(console: "Console", res: "Result", notes: list[str], catalog, budget_text: str) -> None:
+    from rich.table import Table
     job = res.job.describe() if res.job else ""
     deadline = "no deadline" if res.deadline_s is None else f"deadline {human_time(res.deadline_s)}"
     if not res.feasible:
@@ -172,7 +175,8 @@ def rent_line(p: "Plan") -> str:
     return s
 
 
-def frontier_table(res: "Result") -> Table:
+def frontier_table(res: "Result") -> "Table":
+    from rich.table import Table
     t = Table(title="Cost-time frontier within the budget (each faster point costs more)", title_justify="left")
     for col in ("hardware", "cost", "time to result", "energy"):
         t.add_column(col)

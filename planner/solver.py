@@ -425,20 +425,24 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
         return result
     result.feasible, result.plan = True, chosen
     result.frontier = frontier_plans(chosen)
-    used = {chosen.config.gpu.name}
-    for _ in range(alternatives):
-        alt = best(banned=frozenset(used))
-        if alt is None:
-            break
-        result.alternatives.append(alt)
-        used.add(alt.config.gpu.name)
+    # Alternatives: the best configuration of each other card type under the same budget, deadline and
+    # objective. Each configuration's housing cost is already exact, so these need no further solve.
+    ok = [cf for cf in configs if (budget_usd is None or cf.hosting.cost_usd <= budget_usd * (1 + 1e-9) + 1e-6)
+          and (deadline is None or (cf.time_s or 0) <= deadline)]
+    key = (lambda cf: ((cf.time_s or 0), cf.hosting.cost_usd)) if c.objective == "time" else \
+        (lambda cf: (round(cf.hosting.cost_usd, 6), cf.zero + 2 * (cf.offload != "none")))
+    per_type: dict[str, Config] = {}
+    for cf in sorted(ok, key=key):
+        per_type.setdefault(cf.gpu.name, cf)
+    others = [cf for name, cf in per_type.items() if name != chosen.config.gpu.name]
+    picks = others[:alternatives]
     # ... and always the best plan of the other family (whole unified-memory machine vs discrete GPUs)
-    if alternatives:
-        mine = chosen.config.gpu.is_machine
-        if all(p.config.gpu.is_machine == mine for p in result.alternatives):
-            other = best(banned=frozenset(cf.gpu.name for cf in configs if cf.gpu.is_machine == mine))
-            if other is not None:
-                result.alternatives = result.alternatives[:max(alternatives - 1, 0)] + [other]
+    mine = chosen.config.gpu.is_machine
+    if alternatives and picks and all(cf.gpu.is_machine == mine for cf in picks):
+        other = next((cf for cf in others if cf.gpu.is_machine != mine), None)
+        if other is not None:
+            picks = picks[:max(alternatives - 1, 0)] + [other]
+    result.alternatives = [plan_of(cf, cf.hosting.machines, catalog, c) for cf in picks]
     result.solve_seconds = time.perf_counter() - t0
     return result
 

@@ -832,19 +832,28 @@ def _hub_error(e: Exception, repo_id: str, registry) -> InputError:
 # ---------------------------------------------------------------------------------------------------
 # Entry point
 
-def _source_id(arch: Architecture) -> str:
-    first = arch.source.split()[0] if arch.source.split() else ""
+def _source_id(source: str) -> str:
+    first = source.split()[0] if source.split() else ""
     return first if HF_ID.match(first) else ""
 
 
+def _builtin_ids(registry) -> dict[str, str]:
+    """Hugging Face id (lower case) -> built-in name, read from the entries without building them."""
+    out = {}
+    for k in registry.models:
+        src = registry.models.source_of(k) if hasattr(registry.models, "source_of") else registry.models[k].source
+        if _source_id(src):
+            out.setdefault(_source_id(src).lower(), k)
+    return out
+
+
 def builtin_by_source(repo_id: str, registry) -> str | None:
-    want = repo_id.strip().lower()
-    return next((k for k, m in registry.models.items() if _source_id(m).lower() == want), None)
+    return _builtin_ids(registry).get(repo_id.strip().lower())
 
 
 def _close_sources(repo_id: str, registry) -> list[str]:
     import difflib
-    ids = {_source_id(m).lower(): k for k, m in registry.models.items() if _source_id(m)}
+    ids = _builtin_ids(registry)
     base = re.sub(r"-(instruct|it|chat)(?=-|$)", "", repo_id.lower())
     close = [ids[i] for i in difflib.get_close_matches(base, list(ids), n=3, cutoff=0.85)]
     return close
