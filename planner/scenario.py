@@ -27,7 +27,7 @@ from planner.data import builtin_registry
 from planner.files import read_text, read_yaml
 from planner.errors import InputError
 from planner.render import human_time
-from planner.solver import Constraints, Job, Result, plan_jobs
+from planner.solver import Constraints, Job, Result, candidates_for_jobs, decide, job_constraints
 from planner.workload import Workload
 
 WORKLOAD_FIELDS = set(Workload.model_fields)
@@ -304,34 +304,31 @@ def row_of(values: dict, res: Result, currency: str) -> dict:
     return row
 
 
-def _plan_variant(path: Path, base: Catalog, variant: dict, values: dict, unbudgeted: Result | None) -> dict:
-    """One row. `unbudgeted`: the same variant solved without its budget; where that plan fits the budget it
-    is provably this variant's optimum too (a constraint that does not bind changes nothing)."""
+def _variant_inputs(path: Path, base: Catalog, variant: dict):
     try:
         sc = Scenario.model_validate(variant)
     except ValidationError as e:
         err = e.errors()[0]
         _fail(path, ("sweep",) + tuple(err["loc"][-1:]), err["msg"])
-    catalog = apply_overrides(base, sc.catalog, path)
-    c = _constraints(sc)
-    if unbudgeted is not None and unbudgeted.feasible and c.budget is not None and \
-            unbudgeted.plan.total_cost <= c.budget * (1 + 1e-9):
-        return row_of(values, unbudgeted, c.currency)
-    return row_of(values, plan_jobs(_jobs(sc, path), catalog, c, alternatives=0), c.currency)
+    return sc, apply_overrides(base, sc.catalog, path), _constraints(sc)
 
 
 def _plan_group(args) -> list[dict]:
-    """Variants that differ only in their budget: solve once without it, reuse wherever it fits."""
+    """Variants that differ only in their budget share the candidates (configurations, machines, times),
+    which do not depend on it; each variant's decision is then exactly what planning it alone gives."""
     path, base, group = args
-    unbudgeted = None
-    if len(group) > 1:
-        _, variant = group[0]
-        free = copy.deepcopy(variant)
-        free.setdefault("constraints", {})["budget"] = None
-        sc = Scenario.model_validate(free)
-        unbudgeted = plan_jobs(_jobs(sc, path), apply_overrides(base, sc.catalog, path), _constraints(sc),
-                               alternatives=0)
-    return [_plan_variant(path, base, variant, values, unbudgeted) for values, variant in group]
+    free = copy.deepcopy(group[0][1])
+    free.setdefault("constraints", {})["budget"] = None
+    sc, catalog, c = _variant_inputs(path, base, free)
+    cands = candidates_for_jobs(_jobs(sc, path), catalog, c)
+    if len(group) > 1:          # the cheapest plan without a budget answers every budget it fits (best's memo)
+        decide(cands, catalog, job_constraints(_jobs(sc, path), c), alternatives=0)
+    rows = []
+    for values, variant in group:
+        sc, catalog, c = _variant_inputs(path, base, variant)
+        rows.append(row_of(values, decide(cands, catalog, job_constraints(_jobs(sc, path), c), alternatives=0),
+                           c.currency))
+    return rows
 
 
 def _budget_free_key(variant: dict) -> str:

@@ -132,15 +132,10 @@ def _val(v) -> float:
 
 
 def _useful_machines(cf: Config) -> list[Machine]:
-    """The machines worth offering the ILP for one configuration: those of its cheapest housing (exact, from
-    configs.cheapest_hosting) and the fullest machine of each platform; the rest can never be cheaper."""
-    keep = {m for m, _ in cf.hosting.machines}
-    fullest: dict[str, Machine] = {}
-    for m in cf.options:
-        if m.name not in fullest or m.k > fullest[m.name].k:
-            fullest[m.name] = m
-    keep |= set(fullest.values())
-    return [m for m in cf.options if m in keep]
+    """The machines offered to the ILP for one configuration: those of its cheapest housing. That housing is
+    exact (configs.cheapest_hosting searches every multiset of buildable machines) and the configurations
+    share nothing, so no other machine can be in an optimal purchase (tests check it by exhaustive search)."""
+    return [m for m, _ in cf.hosting.machines]
 
 
 @dataclass
@@ -148,63 +143,67 @@ class _Model:
     prob: pulp.LpProblem
     x: dict            # config index -> binary
     m: dict            # (config index, machine index) -> integer
-    multi: dict        # config index -> binary (more than one machine)
-    net: dict          # config index -> network cost
-    cost: pulp.LpAffineExpression
-    power: pulp.LpAffineExpression
-    time: pulp.LpAffineExpression
     machines: dict     # config index -> list[Machine]
+
+
+def _expr(terms) -> pulp.LpAffineExpression:
+    """A linear expression from (variable, coefficient) pairs; a variable named twice gets the sum."""
+    coef: dict = {}
+    for v, a in terms:
+        coef[v] = coef.get(v, 0.0) + a
+    return pulp.LpAffineExpression(list(coef.items()))
 
 
 def build_model(configs: list[Config], budget_usd: float | None, deadline_s: float | None,
                 banned: frozenset[str] = frozenset(), max_time_s: float | None = None,
                 objective: str = "cost") -> _Model:
+    """min cost (or time) s.t. one configuration; exactly its cards in whole machines; several machines only
+    on clusterable platforms, each then paying its network port; cost within the budget; time within the
+    deadline (and `max_time_s`, for the frontier)."""
     prob = pulp.LpProblem("hardware_plan", pulp.LpMinimize)
-    x, m, multi, net, machines = {}, {}, {}, {}, {}
-    cost_terms, power_terms, time_terms, simpler = [], [], [], []
+    LE, EQ = pulp.LpConstraintLE, pulp.LpConstraintEQ
+    x, m, machines = {}, {}, {}
+    cost, power, time_terms, simpler = [], [], [], []
     for i, cf in enumerate(configs):
-        x[i] = _var(prob, f"cfg_{i}", 0, 1, "Binary")
-        if cf.gpu.name in banned:
-            prob += x[i] == 0
+        t = cf.time_s if cf.time_s is not None else 0.0
+        allowed = cf.gpu.name not in banned and (deadline_s is None or t <= deadline_s) \
+            and (max_time_s is None or t <= max_time_s)
+        x[i] = _var(prob, f"cfg_{i}", 0, 1 if allowed else 0, "Binary")
         opts = machines[i] = _useful_machines(cf)
         for j, o in enumerate(opts):
             m[i, j] = _var(prob, f"m_{i}_{j}", 0, cf.count // o.k, "Integer")
-            cost_terms.append(o.cost_usd * m[i, j])
-            power_terms.append(o.power_w * m[i, j])
+            cost.append((m[i, j], o.cost_usd))
+            power.append((m[i, j], o.power_w))
         # exactly the configuration's cards, housed in whole machines
-        prob += pulp.lpSum(o.k * m[i, j] for j, o in enumerate(opts)) == cf.count * x[i], f"cards_{i}"
-        # more than one machine: every machine clusterable, each pays its network port
-        multi[i] = _var(prob, f"multi_{i}", 0, 1, "Binary")
-        big = cf.count
-        prob += pulp.lpSum(m[i, j] for j in range(len(opts))) <= x[i] + big * multi[i], f"machines_{i}"
-        prob += multi[i] <= x[i]
-        for j, o in enumerate(opts):
-            if not o.multi_node:
-                prob += m[i, j] <= big * (1 - multi[i])
-        net[i] = _var(prob, f"net_{i}", 0, None, "Continuous")
-        net_big = sum(o.network_usd for o in opts) * big + 1
-        prob += net[i] >= pulp.lpSum(o.network_usd * m[i, j] for j, o in enumerate(opts)) - net_big * (1 - multi[i])
-        cost_terms.append(net[i])
-        t = cf.time_s if cf.time_s is not None else 0.0
-        time_terms.append(t * x[i])
-        if deadline_s is not None and t > deadline_s:
-            prob += x[i] == 0
-        if max_time_s is not None and t > max_time_s:
-            prob += x[i] == 0
-        simpler.append((cf.zero + 2 * (cf.offload != "none")) * 1e-2 * x[i])
-    prob += pulp.lpSum(x.values()) == 1, "one_configuration"
-    cost = pulp.lpSum(cost_terms)
-    power = pulp.lpSum(power_terms)
-    time_expr = pulp.lpSum(time_terms)
+        prob.addConstraint(pulp.LpConstraint(_expr([(m[i, j], o.k) for j, o in enumerate(opts)] + [(x[i], -cf.count)]),
+                                             EQ, rhs=0), f"cards_{i}")
+        if sum(cf.count // o.k for o in opts) > 1:
+            # more than one machine: all clusterable, each paying a network port (multi = 1)
+            multi = _var(prob, f"multi_{i}", 0, 1, "Binary")
+            big = cf.count
+            prob.addConstraint(pulp.LpConstraint(_expr([(m[i, j], 1) for j in range(len(opts))]
+                                                       + [(x[i], -1), (multi, -big)]), LE, rhs=0), f"machines_{i}")
+            for j, o in enumerate(opts):
+                if not o.multi_node:
+                    prob.addConstraint(pulp.LpConstraint(_expr([(m[i, j], 1), (multi, big)]), LE, rhs=big))
+            net = _var(prob, f"net_{i}", 0, None, "Continuous")
+            net_big = sum(o.network_usd for o in opts) * big + 1
+            prob.addConstraint(pulp.LpConstraint(_expr([(net, 1)] + [(m[i, j], -o.network_usd) for j, o in
+                                                                    enumerate(opts)] + [(multi, -net_big)]),
+                                                 pulp.LpConstraintGE, rhs=-net_big), f"network_{i}")
+            cost.append((net, 1.0))
+        time_terms.append((x[i], t))
+        simpler.append((x[i], (cf.zero + 2 * (cf.offload != "none")) * 1e-2))
+    prob.addConstraint(pulp.LpConstraint(_expr([(v, 1) for v in x.values()]), EQ, rhs=1), "one_configuration")
     if budget_usd is not None:
-        prob += cost <= budget_usd * (1 + 1e-9) + 1e-6, "budget"
+        prob.addConstraint(pulp.LpConstraint(_expr(cost), LE, rhs=budget_usd * (1 + 1e-9) + 1e-6), "budget")
     if objective == "time":
         # fastest first; among equally fast, the cheapest (costs are below 1e9 USD, times above 1 ms)
-        prob += time_expr + 1e-9 * cost
+        prob.setObjective(_expr(time_terms + [(v, 1e-9 * c) for v, c in cost]))
     else:
         # tie-breaks well below one dollar: less power, then the simpler strategy
-        prob += cost + 1e-3 * power + pulp.lpSum(simpler)
-    return _Model(prob, x, m, multi, net, cost, power, time_expr, machines)
+        prob.setObjective(_expr(cost + [(v, 1e-3 * w) for v, w in power] + simpler))
+    return _Model(prob, x, m, machines)
 
 
 def _solve(model: _Model, solver) -> str | None:
@@ -345,31 +344,69 @@ def _configs_for(arch: Architecture, wl: Workload, catalog: Catalog, c: Constrai
     return prune(settled)
 
 
-def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alternatives: int = 3) -> Result:
-    """The recommended purchase, the cost-time frontier, alternatives with other cards, and why others lost."""
+@dataclass
+class Candidates:
+    """Everything the decision needs that does not depend on the budget, the deadline or the objective: a
+    sweep over those re-uses it (scenario.py)."""
+    configs: list[Config]
+    rejected: dict[str, str]
+    job: JobSize | None
+    empty_reason: str = ""
+    memo: dict = field(default_factory=dict)     # solves already done on these candidates (see _search.best)
+
+
+def candidates(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints) -> Candidates:
     c.validate(catalog)
-    t0 = time.perf_counter()
     job = job_for(arch, wl, c)
     rejected: dict[str, str] = {}
     configs = _configs_for(arch, wl, catalog, c, job, rejected)
-    result = Result(False, None, [], rejected=rejected, job=job, deadline_s=c.deadline, objective=c.objective)
-    if not configs:
-        result.reason = "no GPU in the catalogue can run this workload: " + memory_advice(wl, c)
-        result.binding = "memory"
+    return Candidates(configs, rejected, job, "" if configs else
+                      "no GPU in the catalogue can run this workload: " + memory_advice(wl, c))
+
+
+def decide(cands: Candidates, catalog: Catalog, c: Constraints, alternatives: int = 3) -> Result:
+    """The recommended purchase within the budget and deadline, the frontier, and the alternatives."""
+    t0 = time.perf_counter()
+    result = Result(False, None, [], rejected=dict(cands.rejected), job=cands.job, deadline_s=c.deadline,
+                    objective=c.objective)
+    if not cands.configs:
+        result.reason, result.binding = cands.empty_reason, "memory"
         result.solve_seconds = time.perf_counter() - t0
         return result
-    return _search(catalog, c, configs, alternatives, result, t0)
+    return _search(catalog, c, cands.configs, alternatives, result, t0, cands.memo)
+
+
+def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alternatives: int = 3) -> Result:
+    """The recommended purchase, the cost-time frontier, alternatives with other cards, and why others lost."""
+    t0 = time.perf_counter()
+    res = decide(candidates(arch, wl, catalog, c), catalog, c, alternatives)
+    res.solve_seconds = time.perf_counter() - t0
+    return res
 
 
 def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternatives: int, result: Result,
-            t0: float) -> Result:
+            t0: float, memo: dict | None = None) -> Result:
     """Solve; when infeasible, say which constraint binds; else add the frontier and the alternatives."""
     solver = pick_solver()
     result.solver = solver.name
     budget_usd = catalog.to_usd(c.budget, c.currency) if c.budget is not None else None
     deadline = c.deadline
 
+    memo = {} if memo is None else memo
+    currency = c.currency.upper()
+
     def best(budget=budget_usd, dl=deadline, banned=frozenset(), max_time=None, objective=c.objective):
+        key = (currency, budget, dl, banned, max_time, objective)
+        if key not in memo:
+            free = memo.get((currency, None, dl, banned, max_time, objective), "unsolved")
+            if objective == "cost" and budget is not None and free != "unsolved" and \
+                    (free is None or catalog.to_usd(free.total_cost, currency) <= budget * (1 + 1e-9) + 1e-6):
+                memo[key] = free      # the cheapest plan without a budget fits it: it is the optimum with it
+            else:
+                memo[key] = solve(budget, dl, banned, max_time, objective)
+        return memo[key]
+
+    def solve(budget, dl, banned, max_time, objective):
         # Only configurations that can be feasible (a housing within the budget, a time within the deadline),
         # and of those the few best by the objective: each configuration's cheapest housing is exact
         # (configs.cheapest_hosting), so the optimum is provably among them; the ILP settles the rest.
@@ -474,15 +511,29 @@ def frontier_configs(configs: list[Config], budget_usd: float | None, chosen: Co
 # Several workloads on one purchase
 
 def plan_jobs(jobs: list[Job], catalog: Catalog, c: Constraints, alternatives: int = 0) -> Result:
-    """One purchase for several workloads. sequential: the cards must hold each job in turn (count = max);
-    concurrent: each job runs on its own cards of the chosen type at the same time (count = sum)."""
-    if len(jobs) == 1:
-        j = jobs[0]
-        cj = replace(c, tokens=j.tokens if j.tokens is not None else c.tokens,
-                     requests=j.requests if j.requests is not None else c.requests)
-        return plan(j.arch, j.workload, catalog, cj, alternatives)
-    c.validate(catalog)
+    """One purchase for several workloads (see candidates_for_jobs)."""
     t0 = time.perf_counter()
+    res = decide(candidates_for_jobs(jobs, catalog, c), catalog, job_constraints(jobs, c), alternatives)
+    res.solve_seconds = time.perf_counter() - t0
+    return res
+
+
+def job_constraints(jobs: list[Job], c: Constraints) -> Constraints:
+    """A single job's own token or request count takes the place of the constraints' default."""
+    if len(jobs) != 1:
+        return c
+    j = jobs[0]
+    return replace(c, tokens=j.tokens if j.tokens is not None else c.tokens,
+                   requests=j.requests if j.requests is not None else c.requests)
+
+
+def candidates_for_jobs(jobs: list[Job], catalog: Catalog, c: Constraints) -> Candidates:
+    """sequential: the cards must hold each job in turn (count = max); concurrent: each job runs on its own
+    cards of the chosen type at the same time (count = sum)."""
+    c = job_constraints(jobs, c)
+    if len(jobs) == 1:
+        return candidates(jobs[0].arch, jobs[0].workload, catalog, c)
+    c.validate(catalog)
     rejected: dict[str, str] = {}
     per_job: list[dict[str, Config]] = []
     sizes = []
@@ -533,10 +584,6 @@ def plan_jobs(jobs: list[Job], catalog: Catalog, c: Constraints, alternatives: i
             rejected[g.name] = f"no catalogued machine can house {count} of them"
             continue
         configs.append(cf)
-    result = Result(False, None, [], rejected=rejected, job=sizes[0], deadline_s=c.deadline, objective=c.objective)
-    if not configs:
-        result.reason, result.binding = "no GPU type can run every workload of the scenario", "memory"
-        result.solve_seconds = time.perf_counter() - t0
-        return result
-    return _search(catalog, c, prune(configs), alternatives, result, t0)
+    return Candidates(prune(configs), rejected, sizes[0],
+                      "" if configs else "no GPU type can run every workload of the scenario")
 
