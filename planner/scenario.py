@@ -337,7 +337,8 @@ def _budget_free_key(variant: dict) -> str:
     return json.dumps(v, sort_keys=True, default=str)
 
 
-def run_scenario(path_str: str, progress: bool = False, workers: int | None = None) -> tuple[Scenario, list[dict]]:
+def run_scenario(path_str: str, progress: bool = False, workers: int | None = None,
+                 parallel_from: int = PARALLEL_FROM) -> tuple[Scenario, list[dict]]:
     """Every variant of the sweep, planned; rows in the sweep's order. Variants that differ only in budget
     share one solve; large sweeps use every core (a process pool over chunks of variant groups)."""
     path = Path(path_str)
@@ -365,7 +366,7 @@ def run_scenario(path_str: str, progress: bool = False, workers: int | None = No
         task = bar.add_task("planning variants", total=len(variants))
     results: list[list[dict]] = []
     try:
-        if workers > 1 and len(variants) >= PARALLEL_FROM and len(tasks) > 1:
+        if workers > 1 and len(variants) >= parallel_from and len(tasks) > 1:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
             ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None

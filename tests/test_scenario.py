@@ -124,3 +124,44 @@ def test_proposal_bad_path_fails_before_planning(capsys):
     assert code == 2 and "does not exist" in capsys.readouterr().err
     code, _ = run("--model", "1b", "--proposal", "p.pdf")
     assert code == 2
+
+
+def test_sweep_rows_equal_planning_each_variant_alone(tmp_path):
+    """The optimised path (candidates shared by budget, a cheapest unbudgeted plan reused where it fits, a
+    process pool) gives exactly the rows of planning every variant on its own, in the sweep's order."""
+    from planner.catalog import load_catalog
+    from planner.files import read_yaml
+    from planner.scenario import Scenario, _constraints, _jobs, apply_overrides, expand, row_of
+    from planner.solver import plan_jobs
+    f = write(tmp_path, """
+workloads: [{name: ft, model: llama-3.1-8b, method: lora}]
+constraints: {budget: 20000}
+sweep:
+  seq_len: [1024, 4096]
+  budget: [1500, 3000, 6000, 20000, 200000]
+  price_change.rtx-4090: ["-30%", "0%", "+30%"]
+""")
+    _, fast = run_scenario(f, workers=2, parallel_from=2)
+    raw, path = read_yaml(f, "scenario"), Path(f)
+    base = load_catalog()
+    slow = []
+    for values, variant in expand(raw, path):
+        sc = Scenario.model_validate(variant)
+        res = plan_jobs(_jobs(sc, path), apply_overrides(base, sc.catalog, path), _constraints(sc), alternatives=0)
+        slow.append(row_of(values, res, sc.constraints.currency.upper()))
+    assert fast == slow
+    assert any(r["feasible"] for r in fast) and not all(r["feasible"] for r in fast)
+
+
+def test_enormous_sweeps_are_refused_up_front(tmp_path, capsys):
+    values = "[" + ", ".join(str(v) for v in range(20)) + "]"
+    fields = ["seq_len", "batch_size", "lora_rank", "new_tokens", "budget", "max_gpus", "margin", "ram_ratio",
+              "price_change.rtx-4090", "electricity_usd_per_kwh"]
+    f = write(tmp_path, "workloads: [{model: llama-3.2-1b, method: lora}]\nsweep:\n"
+              + "".join(f"  {k}: {values}\n" for k in fields))
+    import time
+    t = time.perf_counter()
+    code, _ = run("scenario", f)
+    err = capsys.readouterr().err
+    assert code == 2 and time.perf_counter() - t < 5
+    assert "variants" in err and "limit" in err and len(err.strip().splitlines()) == 1
