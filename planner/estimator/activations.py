@@ -50,15 +50,19 @@ def layer_saved_bytes_per_token(arch: Architecture, w: Workload, nx: Numerics, k
     total += _module_input_saved(h, in_dtype if full else norm_in, ("q_proj", "k_proj", "v_proj"), full, tg, nx)
     # Attention core
     if nx.attention_kernel in ("flash", "efficient"):
-        # SDPA flash / mem-efficient save q, k, v, the output and an fp32 log-sum-exp per head
+        # SDPA flash / mem-efficient save q, k, v, the output and an fp32 log-sum-exp per head; FlashAttention-2
+        # on an fp32 stream saves the 16-bit copies transformers casts q/k/v to (nx.attn)
         kv_saved = heads * arch.head_dim if nx.mask else kvd     # repeat_kv when a mask is materialised
-        total += a_b * (qd + 2 * kv_saved + od) + 4 * heads
+        total += nx.attn * (qd + 2 * kv_saved + od) + 4 * heads
     elif nx.attention_kernel == "math":
         # math SDPA: scaled q, k and v repeated to all heads (enable_gqa), softmax probabilities (fp32)
         total += a_b * (qd + arch.num_heads * arch.head_dim + od) + a_b * heads * kv_len
     else:
-        # eager: repeat_kv copies, fp32 softmax output and its 16-bit copy (both saved)
+        # eager: repeat_kv copies, fp32 softmax output and its 16-bit copy (both saved); Gemma-2's soft-capping
+        # (scores / cap -> tanh -> * cap, eager_attention_forward) also saves the tanh output
         total += a_b * (qd + arch.num_heads * arch.head_dim + od) + (4 + a_b) * heads * kv_len
+        if nx.softcap:
+            total += a_b * heads * kv_len
     if arch.qk_norm != "none":
         total += (4 + a_b) * (qd + kvd)             # q/k RMSNorm inputs (fp32) and outputs
     total += _module_input_saved(od, a_b, ("o_proj",), full, tg, nx)  # attention output, transposed copy
@@ -80,6 +84,13 @@ def layer_saved_bytes_per_token(arch: Architecture, w: Workload, nx: Numerics, k
         else:
             total += a_b * f                         # GELU input
         total += _module_input_saved(f, a_b, ("down_proj",), full, tg, nx)  # product = down_proj input
+    if nx.bnb_saves_inputs and not full:
+        # old bitsandbytes MatMul4Bit saved its (16-bit) input even for a frozen weight; where LoRA already saves
+        # the same tensor (same dtype) nothing is added, otherwise the input is an extra saved tensor
+        for dim, group in ((h, ("q_proj", "k_proj", "v_proj")), (od, ("o_proj",)), (h, ("gate_proj", "up_proj")),
+                           (arch.intermediate_size if not moe else 0, ("down_proj",))):
+            if not any(t in tg for t in group) or nx.adapter_bytes != 2 or s_b != 2:
+                total += 2 * dim
     if not full:                                     # lora_A outputs (rank-sized, adapter dtype), saved by lora_B
         n_mods = sum(1 for m in ALL_LINEAR if m in tg)
         total += nx.adapter_bytes * w.lora_rank * n_mods
@@ -91,6 +102,10 @@ def layer_backward_temp_per_token(arch: Architecture, nx: Numerics, kv_len: int)
     f = max(arch.intermediate_size if not arch.is_moe else arch.expert_intermediate_size * arch.experts_per_token, 1)
     mlp = 3 * nx.act_bytes * f
     attn = 2 * 4 * arch.num_heads * kv_len if nx.attention_kernel in ("math", "eager") else 0
+    if nx.attention_kernel == "math":
+        # aten _safe_softmax (the math backend's softmax): self.eq(-inf) keeps a bool score-sized tensor alive
+        # while the where() result is written, on top of the scores and the softmax output
+        attn += arch.num_heads * kv_len
     return max(mlp, attn) + 2 * 4 * arch.hidden_size
 
 
