@@ -267,13 +267,18 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
     all_layers = T * (dense_layers * per_tok_dense + moe_layers * per_tok_moe)
     if nx.mask:
         all_layers += T * s                           # one (b, 1, s, s) bool mask, saved by every layer's SDPA
+    eager_mask = 0
+    if nx.attention_kernel == "eager":
+        # eager attention always gets a materialised (b, 1, s, s) additive mask in the stream dtype (masking_utils
+        # eager_mask), one per layer type (Gemma-2: full and sliding); checkpointed layers keep it as an input
+        eager_mask = T * s * nx.stream_bytes * (2 if arch.sliding_layers else 1)
     final_norm = T * _norm_saved(h, nx, full)
     if full:
         final_norm += T * h * (2 if nx.autocast else nx.act_bytes)   # lm_head's saved input
     gc = w.gradient_checkpointing
     checkpoint_layer = T * nx.stream_bytes * h
     # HF gradient checkpointing saves each decoder layer's input and recomputes the layer in backward
-    saved = T * arch.num_layers * nx.stream_bytes * h if gc else all_layers
+    saved = (T * arch.num_layers * nx.stream_bytes * h if gc else all_layers) + eager_mask
     host_activations = 0
     if stack.activation_offload:
         # unsloth's offloaded checkpointing / torchtune OffloadActivations: saved tensors are copied to host RAM
