@@ -42,6 +42,13 @@ def layer_saved_bytes_per_token(arch: Architecture, w: Workload, nx: Numerics, k
     tg = w.lora_targets
     qd, kvd, od = arch.q_dim, arch.kv_dim, arch.attn_out_dim
     heads = arch.num_heads
+    if nx.fused_lora and not moe and not full and nx.attention_kernel == "flash":
+        # unsloth: each RMSNorm saves its 16-bit input and 1/rms (fp32 per token) and its output is the X the
+        # fused LoRA_QKV / LoRA_MLP functions save; flash saves q, k, v, out, lse; LoRA_W (o_proj) saves its
+        # input; LoRA_MLP saves the gate and up outputs (e, g)
+        f = arch.intermediate_size
+        return (arch.norms_per_layer * (2 * 2 * h + 4) + nx.attn * (qd + 2 * kvd + od) + 4 * heads + 2 * od
+                + (2 * a_b * f if arch.gated_mlp else a_b * f))
     in_dtype = 2 if nx.autocast else a_b            # dtype linears see (autocast casts fp32 inputs to bf16)
     norm_in = s_b if not nx.autocast else 4
     n_norms = arch.norms_per_layer
@@ -77,6 +84,9 @@ def layer_saved_bytes_per_token(arch: Architecture, w: Workload, nx: Numerics, k
         if arch.shared_expert_intermediate_size:
             fs = arch.shared_expert_intermediate_size
             total += 3 * a_b * fs + _module_input_saved(fs, a_b, ("down_proj",), full, tg, nx)
+    elif nx.compiled and arch.gated_mlp:
+        # compiled SwiGLU: gate and up outputs saved; SiLU and the product (down_proj's input) recomputed
+        total += 2 * a_b * arch.intermediate_size
     else:
         f = arch.intermediate_size
         if arch.gated_mlp:
@@ -101,11 +111,16 @@ def layer_backward_temp_per_token(arch: Architecture, nx: Numerics, kv_len: int)
     """Gradient temporaries while one layer runs backward (MLP grads, attention-score grads, hidden grads)."""
     f = max(arch.intermediate_size if not arch.is_moe else arch.expert_intermediate_size * arch.experts_per_token, 1)
     mlp = 3 * nx.act_bytes * f
+    hidden = 2 * 4 * arch.hidden_size
+    if nx.fused_lora and not arch.is_moe:
+        # unsloth LoRA_MLP.backward: one new (T, f) tensor (DW), then e, g and X overwritten in place; 16-bit
+        # hidden gradients
+        mlp, hidden = nx.act_bytes * f, 2 * 2 * arch.hidden_size
     attn = 2 * 4 * arch.num_heads * kv_len if nx.attention_kernel in ("math", "eager") else 0
     if nx.attention_kernel == "math":
         # aten _safe_softmax (the math backend's softmax): self.eq(-inf) keeps a bool score-sized tensor alive
         # while the where() result is written, on top of the scores and the softmax output
         attn += arch.num_heads * kv_len
-    return max(mlp, attn) + 2 * 4 * arch.hidden_size
+    return max(mlp, attn) + hidden
 
 

@@ -21,6 +21,8 @@ class Numerics:
     attn_bytes: int = 0      # dtype of q/k/v/output inside the attention kernel (0: act_bytes)
     softcap: bool = False    # Gemma-2 attention logit soft-capping (tanh of the scores, saved for backward)
     bnb_saves_inputs: bool = False  # bitsandbytes < 0.43.2: every 4-bit matmul saves its input
+    fused_lora: bool = False        # unsloth's fused LoRA / RMSNorm / RoPE autograd functions
+    compiled: bool = False          # torch.compile: pointwise ops recomputed in backward
 
     @property
     def attn(self) -> int:
@@ -66,6 +68,7 @@ def numerics(w: Workload, gqa: bool = True, mask: bool = False, stack=None, soft
     adapter = 4 if autocast else stack.adapter_bytes
     return Numerics(master, stream, act, quant, kernel, autocast, mask=mask, adapter_bytes=adapter,
                     attn_bytes=attn_bytes, softcap=softcap,
-                    bnb_saves_inputs=bool(quant) and stack.bnb_saves_inputs)
+                    bnb_saves_inputs=bool(quant) and stack.bnb_saves_inputs,
+                    fused_lora=stack.fused_lora_kernels and w.method in ("lora", "qlora"), compiled=stack.compiled)
 
 

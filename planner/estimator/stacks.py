@@ -43,6 +43,9 @@ class Stack:
     shard_embeddings: bool = False
     # accelerate wraps FSDP gradient accumulation in no_sync(): unsharded gradients of every micro-batch
     no_sync_accum: bool = False
+    # fsdp_qlora train.py turns no_sync on when CPU offload meets gradient accumulation ("Required for
+    # use_cpu_offload and gradient_accumulation_steps > 1"): unsharded gradients stay on the GPU
+    no_sync_with_offload: bool = False
     # bitsandbytes 4-bit weights stored in a float dtype (bnb_4bit_quant_storage=bf16) so FSDP can shard them
     quant_shardable: bool = False
     # checkpoints (decoder-layer inputs) are copied to host RAM and back for backward
@@ -56,6 +59,16 @@ class Stack:
     # bitsandbytes < 0.43.2 MatMul4Bit saved the input of every 4-bit linear (`ctx.tensors = (A, B)`, removed by
     # bitsandbytes PR #1270, July 2024); the stacks whose published figures ran on it keep that behaviour
     bnb_saves_inputs: bool = False
+    # hand-written autograd functions for the LoRA'd projections, RMSNorm and RoPE (unsloth kernels/fast_lora.py
+    # LoRA_MLP saves X, e, g; LoRA_QKV and LoRA_W save X; fast_rms_layernorm saves X and 1/rms; Fast_RoPE saves
+    # cos/sin only): no fp32 copies, no per-adapter input copies
+    fused_lora_kernels: bool = False
+    # the model runs under torch.compile: AOTAutograd's min-cut partitioner recomputes pointwise ops in backward;
+    # SwiGLU then saves the gate and up outputs only (SiLU and the product are recomputed). RMSNorm is kept as in
+    # eager (its mean is a reduction, which the partitioner does not recompute: ban_recompute_reductions)
+    compiled: bool = False
+    # torch.optim.AdamW(fused=True): no foreach temporaries in step()
+    fused_optimizer: bool = False
 
     def with_workload(self, w: Workload) -> "Stack":
         """The preset with the Workload's explicit mechanism choices applied on top."""
@@ -91,15 +104,16 @@ STACKS: dict[str, Stack] = {
     # CPUOffload(offload_params=True) when use_cpu_offload.
     "fsdp-qlora": Stack("fsdp-qlora", "Answer.AI fsdp_qlora train.py (bf16, FSDP FULL_SHARD, bf16 quant storage)",
                         kbit_upcast=False, adapter_bytes=2, attention="flash", loss="full", sharding="fsdp1",
-                        quant_shardable=True, holds_logits=True, bnb_saves_inputs=True),
-    # torchtune recipes: bf16 everywhere (dtype: bf16, LoRA params bf16, no up-cast), SDPA (flash on bf16),
-    # CEWithChunkedOutputLoss(num_output_chunks=8): the output projection returns 8 bf16 chunks, each upcast to
-    # fp32 inside a compiled cross-entropy (the configuration its published memory tables use), so only one chunk's
-    # fp32 logits live at a time; FSDP2 fully_shard per layer (lora_finetune_distributed / full_finetune_distributed)
-    # with custom_sharded_layers ['tok_embeddings', 'output'] in the large-vocabulary configs.
+                        quant_shardable=True, holds_logits=True, bnb_saves_inputs=True, no_sync_with_offload=True),
+    # torchtune recipes (configs at 30b8519, the README's memory tables): bf16 everywhere (dtype: bf16, LoRA params
+    # bf16, no up-cast), SDPA (flash on bf16), CEWithChunkedOutputLoss(num_output_chunks=8): the output projection
+    # returns 8 bf16 chunks, each upcast to fp32 inside a compiled cross-entropy, so only one chunk's logits gradient
+    # is live at a time; compile: True (the configuration of the published tables: model and loss compiled);
+    # torch.optim.AdamW fused: True; FSDP2 fully_shard per decoder layer, then on the root (training.shard_model: the
+    # root keeps tok_embeddings, norm and output and is not resharded after forward; custom_sharded_layers unset).
     "torchtune": Stack("torchtune", "torchtune recipes (bf16, chunked CE x8, FSDP2)",
                        kbit_upcast=False, adapter_bytes=2, attention="flash", loss="chunked", loss_chunks=8,
-                       loss_upcast=True, loss_compiled=True, sharding="fsdp2", shard_embeddings=True),
+                       loss_upcast=True, loss_compiled=True, sharding="fsdp2", compiled=True, fused_optimizer=True),
     # LitGPT finetune/lora.py: precision bf16-true (weights, LoRA and activations bf16), SDPA (flash),
     # model(input_ids, lm_head_chunk_size=128) + utils.chunked_cross_entropy: the lm_head runs on 128-token chunks
     # and cross_entropy on each bf16 chunk (no up-cast): every chunk's bf16 logits and bf16 log-softmax stay
@@ -112,7 +126,7 @@ STACKS: dict[str, Stack] = {
     # cross-entropy (no full logits), use_gradient_checkpointing="unsloth" offloads each checkpoint to host RAM.
     "unsloth": Stack("unsloth", "Unsloth (bf16 compute, fp32 LoRA, fused CE, checkpoints offloaded to host)",
                      kbit_upcast=False, adapter_bytes=4, attention="flash", eager_for_softcap=False, loss="fused",
-                     sharding="deepspeed", activation_offload=True),
+                     sharding="deepspeed", activation_offload=True, fused_lora_kernels=True),
 }
 
 

@@ -96,7 +96,7 @@ def _shard(arch: Architecture, w: Workload, stack: Stack, nx: Numerics, base_wei
     if full and w.precision.endswith("-mixed"):
         # DeepSpeed bf16 / FSDP MixedPrecision: 16-bit params and grads for compute; the fp32 master copy and fp32
         # Adam states live in the optimizer partition (ZeRO paper: 2 + 2 + 12 bytes/param)
-        opt = optimizer_bytes(w.optimizer, trainable, 4, largest)
+        opt = optimizer_bytes(w.optimizer, trainable, 4, largest, fused=stack.fused_optimizer)
         weights, grads = arch.params * 2, trainable * 2
         states, step_temp = opt.states + trainable * 4, opt.step_temp
         out.weights, out.grads = weights, grads
@@ -125,7 +125,8 @@ def _shard(arch: Architecture, w: Workload, stack: Stack, nx: Numerics, base_wei
         if Z >= 3 or offload != "none":
             sharded = (weights - quant_state) // N + quant_state
             # the unit in use and the one prefetched (limit_all_gathers / FSDP2 implicit prefetch: two in flight)
-            out.gathered_fwd = unit + root
+            # at the end of forward and in the loss the decoder layers are resharded: only the root is unsharded
+            out.gathered_fwd = root
             out.gathered_bwd = 2 * unit + (root if not stack.shard_embeddings else 0)
             mode = "FULL_SHARD"
         else:
@@ -147,10 +148,15 @@ def _shard(arch: Architecture, w: Workload, stack: Stack, nx: Numerics, base_wei
             out.offloaded += (out.weights - quant_state) * N + out.grads * N + out.states * N + out.step_temp * N
             out.weights = quant_state
             out.grads, out.states, out.step_temp = 0, 0, 0
+            if w.grad_accum > 1 and (stack.no_sync_accum or stack.no_sync_with_offload):
+                out.grads = grads                    # no_sync: unsharded gradients accumulate on the GPU
+                out.offloaded -= grads // N * N
             # FSDP1 copies each unit's CPU shard to the GPU before the all-gather (flat_param._local_shard -> device)
-            out.gathered_fwd = unit + unit // N + emb
-            out.gathered_bwd = 2 * (unit + unit // N) + emb
-            out.grads_on_gpu = False
+            # (with one rank FSDP falls back to NO_SHARD: the device copy is the parameter itself)
+            copy = (lambda x: x // N) if N > 1 else (lambda x: 0)
+            out.gathered_fwd = emb + copy(emb)
+            out.gathered_bwd = 2 * (unit + copy(unit)) + emb + copy(emb)
+            out.grads_on_gpu = out.grads > 0
             assumptions.append("FSDP CPUOffload: parameters and gradients in host RAM, optimizer step on the CPU"
                                + (" (FSDP has no optimizer-only offload)" if offload == "optimizer" else ""))
         assumptions.append(f"{kind} {mode} over {N} GPU(s); root unit (embeddings, lm_head, final norm) "
@@ -202,7 +208,8 @@ def _loss_bytes(arch: Architecture, w: Workload, stack: Stack, nx: Numerics, T: 
         # litgpt's lm_head chunks); an eager cross_entropy per chunk saves that chunk's log-softmax output
         whole = 2 * T * V + (0 if stack.loss_compiled else cb * T * V) + softcap
         if stack.loss_compiled:
-            fwd, bwd = whole, whole + (4 + 2) * C * V    # fused kernel: fp32 softmax recomputed, 16-bit gradient
+            # one fused kernel per chunk: softmax recomputed from the saved log-sum-exp, 16-bit gradient written
+            fwd, bwd = whole, whole + 2 * C * V
         else:
             # forward: the chunk's fp32 copy (upcast only); backward: nll's and log-softmax's gradients in the CE
             # dtype, then the 16-bit gradient of the chunk's logits
@@ -247,7 +254,7 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
         largest = max(w.lora_rank * max(i, o) for _, i, o, _ in lora_modules(arch, w.lora_targets)) \
             if trainable else 0
         adapters = trainable * nx.adapter_bytes
-    opt = optimizer_bytes(w.optimizer, trainable, state_bytes, largest)
+    opt = optimizer_bytes(w.optimizer, trainable, state_bytes, largest, fused=stack.fused_optimizer)
     grad_bytes = trainable * (nx.master_bytes if full else nx.adapter_bytes)
 
     # ---- model states per GPU under DDP / ZeRO / FSDP ------------------------------------------
@@ -345,6 +352,11 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
         totals[name] = alloc
         # slack of this moment: its own activations fragment the cache, plus a share of the resident states
         reserved_at[name] = alloc + int(SLACK_ACTIVATIONS * act) + int(SLACK_STATES * (weights + st + parts.get("gathered", 0)))
+        if stack.sharding.startswith("fsdp"):
+            # FSDP allocates all-gather outputs on its unshard stream; the caching allocator reuses a freed block
+            # only on the stream it was allocated on (PyTorch CUDA semantics, "memory management"), so that pool's
+            # high-water mark (units in flight + root) stays reserved in every moment
+            reserved_at[name] += max(sh.gathered_fwd, sh.gathered_bwd) - parts.get("gathered", 0)
     peak_phase = max(totals, key=totals.get)
     reserved_phase = max(reserved_at, key=reserved_at.get)
     parts = moments[peak_phase]
