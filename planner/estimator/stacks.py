@@ -38,20 +38,16 @@ class Stack:
     # how --zero N is realised across GPUs: deepspeed (ZeRO-1/2/3), fsdp1 (FlatParameter units),
     # fsdp2 (per-parameter DTensor sharding, torchtune / accelerate fsdp_version 2)
     sharding: str = "deepspeed"
-    # embeddings and lm_head in their own FSDP units (torchtune custom_sharded_layers) instead of the root
-    # unit, which stays unsharded from the first forward to the end of backward
+    # embeddings and lm_head in their own FSDP units (torchtune custom_sharded_layers, left commented out in its
+    # configs, so no preset sets it) instead of the root unit, which stays unsharded from forward to end of backward
     shard_embeddings: bool = False
     # accelerate wraps FSDP gradient accumulation in no_sync(): unsharded gradients of every micro-batch
     no_sync_accum: bool = False
     # fsdp_qlora train.py turns no_sync on when CPU offload meets gradient accumulation ("Required for
     # use_cpu_offload and gradient_accumulation_steps > 1"): unsharded gradients stay on the GPU
     no_sync_with_offload: bool = False
-    # bitsandbytes 4-bit weights stored in a float dtype (bnb_4bit_quant_storage=bf16) so FSDP can shard them
-    quant_shardable: bool = False
     # checkpoints (decoder-layer inputs) are copied to host RAM and back for backward
     activation_offload: bool = False
-    # accelerate FSDP mixed precision upcasts trainable parameters to fp32 (as DeepSpeed does)
-    fsdp_upcast_trainable: bool = False
     # the training loop keeps the model output (fp32 logits) referenced through backward
     # (fsdp_qlora train.py: `output = model(...); loss = output.loss; loss.backward()`); HF Trainer's
     # compute_loss returns only the loss, torchtune `del logits` before backward
@@ -83,11 +79,11 @@ class Stack:
 
 
 STACKS: dict[str, Stack] = {
-    # HF Trainer / TRL SFTTrainer (+ Axolotl, LLaMA-Factory, ms-swift) with peft and bitsandbytes; --zero maps to
+    # HF Trainer / TRL SFTTrainer with peft and bitsandbytes (what calibration/measure.py runs); --zero maps to
     # DeepSpeed ZeRO through transformers' integration (HF 'auto' buckets). peft/utils/other.py
-    # prepare_model_for_kbit_training casts non-quantised params to fp32; peft tuners_utils autocast_adapter_dtype
-    # keeps adapters fp32; transformers attn_implementation defaults to sdpa; loss_utils.ForCausalLMLoss upcasts
-    # logits to fp32.
+    # prepare_model_for_kbit_training casts non-quantised params to fp32 (TRL calls it for QLoRA; ms-swift does not,
+    # so its QLoRA keeps a bf16 stream); peft tuners_utils autocast_adapter_dtype keeps adapters fp32;
+    # transformers attn_implementation defaults to sdpa; loss_utils.ForCausalLMLoss upcasts logits to fp32.
     "hf": Stack("hf", "HF Trainer/TRL + peft + bitsandbytes (DDP, or DeepSpeed ZeRO via --zero)",
                 kbit_upcast=True, adapter_bytes=4, attention="sdpa", loss="full", sharding="deepspeed"),
     # accelerate FSDP (fsdp_version 1; --zero 3 FULL_SHARD, 2 SHARD_GRAD_OP); transformer_based_wrap puts each
@@ -96,15 +92,15 @@ STACKS: dict[str, Stack] = {
     # accelerate upcasts trainable params to fp32 under mixed precision; gradient accumulation runs in no_sync.
     "hf-fsdp": Stack("hf-fsdp", "HF Trainer/TRL under accelerate FSDP (root unit holds embeddings and lm_head)",
                      kbit_upcast=False, adapter_bytes=4, attention="sdpa", loss="full", sharding="fsdp1",
-                     no_sync_accum=True, quant_shardable=True, fsdp_upcast_trainable=True),
+                     no_sync_accum=True),
     # Answer.AI fsdp_qlora train.py: precision=bf16 loads the model in bf16 with bnb quant_storage=bf16 (4-bit
-    # weights shard), MixedPrecision(param_dtype=bf16), get_peft_model without kbit prep (adapters follow the
-    # bf16 base), FSDP FULL_SHARD with lambda + transformer wrap (root: embeddings, norm, lm_head),
+    # weights shard; no MixedPrecision policy needed), get_peft_model without kbit prep (peft of early 2024 moves
+    # adapters to the base weight's dtype: bf16), optimizer states in the param dtype, FSDP FULL_SHARD with lambda + transformer wrap (root: embeddings, norm, lm_head),
     # attn_impl="sdpa" (flash on bf16), the model's own loss (labels=...: transformers' fp32 logits),
     # CPUOffload(offload_params=True) when use_cpu_offload.
     "fsdp-qlora": Stack("fsdp-qlora", "Answer.AI fsdp_qlora train.py (bf16, FSDP FULL_SHARD, bf16 quant storage)",
                         kbit_upcast=False, adapter_bytes=2, attention="flash", loss="full", sharding="fsdp1",
-                        quant_shardable=True, holds_logits=True, bnb_saves_inputs=True, no_sync_with_offload=True),
+                        holds_logits=True, bnb_saves_inputs=True, no_sync_with_offload=True),
     # torchtune recipes (configs at 30b8519, the README's memory tables): bf16 everywhere (dtype: bf16, LoRA params
     # bf16, no up-cast), SDPA (flash on bf16), CEWithChunkedOutputLoss(num_output_chunks=8): the output projection
     # returns 8 bf16 chunks, each upcast to fp32 inside a compiled cross-entropy, so only one chunk's logits gradient

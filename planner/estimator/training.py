@@ -100,8 +100,6 @@ def _shard(arch: Architecture, w: Workload, stack: Stack, nx: Numerics, base_wei
         weights, grads = arch.params * 2, trainable * 2
         states, step_temp = opt.states + trainable * 4, opt.step_temp
         out.weights, out.grads = weights, grads
-    elif stack.fsdp_upcast_trainable and fsdp and nx.adapter_bytes < 4 and not full:
-        pass                                         # adapters already fp32 under peft
     unit = _unit_bytes(arch, base_weights if not (full and w.precision.endswith("-mixed")) else weights,
                        adapters, emb)
     unit_grad = grads // max(arch.num_layers, 1)
@@ -111,10 +109,8 @@ def _shard(arch: Architecture, w: Workload, stack: Stack, nx: Numerics, base_wei
     if nx.quant and fsdp:
         # bitsandbytes keeps each Linear4bit's quant_state (absmax, nested absmax) outside the FlatParameter:
         # every rank holds all of it; only the packed 4-bit storage shards (bnb_4bit_quant_storage=bf16)
-        linear = sum(i * o * c for n_, i, o, c in arch.linear_layers(include_routed_experts=False) if n_ != "router")
         quant_state = sum(quantised_linear_bytes(i * o, o, nx.quant) * c - i * o * c // (2 if nx.quant == "nf4" else 1)
                           for n_, i, o, c in arch.linear_layers(include_routed_experts=False) if n_ != "router")
-        del linear
     if fsdp:
         kind = {"fsdp1": "FSDP (FlatParameter units)", "fsdp2": "FSDP2 (fully_shard)"}[stack.sharding]
         # Root unit: embeddings, final norm and lm_head are not in a decoder-layer unit; FSDP never reshards the
