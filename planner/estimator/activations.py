@@ -28,6 +28,11 @@ def _module_input_saved(dim: int, dtype_bytes: int, consumers: tuple[str, ...], 
     hit = [c for c in consumers if c in targets]
     if not hit:
         return 0
+    if nx.lora_dropout:
+        # lora_B(lora_A(dropout(x))) with p > 0: each adapter (peft: per module; litgpt: per fused linear) saves its
+        # own dropped-out input in the adapter dtype plus the dropout's bool mask
+        copies = len(hit) if nx.lora_dropout == "module" else 1
+        return dim * (nx.adapter_bytes + 1) * copies
     if nx.autocast:
         return dim * 2 * len(hit)                   # autocast re-casts the input for every adapter
     if nx.adapter_bytes == dtype_bytes:

@@ -23,6 +23,7 @@ class Numerics:
     bnb_saves_inputs: bool = False  # bitsandbytes < 0.43.2: every 4-bit matmul saves its input
     fused_lora: bool = False        # unsloth's fused LoRA / RMSNorm / RoPE autograd functions
     compiled: bool = False          # torch.compile: pointwise ops recomputed in backward
+    lora_dropout: str = ""          # "" (p = 0), "module" (peft: one dropout per adapted module), "fused" (litgpt)
 
     @property
     def attn(self) -> int:
@@ -69,6 +70,7 @@ def numerics(w: Workload, gqa: bool = True, mask: bool = False, stack=None, soft
     return Numerics(master, stream, act, quant, kernel, autocast, mask=mask, adapter_bytes=adapter,
                     attn_bytes=attn_bytes, softcap=softcap,
                     bnb_saves_inputs=bool(quant) and stack.bnb_saves_inputs,
-                    fused_lora=stack.fused_lora_kernels and w.method in ("lora", "qlora"), compiled=stack.compiled)
+                    fused_lora=stack.fused_lora_kernels and w.method in ("lora", "qlora"), compiled=stack.compiled,
+                    lora_dropout=stack.lora_dropout if w.method in ("lora", "qlora") else "")
 
 

@@ -65,6 +65,9 @@ class Stack:
     compiled: bool = False
     # torch.optim.AdamW(fused=True): no foreach temporaries in step()
     fused_optimizer: bool = False
+    # LoRA dropout in the stack's default recipe (peft LoraConfig and torchtune/unsloth default to 0): "" none,
+    # "module" one nn.Dropout per adapted module (peft), "fused" one per fused qkv linear (litgpt LoRAQKVLinear)
+    lora_dropout: str = ""
 
     def with_workload(self, w: Workload) -> "Stack":
         """The preset with the Workload's explicit mechanism choices applied on top."""
@@ -97,10 +100,10 @@ STACKS: dict[str, Stack] = {
     # weights shard; no MixedPrecision policy needed), get_peft_model without kbit prep (peft of early 2024 moves
     # adapters to the base weight's dtype: bf16), optimizer states in the param dtype, FSDP FULL_SHARD with lambda + transformer wrap (root: embeddings, norm, lm_head),
     # attn_impl="sdpa" (flash on bf16), the model's own loss (labels=...: transformers' fp32 logits),
-    # CPUOffload(offload_params=True) when use_cpu_offload.
+    # CPUOffload(offload_params=True) when use_cpu_offload; lora_dropout default 0.1.
     "fsdp-qlora": Stack("fsdp-qlora", "Answer.AI fsdp_qlora train.py (bf16, FSDP FULL_SHARD, bf16 quant storage)",
                         kbit_upcast=False, adapter_bytes=2, attention="flash", loss="full", sharding="fsdp1",
-                        holds_logits=True, bnb_saves_inputs=True, no_sync_with_offload=True),
+                        holds_logits=True, bnb_saves_inputs=True, no_sync_with_offload=True, lora_dropout="module"),
     # torchtune recipes (configs at 30b8519, the README's memory tables): bf16 everywhere (dtype: bf16, LoRA params
     # bf16, no up-cast), SDPA (flash on bf16), CEWithChunkedOutputLoss(num_output_chunks=8): the output projection
     # returns 8 bf16 chunks, each upcast to fp32 inside a compiled cross-entropy, so only one chunk's logits gradient
@@ -113,10 +116,10 @@ STACKS: dict[str, Stack] = {
     # LitGPT finetune/lora.py: precision bf16-true (weights, LoRA and activations bf16), SDPA (flash),
     # model(input_ids, lm_head_chunk_size=128) + utils.chunked_cross_entropy: the lm_head runs on 128-token chunks
     # and cross_entropy on each bf16 chunk (no up-cast): every chunk's bf16 logits and bf16 log-softmax stay
-    # saved until backward (4 B x vocab per token); Fabric FSDPStrategy for several GPUs.
+    # saved until backward (4 B x vocab per token); lora_dropout = 0.05; Fabric FSDPStrategy for several GPUs.
     "litgpt": Stack("litgpt", "LitGPT (bf16-true, lm_head + CE in 128-token chunks, FSDP)",
                     kbit_upcast=False, adapter_bytes=2, attention="flash", loss="chunked", loss_chunk_tokens=128,
-                    loss_upcast=False, sharding="fsdp1", bnb_saves_inputs=True),
+                    loss_upcast=False, sharding="fsdp1", bnb_saves_inputs=True, lora_dropout="fused"),
     # Unsloth: 4-bit base with bf16 compute and no up-cast of the rest (its prepare_model_for_kbit_training only
     # casts LoRA A/B to fp32: "Also must be in float32!"), FlashAttention-2 / xformers, fused linear
     # cross-entropy (no full logits), use_gradient_checkpointing="unsloth" offloads each checkpoint to host RAM.
