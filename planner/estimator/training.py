@@ -169,7 +169,7 @@ def _shard(arch: Architecture, w: Workload, stack: Stack, nx: Numerics, base_wei
         # stage3 allocates grad_partitions_flat_buffer (16-bit, this rank's partition) at start-up: resident
         out.resident_grads = out.grads
         out.weights = weights // N
-        live = min(DS_MAX_LIVE_PARAMETERS, arch.params) * 2
+        live = min(DS_MAX_LIVE_PARAMETERS, arch.params) * weights // max(arch.params, 1)   # in the stored dtype
         out.gathered_fwd = out.gathered_bwd = max(live, unit)
     if offload != "none":
         out.offloaded += out.states * N + out.step_temp * N + trainable * 4   # + fp32 grads on the host
@@ -196,6 +196,10 @@ def _loss_bytes(arch: Architecture, w: Workload, stack: Stack, nx: Numerics, T: 
     softcap = lb * T * V if arch.family == "gemma2" else 0
     if stack.loss == "fused":
         b = FUSED_CE_BYTES_PER_HIDDEN * T * h
+        if w.full:
+            # the lm_head's gradient is accumulated chunk by chunk in a weight-sized buffer during the forward
+            # (liger fused_linear_cross_entropy_forward: grad_weight = torch.zeros_like(weight))
+            b += V * h * (2 if nx.quant else nx.master_bytes)
         return b, b, "fused linear cross-entropy (no vocabulary-sized logits)"
     if stack.loss == "chunked":
         C = min(T, stack.loss_chunk_tokens or w.batch_size * math.ceil(w.seq_len / max(stack.loss_chunks, 1)))
