@@ -39,11 +39,11 @@ SLACK_STATES = 0.05
 DS_MAX_LIVE_PARAMETERS = 10**9
 DS_ALLGATHER_BUCKET = 5 * 10**8
 
-# NCCL communication buffers live outside PyTorch's allocator (nvidia-smi sees them, torch statistics do not).
-# NCCL env docs: NCCL_BUFFSIZE = 4 MiB per protocol buffer; a communicator opens buffers for the Simple and LL128
-# protocols towards its ring and tree peers on each channel (up to 16 channels on NVLink/PCIe nodes):
-# 4 MiB x 2 protocols x 2 peers x 16 channels.
-NCCL_BUFFERS_BYTES = 4 * 2**20 * 2 * 2 * 16
+# NCCL communicators live outside PyTorch's allocator (nvidia-smi sees them, torch statistics do not): buffers of
+# NCCL_BUFFSIZE (4 MiB) per protocol, peer and channel, plus NCCL's device state. Measured through PyTorch on 4 x A100
+# with NVLink (NVIDIA/nccl issue #964): one process group costs 544 MiB per GPU with 2 ranks, 688 MiB with more.
+NCCL_BYTES_2_RANKS = 544 * 2**20
+NCCL_BYTES_MORE_RANKS = 688 * 2**20
 
 # Liger / cut-cross-entropy fused linear cross-entropy: the chunk size is chosen so one chunk's logits hold about
 # as many elements as the hidden states (liger_kernel fused_linear_cross_entropy: chunk_size =
@@ -374,7 +374,7 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
     if reserved_phase != peak_phase:
         assumptions.append(f"allocator: the {reserved_phase} moment reserves the most (its own slack), the "
                            f"{peak_phase} moment allocates the most")
-    nccl = NCCL_BUFFERS_BYTES if N > 1 else 0
+    nccl = 0 if N == 1 else (NCCL_BYTES_2_RANKS if N == 2 else NCCL_BYTES_MORE_RANKS)
     kernel = {"flash": "flash (no score matrix)" + (", 16-bit q/k/v cast from the fp32 stream" if nx.attn_bytes == 2
                                                     and nx.act_bytes == 4 else ""),
               "efficient": "SDPA mem-efficient (no score matrix)", "math": "SDPA math backend (fp32 scores per layer)",
@@ -392,8 +392,8 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
         assumptions.append(f"activation offload: {host_activations / 2**30:.2f} GiB of saved activations in host "
                            "RAM, two layers' worth on the GPU")
     if nccl:
-        assumptions.append(f"NCCL buffers {nccl / 2**30:.2f} GiB per GPU outside the PyTorch allocator "
-                           "(in the device total only)")
+        assumptions.append(f"NCCL communicator {nccl / 2**30:.2f} GiB per GPU outside the PyTorch allocator "
+                           "(in the device total only; measured on A100, NVIDIA/nccl#964)")
     if not full:
         assumptions.append(f"LoRA rank {w.lora_rank} on {', '.join(w.lora_targets)}: {trainable:,} trainable "
                            f"parameters, adapters in {'fp32' if nx.adapter_bytes == 4 else 'bf16'}"
