@@ -65,6 +65,13 @@ class Stack:
     compiled: bool = False
     # torch.optim.AdamW(fused=True): no foreach temporaries in step()
     fused_optimizer: bool = False
+    # full fine-tuning recipes shard tok_embeddings and output as their own FSDP units (torchtune
+    # llama3_1/8B_full.yaml, 70B_full.yaml: custom_sharded_layers ['tok_embeddings', 'output']; not the LoRA configs)
+    shard_embeddings_full: bool = False
+    # single-device full fine-tuning steps each parameter in a post-accumulate-grad hook during backward and frees
+    # its gradient at once (torchtune full_finetune_single_device, optimizer_in_bwd: True in its configs): no
+    # model-sized gradient set, no separate step
+    optimizer_in_backward: bool = False
     # LoRA dropout in the stack's default recipe (peft LoraConfig and torchtune/unsloth default to 0): "" none,
     # "module" one nn.Dropout per adapted module (peft), "fused" one per fused qkv linear (litgpt LoRAQKVLinear)
     lora_dropout: str = ""
@@ -109,10 +116,12 @@ STACKS: dict[str, Stack] = {
     # returns 8 bf16 chunks, each upcast to fp32 inside a compiled cross-entropy, so only one chunk's logits gradient
     # is live at a time; compile: True (the configuration of the published tables: model and loss compiled);
     # torch.optim.AdamW fused: True; FSDP2 fully_shard per decoder layer, then on the root (training.shard_model: the
-    # root keeps tok_embeddings, norm and output and is not resharded after forward; custom_sharded_layers unset).
+    # root keeps tok_embeddings, norm and output and is not resharded after forward; custom_sharded_layers only in
+    # the full fine-tuning configs); optimizer_in_bwd: True in the single-device full fine-tuning configs.
     "torchtune": Stack("torchtune", "torchtune recipes (bf16, chunked CE x8, FSDP2)",
                        kbit_upcast=False, adapter_bytes=2, attention="flash", loss="chunked", loss_chunks=8,
-                       loss_upcast=True, loss_compiled=True, sharding="fsdp2", compiled=True, fused_optimizer=True),
+                       loss_upcast=True, loss_compiled=True, sharding="fsdp2", compiled=True, fused_optimizer=True,
+                       shard_embeddings_full=True, optimizer_in_backward=True),
     # LitGPT finetune/lora.py: precision bf16-true (weights, LoRA and activations bf16), SDPA (flash),
     # model(input_ids, lm_head_chunk_size=128) + utils.chunked_cross_entropy: the lm_head runs on 128-token chunks
     # and cross_entropy on each bf16 chunk (no up-cast): every chunk's bf16 logits and bf16 log-softmax stay

@@ -117,13 +117,14 @@ def _shard(arch: Architecture, w: Workload, stack: Stack, nx: Numerics, base_wei
         # root after forward (backward needs it at once), so it stays unsharded through forward and backward.
         # torchtune's custom_sharded_layers gives tok_embeddings / output their own units: only the output
         # projection is gathered for the loss.
-        root = emb if not stack.shard_embeddings else arch.vocab_size * h * (2 if nx.quant else nx.master_bytes)
+        own_units = stack.shard_embeddings or (stack.shard_embeddings_full and full)
+        root = emb if not own_units else arch.vocab_size * h * (2 if nx.quant else nx.master_bytes)
         if Z >= 3 or offload != "none":
             sharded = (weights - quant_state) // N + quant_state
             # the unit in use and the one prefetched (limit_all_gathers / FSDP2 implicit prefetch: two in flight)
             # at the end of forward and in the loss the decoder layers are resharded: only the root is unsharded
             out.gathered_fwd = root
-            out.gathered_bwd = 2 * unit + (root if not stack.shard_embeddings else 0)
+            out.gathered_bwd = 2 * unit + (root if not own_units else 0)
             mode = "FULL_SHARD"
         else:
             # SHARD_GRAD_OP (and --zero 1, which FSDP does not have): parameters stay unsharded from forward to
@@ -156,7 +157,7 @@ def _shard(arch: Architecture, w: Workload, stack: Stack, nx: Numerics, base_wei
             assumptions.append("FSDP CPUOffload: parameters and gradients in host RAM, optimizer step on the CPU"
                                + (" (FSDP has no optimizer-only offload)" if offload == "optimizer" else ""))
         assumptions.append(f"{kind} {mode} over {N} GPU(s); root unit (embeddings, lm_head, final norm) "
-                           + ("in its own units" if stack.shard_embeddings else "unsharded during forward and backward"))
+                           + ("in its own units" if own_units else "unsharded during forward and backward"))
         return out
     # ---- DeepSpeed ZeRO ----
     if Z >= 2:
@@ -262,8 +263,13 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
     weights, grads, states, step_temp, buckets = sh.weights, sh.grads, sh.states, sh.step_temp, sh.buckets
     offloaded = sh.offloaded
     if opt.paged:
-        assumptions.append("paged optimizer: states page out to host RAM under memory pressure, so they are "
-                           "not counted at the activation peak")
+        # bitsandbytes paged optimizers allocate their states with cudaMallocManaged (outside PyTorch's allocator);
+        # the driver pages a parameter's states in for its update and evicts them under pressure: host RAM backs all
+        # of them, the GPU needs one parameter's worth at the step
+        offloaded += states
+        states = states * largest // max(trainable, 1) if trainable else 0
+        assumptions.append("paged optimizer: states in unified memory backed by host RAM, paged in one parameter at "
+                           "a time for the step (outside the PyTorch allocator)")
 
     # ---- activations --------------------------------------------------------------------------
     moe_layers = arch.moe_layers
@@ -320,6 +326,12 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
     # output layers' gradients, or all gradients with one layer left - plus one layer's working set.
     layer_work = T * (layer_max + layer_backward_temp_per_token(arch, nx, s)) + merged_experts_per_layer
     grads_gpu = grads if sh.grads_on_gpu else 0
+    if stack.optimizer_in_backward and full and N == 1 and w.grad_accum == 1:
+        # each parameter is stepped as soon as its gradient is accumulated, then the gradient is freed: at most the
+        # largest parameter's gradient (embedding / lm_head) exists at once, and step() has no temporaries
+        grads_gpu = min(grads_gpu, max(_largest_linear_numel(arch), V * h) * nx.master_bytes)
+        step_temp = 0
+        assumptions.append("optimizer step fused into backward (optimizer_in_bwd): one parameter's gradient at a time")
     head_grads = grads_gpu * (V * h * (1 if arch.tie_embeddings else 2) + h) // arch.params if full else 0
     if gc:
         ckpts = saved if stack.activation_offload else arch.num_layers * checkpoint_layer
