@@ -151,8 +151,8 @@ def _shard(arch: Architecture, w: Workload, stack: Stack, nx: Numerics, base_wei
             # FSDP1 copies each unit's CPU shard to the GPU before the all-gather (flat_param._local_shard -> device)
             # (with one rank FSDP falls back to NO_SHARD: the device copy is the parameter itself)
             copy = (lambda x: x // N) if N > 1 else (lambda x: 0)
-            out.gathered_fwd = emb + copy(emb)
-            out.gathered_bwd = 2 * (unit + copy(unit)) + emb + copy(emb)
+            out.gathered_fwd = root + copy(root)
+            out.gathered_bwd = 2 * (unit + copy(unit)) + (0 if own_units else root + copy(root))
             out.grads_on_gpu = out.grads > 0
             assumptions.append("FSDP CPUOffload: parameters and gradients in host RAM, optimizer step on the CPU"
                                + (" (FSDP has no optimizer-only offload)" if offload == "optimizer" else ""))
