@@ -41,7 +41,11 @@ def case_workload(case: dict) -> Workload:
     return Workload(method=case["method"], precision=prec, batch_size=case["batch_size"], seq_len=case["seq_len"],
                     new_tokens=case.get("new_tokens", 0), optimizer=case.get("optimizer", "adamw"),
                     lora_rank=case.get("lora_rank", 16), lora_targets=case.get("lora_targets", "all-linear"),
-                    gradient_checkpointing=case.get("gradient_checkpointing", False))
+                    gradient_checkpointing=case.get("gradient_checkpointing", False),
+                    # optional mechanism fields of newer measurement files (calibration/measure.py runs the hf
+                    # stack with SDPA); absent keys keep the Workload defaults
+                    **{k: case[k] for k in ("attention", "framework", "loss", "grad_accum", "activation_offload",
+                                            "engine", "gpus", "zero_stage", "offload") if case.get(k) is not None})
 
 
 def load_measurements(directory: Path = CALIBRATION_DIR) -> list[tuple[dict, dict, Architecture]]:

@@ -12,10 +12,13 @@ Training peak = the largest of four moments in a steady-state step (optimizer st
   optimizer step weights + states + all gradients + the optimizer's temporaries
 Inference peak = max(prefill at the last layer, decode at the last step).
 
+Other training stacks (torchtune, LitGPT, unsloth, Answer.AI fsdp_qlora, accelerate FSDP) are presets of
+mechanisms in stacks.py, chosen by Workload.framework; the hf preset is the measured behaviour above.
+
 Modules, one mechanism family each: numerics (dtypes), weights (+ LoRA), optimizer, activations, training,
-inference (transformers generate), engines (vLLM), llamacpp (llama.cpp / Ollama, GGUF), mlx (mlx-lm generate
-and LoRA training), gguf (GGUF block sizes and type mixes), kv_cache (cache dtypes per engine), common (units,
-the Estimate result).
+stacks (training-stack presets), inference (transformers generate), engines (vLLM), llamacpp (llama.cpp /
+Ollama, GGUF), mlx (mlx-lm generate and LoRA training), gguf (GGUF block sizes and type mixes), kv_cache (cache
+dtypes per engine), common (units, the Estimate result).
 """
 from __future__ import annotations
 

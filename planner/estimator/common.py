@@ -46,13 +46,18 @@ class Estimate:
 
 
 
-def _finish(arch, w, breakdown, peak, reserved, cuda_context, phase, trainable, assumptions, offloaded) -> Estimate:
+def _finish(arch, w, breakdown, peak, reserved, cuda_context, phase, trainable, assumptions, offloaded,
+            outside_allocator: int = 0) -> Estimate:
+    """outside_allocator: device memory no torch allocator statistic sees (NCCL's communication buffers); it
+    counts in total_bytes only."""
     N = w.gpus
     # Host RAM: one process per GPU, one checkpoint shard while loading, and whatever is offloaded
     cpu_ram = N * HOST_PROCESS_BYTES + CHECKPOINT_SHARD_BYTES + offloaded
     breakdown = {k: int(v) for k, v in breakdown.items()}
     breakdown["allocator_slack"] = int(reserved - peak)
     breakdown["cuda_context"] = cuda_context
+    if outside_allocator:
+        breakdown["nccl_buffers"] = int(outside_allocator)
     if cuda_context:
         assumptions.append(f"CUDA context {cuda_context / GiB:.2f} GiB per GPU (torch 2.11 / CUDA 13 on H100, measured)")
     else:
@@ -60,7 +65,7 @@ def _finish(arch, w, breakdown, peak, reserved, cuda_context, phase, trainable, 
                            "model assumes PyTorch on MPS allocates like CUDA (not measured; MLX differs)")
     return Estimate(model=arch.name, params=arch.params, trainable_params=trainable, breakdown=breakdown,
                     peak_allocated_bytes=int(peak), reserved_bytes=int(reserved), cuda_context_bytes=cuda_context,
-                    total_bytes=int(reserved + cuda_context), cpu_ram_bytes=int(cpu_ram), peak_phase=phase,
+                    total_bytes=int(reserved + cuda_context + outside_allocator), cpu_ram_bytes=int(cpu_ram), peak_phase=phase,
                     gpus=N, assumptions=assumptions)
 
 

@@ -14,9 +14,13 @@ class OptimizerBytes:
     paged: bool = False
 
 
-def optimizer_bytes(name: str, trainable: int, state_dtype_bytes: int, largest_param: int) -> OptimizerBytes:
+def optimizer_bytes(name: str, trainable: int, state_dtype_bytes: int, largest_param: int,
+                    fused: bool = False) -> OptimizerBytes:
+    """fused: torch.optim.AdamW(fused=True) - one multi-tensor kernel updates in place (no temporary list)."""
     paged = name.startswith("paged_")
     base = name.removeprefix("paged_")
+    if base == "adamw" and fused:
+        return OptimizerBytes(2 * trainable * state_dtype_bytes, 0, paged)
     if base == "adamw":
         # torch.optim.AdamW (foreach=True on CUDA): exp_avg + exp_avg_sq in the param dtype, and
         # _foreach_sqrt(exp_avg_sq) materialises one more state-sized list during step()
