@@ -50,6 +50,10 @@ def compared_bytes(est, compare: str) -> int:
         return est.total_bytes
     if compare == "vllm_non_kv":
         return est.reserved_bytes + est.cuda_context_bytes - est.breakdown.get("kv_cache", 0)
+    if compare == "llamacpp_total":        # model + KV + compute buffers llama.cpp reports on the GPU
+        return sum(est.breakdown.get(k, 0) for k in ("weights", "kv_cache", "compute_buffer"))
+    if compare == "mlx_peak":              # mx.get_peak_memory(): what MLX's allocator handed out
+        return est.peak_allocated_bytes
     raise ValueError(f"unknown compare field {compare!r}")
 
 
