@@ -75,6 +75,12 @@ class Stack:
     # LoRA dropout in the stack's default recipe (peft LoraConfig and torchtune/unsloth default to 0): "" none,
     # "module" one nn.Dropout per adapted module (peft), "fused" one per fused qkv linear (litgpt LoRAQKVLinear)
     lora_dropout: str = ""
+    # LitGPT materialises the whole model in 16-bit on the GPU while loading the checkpoint: on one device
+    # fabric.init_module(empty_init=False) builds every layer in bf16 before bitsandbytes quantises it on load
+    # (lightning BitsandbytesPrecision), and under FSDP fabric.load_raw loads the state dict inside
+    # _get_full_state_dict_context (all parameters gathered on every rank). Its reported peak is the whole run's
+    # torch.cuda.max_memory_allocated, so that moment counts.
+    loads_full_16bit: bool = False
 
     def with_workload(self, w: Workload) -> "Stack":
         """The preset with the Workload's explicit mechanism choices applied on top."""
@@ -128,7 +134,8 @@ STACKS: dict[str, Stack] = {
     # saved until backward (4 B x vocab per token); lora_dropout = 0.05; Fabric FSDPStrategy for several GPUs.
     "litgpt": Stack("litgpt", "LitGPT (bf16-true, lm_head + CE in 128-token chunks, FSDP)",
                     kbit_upcast=False, adapter_bytes=2, attention="flash", loss="chunked", loss_chunk_tokens=128,
-                    loss_upcast=False, sharding="fsdp1", bnb_saves_inputs=True, lora_dropout="fused"),
+                    loss_upcast=False, sharding="fsdp1", bnb_saves_inputs=True, lora_dropout="fused",
+                    loads_full_16bit=True),
     # Unsloth: 4-bit base with bf16 compute and no up-cast of the rest (its prepare_model_for_kbit_training only
     # casts LoRA A/B to fp32: "Also must be in float32!"), FlashAttention-2 / xformers, fused linear
     # cross-entropy (no full logits), use_gradient_checkpointing="unsloth" offloads each checkpoint to host RAM.

@@ -356,6 +356,12 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
                                "gathered": sh.gathered_fwd if full else 0},
         "optimizer step": {"gradients": grads_gpu, "optimizer_temp": step_temp + sh.step_extra},
     }
+    if stack.loads_full_16bit:
+        # checkpoint loading: every parameter in 16-bit (gathered under FSDP) beside what stays resident
+        full16 = 2 * arch.params
+        load_extra = full16 if N > 1 else max(full16 - weights, 0)
+        if load_extra:
+            moments["checkpoint load"] = {"gathered": load_extra}
     totals, reserved_at = {}, {}
     for name, parts in moments.items():
         st = states if name == "optimizer step" else states_at_activation_peak
