@@ -106,6 +106,7 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget", type=_positive_float, help="spending limit in --currency")
     p.add_argument("--currency", default="USD", help="currency of budget and prices (see `plan catalog`)")
     p.add_argument("--max-gpus", type=int, default=64)
+    p.add_argument("--gpus", type=int, help="plan for exactly this many GPUs (a recipe's count; default: any)")
     p.add_argument("--include", action="append", default=[], help="only these GPUs (repeat or comma-separate)")
     p.add_argument("--exclude", action="append", default=[], help="never these GPUs")
     p.add_argument("--allow-used", action="store_true", help="consider used-market cards")
@@ -223,7 +224,7 @@ def _workload(a, **override):
         kw["engine"] = a.engine
     if a.framework is not None:
         kw["framework"] = a.framework
-    if hasattr(a, "gpus"):
+    if getattr(a, "command", "") == "estimate":
         kw.update(gpus=a.gpus, zero_stage=a.zero, offload=a.offload, parallel=a.parallel)
     elif a.method == "inference":
         kw.update(parallel=a.parallel)
@@ -271,7 +272,7 @@ def constraints_from_args(a):
                        tokens=int(a.tokens) if a.tokens is not None else None, examples=a.examples, epochs=a.epochs,
                        deadline_s=a.deadline * 86400 if a.deadline is not None else None,
                        requests=a.requests, objective=a.objective,
-                       stack_explicit=a.framework is not None or a.engine is not None)
+                       stack_explicit=a.framework is not None or a.engine is not None, gpus=a.gpus)
 
 
 def cmd_plan(a, out) -> int:

@@ -58,6 +58,7 @@ class Constraints:
     mode: str = "sequential"             # several workloads: one after another, or concurrent (own cards each)
     single_host: bool = False            # every GPU in one host (tensor parallelism)
     stack_explicit: bool = False         # the user named --framework / --engine: no per-family default
+    gpus: int | None = None              # plan for exactly this many GPUs (a recipe's count); None: any
 
     @property
     def deadline(self) -> float | None:
@@ -74,6 +75,8 @@ class Constraints:
             raise InputError(f"--budget must be positive, got {self.budget:g}")
         if not 1 <= self.max_gpus <= 4096:
             raise InputError(f"--max-gpus must be between 1 and 4096, got {self.max_gpus}")
+        if self.gpus is not None and not 1 <= self.gpus <= self.max_gpus:
+            raise InputError(f"--gpus must be between 1 and --max-gpus ({self.max_gpus}), got {self.gpus}")
         if not 0 <= self.ram_ratio <= 64:
             raise InputError(f"--ram-ratio must be between 0 and 64, got {self.ram_ratio:g}")
         if self.deadline_s is not None and self.deadline_s <= 0:
@@ -356,13 +359,20 @@ def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, 
                 base = a
             del counts
             found.append((zero, offload, base))
+        if c.gpus is not None and not g.is_machine:
+            found = [(z, o, n) for z, o, n in found if n <= c.gpus]
+        if c.gpus is not None and c.gpus > 1 and g.is_machine:
+            found = []
         if not found:
-            short = f"{best_gap / 2**30:.1f} GiB short per GPU" if best_gap is not None else "no strategy allowed"
+            short = f"{best_gap / 2**30:.1f} GiB short per GPU" if best_gap is not None else \
+                ("does not fit at --gpus" if c.gpus else "no strategy allowed")
             rejected[g.name] = (f"does not fit even with {max_n} GPU(s) and the allowed strategies ({short})")
             continue
         # For each GPU count worth buying, the simplest strategy that fits at that count
         base = min(n for _, _, n in found)
         counts = sorted({_round_up(max(base, lo), step)} | {_round_up(base * f, step) for f in SPEEDUP_FACTORS})
+        if c.gpus is not None:
+            counts = [c.gpus] if c.gpus % step == 0 or g.is_machine else []
         for n in counts:
             if n > max_n:
                 break
@@ -452,6 +462,8 @@ def inference_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog,
             if n > (1 if g.is_machine else c.max_gpus) or (g.is_machine and r > 1):
                 break
             r_eff = n // one.replica_gpus
+            if c.gpus is not None and n != c.gpus:
+                continue
             configs.append(replace(one, count=n, replicas=r_eff, host_ram_per_gpu_gb=one.host_ram_per_gpu_gb,
                                    stack=stack, evidence=ev, workload=wg))
     return configs

@@ -126,7 +126,9 @@ def estimate_mlx_training(arch: Architecture, w: Workload) -> Estimate:
         "bf16-mixed", "fp16-mixed") else w.precision)
     weights, how = mlx_weights(arch, base_precision)
     a_b = _compute_bytes(base_precision)
-    layers = min(NUM_LAYERS, arch.num_layers)
+    # --method full means every block is trained (mlx_lm.lora --fine-tune-type full --num-layers -1); LoRA keeps
+    # mlx-lm's recipe default of the last 16 blocks
+    layers = arch.num_layers if full else min(NUM_LAYERS, arch.num_layers)
     if full:
         trainable = (arch.params - arch.embedding_params) * layers // arch.num_layers
         states = trainable * a_b * 2                  # Adam m, v like the parameter (model dtype)
