@@ -409,7 +409,7 @@ def layer_split_room(g: GPU, margin: float, engine: str, overhead: int, utilizat
 
 
 def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: _NeedCache,
-                step: int = 1) -> Config | None:
+                step: int = 1, per_machine: int = 8) -> Config | None:
     """Smallest number of cards of one type that hold one copy of the model: tensor parallel for vLLM and
     `--parallel tensor` (a divisor of the heads, within one host), else layers split across cards."""
     usable = usable_bytes(g, c.margin, wg.engine, wg.gpu_memory_utilization)
@@ -417,8 +417,8 @@ def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: 
     if tensor and not g.is_machine:
         limit = g.nvlink.width if (wg.parallel == "tensor" and g.nvlink) else 8
         for n in (1, 2, 4, 8):
-            if n > min(limit, c.max_gpus) or arch.num_heads % n:
-                continue
+            if n > min(limit, c.max_gpus, per_machine) or arch.num_heads % n:
+                continue                          # tensor parallelism stays inside one machine
             est = need(wg, n, 0, "none", g.context_bytes, parallel="tensor")
             if est.total_bytes <= usable:
                 per_card, _ = _host_ram(est, 1)
@@ -450,7 +450,10 @@ def inference_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog,
     configs = []
     for g, wg, stack, ev in cards:
         step = 1 if g.is_machine else purchase_step(g, catalog, nvlink_pairs(g, c))
-        one = one_replica(arch, wg, g, c, need, step)
+        per_machine = 1 if g.is_machine else max(
+            (getattr(p, "fixed_gpus", None) or cards_per_host(g, p) for p in catalog.platforms.values()
+             if platform_takes(p, g)), default=0)
+        one = one_replica(arch, wg, g, c, need, step, per_machine)
         if one is None:
             rejected[g.name] = ("does not fit within one NVLink domain" if wg.parallel == "tensor" else
                                 "cannot hold the model and its KV cache within --max-gpus")

@@ -133,10 +133,10 @@ def check_writable(path: str | Path, what: str, suffixes: tuple[str, ...]) -> Pa
     """Fail before any work when `path` cannot become one of `suffixes`: a directory, a missing parent,
     no permission or an unknown extension."""
     p = Path(path)
-    if p.suffix.lower() not in suffixes:
-        raise InputError(f"{what}: {str(path)!r} must end in {' or '.join(suffixes)}")
     if p.is_dir():
         raise InputError(f"{what}: {str(path)!r} is a directory; name a file inside it")
+    if p.suffix.lower() not in suffixes:
+        raise InputError(f"{what}: {str(path)!r} must end in {' or '.join(suffixes)}")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"{what}: directory {str(parent)!r} does not exist")

@@ -255,6 +255,14 @@ def plan_of(cf: Config, used: list[tuple[Machine, int]], catalog: Catalog, c: Co
         if n_machines > 1:
             for o, n in used:
                 items.append(Item("network", f"network per node ({o.platform.name})", n, o.network_usd * rate))
+    merged: dict[tuple, Item] = {}
+    for it in items:                 # machines of one platform with different card counts share RAM and ports
+        key = (it.kind, it.name, round(it.unit_price, 6))
+        if key in merged:
+            merged[key].count += it.count
+        else:
+            merged[key] = Item(it.kind, it.name, it.count, it.unit_price)
+    items = list(merged.values())
     total = sum(it.subtotal for it in items)
     power = sum(mc["power_w"] for mc in machines)
     kwh = energy_kwh(power, cf.time_s)
