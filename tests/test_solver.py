@@ -349,3 +349,28 @@ def test_vllm_headroom_is_per_card_so_huge_models_can_still_be_split():
         g = CATALOG.gpus[row["gpu"]]
         assert row["usable_bytes"] <= 0.9 * g.memory_bytes and row["need_bytes"] <= row["usable_bytes"]
     assert not any(CATALOG.gpus[n].is_machine for n in res.plan.gpus)     # vLLM is modelled for CUDA only
+
+
+def test_a_time_limited_solution_is_never_reported_as_proven(monkeypatch):
+    """HiGHS stopping at its time limit with a feasible solution: PuLP says 'Optimal' with an integer-feasible
+    (not optimal) solution status; the plan must say 'time limit', in the JSON and the terminal."""
+    import io
+    import json
+
+    import pulp
+
+    from planner.cli import main
+    real = pulp.LpProblem.solve
+
+    def time_limited(self, solver=None, **kw):
+        status = real(self, solver, **kw)
+        self.sol_status = pulp.LpSolutionIntegerFeasible
+        return status
+
+    monkeypatch.setattr(pulp.LpProblem, "solve", time_limited)
+    out = io.StringIO()
+    assert main(["--model", "8b", "--method", "lora", "--json"], out=out) == 0
+    assert json.loads(out.getvalue())["plan"]["optimality"] == "time limit"
+    out = io.StringIO()
+    main(["--model", "8b", "--method", "lora"], out=out)
+    assert "not proven cheapest" in out.getvalue()
