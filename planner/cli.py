@@ -305,12 +305,17 @@ def cmd_catalog(a, out) -> int:
 
     from planner.catalog import load_catalog
     from planner.render import console_for
+    from planner.software import FAMILIES
     cat = load_catalog(a.catalog)
+    software = {f.label: {"vendors": f.name, "training": {k: list(v) for k, v in f.frameworks.items()},
+                          "serving": list(f.engines), "default_training": f.default_framework,
+                          "default_serving": f.default_engine, "note": f.note} for f in FAMILIES.values()}
     if a.json:
         out.write(json.dumps({"as_of": cat.as_of, "gpus": [g.model_dump() for g in cat.gpus.values()],
                               "platforms": [p.model_dump() for p in cat.platforms.values()],
                               "rentals": [r.model_dump() for rs in cat.rentals.values() for r in rs],
-                              "rates": cat.rates, "rates_as_of": cat.rates_as_of}, indent=1) + "\n")
+                              "software": software, "rates": cat.rates, "rates_as_of": cat.rates_as_of},
+                             indent=1) + "\n")
         return 0
     t = Table(title=f"GPUs and machines: memory GB, bandwidth GB/s, dense bf16 TFLOPS (prices as of {cat.as_of})",
               title_justify="left")
@@ -341,6 +346,11 @@ def cmd_catalog(a, out) -> int:
             for r in sorted(rs, key=lambda r: r.usd_per_gpu_hour):
                 t3.add_row(name, r.provider, f"{r.usd_per_gpu_hour:.2f}", r.interconnect or "-", r.as_of)
         c.print(t3)
+    for label, sw in software.items():
+        c.print(f"{label} ({sw['vendors']}): training "
+                + ", ".join(f"{k} ({'/'.join(v)})" for k, v in sw["training"].items())
+                + "; serving " + ", ".join(sw["serving"]) + (f" - {sw['note']}" if sw["note"] else ""),
+                highlight=False)
     c.print("exchange rates per USD (as of " + cat.rates_as_of + "): "
             + ", ".join(f"{k} {v:g}" for k, v in cat.rates.items()), highlight=False)
     return 0
