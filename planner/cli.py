@@ -307,7 +307,7 @@ def cmd_catalog(a, out) -> int:
     from planner.render import console_for
     from planner.software import FAMILIES
     cat = load_catalog(a.catalog)
-    software = {f.label: {"vendors": f.name, "training": {k: list(v) for k, v in f.frameworks.items()},
+    software = {f.label: {"family": f.name, "training": {k: list(v) for k, v in f.frameworks.items()},
                           "serving": list(f.engines), "default_training": f.default_framework,
                           "default_serving": f.default_engine, "note": f.note} for f in FAMILIES.values()}
     if a.json:
@@ -347,7 +347,7 @@ def cmd_catalog(a, out) -> int:
                 t3.add_row(name, r.provider, f"{r.usd_per_gpu_hour:.2f}", r.interconnect or "-", r.as_of)
         c.print(t3)
     for label, sw in software.items():
-        c.print(f"{label} ({sw['vendors']}): training "
+        c.print(f"{label}: training "
                 + ", ".join(f"{k} ({'/'.join(v)})" for k, v in sw["training"].items())
                 + "; serving " + ", ".join(sw["serving"]) + (f" - {sw['note']}" if sw["note"] else ""),
                 highlight=False)
