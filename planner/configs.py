@@ -339,26 +339,18 @@ def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, 
             if g.is_machine and (zero, offload) != (0, "none"):
                 continue            # one machine; offloading to unified memory gains nothing
             fits = lambda n: need(wg, n, zero, offload, ctx).total_bytes <= usable  # noqa: E731
-            counts = [1] if (zero == 0 and not g.is_machine and lo == 1) else ([] if zero == 0 else None)
-            if zero == 0:
-                # DDP: every GPU holds everything; more cards only add speed, never room
-                if not fits(1):
-                    gap = need(wg, 1, zero, offload, ctx).total_bytes - usable
-                    best_gap = gap if best_gap is None else min(best_gap, gap)
-                    continue
-                base = 1
-            else:
-                if not fits(max_n):
-                    gap = need(wg, max_n, zero, offload, ctx).total_bytes - usable
-                    best_gap = gap if best_gap is None else min(best_gap, gap)
-                    continue
-                a, b = lo, max_n          # per-GPU need falls as N grows under ZeRO: smallest N that fits
-                while a < b:
-                    mid = (a + b) // 2
-                    a, b = (a, mid) if fits(mid) else (mid + 1, b)
-                base = a
-            del counts
-            found.append((zero, offload, base))
+            # DDP keeps everything on every GPU: if one card holds the job, any number does. ZeRO/FSDP shard, so
+            # the per-GPU need falls as N grows: binary search the smallest N that fits.
+            top = 1 if zero == 0 else max_n
+            if not fits(top):
+                gap = need(wg, top, zero, offload, ctx).total_bytes - usable
+                best_gap = gap if best_gap is None else min(best_gap, gap)
+                continue
+            a, b = (1, 1) if zero == 0 else (lo, max_n)
+            while a < b:
+                mid = (a + b) // 2
+                a, b = (a, mid) if fits(mid) else (mid + 1, b)
+            found.append((zero, offload, a))
         if c.gpus is not None and not g.is_machine:
             found = [(z, o, n) for z, o, n in found if n <= c.gpus]
         if c.gpus is not None and c.gpus > 1 and g.is_machine:
@@ -377,7 +369,7 @@ def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, 
             if n > max_n:
                 break
             for zero, offload, smallest in sorted(found, key=lambda s: (s[1] != "none", s[0])):
-                if n >= smallest and (zero > 0 or n == smallest or True):
+                if n >= smallest:
                     est = need(wg, n, zero, offload, ctx)
                     if est.total_bytes > usable:
                         continue
