@@ -313,10 +313,13 @@ def _variant_inputs(path: Path, base: Catalog, variant: dict):
     return sc, apply_overrides(base, sc.catalog, path), _constraints(sc)
 
 
-def _plan_group(args) -> list[dict]:
+_SHARED: dict = {}          # the scenario's path and base catalogue, inherited by forked workers (not pickled)
+
+
+def _plan_group(group) -> list[dict]:
     """Variants that differ only in their budget share the candidates (configurations, machines, times),
     which do not depend on it; each variant's decision is then exactly what planning it alone gives."""
-    path, base, group = args
+    path, base = _SHARED["path"], _SHARED["base"]
     free = copy.deepcopy(group[0][1])
     free.setdefault("constraints", {})["budget"] = None
     sc, catalog, c = _variant_inputs(path, base, free)
@@ -354,7 +357,8 @@ def run_scenario(path_str: str, progress: bool = False, workers: int | None = No
     groups: dict[str, list[int]] = {}
     for i, (_, variant) in enumerate(variants):
         groups.setdefault(_budget_free_key(variant), []).append(i)
-    tasks = [(path, base, [variants[i] for i in idx]) for idx in groups.values()]
+    tasks = [[variants[i] for i in idx] for idx in groups.values()]
+    _SHARED.update(path=path, base=base)
     order = [i for idx in groups.values() for i in idx]
     workers = workers if workers is not None else (os.cpu_count() or 1)
     bar = None
@@ -366,12 +370,13 @@ def run_scenario(path_str: str, progress: bool = False, workers: int | None = No
         task = bar.add_task("planning variants", total=len(variants))
     results: list[list[dict]] = []
     try:
-        if workers > 1 and len(variants) >= parallel_from and len(tasks) > 1:
-            import multiprocessing
+        import multiprocessing
+        # forked workers inherit _SHARED (and the estimates computed so far); where fork is unavailable, one core
+        fork = "fork" in multiprocessing.get_all_start_methods()
+        if fork and workers > 1 and len(variants) >= parallel_from and len(tasks) > 1:
             from concurrent.futures import ProcessPoolExecutor
-            ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
             chunk = max(1, len(tasks) // (workers * 8))
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
                 for rows in pool.map(_plan_group, tasks, chunksize=chunk):
                     results.append(rows)
                     if bar:
