@@ -26,6 +26,13 @@ FLAG_OF = {"batch_size": "--batch-size", "seq_len": "--seq-len", "new_tokens": "
            "gpu_layers": "--gpu-layers", "gpu_memory_utilization": "--gpu-memory-utilization"}
 
 
+# Job sizes far beyond any real job (the largest pre-training runs are ~4e13 tokens); larger ones only overflow
+# the solver's time coefficients
+MAX_TOKENS = 1e15
+MAX_EXAMPLES = 10**9
+MAX_REQUESTS = 10**12
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2 (argparse prints usage + error otherwise)
         raise InputError(message)
@@ -256,10 +263,13 @@ def cmd_estimate(a, out) -> int:
 
 def constraints_from_args(a):
     from planner.configs import Constraints
-    if a.requests is not None and a.requests <= 0:
-        raise InputError(f"--requests must be positive, got {a.requests}")
-    if a.examples is not None and a.examples <= 0:
-        raise InputError(f"--examples must be positive, got {a.examples}")
+    if a.requests is not None and not 0 < a.requests <= MAX_REQUESTS:
+        raise InputError(f"--requests must be between 1 and {MAX_REQUESTS:,}, got {a.requests}")
+    if a.examples is not None and not 0 < a.examples <= MAX_EXAMPLES:
+        raise InputError(f"--examples must be between 1 and {MAX_EXAMPLES:,}, got {a.examples}")
+    if a.tokens is not None and a.tokens > MAX_TOKENS:
+        raise InputError(f"--tokens must be at most {MAX_TOKENS:,.0f} (1,000 times the largest training runs), "
+                         f"got {a.tokens:g}")
     if a.alternatives < 0 or a.alternatives > 10:
         raise InputError(f"--alternatives must be 0-10, got {a.alternatives}")
     if a.method == "inference" and (a.zero is not None or a.offload != "none" or a.force_offload):

@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from planner.catalog import GPU, Catalog, load_catalog
+from planner.cli import MAX_EXAMPLES, MAX_REQUESTS, MAX_TOKENS
 from planner.data import builtin_registry
 from planner.files import read_text, read_yaml
 from planner.errors import InputError
@@ -58,8 +59,8 @@ class WorkloadSpec(BaseModel):
     kv_cache_dtype: str = "auto"
     gpu_layers: int | None = None
     gpu_memory_utilization: float = 0.90
-    tokens: float | None = Field(None, gt=0)       # training tokens (default: Chinchilla for pre-training)
-    requests: int | None = Field(None, gt=0)       # inference sequences to serve
+    tokens: float | None = Field(None, gt=0, le=MAX_TOKENS)       # training tokens (default: Chinchilla)
+    requests: int | None = Field(None, gt=0, le=MAX_REQUESTS)     # inference sequences to serve
 
 
 class ConstraintSpec(BaseModel):
@@ -85,7 +86,7 @@ class ConstraintSpec(BaseModel):
         return v
     objective: Literal["cost", "time"] = "cost"
     force_offload: Literal["optimizer", "optimizer+params"] | None = None
-    examples: int | None = Field(None, gt=0)
+    examples: int | None = Field(None, gt=0, le=MAX_EXAMPLES)
     epochs: float | None = Field(None, gt=0)
 
 
