@@ -383,6 +383,12 @@ def _validation_message(e: ValidationError) -> str:
     return f"{field}: {msg}"
 
 
+def _one_line(text: str) -> str:
+    """Messages echo the user's text (argparse: `unrecognized arguments: ...`, paths): a newline or other
+    control character in it is shown escaped, so the error stays one line."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def cmd_completion(a, out) -> int:
     import shtab
     out.write(shtab.complete(build_parser(), shell=a.shell) + "\n")
@@ -408,10 +414,10 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
         return {"plan": cmd_plan, "estimate": cmd_estimate, "catalog": cmd_catalog, "models": cmd_models,
                 "completion": cmd_completion, "serve": cmd_serve}[a.command](a, out)
     except InputError as e:
-        print(f"error: {e}", file=err)
+        print(f"error: {_one_line(str(e))}", file=err)
         return 2
     except ValidationError as e:
-        print(f"error: {_validation_message(e)}", file=err)
+        print(f"error: {_one_line(_validation_message(e))}", file=err)
         return 2
     except SystemExit as e:                       # --help and --version
         return e.code if isinstance(e.code, int) else 0
