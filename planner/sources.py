@@ -27,7 +27,7 @@ from math import prod
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from planner.architecture import Architecture, from_config
+from planner.architecture import MAX_DIM, Architecture, from_config
 from planner.errors import InputError
 
 MAX_CONFIG_BYTES = 4 * 2**20
@@ -284,8 +284,14 @@ def text_config(cfg: dict) -> dict:
 def _vision_sizes(vc: dict, defaults: dict, need: tuple[str, ...], kind: str) -> dict:
     v = {**defaults, **{k: val for k, val in vc.items() if val is not None}}
     for k in need:
-        if not isinstance(v.get(k), int) or isinstance(v.get(k), bool) or v[k] <= 0:
-            raise InputError(f"config.json: vision_config.{k} is missing or not a positive integer ({kind})")
+        if not isinstance(v.get(k), int) or isinstance(v.get(k), bool) or not 0 < v[k] <= MAX_DIM:
+            raise InputError(f"config.json: vision_config.{k} is missing or not a positive integer up to "
+                             f"{MAX_DIM:,} ({kind})")
+    for k, d in defaults.items():             # the optional sizes (patch_size, mlp_ratio, ...) in range too
+        x = v[k]
+        if isinstance(d, (int, float)) and not isinstance(d, bool) and (
+                not isinstance(x, (int, float)) or isinstance(x, bool) or not 0 < x <= MAX_DIM):
+            raise InputError(f"config.json: vision_config.{k} must be a positive number up to {MAX_DIM:,} ({kind})")
     return v
 
 
