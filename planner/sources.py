@@ -902,7 +902,10 @@ def resolve(name: str, registry) -> tuple[Architecture, str | None] | None:
     is_id = bool(HF_ID.match(text))
     if is_id and (hit := builtin_by_source(text, registry)):
         return registry.models[hit], f"'{text}' taken as built-in {hit} (its config.json is catalogued)"
-    p = Path(text).expanduser()
+    try:
+        p = Path(text).expanduser()
+    except RuntimeError:                        # ~name of no such user (or no home): the name as typed
+        p = Path(text)
     try:
         exists = p.exists()
     except (OSError, ValueError):
