@@ -106,7 +106,8 @@ class Platform(BaseModel):
     ram_step_gb: int = Field(gt=0)
     ram_type: str = ""                        # ddr5, ddr5-rdimm, ddr4-rdimm, ...
     ram_price_per_gb: float = Field(ge=0)
-    network_per_node: float = Field(ge=0)
+    network_per_node: float = Field(ge=0, le=1e9)   # per machine in a cluster (NIC, switch port); the solver's
+                                                    # big-M constraints break down on absurd values
     multi_node: bool = True                   # may be clustered (consumer desktops are not)
     price: float = Field(ge=0)
     currency: str = "USD"
