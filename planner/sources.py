@@ -54,6 +54,8 @@ def _open_regular(path: Path, what: str = "--model"):
         raise InputError(f"{what}: {path} is a directory where a file is expected; {FIX}") from None
     except OSError as e:
         raise InputError(f"{what}: cannot read {path}: {e.strerror}") from None
+    except ValueError:                            # a NUL byte in the name
+        raise InputError(f"{what}: {str(path)!r} is not a usable file name (it holds a NUL byte)") from None
     st = os.fstat(fd)
     if stat.S_ISDIR(st.st_mode):
         os.close(fd)
@@ -870,6 +872,8 @@ def load_path(p: Path, typed: str) -> tuple[Architecture, str]:
         raise InputError(f"--model: no file or folder {typed!r}; {FIX}") from None
     except OSError as e:
         raise InputError(f"--model: cannot read {typed!r}: {e.strerror}") from None
+    except ValueError:                            # a NUL byte in the name
+        raise InputError(f"--model: {typed!r} is not a usable file name (it holds a NUL byte)") from None
     low = p.name.lower()
     if stat.S_ISDIR(st.st_mode):
         if low.endswith((".json", ".gguf")):
