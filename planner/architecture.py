@@ -311,9 +311,45 @@ def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
     for fname in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim", "vocab_size"):
         if getattr(arch, fname) <= 0:
             raise InputError(f"config.json: {fname} must be positive, got {getattr(arch, fname)}")
+    _check_sizes(arch)
     if arch.num_heads % arch.num_kv_heads:
         raise InputError(f"config.json: num_attention_heads ({a}) must be a multiple of num_key_value_heads ({k})")
     return arch
+
+
+MAX_DIM = 10**7        # no real model has a width, count or vocabulary above ten million
+SHAPE_FIELDS = ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim", "intermediate_size",
+                "vocab_size", "num_experts", "experts_per_token", "expert_intermediate_size",
+                "shared_expert_intermediate_size", "dense_layers", "q_lora_rank", "kv_lora_rank", "qk_rope_head_dim",
+                "qk_nope_head_dim", "v_head_dim", "sliding_window", "sliding_layers", "max_position_embeddings")
+CONFIG_NAME = {"num_layers": "num_hidden_layers", "num_heads": "num_attention_heads",
+               "num_kv_heads": "num_key_value_heads", "experts_per_token": "num_experts_per_tok",
+               "expert_intermediate_size": "moe_intermediate_size", "dense_layers": "first_k_dense_replace",
+               "sliding_layers": "the sliding-window layers (layer_types, sliding_window_pattern or "
+                                 "max_window_layers)"}
+
+
+def _check_sizes(arch: Architecture) -> None:
+    """Every size in range (negative, zero or astronomical ones only overflow or mislead the estimate)."""
+    for fname in SHAPE_FIELDS:
+        v = getattr(arch, fname)
+        if not 0 <= v <= MAX_DIM:
+            got = f"{v:,}" if abs(v) < 10**15 else f"a number of {len(str(abs(v)))} digits"
+            raise InputError(f"config.json: {CONFIG_NAME.get(fname, fname)} must be between 0 and {MAX_DIM:,}, "
+                             f"got {got}")
+    if arch.intermediate_size <= 0:
+        raise InputError(f"config.json: intermediate_size must be positive, got {arch.intermediate_size}")
+    if arch.num_experts or arch.experts_per_token:
+        if not 1 <= arch.experts_per_token <= arch.num_experts:
+            raise InputError(f"config.json: num_experts_per_tok ({arch.experts_per_token}) must be between 1 and "
+                             f"the number of experts ({arch.num_experts})")
+        if arch.expert_intermediate_size <= 0:
+            raise InputError("config.json: moe_intermediate_size (the experts' width) must be positive, got "
+                             f"{arch.expert_intermediate_size}")
+    for fname in ("dense_layers", "sliding_layers"):
+        if getattr(arch, fname) > arch.num_layers:
+            raise InputError(f"config.json: {CONFIG_NAME[fname]} ({getattr(arch, fname)}) exceeds "
+                             f"num_hidden_layers ({arch.num_layers})")
 
 
 def load_config_file(path: str | Path) -> Architecture:

@@ -21,19 +21,20 @@ NVIDIA_CONTEXT_BYTES = 1_152_188_416
 # Apple: Metal's recommendedMaxWorkingSetSize, about 75% of unified memory up to 64 GB and 84% above.
 APPLE_USABLE = (0.75, 0.84)
 
+MIN_RATE, MAX_RATE = 1e-6, 1e6    # units of a currency per USD (finite: NaN and inf fail the comparison)
 BUILTIN_FILES = ("gpus.yaml", "platforms.yaml", "cloud.yaml", "currencies.yaml")
 KNOWN_KEYS = {"gpus", "platforms", "rentals", "rates", "as_of", "source", "electricity_usd_per_kwh"}
 
 
 class NVLink(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     width: int = Field(ge=2)                   # GPUs joined: 2 for a bridge, 8 for an NVSwitch/Infinity Fabric baseboard
     bandwidth_gbps: float = Field(gt=0)
     bridge_price: float = Field(0, ge=0)       # per bridge (one per pair); 0 where built in
 
 
 class GPU(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str
     vendor: Literal["nvidia", "amd", "apple", "intel"]
     generation: str = ""                       # ampere, ada, hopper, blackwell, cdna3, apple-m3, ...
@@ -91,7 +92,7 @@ class GPU(BaseModel):
 
 
 class Platform(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str
     description: str = ""
     forms: list[Literal["pcie", "sxm", "oam"]]
@@ -106,7 +107,8 @@ class Platform(BaseModel):
     ram_step_gb: int = Field(gt=0)
     ram_type: str = ""                        # ddr5, ddr5-rdimm, ddr4-rdimm, ...
     ram_price_per_gb: float = Field(ge=0)
-    network_per_node: float = Field(ge=0)
+    network_per_node: float = Field(ge=0, le=1e9)   # per machine in a cluster (NIC, switch port); the solver's
+                                                    # big-M constraints break down on absurd values
     multi_node: bool = True                   # may be clustered (consumer desktops are not)
     price: float = Field(ge=0)
     currency: str = "USD"
@@ -131,7 +133,7 @@ class Platform(BaseModel):
 
 
 class Rental(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     gpu: str                                  # a catalogued GPU name
     provider: str
     usd_per_gpu_hour: float = Field(gt=0)     # on demand, per GPU
@@ -223,8 +225,9 @@ def load_catalog(extra_files: list[str] | None = None) -> Catalog:
             if not isinstance(data["rates"], dict):
                 raise InputError(f"catalogue {path}: 'rates' must map currency codes to units per USD")
             for k, v in data["rates"].items():
-                if not isinstance(v, (int, float)) or v <= 0:
-                    raise InputError(f"catalogue {path}: rates.{k} must be a positive number, got {v!r}")
+                if not isinstance(v, (int, float)) or isinstance(v, bool) or not MIN_RATE <= v <= MAX_RATE:
+                    raise InputError(f"catalogue {path}: rates.{k} must be a number of units per USD between "
+                                     f"{MIN_RATE:g} and {MAX_RATE:g}, got {v!r}")
                 rates[str(k).upper()] = float(v)
             rates_as_of = str(data.get("as_of", rates_as_of))
         elif "as_of" in data:

@@ -26,6 +26,13 @@ FLAG_OF = {"batch_size": "--batch-size", "seq_len": "--seq-len", "new_tokens": "
            "gpu_layers": "--gpu-layers", "gpu_memory_utilization": "--gpu-memory-utilization"}
 
 
+# Job sizes far beyond any real job (the largest pre-training runs are ~4e13 tokens); larger ones only overflow
+# the solver's time coefficients
+MAX_TOKENS = 1e15
+MAX_EXAMPLES = 10**9
+MAX_REQUESTS = 10**12
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2 (argparse prints usage + error otherwise)
         raise InputError(message)
@@ -257,10 +264,13 @@ def cmd_estimate(a, out) -> int:
 
 def constraints_from_args(a):
     from planner.configs import Constraints
-    if a.requests is not None and a.requests <= 0:
-        raise InputError(f"--requests must be positive, got {a.requests}")
-    if a.examples is not None and a.examples <= 0:
-        raise InputError(f"--examples must be positive, got {a.examples}")
+    if a.requests is not None and not 0 < a.requests <= MAX_REQUESTS:
+        raise InputError(f"--requests must be between 1 and {MAX_REQUESTS:,}, got {a.requests}")
+    if a.examples is not None and not 0 < a.examples <= MAX_EXAMPLES:
+        raise InputError(f"--examples must be between 1 and {MAX_EXAMPLES:,}, got {a.examples}")
+    if a.tokens is not None and a.tokens > MAX_TOKENS:
+        raise InputError(f"--tokens must be at most {MAX_TOKENS:,.0f} (1,000 times the largest training runs), "
+                         f"got {a.tokens:g}")
     if a.alternatives < 0 or a.alternatives > 10:
         raise InputError(f"--alternatives must be 0-10, got {a.alternatives}")
     if a.method == "inference" and (a.zero is not None or a.offload != "none" or a.force_offload):
@@ -384,6 +394,12 @@ def _validation_message(e: ValidationError) -> str:
     return f"{field}: {msg}"
 
 
+def _one_line(text: str) -> str:
+    """Messages echo the user's text (argparse: `unrecognized arguments: ...`, paths): a newline or other
+    control character in it is shown escaped, so the error stays one line."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def cmd_completion(a, out) -> int:
     import shtab
     out.write(shtab.complete(build_parser(), shell=a.shell) + "\n")
@@ -409,10 +425,10 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
         return {"plan": cmd_plan, "estimate": cmd_estimate, "catalog": cmd_catalog, "models": cmd_models,
                 "completion": cmd_completion, "serve": cmd_serve}[a.command](a, out)
     except InputError as e:
-        print(f"error: {e}", file=err)
+        print(f"error: {_one_line(str(e))}", file=err)
         return 2
     except ValidationError as e:
-        print(f"error: {_validation_message(e)}", file=err)
+        print(f"error: {_one_line(_validation_message(e))}", file=err)
         return 2
     except SystemExit as e:                       # --help and --version
         return e.code if isinstance(e.code, int) else 0

@@ -33,6 +33,8 @@ def read_text(path: str | Path, what: str, limit: int = MAX_TEXT_BYTES) -> str:
         raise InputError(f"{what}: file {str(p)!r} not found") from None
     except OSError as e:
         raise InputError(f"{what}: cannot read {str(p)!r}: {e.strerror}") from None
+    except ValueError:                            # a NUL byte in the name
+        raise InputError(f"{what}: {str(p)!r} is not a usable file name (it holds a NUL byte)") from None
     if stat.S_ISDIR(st.st_mode):
         raise InputError(f"{what}: {str(p)!r} is a directory; pass a file")
     if not stat.S_ISREG(st.st_mode):
@@ -133,6 +135,8 @@ def check_writable(path: str | Path, what: str, suffixes: tuple[str, ...]) -> Pa
     """Fail before any work when `path` cannot become one of `suffixes`: a directory, a missing parent,
     no permission or an unknown extension."""
     p = Path(path)
+    if "\x00" in str(path):
+        raise InputError(f"{what}: {str(path)!r} is not a usable file name (it holds a NUL byte)")
     if p.is_dir():
         raise InputError(f"{what}: {str(path)!r} is a directory; name a file inside it")
     if p.suffix.lower() not in suffixes:

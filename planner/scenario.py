@@ -22,7 +22,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from planner.catalog import GPU, Catalog, load_catalog
+from planner.catalog import GPU, MAX_RATE, MIN_RATE, Catalog, load_catalog
+from planner.cli import MAX_EXAMPLES, MAX_REQUESTS, MAX_TOKENS
 from planner.data import builtin_registry
 from planner.files import read_text, read_yaml
 from planner.errors import InputError
@@ -36,7 +37,7 @@ PARALLEL_FROM = 200        # variants from which a sweep uses a process pool
 
 
 class WorkloadSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str = ""
     model: str
     method: str = "inference"
@@ -58,12 +59,12 @@ class WorkloadSpec(BaseModel):
     kv_cache_dtype: str = "auto"
     gpu_layers: int | None = None
     gpu_memory_utilization: float = 0.90
-    tokens: float | None = Field(None, gt=0)       # training tokens (default: Chinchilla for pre-training)
-    requests: int | None = Field(None, gt=0)       # inference sequences to serve
+    tokens: float | None = Field(None, gt=0, le=MAX_TOKENS)       # training tokens (default: Chinchilla)
+    requests: int | None = Field(None, gt=0, le=MAX_REQUESTS)     # inference sequences to serve
 
 
 class ConstraintSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     budget: float | None = Field(None, gt=0)
     currency: str = "USD"
     max_gpus: int = Field(64, ge=1, le=4096)
@@ -85,21 +86,22 @@ class ConstraintSpec(BaseModel):
         return v
     objective: Literal["cost", "time"] = "cost"
     force_offload: Literal["optimizer", "optimizer+params"] | None = None
-    examples: int | None = Field(None, gt=0)
+    examples: int | None = Field(None, gt=0, le=MAX_EXAMPLES)
     epochs: float | None = Field(None, gt=0)
 
 
 class CatalogSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     files: list[str] = []                                 # extra catalogue files, relative to the scenario
-    price_change: dict[str, str | float] = {}             # GPU name or 'all' -> "-30%" or an absolute price
+    price_change: dict[str, Any] = {}                     # GPU name or 'all' -> "-30%" or an absolute price
+                                                          # (checked in apply_overrides, with a clear message)
     gpus: list[dict[str, Any]] = []                       # new or replaced GPU entries
     rates: dict[str, float] = {}
     electricity_usd_per_kwh: float | None = Field(None, ge=0, lt=10)
 
 
 class Scenario(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str = ""
     description: str = ""
     mode: Literal["sequential", "concurrent"] = "sequential"
@@ -236,17 +238,19 @@ def apply_overrides(base: Catalog, spec: CatalogSpec, path: Path) -> Catalog:
             m = _PCT.match(str(change))
             if m:
                 price = g.price * (1 + float(m.group(1)) / 100)
-            elif isinstance(change, (int, float)):
+            elif isinstance(change, (int, float)) and not isinstance(change, bool):
                 price = float(change)
             else:
                 _fail(path, ("catalog", "price_change", name), f"expected a percentage like '-30%' or a price, got {change!r}")
-            if price <= 0:
-                _fail(path, ("catalog", "price_change", name), f"the new price must be positive, got {price:g}")
+            if not 0 < price < math.inf:
+                _fail(path, ("catalog", "price_change", name), f"the new price must be a positive finite number, "
+                      f"got {price:g}")
             gpus[k] = g.model_copy(update={"price": price})
     rates = {**base.rates, **{k.upper(): v for k, v in spec.rates.items()}}
     for k, v in rates.items():
-        if v <= 0:
-            _fail(path, ("catalog", "rates", k), "must be positive")
+        if not MIN_RATE <= v <= MAX_RATE:
+            _fail(path, ("catalog", "rates", k), f"must be a number of units per USD between {MIN_RATE:g} and "
+                  f"{MAX_RATE:g}")
     elec = spec.electricity_usd_per_kwh if spec.electricity_usd_per_kwh is not None else base.electricity_usd_per_kwh
     return base.model_copy(update={"gpus": gpus, "rates": rates, "electricity_usd_per_kwh": elec})
 

@@ -27,7 +27,7 @@ from math import prod
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from planner.architecture import Architecture, from_config
+from planner.architecture import MAX_DIM, Architecture, from_config
 from planner.errors import InputError
 
 MAX_CONFIG_BYTES = 4 * 2**20
@@ -54,6 +54,8 @@ def _open_regular(path: Path, what: str = "--model"):
         raise InputError(f"{what}: {path} is a directory where a file is expected; {FIX}") from None
     except OSError as e:
         raise InputError(f"{what}: cannot read {path}: {e.strerror}") from None
+    except ValueError:                            # a NUL byte in the name
+        raise InputError(f"{what}: {str(path)!r} is not a usable file name (it holds a NUL byte)") from None
     st = os.fstat(fd)
     if stat.S_ISDIR(st.st_mode):
         os.close(fd)
@@ -284,8 +286,14 @@ def text_config(cfg: dict) -> dict:
 def _vision_sizes(vc: dict, defaults: dict, need: tuple[str, ...], kind: str) -> dict:
     v = {**defaults, **{k: val for k, val in vc.items() if val is not None}}
     for k in need:
-        if not isinstance(v.get(k), int) or isinstance(v.get(k), bool) or v[k] <= 0:
-            raise InputError(f"config.json: vision_config.{k} is missing or not a positive integer ({kind})")
+        if not isinstance(v.get(k), int) or isinstance(v.get(k), bool) or not 0 < v[k] <= MAX_DIM:
+            raise InputError(f"config.json: vision_config.{k} is missing or not a positive integer up to "
+                             f"{MAX_DIM:,} ({kind})")
+    for k, d in defaults.items():             # the optional sizes (patch_size, mlp_ratio, ...) in range too
+        x = v[k]
+        if isinstance(d, (int, float)) and not isinstance(d, bool) and (
+                not isinstance(x, (int, float)) or isinstance(x, bool) or not 0 < x <= MAX_DIM):
+            raise InputError(f"config.json: vision_config.{k} must be a positive number up to {MAX_DIM:,} ({kind})")
     return v
 
 
@@ -873,6 +881,8 @@ def load_path(p: Path, typed: str) -> tuple[Architecture, str]:
         raise InputError(f"--model: no file or folder {typed!r}; {FIX}") from None
     except OSError as e:
         raise InputError(f"--model: cannot read {typed!r}: {e.strerror}") from None
+    except ValueError:                            # a NUL byte in the name
+        raise InputError(f"--model: {typed!r} is not a usable file name (it holds a NUL byte)") from None
     low = p.name.lower()
     if stat.S_ISDIR(st.st_mode):
         if low.endswith((".json", ".gguf")):
@@ -905,7 +915,10 @@ def resolve(name: str, registry) -> tuple[Architecture, str | None] | None:
     is_id = bool(HF_ID.match(text))
     if is_id and (hit := builtin_by_source(text, registry)):
         return registry.models[hit], f"'{text}' taken as built-in {hit} (its config.json is catalogued)"
-    p = Path(text).expanduser()
+    try:
+        p = Path(text).expanduser()
+    except RuntimeError:                        # ~name of no such user (or no home): the name as typed
+        p = Path(text)
     try:
         exists = p.exists()
     except (OSError, ValueError):
