@@ -285,7 +285,7 @@ def constraints_from_args(a):
                        stack_explicit=a.framework is not None or a.engine is not None, gpus=a.gpus)
 
 
-def cmd_plan(a, out) -> int:
+def cmd_plan(a, out, err=None) -> int:
     from planner.catalog import load_catalog
     from planner.render import console_for, plan_json, render_plan
     from planner.solver import plan
@@ -305,8 +305,8 @@ def cmd_plan(a, out) -> int:
         out.write(json.dumps(plan_json(res, notes, catalog), indent=1) + "\n")
     else:
         render_plan(console_for(out), res, notes, catalog, budget_text)
-        if a.proposal and not res.feasible:
-            print(f"no proposal written to {a.proposal}: no plan fits ({res.binding})", file=sys.stderr)
+    if a.proposal and not res.feasible:
+        print(f"no proposal written to {a.proposal}: no plan fits ({res.binding})", file=err or sys.stderr)
     return 0 if res.feasible else 3
 
 
@@ -422,7 +422,9 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
         if a.command == "scenario":
             from planner.scenario import cmd_scenario
             return cmd_scenario(a, out)
-        return {"plan": cmd_plan, "estimate": cmd_estimate, "catalog": cmd_catalog, "models": cmd_models,
+        if a.command == "plan":
+            return cmd_plan(a, out, err)
+        return {"estimate": cmd_estimate, "catalog": cmd_catalog, "models": cmd_models,
                 "completion": cmd_completion, "serve": cmd_serve}[a.command](a, out)
     except InputError as e:
         print(f"error: {_one_line(str(e))}", file=err)

@@ -117,6 +117,8 @@ class Machine:
     power_w: float
     bridges: int = 0
     network_usd: float = 0.0            # added when the purchase has more than one machine
+    ram_usd: float = 0.0                # the machine's RAM (part of cost_usd)
+    bridge_usd: float = 0.0             # one NVLink bridge
 
     @property
     def name(self) -> str:
@@ -493,10 +495,12 @@ def machine_options(cf: Config, catalog: Catalog, c: Constraints) -> list[Machin
             if ram > p.max_ram_gb:
                 continue
             bridges = k // 2 if pairs else 0
-            bridge_usd = bridges * (g.nvlink.bridge_price if g.nvlink else 0)
-            cost = (catalog.to_usd(p.price, p.currency) + k * catalog.gpu_price_usd(g) + ram * p.ram_price_per_gb
-                    + bridge_usd)
-            out.append(Machine(p, g, k, ram, cost, p.base_w + k * g.tdp_w, bridges, p.network_per_node))
+            # every price in USD: the platform's (host, RAM, network port) in its currency, a bridge in the card's
+            bridge_usd = catalog.to_usd(g.nvlink.bridge_price, g.currency) if g.nvlink else 0.0
+            ram_usd = catalog.to_usd(ram * p.ram_price_per_gb, p.currency)
+            cost = catalog.to_usd(p.price, p.currency) + k * catalog.gpu_price_usd(g) + ram_usd + bridges * bridge_usd
+            out.append(Machine(p, g, k, ram, cost, p.base_w + k * g.tdp_w, bridges,
+                               catalog.to_usd(p.network_per_node, p.currency), ram_usd, bridge_usd))
     return out
 
 

@@ -249,9 +249,9 @@ def plan_of(cf: Config, used: list[tuple[Machine, int]], catalog: Catalog, c: Co
         for o, n in used:
             if o.ram_gb:
                 items.append(Item("ram", f"ram {o.ram_gb} GB per machine ({o.platform.name}, "
-                                  f"{o.platform.ram_price_per_gb:g} USD/GB)", n, o.ram_gb * o.platform.ram_price_per_gb * rate))
+                                  f"{o.ram_usd / o.ram_gb * rate:,.2f} {c.currency.upper()}/GB)", n, o.ram_usd * rate))
             if o.bridges:
-                items.append(Item("bridge", f"nvlink-bridge ({g.name})", o.bridges * n, g.nvlink.bridge_price * rate))
+                items.append(Item("bridge", f"nvlink-bridge ({g.name})", o.bridges * n, o.bridge_usd * rate))
         if n_machines > 1:
             for o, n in used:
                 items.append(Item("network", f"network per node ({o.platform.name})", n, o.network_usd * rate))
@@ -446,14 +446,16 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
             fastest = within_budget or best(budget=None, dl=None, objective="time")
             result.binding = "deadline"
             dl_needed = best(budget=None, objective="cost")
+            took = "" if fastest is None or fastest.time_s is None else \
+                f": the fastest takes {fastest.time_s / 86400:.1f} days"
             result.reason = (f"nothing within the budget finishes the {result.job.describe()} within "
-                             f"{deadline / 86400:g} days: the fastest takes {fastest.time_s / 86400:.1f} days"
+                             f"{deadline / 86400:g} days{took}"
                              + (f"; meeting the deadline costs {dl_needed.total_cost:,.0f} {dl_needed.currency}"
                                 if dl_needed else "") + " (raise --budget or --deadline, or --deadline none)")
             if dl_needed is not None:
                 result.min_budget = dl_needed.total_cost
                 result.alternatives = [dl_needed]
-            else:
+            elif fastest is not None:
                 result.alternatives = [fastest]
         else:
             relaxed = best(budget=None)

@@ -212,7 +212,7 @@ def test_upload_limits(server):
 def test_internal_error_is_500_with_the_cli_line(server, monkeypatch):
     import planner.cli
 
-    def broken(a, out):
+    def broken(a, out, err=None):
         raise RuntimeError("boom")
     monkeypatch.setattr(planner.cli, "cmd_plan", broken)
     monkeypatch.delenv("PLANNER_DEBUG", raising=False)
