@@ -317,7 +317,11 @@ def _variant_inputs(path: Path, base: Catalog, variant: dict):
     return sc, apply_overrides(base, sc.catalog, path), _constraints(sc)
 
 
-_SHARED: dict = {}          # the scenario's path and base catalogue, inherited by forked workers (not pickled)
+_SHARED: dict = {}          # the scenario's path and base catalogue: set once per worker process (_init_worker)
+
+
+def _init_worker(path: Path, base: Catalog) -> None:
+    _SHARED.update(path=path, base=base)
 
 
 def _plan_group(group) -> list[dict]:
@@ -374,18 +378,25 @@ def run_scenario(path_str: str, progress: bool = False, workers: int | None = No
         task = bar.add_task("planning variants", total=len(variants))
     results: list[list[dict]] = []
     try:
-        import multiprocessing
-        # forked workers inherit _SHARED (and the estimates computed so far); where fork is unavailable, one core
-        fork = "fork" in multiprocessing.get_all_start_methods()
-        if fork and workers > 1 and len(variants) >= parallel_from and len(tasks) > 1:
+        if workers > 1 and len(variants) >= parallel_from and len(tasks) > 1:
+            # spawned workers (not forked: a process that has run the HiGHS solver holds its threads' locks, and a
+            # forked child can deadlock on them), each given the scenario's inputs once
+            import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
             chunk = max(1, len(tasks) // (workers * 8))
-            with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                for rows in pool.map(_plan_group, tasks, chunksize=chunk):
-                    results.append(rows)
-                    if bar:
-                        bar.advance(task, len(rows))
-        else:
+            from concurrent.futures.process import BrokenProcessPool
+            try:
+                with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_init_worker, initargs=(path, base)) as pool:
+                    for rows in pool.map(_plan_group, tasks, chunksize=chunk):
+                        results.append(rows)
+                        if bar:
+                            bar.advance(task, len(rows))
+            except BrokenProcessPool:
+                # workers could not start (e.g. a __main__ read from stdin cannot be re-imported): one core
+                results = []
+        if len(results) != len(tasks):
+            results = []
             for t in tasks:
                 results.append(_plan_group(t))
                 if bar:
