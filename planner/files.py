@@ -24,35 +24,40 @@ MAX_YAML_NODES = 200_000
 
 
 
-def read_text(path: str | Path, what: str, limit: int = MAX_TEXT_BYTES) -> str:
-    """The text of a regular file no larger than `limit` bytes; anything else is a one-line InputError."""
+def open_regular(path: str | Path, what: str, fix: str = "pass a file"):
+    """Open a regular file for reading - without blocking on a FIFO (O_NONBLOCK), checked on the open
+    descriptor (no race with a swapped path) - or raise a one-line InputError naming `what` and `fix`."""
     p = Path(path)
     try:
-        st = os.stat(p)
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
-        raise InputError(f"{what}: file {str(p)!r} not found") from None
+        raise InputError(f"{what}: {str(p)!r} not found; {fix}") from None
+    except IsADirectoryError:
+        raise InputError(f"{what}: {str(p)!r} is a directory where a file is expected; {fix}") from None
     except OSError as e:
         raise InputError(f"{what}: cannot read {str(p)!r}: {e.strerror}") from None
     except ValueError:                            # a NUL byte in the name
         raise InputError(f"{what}: {str(p)!r} is not a usable file name (it holds a NUL byte)") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise InputError(f"{what}: {str(p)!r} is a directory; pass a file")
+    st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
-        raise InputError(f"{what}: {str(p)!r} is not a regular file (device, pipe or socket); pass a file")
-    if st.st_size > limit:
-        raise InputError(f"{what}: {str(p)!r} is {st.st_size / 2**20:.1f} MiB, more than the {limit / 2**20:.0f} MiB "
-                         "limit for this kind of file")
-    try:
-        with open(p, "rb") as f:
-            data = f.read(limit + 1)          # the file may have grown since stat()
-    except OSError as e:
-        raise InputError(f"{what}: cannot read {str(p)!r}: {e.strerror}") from None
+        os.close(fd)
+        kind = "a directory where a file is expected" if stat.S_ISDIR(st.st_mode) else \
+            "not a regular file (a device, FIFO or socket)"
+        raise InputError(f"{what}: {str(p)!r} is {kind}; {fix}")
+    return os.fdopen(fd, "rb")
+
+
+def read_text(path: str | Path, what: str, limit: int = MAX_TEXT_BYTES) -> str:
+    """The text of a regular file no larger than `limit` bytes; anything else is a one-line InputError."""
+    with open_regular(path, what) as f:
+        data = f.read(limit + 1)              # never more than the limit, whatever size the file claims
     if len(data) > limit:
-        raise InputError(f"{what}: {str(p)!r} is larger than the {limit / 2**20:.0f} MiB limit")
+        raise InputError(f"{what}: {str(path)!r} is larger than the {limit / 2**20:.0f} MiB limit for this kind "
+                         "of file")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InputError(f"{what}: {str(p)!r} is not UTF-8 text (byte {e.start})") from None
+        raise InputError(f"{what}: {str(path)!r} is not UTF-8 text (byte {e.start})") from None
 
 
 def _check_yaml_shape(text: str, what: str, where: str) -> None:

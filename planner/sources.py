@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from planner.architecture import MAX_DIM, Architecture, from_config
 from planner.errors import InputError
+from planner.files import open_regular
 
 MAX_CONFIG_BYTES = 4 * 2**20
 MAX_SAFETENSORS_HEADER = 100_000_000
@@ -45,25 +46,7 @@ FIX = "pass a built-in name (`plan models`), ORG/NAME, a model folder, a .gguf f
 # Bounded file access
 
 def _open_regular(path: Path, what: str = "--model"):
-    """Open a regular file for reading without blocking on FIFOs; refuse devices and directories."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise InputError(f"{what}: {str(path)!r} not found; {FIX}") from None
-    except IsADirectoryError:
-        raise InputError(f"{what}: {path} is a directory where a file is expected; {FIX}") from None
-    except OSError as e:
-        raise InputError(f"{what}: cannot read {path}: {e.strerror}") from None
-    except ValueError:                            # a NUL byte in the name
-        raise InputError(f"{what}: {str(path)!r} is not a usable file name (it holds a NUL byte)") from None
-    st = os.fstat(fd)
-    if stat.S_ISDIR(st.st_mode):
-        os.close(fd)
-        raise InputError(f"{what}: {path} is a directory where a file is expected; {FIX}")
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise InputError(f"{what}: {path} is not a regular file (a device, FIFO or socket); {FIX}")
-    return os.fdopen(fd, "rb")
+    return open_regular(path, what, FIX)
 
 
 def _read_bounded(path: Path, limit: int, what: str = "--model") -> bytes:
