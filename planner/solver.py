@@ -30,6 +30,7 @@ __all__ = ["Constraints", "Job", "Config", "Item", "Plan", "Result", "plan", "pl
 
 SOLVER_TIME_LIMIT_S = 20
 FRONTIER_POINTS = 8
+_UNSOLVED = object()            # a memo entry not computed yet (None means solved: no plan)
 ILP_CANDIDATES = 12             # configurations offered to one solve, best first by the objective
 
 
@@ -406,8 +407,8 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
     def best(budget=budget_usd, dl=deadline, banned=frozenset(), max_time=None, objective=c.objective):
         key = (currency, budget, dl, banned, max_time, objective)
         if key not in memo:
-            free = memo.get((currency, None, dl, banned, max_time, objective), "unsolved")
-            if objective == "cost" and budget is not None and free != "unsolved" and \
+            free = memo.get((currency, None, dl, banned, max_time, objective), _UNSOLVED)
+            if objective == "cost" and budget is not None and free is not _UNSOLVED and \
                     (free is None or catalog.to_usd(free.total_cost, currency) <= budget * (1 + 1e-9) + 1e-6):
                 memo[key] = free      # the cheapest plan without a budget fits it: it is the optimum with it
             else:
