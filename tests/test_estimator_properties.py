@@ -109,3 +109,14 @@ def test_vllm_chunks_prefill_and_pages_the_cache():
     # paged: 8292 tokens round up to 519 blocks of 16
     assert vllm.breakdown["kv_cache"] == 64 * 519 * 16 * m.kv_bytes_per_token * 2
     assert vllm.total_bytes >= (vllm.reserved_bytes + vllm.cuda_context_bytes) / 0.9 - 1
+
+
+def test_a_vision_tower_loads_beside_the_language_model(registry):
+    """Multimodal checkpoints (Architecture.extra_params from the config or safetensors headers) put the vision
+    tower and projector on the GPU too, in 16-bit, for inference and for (frozen) training."""
+    from dataclasses import replace as dc_replace
+    text = registry.models["gemma-3-4b"]
+    vl = dc_replace(text, extra_params=400_000_000)
+    for w in (Workload(method="inference"), Workload(method="lora"), Workload(method="qlora")):
+        a, b = estimate(text, w), estimate(vl, w)
+        assert b.breakdown["weights"] - a.breakdown["weights"] == 2 * 400_000_000

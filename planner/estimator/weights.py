@@ -20,9 +20,12 @@ def quantised_linear_bytes(numel: int, out_features: int, quant: str) -> int:
 
 
 def weight_bytes(arch: Architecture, nx: Numerics) -> int:
-    """Bytes of the model's parameters as loaded (before any LoRA adapters)."""
+    """Bytes of the model's parameters as loaded (before any LoRA adapters). A multimodal checkpoint's vision
+    tower and projector (Architecture.extra_params) load beside the language model, in 16-bit (or the float
+    dtype), and are not trained."""
+    extra = int(getattr(arch, "extra_params", 0) or 0) * (nx.master_bytes if not nx.quant else 2)
     if not nx.quant:
-        return arch.params * nx.master_bytes
+        return arch.params * nx.master_bytes + extra
     linear_numel = 0
     quant_bytes = 0
     for _, i, o, count in arch.linear_layers(include_routed_experts=False):
@@ -32,7 +35,7 @@ def weight_bytes(arch: Architecture, nx: Numerics) -> int:
         quant_bytes += quantised_linear_bytes(i * o, o, nx.quant) * count
     # embeddings, lm_head, norms, biases, routers and fused MoE experts stay 16-bit (fp32 after QLoRA prep)
     rest = arch.params - linear_numel
-    return quant_bytes + rest * nx.master_bytes
+    return quant_bytes + rest * nx.master_bytes + extra
 
 
 # ---------------------------------------------------------------------------------------------------
