@@ -257,8 +257,12 @@ function renderMemory(d) {
   $("#memory-panel").hidden = !e;
   if (!e) return;
   const parts = Object.entries(e.breakdown || {}).filter(([, v]) => v > 0);
-  const basis = (e.assumptions || []).some((a) => /modell?ed|not measured/i.test(a)) ? "modelled" : "measured";
-  $("#mem-basis").replaceChildren(h("span", { class: `badge ${basis}`, title: basis === "measured" ? "memory model calibrated on measured peaks (calibration/)" : "this configuration is modelled, not measured" }, basis));
+  // the plan says how far its stack's memory model is checked (plan.evidence); an estimate alone only by its wording
+  const evidence = (d.plan && d.plan.evidence) || "";
+  const basis = evidence ? (/^memory measured/i.test(evidence) ? "checked on H100 runs" : "modelled")
+    : ((e.assumptions || []).some((a) => /modell?ed|not measured/i.test(a)) ? "modelled" : "checked on H100 runs");
+  $("#mem-basis").replaceChildren(h("span", { class: `badge ${basis === "modelled" ? "modelled" : "measured"}`,
+    title: evidence || (basis === "modelled" ? "this configuration is modelled, not measured" : "memory model checked against measured H100 peaks (calibration/)") }, basis));
   chart("chart-breakdown", {
     type: "bar",
     data: { labels: parts.map(([k]) => LABELS[k] || k.replace(/_/g, " ")),
@@ -297,7 +301,7 @@ function renderFrontier(d) {
       { label: "cost–time frontier", data: pts, showLine: true, borderColor: "#2563eb", backgroundColor: "#2563eb", pointRadius: 4, order: 2 },
       { label: "recommended", data: chosen, backgroundColor: "#ea580c", borderColor: "#ea580c", pointRadius: 8, pointStyle: "rectRot", order: 1 }] },
     options: { maintainAspectRatio: false, plugins: { legend: { position: "bottom" }, tooltip: { callbacks: { label: (c) => `${c.raw.s}: ${money(c.raw.x, cur)}, ${num(c.raw.y, 2)} days` } } },
-      scales: { x: { title: { display: true, text: `total cost (${cur})` } }, y: { title: { display: true, text: "time to result (days)" }, beginAtZero: true } } },
+      scales: { x: { title: { display: true, text: `total cost (${cur})` } }, y: { type: "logarithmic", title: { display: true, text: "time to result (days, log scale)" } } } },
   });
   $("#frontier-table").replaceChildren(table(["hardware", `total cost (${cur})`, "time to result", "energy (kWh)"],
     f.map((x) => [x.summary || gpuText(x.gpus), num(x.total_cost), humanTime(x.time_s), x.energy_kwh === undefined || x.energy_kwh === null ? "–" : num(x.energy_kwh)]), { right: [1, 3] }));
