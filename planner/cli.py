@@ -127,8 +127,6 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--require-nvlink", action="store_true", help="cards bridged in pairs or on an NVSwitch")
     _add_choice(p, "--parallel", ("auto", "tensor", "pipeline"), "auto",
                 "inference split: auto/pipeline (layers split) or tensor (one NVLink domain, one host)")
-    p.add_argument("--mix-cards", action="store_true",
-                   help="inference: allow a layer split over different card types (default: one type per replica)")
     p.add_argument("--catalog", action="append", default=[], help="YAML file adding or overriding entries")
     p.add_argument("--alternatives", type=int, default=3, help="next-cheapest plans with other GPUs (0-10)")
     _add_choice(p, "--objective", ("cost", "time"), "cost",
@@ -161,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
                    formatter_class=argparse.RawDescriptionHelpFormatter)
     root.add_argument("--version", action="version", version=f"plan (llm-hw-planner) {__version__}")
     sub = root.add_subparsers(dest="command", parser_class=_Parser)
-    pp = sub.add_parser("plan", help="find the hardware (the default command: `plan --model ...`)",
+    pp = sub.add_parser("plan", prog="plan", help="find the hardware (the default command: `plan --model ...`)",
                         description="Find the cheapest hardware that runs the workload (the default command).",
                         epilog=COMMANDS_EPILOG, formatter_class=_HelpWithEpilog)
     _workload_args(pp, planning=True)
