@@ -124,7 +124,7 @@ PLAN_CHOICES = {"--offload": ["none", "optimizer", "optimizer+params", "any"],
 PLAN_NUMBERS = {"--budget": FLOATS, "--max-gpus": INTS, "--ram-ratio": FLOATS, "--margin": FLOATS,
                 "--alternatives": INTS, "--tokens": FLOATS, "--examples": INTS, "--epochs": FLOATS,
                 "--requests": INTS}
-PLAN_SWITCHES = ["--allow-used", "--require-nvlink", "--mix-cards"]
+PLAN_SWITCHES = ["--allow-used", "--require-nvlink"]
 ESTIMATE_CHOICES = {"--zero": ["0", "1", "2", "3"], "--offload": ["none", "optimizer", "optimizer+params"],
                     "--parallel": ["auto", "tensor", "pipeline"]}
 ESTIMATE_NUMBERS = {"--gpus": INTS}
