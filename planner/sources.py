@@ -838,8 +838,19 @@ def _builtin_ids(registry) -> dict[str, str]:
     return out
 
 
+# Fine-tuned releases keep the base model's config.json shapes (Meta's -Instruct, Google's -it, Qwen's -Instruct)
+_VARIANT = re.compile(r"-(instruct|it|chat|hf|base)(?=-|$)")
+
+
 def builtin_by_source(repo_id: str, registry) -> str | None:
-    return _builtin_ids(registry).get(repo_id.strip().lower())
+    """The built-in taken from this Hub id, or from its base model when the id names an instruct/chat release
+    of the same organisation and name (the same architecture)."""
+    ids = _builtin_ids(registry)
+    want = repo_id.strip().lower()
+    if want in ids:
+        return ids[want]
+    base = _VARIANT.sub("", want)
+    return next((k for i, k in ids.items() if _VARIANT.sub("", i) == base), None)
 
 
 def _close_sources(repo_id: str, registry) -> list[str]:
@@ -897,7 +908,9 @@ def resolve(name: str, registry) -> tuple[Architecture, str | None] | None:
         return None
     is_id = bool(HF_ID.match(text))
     if is_id and (hit := builtin_by_source(text, registry)):
-        return registry.models[hit], f"'{text}' taken as built-in {hit} (its config.json is catalogued)"
+        exact = text.lower() in _builtin_ids(registry)
+        return registry.models[hit], (f"'{text}' taken as built-in {hit} (its config.json is catalogued)" if exact
+                                      else f"'{text}' taken as built-in {hit} (a release of the same architecture)")
     try:
         p = Path(text).expanduser()
     except RuntimeError:                        # ~name of no such user (or no home): the name as typed

@@ -700,3 +700,13 @@ def test_cli_notes_say_where_the_model_came_from(tmp_path):
     assert rc == 0, err
     a = json.loads(out)["assumptions"]
     assert a[0] == f"architecture from the GGUF header of {p}" and a[1].startswith("GGUF Q4_K_M")
+
+
+def test_instruct_and_chat_releases_resolve_to_their_base_built_in(registry):
+    """-Instruct / -it / -chat releases keep the base model's shapes; an unrelated id does not match."""
+    for hub_id, built_in in [("Qwen/Qwen2.5-7B-Instruct", "qwen2.5-7b"), ("google/gemma-2-9b-it", "gemma-2-9b"),
+                             ("meta-llama/Llama-2-7b-chat-hf", "llama-2-7b")]:
+        arch, note = registry.resolve(hub_id)
+        assert arch.name == built_in and "same architecture" in note
+    from planner.sources import builtin_by_source
+    assert builtin_by_source("mistralai/Mistral-7B-Instruct-v0.2", registry) is None   # v0.2 is not built in
