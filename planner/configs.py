@@ -56,7 +56,6 @@ class Constraints:
     requests: int | None = None          # inference: sequences to serve (default job: 10,000)
     objective: str = "cost"              # cost: cheapest meeting the deadline; time: fastest within the budget
     mode: str = "sequential"             # several workloads: one after another, or concurrent (own cards each)
-    single_host: bool = False            # every GPU in one host (tensor parallelism)
     stack_explicit: bool = False         # the user named --framework / --engine: no per-family default
     gpus: int | None = None              # plan for exactly this many GPUs (a recipe's count); None: any
 

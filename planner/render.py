@@ -95,10 +95,6 @@ def describe_plan(p: "Plan") -> str:
     return f"{gpus} ({p.strategy})"
 
 
-def _money_line(p: "Plan") -> str:
-    return f"{p.total_cost:,.0f} {p.currency}"
-
-
 def render_plan(console: "Console", res: "Result", notes: list[str], catalog, budget_text: str) -> None:
     from rich.table import Table
     job = res.job.describe() if res.job else ""
@@ -108,7 +104,7 @@ def render_plan(console: "Console", res: "Result", notes: list[str], catalog, bu
                       highlight=False)
         if res.min_budget is not None and res.alternatives:
             p = res.alternatives[0]
-            console.print(_plan_table(p, f"Cheapest plan that would fit: {describe_plan(p)}, {_money_line(p)}"))
+            console.print(_plan_table(p, f"Cheapest plan that would fit: {describe_plan(p)}, {money(p.total_cost, p.currency)}"))
         if res.frontier:
             console.print(frontier_table(res))
         if res.rejected:
@@ -182,7 +178,7 @@ def frontier_table(res: "Result") -> "Table":
         t.add_column(col)
     for f in res.frontier:
         mark = " <- recommended" if res.plan is not None and f.config.key == res.plan.config.key else ""
-        t.add_row(describe_plan(f) + mark, _money_line(f), human_time(f.time_s),
+        t.add_row(describe_plan(f) + mark, money(f.total_cost, f.currency), human_time(f.time_s),
                   "n/a" if f.energy_kwh is None else f"{f.energy_kwh:,.0f} kWh")
     return t
 
@@ -210,7 +206,7 @@ def time_line(p: "Plan") -> str:
 def frontier_point(p: "Plan") -> dict:
     return {"total_cost": round(p.total_cost, 2), "currency": p.currency, "time_s": p.time_s, "gpus": p.gpus,
             "energy_kwh": None if p.energy_kwh is None else round(p.energy_kwh, 1), "strategy": p.strategy,
-            "summary": f"{describe_plan(p)}: {_money_line(p)}, {human_time(p.time_s)}"}
+            "summary": f"{describe_plan(p)}: {money(p.total_cost, p.currency)}, {human_time(p.time_s)}"}
 
 
 def plan_json(res: "Result", notes: list[str], catalog) -> dict:

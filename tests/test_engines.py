@@ -8,7 +8,7 @@ from planner.cli import _workload, build_parser
 from planner.data import builtin_registry
 from planner.errors import InputError
 from planner.estimator import estimate
-from planner.estimator.gguf import GGML_BLOCKS, bits_per_weight, gguf_model, tensor_type
+from planner.estimator.gguf import bits_per_weight, gguf_model, tensor_type
 from planner.estimator.kv_cache import kv_dtype
 from planner.estimator.weights import serving_weight_bytes
 from planner.workload import Workload
