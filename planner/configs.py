@@ -23,7 +23,8 @@ from planner.errors import InputError
 from planner.estimator import CHECKPOINT_SHARD_BYTES, VLLM_GPU_MEMORY_UTILIZATION, Estimate, estimate
 from planner.software import evidence, stack_for
 from planner.timing import (DEFAULT_DEADLINE_DAYS, NETWORK_EFFICIENCY, PCIE_GBPS, JobSize, comm_bytes_per_step,
-                            comm_seconds, inference_throughput, job_size, training_throughput)
+                            comm_seconds, inference_throughput, job_size, min_gpus_for_deadline,
+                            training_throughput)
 from planner.workload import Workload
 
 STRATEGIES = [(0, "none"), (1, "none"), (2, "none"), (3, "none"), (2, "optimizer"), (3, "optimizer"),
@@ -328,6 +329,7 @@ def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, 
     else:
         offloads = {"none", "optimizer", "optimizer+params"} if c.offload == "any" else {"none", c.offload}
     strategies = [s for s in STRATEGIES if (c.zero is None or s[0] == c.zero) and s[1] in offloads]
+    deadline_tokens = job_for(arch, wl, c).tokens if c.deadline is not None else None
     configs = []
     for g, wg, stack, ev in cards:
         usable = usable_bytes(g, c.margin)
@@ -363,7 +365,12 @@ def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, 
             continue
         # For each GPU count worth buying, the simplest strategy that fits at that count
         base = min(n for _, _, n in found)
-        counts = sorted({_round_up(max(base, lo), step)} | {_round_up(base * f, step) for f in SPEEDUP_FACTORS})
+        counts = {_round_up(max(base, lo), step)} | {_round_up(base * f, step) for f in SPEEDUP_FACTORS}
+        if deadline_tokens and not g.is_machine:
+            # the smallest count that meets the deadline at compute speed (communication is timed in settle)
+            counts.add(_round_up(max(base, min_gpus_for_deadline(arch, wg, g.bf16_tflops, deadline_tokens,
+                                                                 c.deadline)), step))
+        counts = sorted(counts)
         if c.gpus is not None:
             counts = [c.gpus] if c.gpus % step == 0 or g.is_machine else []
         for n in counts:

@@ -374,3 +374,14 @@ def test_a_time_limited_solution_is_never_reported_as_proven(monkeypatch):
     out = io.StringIO()
     main(["--model", "8b", "--method", "lora"], out=out)
     assert "not proven cheapest" in out.getvalue()
+
+
+def test_a_deadline_buys_the_smallest_card_count_that_meets_it_not_the_next_power_of_two():
+    arch, wl = reg.models["llama-3.2-1b"], Workload(method="pretrain", batch_size=2, gradient_checkpointing=True)
+    one = plan(arch, wl, CATALOG, Constraints(include=["rtx-6000-ada"], tokens=2_000_000_000, deadline_s=math.inf),
+               alternatives=0)
+    assert one.plan.gpus == {"rtx-6000-ada": 1}
+    res = plan(arch, wl, CATALOG, Constraints(include=["rtx-6000-ada"], tokens=2_000_000_000,
+                                              deadline_s=one.plan.time_s / 2.5), alternatives=0)
+    assert res.feasible and res.plan.time_s <= one.plan.time_s / 2.5
+    assert res.plan.gpus == {"rtx-6000-ada": 3}
