@@ -75,7 +75,7 @@ def published_rows(files: list[str] | None = None) -> list[tuple[str, str, float
             else:
                 from planner.throughput import inference
                 pred = inference.predict_case(c)
-        except (ImportError, AttributeError, KeyError, ValueError) as e:
+        except (ImportError, AttributeError, KeyError, ValueError, TypeError) as e:
             print(f"  skipped {c.get('id')}: {type(e).__name__}: {e}", file=sys.stderr)
             continue
         rows.append((c["id"], f"{cat} {c.get('stack', '')}", pred, float(c["value"])))

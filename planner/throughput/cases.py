@@ -110,6 +110,8 @@ def predict_training(case: dict) -> float:
     if metric == "step_time_s":
         return st.seconds
     if metric == "time_to_train_s":
+        if not case.get("tokens"):
+            raise ValueError("time_to_train_s without a token count")
         return float(case["tokens"]) / tps
     if metric == "mfu":
         from planner.throughput.training import model_flops_per_token
