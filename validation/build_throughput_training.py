@@ -347,6 +347,10 @@ mlperf("mlperf50-llama2-70b-lora-32xmi300x-mangoboost",
        "by LLMBoost MLOPs software and GPUBoost RocEv2 RDMA solution.", "mi300x", "4 nodes x 8 MI300X, RoCEv2 RDMA", 32, 10.91,
        "megatron", "Mangoboost LLMBoost (MLPerf Training v5.0)", nodes=4, ic="infinity fabric + rocev2",
        notes="Global batch differs from the 8-GPU runs, so steps to converge differ; compare with care.")
+for c in CASES[-5:]:
+    if c["stack"] == "megatron":
+        c["assumed"] += ("; stack 'megatron' assumed: the blog names the ROCm Transformer Engine, not the trainer "
+                         "(AMD's later submissions name Primus, a Megatron-based framework)")
 for c in CASES[-3:]:
     c["assumed"] += "; gpu count 8 for the H200/H100 comparison rows (single-node comparisons in the blog)" if c["gpus"] == 8 else ""
 
