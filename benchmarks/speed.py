@@ -1,17 +1,27 @@
-"""Planner speed, as users feel it (issue 11 targets in brackets), measured on this machine:
+"""Planner speed, as users feel it (issue 20 targets in brackets), measured on this machine:
 
-    python benchmarks/speed.py [--quick]
+    python benchmarks/speed.py [--quick] [--only process,solve,catalog,sweep]
 
-Whole processes of the installed `plan` (median of 5, and as a ratio to `python -c pass` measured in the same
-run), plan solve times in-process, a 10,000-variant sweep (wall time on every core), and one plan with three
-alternatives over a 400-SKU x 20-platform catalogue.
+Every figure is a median of 5 (the sweeps: one run each) and is printed as wall seconds, as a ratio to
+`python -c pass` measured in the same run, and as CPU seconds (user + system of the process and its children):
+on a shared machine wall time moves with the load, the ratio and the CPU time much less.
+
+- whole processes of the installed `plan`: the estimate, the README's headline plan, `plan models/catalog --json`
+- in-process plans (frontier + 3 alternatives)
+- one plan over a 2,040-SKU x 20-platform `--catalog` file (benchmarks/big_catalog.py writes it), as a whole
+  process (the file's first load, then cached) and in-process
+- a 10,000-variant sweep grouped by budget (sweep_10000.yaml) and one of 10,000 distinct solves (sequence length
+  x batch x a card's price x LoRA rank: sweep_distinct_10000.yaml); --quick runs the 1,000-variant versions
 """
 from __future__ import annotations
 
+import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,10 +29,11 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 PLAN = shutil.which("plan", path=str(Path(sys.executable).parent)) or "plan"
+HEADLINE = [PLAN, "--model", "70b", "--method", "qlora", "--budget", "200000", "--json"]
 PROCESS_CASES = [
-    ("plan estimate ... --json", [PLAN, "estimate", "--model", "8b", "--method", "lora", "--json"], 0.20),
-    ("plan --model 70b --method qlora --budget 200000 --json",
-     [PLAN, "--model", "70b", "--method", "qlora", "--budget", "200000", "--json"], 0.35),
+    ("plan estimate --model 8b --method lora --json", [PLAN, "estimate", "--model", "8b", "--method", "lora",
+                                                        "--json"], 0.12),
+    ("plan --model 70b --method qlora --budget 200000 --json", HEADLINE, 0.25),
     ("plan models --json", [PLAN, "models", "--json"], None),
     ("plan catalog --json", [PLAN, "catalog", "--json"], None),
 ]
@@ -37,57 +48,92 @@ SOLVE_CASES = [
 ]
 
 
-def median_process_seconds(argv: list[str], runs: int = 5) -> float:
-    times = []
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _self_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def median_process(argv: list[str], runs: int = 5, env: dict | None = None) -> tuple[float, float]:
+    """(median wall seconds, median CPU seconds) of a whole process."""
+    walls, cpus = [], []
     for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run(argv, check=False, capture_output=True)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        c, t = _children_cpu(), time.perf_counter()
+        subprocess.run(argv, check=False, capture_output=True, env=env)
+        walls.append(time.perf_counter() - t)
+        cpus.append(_children_cpu() - c)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def row(label: str, wall: float, cpu: float, base: float, target: float | None = None, width: int = 58) -> str:
+    return (f"{label:{width}} {wall:7.3f} {wall / base:7.1f} {cpu:7.3f} "
+            f"{'' if target is None else f'<={target:g}':>7}")
+
+
+def header(title: str, width: int = 58) -> str:
+    return f"\n{title:{width}} {'wall s':>7} {'x pass':>7} {'cpu s':>7} {'target':>7}"
 
 
 def main() -> int:
     quick = "--quick" in sys.argv
-    from planner.catalog import load_catalog
-    from planner.data import builtin_registry
-    from planner.scenario import run_scenario
-    from planner.solver import Constraints, plan
-    from planner.workload import Workload
+    only = set(sys.argv[sys.argv.index("--only") + 1].split(",")) if "--only" in sys.argv else \
+        {"process", "solve", "catalog", "sweep"}
+    base, base_cpu = median_process([sys.executable, "-c", "pass"])
+    print(f"python -c pass: median {base * 1000:.0f} ms wall, {base_cpu * 1000:.0f} ms CPU (ratios are to the wall "
+          f"figure); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
-    base = median_process_seconds([sys.executable, "-c", "pass"])
-    print(f"python -c pass: median {base * 1000:.0f} ms (the ratios below are to this)\n")
-    print(f"{'whole process (median of 5)':58} {'s':>6} {'x pass':>7} {'target':>7}")
-    for label, argv, target in PROCESS_CASES:
-        med = median_process_seconds(argv)
-        print(f"{label:58} {med:6.2f} {med / base:7.1f} {'' if target is None else f'<={target:.2f}':>7}")
+    if "process" in only:
+        print(header("whole process (median of 5)"))
+        for label, argv, target in PROCESS_CASES:
+            print(row(label, *median_process(argv), base, target))
 
-    reg, cat = builtin_registry(), load_catalog()
-    print(f"\n{'in-process plan (frontier + 3 alternatives)':42} {'ms, median of 5':>16} {'feasible':>9}")
-    for label, model, wl, c in SOLVE_CASES:
-        times = []
-        for _ in range(5):
-            t = time.perf_counter()
-            res = plan(reg.models[model], Workload(**wl), cat, Constraints(**c))
-            times.append(time.perf_counter() - t)
-        print(f"{label:42} {statistics.median(times) * 1000:16.0f} {str(res.feasible):>9}")
+    if "solve" in only:
+        from planner.catalog import load_catalog
+        from planner.data import builtin_registry
+        from planner.solver import Constraints, plan
+        from planner.workload import Workload
+        reg, cat = builtin_registry(), load_catalog()
+        print(header("in-process plan (frontier + 3 alternatives), median of 5"))
+        for label, model, wl, c in SOLVE_CASES:
+            walls, cpus = [], []
+            for _ in range(5):
+                c0, t = _self_cpu(), time.perf_counter()
+                res = plan(reg.models[model], Workload(**wl), cat, Constraints(**c))
+                walls.append(time.perf_counter() - t)
+                cpus.append(_self_cpu() - c0)
+            print(row(f"{label} ({'feasible' if res.feasible else 'no plan'})", statistics.median(walls),
+                      statistics.median(cpus), base))
 
-    from big_catalog import big_catalog
-    big = big_catalog()
-    times = []
-    for _ in range(3):
-        t = time.perf_counter()
-        res = plan(reg.models["llama-3.1-70b"], Workload(method="qlora"), big, Constraints(budget=200_000),
-                   alternatives=3)
-        times.append(time.perf_counter() - t)
-    print(f"\n{len(big.gpus)} GPU SKUs x {len(big.platforms)} platforms, 70b qlora with 3 alternatives: "
-          f"median {statistics.median(times):.2f} s (target <= 2 s); {res.plan.optimality}")
+    if "catalog" in only:
+        from big_catalog import write_big_catalog
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_big_catalog(Path(tmp) / "big_catalog.yaml")
+            argv = HEADLINE + ["--catalog", str(path)]
+            env = dict(os.environ, XDG_CACHE_HOME=str(Path(tmp) / "cache"))
+            print(header("2,040 GPU SKUs x 20 platforms as a --catalog file"))
+            print(row("plan ... --catalog FILE --json, first run (parse)", *median_process(argv, 1, env), base))
+            print(row("plan ... --catalog FILE --json, unchanged file", *median_process(argv, 5, env), base, 1.5))
+            out = subprocess.run(argv, capture_output=True, text=True, env=env).stdout
+            import json
+            doc = json.loads(out)
+            print(f"  {len(doc.get('rejected', {})) + 1}+ SKUs considered; optimality of the plan: "
+                  f"{(doc.get('plan') or {}).get('optimality')}")
 
-    sweep = HERE / ("sweep_1000.yaml" if quick else "sweep_10000.yaml")
-    t = time.perf_counter()
-    _, rows = run_scenario(str(sweep))
-    dt = time.perf_counter() - t
-    print(f"scenario sweep {sweep.name}: {len(rows):,} variants in {dt:.1f} s wall = {len(rows) / dt:,.0f} "
-          f"variants/s (target: 10,000 in <= 20 s on 2 cores)")
+    if "sweep" in only:
+        from planner.scenario import run_scenario
+        print(header("scenario sweeps (one run, every core)"))
+        for name, target in (("sweep_1000.yaml" if quick else "sweep_10000.yaml", None),
+                             ("sweep_distinct_1000.yaml" if quick else "sweep_distinct_10000.yaml", 20)):
+            c0, cc0, t = _self_cpu(), _children_cpu(), time.perf_counter()
+            _, rows = run_scenario(str(HERE / name))
+            dt = time.perf_counter() - t
+            cpu = _self_cpu() - c0 + _children_cpu() - cc0
+            print(row(f"{name}: {len(rows):,} variants, {len(rows) / dt:,.0f}/s", dt, cpu, base,
+                      target if not quick else None))
     return 0
 
 
