@@ -22,6 +22,7 @@ prefetch do.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from planner.architecture import Architecture
 from planner.throughput.comm import Link, data_parallel_bytes
@@ -69,27 +70,82 @@ class StepTime:
         return self.tokens / self.seconds if self.seconds > 0 else 0.0
 
 
+@lru_cache(maxsize=4096)
+def _lora_params_of(arch: Architecture, rank: int, targets: tuple[str, ...]) -> int:
+    return sum(rank * (i + o) * n for name, i, o, n in arch.linear_layers(include_routed_experts=False)
+               if name in targets)
+
+
 def _lora_params(arch: Architecture, w: Workload) -> int:
-    return sum(w.lora_rank * (i + o) * n for name, i, o, n in arch.linear_layers(include_routed_experts=False)
-               if name in w.lora_targets)
+    return _lora_params_of(arch, w.lora_rank, tuple(w.lora_targets))
 
 
+@lru_cache(maxsize=256)
 def _quantised_weights(arch: Architecture) -> int:
     """Weights bitsandbytes quantises: the decoder layers' nn.Linear (not embeddings, lm_head or the fused
     3-D routed experts of transformers 5 MoE blocks; see Architecture.routed_expert_params)."""
     return sum(i * o * n for _, i, o, n in arch.linear_layers(include_routed_experts=False))
 
 
-def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: Link, zero: int = 0,
-                  offload: str = "none", preset: TimePreset | None = None, fp8: bool = False) -> StepTime:
-    """Seconds of one optimizer step of `w` (micro-batch w.batch_size per GPU, w.grad_accum micro-batches)
-    on `gpus` cards joined by `link`. fp8: the decoder layers' linears run FP8 matmuls (Transformer Engine,
-    torchao float8) while attention, lm_head and pointwise ops stay 16-bit."""
+@lru_cache(maxsize=4096)
+def _adapters(arch: Architecture, targets: tuple[str, ...]) -> int:
+    """peft LoRA wrappers in the model: one per targeted linear layer."""
+    return sum(n for name, _, _, n in arch.linear_layers(include_routed_experts=False) if name in targets)
+
+
+# Workload fields a micro-batch does not read: the GPU count and the sharding reach training_step as its own
+# arguments (gpus, zero, offload), so every count and strategy of a card shares one micro-batch.
+_PER_STEP_FIELDS = ("gpus", "zero_stage", "offload")
+
+
+@dataclass(frozen=True)
+class MicroBatch:
+    """One micro-batch on one card, independent of the GPU count, the sharding and the link (seconds)."""
+    gemm: float
+    lora: float
+    attention: float
+    pointwise: float
+    loss: float
+    dequantise: float
+    host: float
+    trainable: int                  # parameters the optimizer updates
+    grad_bytes: float               # their gradients' bytes
+    weight_bytes: float             # the model's weights as stored on the cards (what ZeRO-3/FSDP gathers)
+
+    @property
+    def gpu(self) -> float:
+        return self.gemm + self.lora + self.attention + self.pointwise + self.loss + self.dequantise
+
+
+# Micro-batches already computed, keyed by (architecture, workload fields, card, preset, fp8, stack): a plan times
+# ~100 configurations on a few cards, a sweep the same cards for every variant. Bounded (entries ~200 bytes).
+_MICRO_BATCHES: dict[tuple, MicroBatch] = {}
+_MICRO_BATCHES_MAX = 65_536
+
+
+def micro_batch(arch: Architecture, w: Workload, card: Card, preset: TimePreset | None = None,
+                fp8: bool = False) -> MicroBatch:
+    """The micro-batch of `w` on `card`: a pure function of (architecture, workload, card, preset, fp8),
+    computed once and shared by every GPU count, sharding and link (and by a sweep's variants)."""
+    from planner.estimator.stacks import STACKS
+
+    preset = preset or preset_for(w.framework)
+    # the stack preset is part of the key: a replaced STACKS entry (tests do that) is a different micro-batch
+    key = (arch, tuple(v for k, v in w.__dict__.items() if k not in _PER_STEP_FIELDS), card, preset, fp8,
+           STACKS.get(w.framework))
+    mb = _MICRO_BATCHES.get(key)
+    if mb is None:
+        if len(_MICRO_BATCHES) >= _MICRO_BATCHES_MAX:
+            _MICRO_BATCHES.clear()
+        mb = _MICRO_BATCHES[key] = _compute_micro_batch(arch, w, card, preset, fp8)
+    return mb
+
+
+def _compute_micro_batch(arch: Architecture, w: Workload, card: Card, preset: TimePreset, fp8: bool) -> MicroBatch:
     from planner.estimator.numerics import numerics
     from planner.estimator.stacks import resolve
 
     stack, _ = resolve(w)
-    preset = preset or preset_for(w.framework)
     mask = bool(arch.sliding_window) and w.seq_len >= arch.sliding_window
     nx = numerics(w, gqa=arch.num_kv_heads < arch.num_heads, mask=mask, stack=stack)
     b, s, L, h = w.batch_size, w.seq_len, arch.num_layers, arch.hidden_size
@@ -147,24 +203,37 @@ def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: 
         per_weight = NF4_DEQUANT_BYTES_PER_WEIGHT if nx.quant == "nf4" else INT8_DEQUANT_BYTES_PER_WEIGHT
         t_dequant = _quantised_weights(arch) * per_weight * passes_body / card.bytes_per_s
 
-    gpu_mb = t_gemm + t_lora + t_attn + t_pointwise + t_loss + t_dequant
     # -- host launch time: Python dispatch of every op of a layer, of peft's LoRA wrappers, and of eager MoE
     # blocks' loop over the experts that received tokens ------------------------------------------------
-    adapters = sum(n for name, _, _, n in arch.linear_layers(include_routed_experts=False)
-                   if name in w.lora_targets) if w.method in ("lora", "qlora") else 0
+    adapters = _adapters(arch, tuple(w.lora_targets)) if w.method in ("lora", "qlora") else 0
     expert_calls = min(arch.num_experts, T * arch.experts_per_token) * arch.moe_layers if arch.is_moe else 0
     host_mb = (preset.dispatch_s_per_layer * L + preset.dispatch_s_per_adapter * adapters
                + preset.dispatch_s_per_expert * expert_calls) * (1.3 if recompute else 1.0)
-    micro = max(gpu_mb, host_mb) + (1 - preset.host_overlap) * min(gpu_mb, host_mb)
-    bound = "host" if host_mb > gpu_mb else "compute"
 
-    # -- communication -----------------------------------------------------------------------------------
     trainable = _lora_params(arch, w) if w.method in ("lora", "qlora") else arch.params
-    shard = gpus if zero >= 1 else 1
     grad_bytes = trainable * (4 if (nx.autocast or frozen and nx.adapter_bytes == 4 or fp32_all) else 2)
-    param_bytes = trainable * 2
     weight_bytes = arch.params * (0.5 if nx.quant == "nf4" else 1 if nx.quant == "int8" else nx.master_bytes
                                   if not nx.autocast else 2)
+    return MicroBatch(t_gemm, t_lora, t_attn, t_pointwise, t_loss, t_dequant, host_mb, trainable, grad_bytes,
+                      weight_bytes)
+
+
+def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: Link, zero: int = 0,
+                  offload: str = "none", preset: TimePreset | None = None, fp8: bool = False) -> StepTime:
+    """Seconds of one optimizer step of `w` (micro-batch w.batch_size per GPU, w.grad_accum micro-batches)
+    on `gpus` cards joined by `link`. fp8: the decoder layers' linears run FP8 matmuls (Transformer Engine,
+    torchao float8) while attention, lm_head and pointwise ops stay 16-bit."""
+    preset = preset or preset_for(w.framework)
+    m = micro_batch(arch, w, card, preset, fp8)
+    T = w.batch_size * w.seq_len
+    gpu_mb, host_mb = m.gpu, m.host
+    micro = max(gpu_mb, host_mb) + (1 - preset.host_overlap) * min(gpu_mb, host_mb)
+    bound = "host" if host_mb > gpu_mb else "compute"
+    trainable, grad_bytes, weight_bytes = m.trainable, m.grad_bytes, m.weight_bytes
+
+    # -- communication -----------------------------------------------------------------------------------
+    shard = gpus if zero >= 1 else 1
+    param_bytes = trainable * 2
     step_bytes, mb_bytes = data_parallel_bytes(zero, gpus, grad_bytes, param_bytes, weight_bytes, w.grad_accum)
     comm_mb = link.seconds(mb_bytes)
     # FSDP/ZeRO-3 prefetch overlaps the gathers with the micro-batch's compute; DDP buckets overlap the
@@ -193,9 +262,9 @@ def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: 
             bound = "offload"
 
     seconds = mb_time * w.grad_accum + exposed_step + t_opt + t_offload
-    parts = {"matmul": t_gemm * w.grad_accum, "lora": t_lora * w.grad_accum, "attention": t_attn * w.grad_accum,
-             "pointwise": t_pointwise * w.grad_accum, "loss": t_loss * w.grad_accum,
-             "dequantise": t_dequant * w.grad_accum, "host": host_mb * w.grad_accum,
+    parts = {"matmul": m.gemm * w.grad_accum, "lora": m.lora * w.grad_accum, "attention": m.attention * w.grad_accum,
+             "pointwise": m.pointwise * w.grad_accum, "loss": m.loss * w.grad_accum,
+             "dequantise": m.dequantise * w.grad_accum, "host": host_mb * w.grad_accum,
              "communication": (comm_mb * w.grad_accum + comm_step), "optimizer": t_opt, "offload": t_offload}
     return StepTime(seconds, T * w.grad_accum * gpus, parts, bound)
 
