@@ -97,10 +97,12 @@ def main() -> int:
         from planner.solver import Constraints, plan
         from planner.workload import Workload
         reg, cat = builtin_registry(), load_catalog()
-        print(header("in-process plan (frontier + 3 alternatives), median of 5"))
+        from planner.configs import clear_caches
+        print(header("in-process plan from cold caches (frontier + 3 alternatives), median of 5"))
         for label, model, wl, c in SOLVE_CASES:
             walls, cpus = [], []
             for _ in range(5):
+                clear_caches()
                 c0, t = _self_cpu(), time.perf_counter()
                 res = plan(reg.models[model], Workload(**wl), cat, Constraints(**c))
                 walls.append(time.perf_counter() - t)

@@ -296,20 +296,24 @@ class _NeedCache:
     """Estimates per (workload, gpus, zero, offload, context): the need does not depend on the card's price."""
 
     def __init__(self, arch: Architecture):
-        self.arch, self.keys = arch, {}
+        self.arch, self.keys, self.local = arch, {}, {}
 
     def __call__(self, wl: Workload, n: int, zero: int, offload: str, context: int, **extra) -> Estimate:
         wkey = self.keys.get(id(wl))
         if wkey is None or wkey[0] is not wl:
             wkey = self.keys[id(wl)] = (wl, wl.model_dump_json())
-        key = (self.arch, wkey[1], n, zero, offload, context, tuple(sorted(extra.items())))
-        est = _ESTIMATES.get(key)
+        local = (wkey[1], n, zero, offload, context, tuple(sorted(extra.items())))
+        est = self.local.get(local)         # this plan's own look-ups: no hashing of the architecture
         if est is None:
-            w = wl.model_copy(update={"gpus": n, "zero_stage": zero, "offload": offload, **extra})
-            est = estimate(self.arch, w, cuda_context=context)
-            if len(_ESTIMATES) >= _ESTIMATES_MAX:
-                _ESTIMATES.clear()
-            _ESTIMATES[key] = est
+            key = (self.arch,) + local
+            est = _ESTIMATES.get(key)
+            if est is None:
+                w = wl.model_copy(update={"gpus": n, "zero_stage": zero, "offload": offload, **extra})
+                est = estimate(self.arch, w, cuda_context=context)
+                if len(_ESTIMATES) >= _ESTIMATES_MAX:
+                    _ESTIMATES.clear()
+                _ESTIMATES[key] = est
+            self.local[local] = est
         return est
 
 
@@ -542,6 +546,132 @@ def cheapest_hosting(count: int, options: list[Machine]) -> Hosting | None:
     return best
 
 
+# ---------------------------------------------------------------------------------------------------
+# Shared candidates. Machine options and housing depend only on the card, the count, the RAM each machine
+# needs, the platforms, the exchange rates and the constraints: computed once per such key and shared by every
+# configuration and every sweep variant with it. Keys hold values (not object identities), so a changed price
+# is a different key and nothing stale is ever returned. Bounded; clear_caches() empties every cache.
+
+_CACHE_MAX = 50_000
+_HOUSING: dict[tuple, list] = {}          # key -> [options, hosting, link or None until asked]
+_CARD_CONFIGS: dict[tuple, tuple[list[Config], dict[str, str], str | None]] = {}
+_FROZEN: dict[int, tuple[object, tuple]] = {}      # id -> (object, its value key) for catalogues and constraints
+
+
+def frozen(v) -> object:
+    """A hashable value of a pydantic model, dataclass, list or dict (for cache keys)."""
+    d = getattr(v, "__dict__", None)
+    if d is not None and not isinstance(v, type):
+        values = tuple(d.values())
+        try:
+            hash(values)                    # flat models (workloads, job sizes): their values as they are
+            return (type(v).__name__,) + values
+        except TypeError:
+            return (type(v).__name__,) + tuple((k, frozen(x)) for k, x in d.items())
+    if isinstance(v, (list, tuple)):
+        return tuple(frozen(x) for x in v)
+    if isinstance(v, dict):
+        return tuple((k, frozen(x)) for k, x in v.items())
+    if isinstance(v, (set, frozenset)):
+        return frozenset(frozen(x) for x in v)
+    return v
+
+
+def _key_of(obj, make) -> tuple:
+    """The value key of a catalogue or constraints object, computed once per object while it lives (the
+    object is held, so its id is not reused)."""
+    hit = _FROZEN.get(id(obj))
+    if hit is not None and hit[0] is obj:
+        return hit[1]
+    if len(_FROZEN) >= 16_384:
+        _FROZEN.clear()
+    key = make(obj)
+    _FROZEN[id(obj)] = (obj, key)
+    return key
+
+
+def _catalog_key(catalog: Catalog) -> tuple:
+    """What housing reads of a catalogue: its platforms and exchange rates."""
+    return _key_of(catalog, lambda cat: (frozen(cat.platforms), frozen(cat.rates)))
+
+
+def _constraints_key(c: Constraints) -> tuple:
+    return _key_of(c, frozen)
+
+
+def housing(cf: Config, catalog: Catalog, c: Constraints) -> list:
+    """[machine_options, cheapest_hosting, link] of a configuration, shared by every configuration with the
+    same card, count, per-machine RAM need, replica shape, platforms, rates and constraints."""
+    key = (_key_of(cf.gpu, frozen), cf.count, cf.span_hosts, cf.replica_gpus, cf.host_ram_per_gpu_gb, cf.host_ram_fixed_gb,
+           _catalog_key(catalog), _constraints_key(c))
+    hit = _HOUSING.get(key)
+    if hit is None:
+        options = machine_options(cf, catalog, c)
+        hit = [options, cheapest_hosting(cf.count, options), None]
+        if len(_HOUSING) >= _CACHE_MAX:
+            _HOUSING.clear()
+        _HOUSING[key] = hit
+    return hit
+
+
+def _housed_link(cf: Config, housed: list) -> Link:
+    """link_of the configuration on its housing, computed once per housing key (it reads only the card, the
+    count and the machines)."""
+    if housed[2] is None:
+        housed[2] = link_of(cf, housed[1])
+    return housed[2]
+
+
+def settled_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, c: Constraints, job: JobSize,
+                    rejected: dict[str, str], need: "_NeedCache", make) -> list[Config]:
+    """Every card's configurations (make: training_configs or inference_configs), housed, timed and pruned
+    (prune compares within a card type only), in card order; cards without any are named in `rejected`. A card's configurations depend only on (architecture,
+    workload, card, stack, platforms, rates, constraints, job): kept per such key, so a sweep variant that
+    changes one card's price recomputes that card alone (copies are returned: callers may annotate them)."""
+    import copy
+
+    settled: list[Config] = []
+    unhoused: dict[str, str] = {}
+    base = (arch, _key_of(wl, frozen), _catalog_key(catalog), _constraints_key(c), frozen(job), make.__name__)
+    for card in cards:
+        g, wg, stack, ev = card
+        key = base + (_key_of(g, frozen), frozen(wg), stack, ev)
+        hit = _CARD_CONFIGS.get(key)
+        if hit is None:
+            rej: dict[str, str] = {}
+            mine, why = [], None
+            for cf in make(arch, wl, [card], catalog, c, rej, need):
+                if settle(arch, job, cf, catalog, c) is None:
+                    why = why or (f"no catalogued machine can house {cf.count} of them (slots, power, cooling, "
+                                  "RAM or a replica wider than one machine)")
+                else:
+                    mine.append(cf)
+            hit = (prune(mine), rej, None if mine else why)    # pruning is per card type
+            if len(_CARD_CONFIGS) >= _CACHE_MAX:
+                _CARD_CONFIGS.clear()
+            _CARD_CONFIGS[key] = hit
+        mine, rej, why = hit
+        rejected.update(rej)
+        if why:
+            unhoused[g.name] = why
+        settled += [copy.copy(cf) for cf in mine]
+    rejected.update(unhoused)
+    return settled
+
+
+def clear_caches() -> None:
+    """Forget every shared candidate, estimate and micro-batch (tests compare cold and warm results)."""
+    import planner.throughput as throughput
+    from planner.throughput import hardware, training
+    throughput._TIMINGS.clear()
+    hardware._BY_OBJECT.clear()
+    _HOUSING.clear()
+    _CARD_CONFIGS.clear()
+    _FROZEN.clear()
+    _ESTIMATES.clear()
+    training._MICRO_BATCHES.clear()
+
+
 def link_of(cf: Config, hosting: Hosting) -> Link:
     """The slowest link the configuration's collectives cross, as bought: NVLink only on baseboards and on
     bridged pairs, PCIe (peer-to-peer, or staged through host memory on GeForce cards) otherwise, and the
@@ -577,15 +707,15 @@ def _node_network_gbits(m: Machine) -> float:
 
 def settle(arch: Architecture, job: JobSize, cf: Config, catalog: Catalog, c: Constraints) -> Config | None:
     """House the configuration and time the job on that housing; None when no machine can house it."""
-    cf.options = machine_options(cf, catalog, c)
-    cf.hosting = cheapest_hosting(cf.count, cf.options)
+    housed = housing(cf, catalog, c)
+    cf.options, cf.hosting = housed[0], housed[1]
     if cf.hosting is None:
         return None
     wl = cf.workload
     if cf.parts:
         return cf
     if wl.training:
-        link = link_of(cf, cf.hosting)
+        link = _housed_link(cf, housed)
         t = time_training(arch, wl, cf.gpu, cf.count, cf.zero, cf.offload, link, job.tokens)
         cf.tokens_per_s, cf.time_s, cf.time_detail = t.tokens_per_s, t.seconds, t.detail
         cf.link, cf.time_basis, cf.time_range_s = t.link, t.basis, t.range_s
@@ -613,16 +743,42 @@ def replica_throughput(arch: Architecture, wl: Workload, cf: Config, requests: i
 
 def prune(configs: list[Config]) -> list[Config]:
     """Drop configurations another of the same card type beats on both cost and time: they can never be the
-    cheapest plan within a deadline, the fastest within a budget, or a card type's best alternative."""
-    keep = []
-    for cf in configs:
-        t = cf.time_s if cf.time_s is not None else math.inf
-        dominated = any(o is not cf and o.gpu.name == cf.gpu.name and o.hosting.cost_usd <= cf.hosting.cost_usd
-                        and (o.time_s if o.time_s is not None else math.inf) <= t
-                        and (o.hosting.cost_usd, o.time_s or 0) != (cf.hosting.cost_usd, cf.time_s or 0)
-                        for o in configs)
-        if not dominated:
-            keep.append(cf)
+    cheapest plan within a deadline, the fastest within a budget, or a card type's best alternative.
+
+    o dominates cf when o costs no more, takes no longer (no time: forever), and differs in (cost, time).
+    Per card type, sorted by cost: cf is dominated by a strictly cheaper o when the fastest of those is no
+    slower, else by an o of the same cost that is faster - O(n log n), the same as comparing all pairs
+    (tests/test_speed.py checks it on random inputs)."""
+    by_card: dict[str, list[int]] = {}
+    for i, cf in enumerate(configs):
+        by_card.setdefault(cf.gpu.name, []).append(i)
+    dominated = [False] * len(configs)
+    for idx in by_card.values():
+        idx.sort(key=lambda i: configs[i].hosting.cost_usd)
+        cheaper, fastest_cheaper = False, math.inf   # any strictly cheaper one; the fastest of them
+        start = 0
+        while start < len(idx):
+            cost = configs[idx[start]].hosting.cost_usd
+            end = start
+            while end < len(idx) and configs[idx[end]].hosting.cost_usd == cost:
+                end += 1
+            level = idx[start:end]           # the configurations of one cost
+            times = [configs[i].time_s for i in level]
+            timed = [t for t in times if t is not None]
+            fastest_timed = min(timed, default=math.inf)
+            untimed = len(timed) < len(times)
+            for i, t in zip(level, times):
+                if t is None:
+                    # no time (forever, but compared as 0): any cheaper one, or one of this cost with a time
+                    dominated[i] = cheaper or any(x != 0 for x in timed)
+                else:
+                    # a cheaper one no slower, a faster one of this cost, or (at time inf) an untimed one
+                    dominated[i] = (cheaper and fastest_cheaper <= t) or fastest_timed < t or \
+                        (untimed and t == math.inf)
+            cheaper = True
+            fastest_cheaper = min(fastest_cheaper, fastest_timed)   # an untimed one counts as inf
+            start = end
+    keep = [cf for cf, d in zip(configs, dominated) if not d]
     # identical (cost, time) duplicates: keep the simplest strategy
     seen, out = set(), []
     for cf in sorted(keep, key=lambda x: (x.zero, x.offload != "none")):

@@ -18,7 +18,8 @@ import pulp
 from planner.architecture import Architecture
 from planner.catalog import Catalog
 from planner.configs import (Config, Constraints, Job, Machine, _NeedCache, candidate_gpus, cards_per_host,
-                             inference_configs, job_for, one_replica, prune, settle, training_configs, usable_bytes)
+                             inference_configs, job_for, one_replica, prune, settle, settled_configs, training_configs,
+                             usable_bytes)
 from planner.errors import InputError
 from planner.estimator import Estimate
 from planner.files import native_stdout_silenced
@@ -342,21 +343,8 @@ def _configs_for(arch: Architecture, wl: Workload, catalog: Catalog, c: Constrai
         c = replace(c, require_nvlink=True)
     cards, more = candidate_gpus(catalog, wl, c)
     rejected.update(more)
-    need = _NeedCache(arch)
     make = training_configs if wl.training else inference_configs
-    raw = make(arch, wl, cards, catalog, c, rejected, need)
-    settled = []
-    unhoused: dict[str, str] = {}
-    for cf in raw:
-        if settle(arch, job, cf, catalog, c) is None:
-            unhoused.setdefault(cf.gpu.name, f"no catalogued machine can house {cf.count} of them "
-                                              "(slots, power, cooling, RAM or a replica wider than one machine)")
-        else:
-            settled.append(cf)
-    for name, why in unhoused.items():
-        if not any(cf.gpu.name == name for cf in settled):
-            rejected[name] = why
-    return prune(settled)
+    return prune(settled_configs(arch, wl, cards, catalog, c, job, rejected, _NeedCache(arch), make))
 
 
 @dataclass

@@ -65,3 +65,93 @@ def test_card_of_is_cached_on_the_fields_it_reads():
     g = cat.gpus["rtx-4090"]
     assert card_of(g) is card_of(g.model_copy())
     assert card_of(g.model_copy(update={"bf16_tflops": 100.0})).bf16_tflops == 100.0
+
+
+# ---------------------------------------------------------------------------------------------------
+# Candidate generation
+
+def _all_pairs_prune(configs):
+    """The all-pairs dominance pruning that configs.prune replaced (kept here as its specification)."""
+    keep = []
+    for cf in configs:
+        t = cf.time_s if cf.time_s is not None else math.inf
+        dominated = any(o is not cf and o.gpu.name == cf.gpu.name and o.hosting.cost_usd <= cf.hosting.cost_usd
+                        and (o.time_s if o.time_s is not None else math.inf) <= t
+                        and (o.hosting.cost_usd, o.time_s or 0) != (cf.hosting.cost_usd, cf.time_s or 0)
+                        for o in configs)
+        if not dominated:
+            keep.append(cf)
+    seen, out = set(), []
+    for cf in sorted(keep, key=lambda x: (x.zero, x.offload != "none")):
+        key = (cf.gpu.name, round(cf.hosting.cost_usd, 2), cf.time_s)
+        if key not in seen:
+            seen.add(key)
+            out.append(cf)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_pruning_equals_the_all_pairs_comparison_on_random_inputs(seed):
+    """Sort-and-sweep pruning keeps exactly the configurations, in the same order, that comparing every pair
+    keeps: ties in cost and in time, no time (None), a time of 0 or inf, several card types."""
+    from types import SimpleNamespace as NS
+
+    from planner.configs import prune
+    rng = random.Random(seed)
+    costs = [rng.choice([100.0, 250.5, 1000.0, 1000.004]) for _ in range(3)] + [rng.uniform(50, 5000)]
+    times = [None, 0.0, math.inf, 3600.0, 7200.0, rng.uniform(1, 1e6)]
+    configs = [NS(gpu=NS(name=rng.choice("abc")), hosting=NS(cost_usd=rng.choice(costs)), time_s=rng.choice(times),
+                  zero=rng.choice([0, 1, 3]), offload=rng.choice(["none", "optimizer"]))
+               for _ in range(rng.randint(0, 40))]
+    assert [id(x) for x in prune(configs)] == [id(x) for x in _all_pairs_prune(configs)]
+
+
+def test_a_sweep_of_distinct_solves_equals_planning_each_variant_alone_from_cold(tmp_path):
+    """Candidates shared across variants (per card type, per housing, per micro-batch and timing) give
+    exactly the rows of planning every variant on its own in a fresh state: every cache emptied first."""
+    from pathlib import Path
+
+    from planner.configs import clear_caches
+    from planner.files import read_yaml
+    from planner.scenario import Scenario, _constraints, _jobs, apply_overrides, expand, row_of, run_scenario
+    from planner.solver import plan_jobs
+    f = tmp_path / "s.yaml"
+    f.write_text("""
+workloads: [{name: ft, model: llama-3.1-8b, method: lora, gradient_checkpointing: true}]
+constraints: {budget: 20000}
+sweep:
+  seq_len: [1024, 8192]
+  batch_size: [1, 8]
+  price_change.rtx-4090: ["-40%", "0%", "+50%"]
+  lora_rank: [8, 128]
+""")
+    _, fast = run_scenario(str(f), workers=1)
+    raw, path = read_yaml(f, "scenario"), Path(f)
+    base = load_catalog()
+    alone = []
+    for values, variant in expand(raw, path):
+        clear_caches()
+        sc = Scenario.model_validate(variant)
+        res = plan_jobs(_jobs(sc, path), apply_overrides(base, sc.catalog, path), _constraints(sc), alternatives=0)
+        alone.append(row_of(values, res, sc.constraints.currency.upper()))
+    assert fast == alone
+    assert len({r["cost"] for r in fast}) > 1
+
+
+def test_a_changed_price_reprices_that_card_and_rebuilds_no_memory_estimate():
+    """A variant that changes one card's price re-houses that card alone (its configurations cost exactly
+    count x the price change less); the memory estimates are reused."""
+    from planner import configs
+    from planner.solver import Constraints, candidates
+    arch, wl = reg.models["llama-3.1-8b"], Workload(method="lora")
+    before = candidates(arch, wl, cat, Constraints(budget=20000)).configs
+    estimates = len(configs._ESTIMATES)
+    g = before[0].gpu
+    cheaper = cat.model_copy(update={"gpus": {**cat.gpus, g.name.lower(): g.model_copy(update={"price": g.price / 2})}})
+    after = candidates(arch, wl, cheaper, Constraints(budget=20000)).configs
+    assert len(configs._ESTIMATES) == estimates
+    old = {cf.key: cf.hosting.cost_usd for cf in before}
+    for cf in after:
+        drop = cf.count * g.price / 2 if cf.gpu.name == g.name else 0.0
+        if cf.key in old:
+            assert math.isclose(cf.hosting.cost_usd, old[cf.key] - drop, rel_tol=1e-9)

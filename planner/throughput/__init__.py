@@ -30,13 +30,32 @@ class Timing:
     range_s: tuple[float, float] | None = None
 
 
+# Timings already computed, keyed by everything time_training reads (the card without its name or price):
+# the configurations of a card's regional price variants, and a sweep's variants, share them. Bounded.
+_TIMINGS: dict[tuple, Timing] = {}
+_TIMINGS_MAX = 100_000
+
+
 def time_training(arch, w, gpu, count: int, zero: int, offload: str, link: Link, tokens: int | None) -> Timing:
     """Tokens/s and time to train `tokens` for `count` cards of catalogue GPU `gpu` joined by `link`."""
-    from planner.throughput.basis import basis, family
-    from planner.throughput.hardware import card_of
-    from planner.throughput.training import training_step
+    from planner.throughput.basis import family
+    from planner.throughput.hardware import card_of, physical
 
     card = card_of(gpu)
+    key = (arch, tuple(v for k, v in w.__dict__.items() if k != "gpus"), physical(card), count, zero, offload, link,
+           tokens, family(gpu))
+    t = _TIMINGS.get(key)
+    if t is None:
+        if len(_TIMINGS) >= _TIMINGS_MAX:
+            _TIMINGS.clear()
+        t = _TIMINGS[key] = _time_training(arch, w, gpu, card, count, zero, offload, link, tokens)
+    return t
+
+
+def _time_training(arch, w, gpu, card, count: int, zero: int, offload: str, link: Link, tokens: int | None) -> Timing:
+    from planner.throughput.basis import basis, family
+    from planner.throughput.training import training_step
+
     st = training_step(arch, w.model_copy(update={"gpus": count}), card, count, link, zero, offload)
     tps = st.tokens_per_s
     seconds = tokens / tps if tokens and tps > 0 else None

@@ -83,8 +83,28 @@ def _pcie_gbps(text: str | None) -> float:
     return PCIE_LANE_GBPS.get(gen, PCIE_LANE_GBPS[4]) * lanes * PCIE_COPY_EFFICIENCY
 
 
+# Cards already made, per catalogue GPU object (held, so its id is not reused): a plan asks once per configuration
+_BY_OBJECT: dict[int, tuple[object, Card]] = {}
+
+
 def card_of(g) -> Card:
     """A catalogue GPU (planner.catalog.GPU) as the time model sees it (cached on the fields it reads)."""
+    hit = _BY_OBJECT.get(id(g))
+    if hit is not None and hit[0] is g:
+        return hit[1]
+    if len(_BY_OBJECT) >= 16_384:
+        _BY_OBJECT.clear()
+    card = _card_of(g)
+    _BY_OBJECT[id(g)] = (g, card)
+    return card
+
+
+def physical(card: Card) -> tuple:
+    """What a card computes with: every field but its name (regional price variants of a card share it)."""
+    return tuple(v for k, v in card.__dict__.items() if k != "name")
+
+
+def _card_of(g) -> Card:
     return _card(g.name, g.vendor, g.generation, g.bf16_tflops, g.bandwidth_gbps, g.form, getattr(g, "ecc", False),
                  getattr(g, "fp32_tflops", None), getattr(g, "pcie", None), getattr(g, "fp8_tflops", None),
                  getattr(g, "fp8", False))

@@ -26,7 +26,7 @@ from functools import lru_cache
 
 from planner.architecture import Architecture
 from planner.throughput.comm import Link, data_parallel_bytes
-from planner.throughput.hardware import Card
+from planner.throughput.hardware import Card, physical
 from planner.throughput.presets import TimePreset, preset_for
 from planner.workload import Workload
 
@@ -131,7 +131,7 @@ def micro_batch(arch: Architecture, w: Workload, card: Card, preset: TimePreset 
 
     preset = preset or preset_for(w.framework)
     # the stack preset is part of the key: a replaced STACKS entry (tests do that) is a different micro-batch
-    key = (arch, tuple(v for k, v in w.__dict__.items() if k not in _PER_STEP_FIELDS), card, preset, fp8,
+    key = (arch, tuple(v for k, v in w.__dict__.items() if k not in _PER_STEP_FIELDS), physical(card), preset, fp8,
            STACKS.get(w.framework))
     mb = _MICRO_BATCHES.get(key)
     if mb is None:
