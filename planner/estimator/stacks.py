@@ -81,6 +81,11 @@ class Stack:
     # _get_full_state_dict_context (all parameters gathered on every rank). Its reported peak is the whole run's
     # torch.cuda.max_memory_allocated, so that moment counts.
     loads_full_16bit: bool = False
+    # selective activation checkpointing (--activation-checkpointing selective): "op" = torchtitan's per-op policy
+    # (torchtitan/distributed/activation_checkpoint.py _apply_op_sac, torchtune training.apply_selective_activation_
+    # checkpointing ported from it): inside every decoder layer the outputs of matmuls and attention are saved,
+    # "except every second mm", everything else (norms, RoPE, SiLU, products) recomputed in backward
+    selective_policy: str = "op"
 
     def with_workload(self, w: Workload) -> "Stack":
         """The preset with the Workload's explicit mechanism choices applied on top."""
@@ -91,6 +96,10 @@ class Stack:
             s = replace(s, loss=w.loss)
         if w.activation_offload:
             s = replace(s, activation_offload=True)
+        if w.compile is not None:
+            s = replace(s, compiled=w.compile)
+        if w.optimizer_in_backward is not None:
+            s = replace(s, optimizer_in_backward=w.optimizer_in_backward)
         return s
 
 
@@ -142,6 +151,26 @@ STACKS: dict[str, Stack] = {
     "unsloth": Stack("unsloth", "Unsloth (bf16 compute, fp32 LoRA, fused CE, checkpoints offloaded to host)",
                      kbit_upcast=False, adapter_bytes=4, attention="flash", eager_for_softcap=False, loss="fused",
                      sharding="deepspeed", activation_offload=True, fused_lora_kernels=True),
+    # torchtitan (pytorch/torchtitan @9dec370, the Dec 2024 Llama 3.1 benchmarks; train_configs/llama3_8b.toml):
+    # parallelize_llama.apply_fsdp: FSDP2 fully_shard per TransformerBlock, then the root (tok_embeddings, norm,
+    # output) with reshard_after_forward=True, so only the output projection is gathered again for the loss;
+    # fp32 parameters under MixedPrecisionPolicy(param_dtype=bf16, reduce_dtype=fp32) (16 bytes/param of states,
+    # as DeepSpeed bf16); SDPA flash with is_causal (no mask); train.py loss_fn =
+    # cross_entropy(pred.flatten(0, 1).float(), labels) then `del pred` before backward: full fp32 logits;
+    # activation_checkpoint mode "selective", selective_ac_option "op" by default (_apply_ac_to_transformer_block);
+    # training.compile compiles each TransformerBlock, not the loss ("# loss_fn = torch.compile(loss_fn)").
+    "torchtitan": Stack("torchtitan", "torchtitan (FSDP2 per block, bf16 compute / fp32 params, selective op AC)",
+                        kbit_upcast=False, adapter_bytes=2, attention="flash", loss="full", sharding="fsdp2",
+                        shard_embeddings=True, selective_policy="op"),
+    # Axolotl (src/axolotl/loaders/model.py ModelLoader._configure_embedding_dtypes, 2025): prepare_model_for_kbit_
+    # training up-casts, then every module named *norm* and the embedding modules (embed_tokens, lm_head) are
+    # converted back to cfg.torch_dtype (bf16) "for flash-attn compatibility" when an adapter or flash attention is
+    # used, so the stream stays bf16 (unlike the hf preset's fp32 up-cast); peft keeps adapters fp32; the example
+    # configs set flash_attention: true and (2025+) the CutCrossEntropyPlugin (no logits materialised: --loss fused);
+    # multi-GPU via accelerate FSDP or DeepSpeed (--zero) as in the hf presets.
+    "axolotl": Stack("axolotl", "Axolotl (HF Trainer + peft; norms/embeddings back to bf16 after kbit prep, "
+                     "flash attention, Cut Cross Entropy)",
+                     kbit_upcast=False, adapter_bytes=4, attention="flash", loss="fused", sharding="deepspeed"),
 }
 
 

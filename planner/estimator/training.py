@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from planner.architecture import Architecture
 from planner.estimator.activations import (
     _norm_saved,
+    selective_op_saved_bytes_per_token,
     layer_backward_temp_per_token,
     layer_saved_bytes_per_token,
 )
@@ -288,10 +289,31 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
     final_norm = T * _norm_saved(h, nx, full)
     if full:
         final_norm += T * h * (2 if nx.autocast else nx.act_bytes)   # lm_head's saved input
-    gc = w.gradient_checkpointing
+    ac = w.checkpointing
+    gc = ac != "none"
+    L = arch.num_layers
     checkpoint_layer = T * nx.stream_bytes * h
-    # HF gradient checkpointing saves each decoder layer's input and recomputes the layer in backward
-    saved = (T * arch.num_layers * nx.stream_bytes * h if gc else all_layers) + eager_mask
+    ac_text = "none"
+    if ac == "full":
+        # HF gradient checkpointing (torchtitan / torchtune full AC) saves each decoder layer's input and recomputes
+        # the layer in backward
+        layers_saved = L * checkpoint_layer
+        ac_text = "full (per decoder layer)"
+    elif ac == "selective" and w.ac_every:
+        # torchtitan selective_ac_option = N (torchtune ac_option N): layers with index % N == 0 are checkpointed,
+        # the others keep every saved tensor
+        n_ckpt = math.ceil(L / w.ac_every)
+        layers_saved = n_ckpt * checkpoint_layer + (L - n_ckpt) * all_layers // max(L, 1)
+        ac_text = f"selective: every {w.ac_every}th layer checkpointed ({n_ckpt} of {L})"
+    elif ac == "selective":
+        per_tok_sac = max(selective_op_saved_bytes_per_token(arch, w, nx, moe=False) if dense_layers else 0,
+                          selective_op_saved_bytes_per_token(arch, w, nx, moe=True) if moe_layers else 0)
+        checkpoint_layer = T * per_tok_sac
+        layers_saved = L * checkpoint_layer
+        ac_text = "selective per op (matmul outputs, every second one recomputed; attention output saved)"
+    else:
+        layers_saved = all_layers
+    saved = layers_saved + eager_mask
     host_activations = 0
     if stack.activation_offload:
         # unsloth's offloaded checkpointing / torchtune OffloadActivations: saved tensors are copied to host RAM
@@ -334,7 +356,7 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
         assumptions.append("optimizer step fused into backward (optimizer_in_bwd): one parameter's gradient at a time")
     head_grads = grads_gpu * (V * h * (1 if arch.tie_embeddings else 2) + h) // arch.params if full else 0
     if gc:
-        ckpts = saved if stack.activation_offload else arch.num_layers * checkpoint_layer
+        ckpts = saved if stack.activation_offload else layers_saved
         ends = [(ckpts, head_grads), (min(checkpoint_layer, ckpts), grads_gpu)]
         checkpoints_left, grads_so_far = max(ends, key=sum)
     else:
@@ -404,7 +426,7 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
            if w.grad_accum > 1 else ""),
         f"attention: {kernel}; loss: {loss_text}"
         + ("; Gemma-2 final logit soft-capping saves a tanh output" if arch.family == "gemma2" else ""),
-        "gradient checkpointing: per decoder layer" if gc else "no gradient checkpointing",
+        f"gradient checkpointing: {ac_text}",
     ]
     if stack.activation_offload:
         assumptions.append(f"activation offload: {host_activations / 2**30:.2f} GiB of saved activations in host "
