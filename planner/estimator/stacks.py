@@ -86,6 +86,11 @@ class Stack:
     # checkpointing ported from it): inside every decoder layer the outputs of matmuls and attention are saved,
     # "except every second mm", everything else (norms, RoPE, SiLU, products) recomputed in backward
     selective_policy: str = "op"
+    # the full-vocabulary loss is torch.compile'd together with the model (torchtitan components/loss.py @e7c0cae,
+    # 2025-06: build_cross_entropy_loss "Compiling the loss function with torch.compile" when training.compile): one
+    # fused kernel keeps the 16-bit logits and a log-sum-exp and writes a 16-bit gradient, no fp32 copies. An
+    # explicit --loss full keeps the eager loss (torchtitan @9dec370, Dec 2024, left loss_fn uncompiled).
+    compile_loss: bool = False
 
     def with_workload(self, w: Workload) -> "Stack":
         """The preset with the Workload's explicit mechanism choices applied on top."""
@@ -93,7 +98,7 @@ class Stack:
         if w.attention in ("flash", "sdpa", "eager"):
             s = replace(s, attention=w.attention, eager_for_softcap=False)
         if w.loss != "auto":
-            s = replace(s, loss=w.loss)
+            s = replace(s, loss=w.loss, compile_loss=False)
         if w.activation_offload:
             s = replace(s, activation_offload=True)
         if w.compile is not None:
@@ -158,10 +163,10 @@ STACKS: dict[str, Stack] = {
     # as DeepSpeed bf16); SDPA flash with is_causal (no mask); train.py loss_fn =
     # cross_entropy(pred.flatten(0, 1).float(), labels) then `del pred` before backward: full fp32 logits;
     # activation_checkpoint mode "selective", selective_ac_option "op" by default (_apply_ac_to_transformer_block);
-    # training.compile compiles each TransformerBlock, not the loss ("# loss_fn = torch.compile(loss_fn)").
+    # training.compile compiles each TransformerBlock; from 2025 it compiles the loss too (compile_loss below).
     "torchtitan": Stack("torchtitan", "torchtitan (FSDP2 per block, bf16 compute / fp32 params, selective op AC)",
                         kbit_upcast=False, adapter_bytes=2, attention="flash", loss="full", sharding="fsdp2",
-                        shard_embeddings=True, selective_policy="op"),
+                        shard_embeddings=True, selective_policy="op", compile_loss=True),
     # Axolotl (src/axolotl/loaders/model.py ModelLoader._configure_embedding_dtypes, 2025): prepare_model_for_kbit_
     # training up-casts, then every module named *norm* and the embedding modules (embed_tokens, lm_head) are
     # converted back to cfg.torch_dtype (bf16) "for flash-attn compatibility" when an adapter or flash attention is

@@ -220,6 +220,10 @@ def _loss_bytes(arch: Architecture, w: Workload, stack: Stack, nx: Numerics, T: 
         n = f"{stack.loss_chunk_tokens}-token chunks" if stack.loss_chunk_tokens else f"{stack.loss_chunks} chunks"
         how = "compiled" if stack.loss_compiled else ("fp32" if stack.loss_upcast else "bf16, no up-cast")
         return fwd, bwd, f"chunked cross-entropy ({n}, {how} per chunk)"
+    if stack.compile_loss and stack.compiled:
+        # compiled cross_entropy(pred.float()): the fused kernel saves the 16-bit logits and a log-sum-exp per token,
+        # and backward writes the 16-bit gradient directly
+        return 2 * T * V + softcap, 4 * T * V + softcap, "full-vocabulary cross-entropy compiled with the model"
     # transformers' ForCausalLMLoss: logits.float(); cross_entropy = log_softmax (saves its fp32 output)
     # + nll_loss. Backward creates nll's fp32 grad and log_softmax's fp32 grad while the saved output lives:
     # 3 x 4 bytes x vocab per token. Forward: 16-bit logits + fp32 copy + log_softmax output.
