@@ -54,6 +54,8 @@ def compared_bytes(est, compare: str) -> int:
         return sum(est.breakdown.get(k, 0) for k in ("weights", "kv_cache", "compute_buffer"))
     if compare == "mlx_peak":              # mx.get_peak_memory(): what MLX's allocator handed out
         return est.peak_allocated_bytes
+    if compare == "weights":               # the weights on each GPU (engine logs: "Load weight end ... mem usage")
+        return est.breakdown.get("weights", 0)
     raise ValueError(f"unknown compare field {compare!r}")
 
 
