@@ -60,7 +60,8 @@ def compared_bytes(est, compare: str) -> int:
 
 
 def run_case(case: dict):
-    args = build_parser().parse_args(["estimate", *case["cli_today"]])
+    # `cli`, where a case has one, is the run as the current flags can say it; `cli_today` what it was first recorded as
+    args = build_parser().parse_args(["estimate", *case.get("cli", case["cli_today"])])
     arch, _ = _resolve_model(args.model)
     wl = _workload(args)
     return estimate(arch, wl), wl

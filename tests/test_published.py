@@ -69,3 +69,22 @@ def test_found_cases_meet_the_issue_targets():
     s = summary(FOUND_RESULTS)
     assert s["median_abs_error"] <= 0.10, s
     assert s["p90_abs_error"] <= 0.30, s
+
+
+# ---------------------------------------------------------------------------------------------------
+# Figures found for issue 18's stacks (validation/published-cases-new.json): the acceptance bounds
+
+NEW = CASES.parent / "published-cases-new.json"
+NEW_RESULTS = evaluate(NEW)
+
+
+def test_new_stack_cases_meet_the_issue_bounds():
+    """Median |error| <= 8% and p90 <= 25% on the figures published for torchtitan and SGLang."""
+    s = summary(NEW_RESULTS)
+    assert s["cases"] >= 10
+    assert s["median_abs_error"] <= 0.08 and s["p90_abs_error"] <= 0.25, s
+
+
+def test_every_new_case_cites_its_source_and_quote():
+    for c in json.loads(NEW.read_text())["cases"]:
+        assert c["source"] and len(c["quote"]) > 10 and c["compare"] in ("reserved", "allocated", "total", "weights")

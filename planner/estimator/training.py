@@ -171,7 +171,8 @@ def _shard(arch: Architecture, w: Workload, stack: Stack, nx: Numerics, base_wei
         # stage3 allocates grad_partitions_flat_buffer (16-bit, this rank's partition) at start-up: resident
         out.resident_grads = out.grads
         out.weights = weights // N
-        live = min(DS_MAX_LIVE_PARAMETERS, arch.params) * weights // max(arch.params, 1)   # in the stored dtype
+        max_live = DS_MAX_LIVE_PARAMETERS if w.zero3_max_live_parameters is None else w.zero3_max_live_parameters
+        live = min(max_live, arch.params) * weights // max(arch.params, 1)   # in the stored dtype
         out.gathered_fwd = out.gathered_bwd = max(live, unit)
     if offload != "none":
         out.offloaded += out.states * N + out.step_temp * N + trainable * 4   # + fp32 grads on the host
