@@ -47,7 +47,7 @@ FAMILIES = {
     "rocm": Family("rocm", "ROCm",
                    {"hf": TRAIN_ALL, "hf-fsdp": TRAIN_ALL, "torchtune": TRAIN_ALL, "litgpt": TRAIN_ALL,
                     "torchtitan": ("pretrain", "full"), "axolotl": TRAIN_ALL},
-                   ("transformers", "vllm", "llama.cpp", "sglang"), "hf", "transformers",
+                   ("transformers", "vllm", "llama.cpp"), "hf", "transformers",
                    "ROCm stacks are modelled as their CUDA equivalents; not measured"),
     # Apple Metal: MLX (mlx-lm LoRA/QLoRA/full fine-tuning and serving) and llama.cpp; PyTorch MPS runs HF
     # LoRA and full training without bitsandbytes kernels or 8-bit/paged optimizers

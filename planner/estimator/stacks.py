@@ -81,6 +81,10 @@ class Stack:
     # _get_full_state_dict_context (all parameters gathered on every rank). Its reported peak is the whole run's
     # torch.cuda.max_memory_allocated, so that moment counts.
     loads_full_16bit: bool = False
+    # FSDP1 is built with sync_module_states=True from a model only rank 0 loaded (fsdp_qlora train.py low_memory,
+    # its default: "sync_module_states=args['low_memory']"; accelerate fsdp_cpu_ram_efficient_loading, which sets
+    # sync_module_states, peft's FSDP-QLoRA recipe): the load moment in training.py
+    sync_module_states: bool = False
     # selective activation checkpointing (--activation-checkpointing selective): "op" = torchtitan's per-op policy
     # (torchtitan/distributed/activation_checkpoint.py _apply_op_sac, torchtune training.apply_selective_activation_
     # checkpointing ported from it): inside every decoder layer the outputs of matmuls and attention are saved,
@@ -122,7 +126,7 @@ STACKS: dict[str, Stack] = {
     # accelerate upcasts trainable params to fp32 under mixed precision; gradient accumulation runs in no_sync.
     "hf-fsdp": Stack("hf-fsdp", "HF Trainer/TRL under accelerate FSDP (root unit holds embeddings and lm_head)",
                      kbit_upcast=False, adapter_bytes=4, attention="sdpa", loss="full", sharding="fsdp1",
-                     no_sync_accum=True),
+                     no_sync_accum=True, sync_module_states=True),
     # Answer.AI fsdp_qlora train.py: precision=bf16 loads the model in bf16 with bnb quant_storage=bf16 (4-bit
     # weights shard; no MixedPrecision policy needed), get_peft_model without kbit prep (peft of early 2024 moves
     # adapters to the base weight's dtype: bf16), optimizer states in the param dtype, FSDP FULL_SHARD with lambda + transformer wrap (root: embeddings, norm, lm_head),
@@ -130,7 +134,8 @@ STACKS: dict[str, Stack] = {
     # CPUOffload(offload_params=True) when use_cpu_offload; lora_dropout default 0.1.
     "fsdp-qlora": Stack("fsdp-qlora", "Answer.AI fsdp_qlora train.py (bf16, FSDP FULL_SHARD, bf16 quant storage)",
                         kbit_upcast=False, adapter_bytes=2, attention="flash", loss="full", sharding="fsdp1",
-                        holds_logits=True, bnb_saves_inputs=True, no_sync_with_offload=True, lora_dropout="module"),
+                        holds_logits=True, bnb_saves_inputs=True, no_sync_with_offload=True, lora_dropout="module",
+                        sync_module_states=True),
     # torchtune recipes (configs at 30b8519, the README's memory tables): bf16 everywhere (dtype: bf16, LoRA params
     # bf16, no up-cast), SDPA (flash on bf16), CEWithChunkedOutputLoss(num_output_chunks=8): the output projection
     # returns 8 bf16 chunks, each upcast to fp32 inside a compiled cross-entropy, so only one chunk's logits gradient

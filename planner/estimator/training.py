@@ -46,6 +46,12 @@ DS_ALLGATHER_BUCKET = 5 * 10**8
 NCCL_BYTES_2_RANKS = 544 * 2**20
 NCCL_BYTES_MORE_RANKS = 688 * 2**20
 
+# FSDP1 init with sync_module_states=True (torch/distributed/fsdp/_init_utils.py): each unit's parameters are moved to
+# the GPU, broadcast from rank 0 in buckets of PARAM_BROADCAST_BUCKET_SIZE = 250 MiB, then flattened into a new
+# FlatParameter (a copy: both exist for a moment) and sharded. The root unit (embeddings, norm, lm_head) is wrapped last,
+# on top of every shard already resident.
+FSDP_BROADCAST_BUCKET_BYTES = 250 * 2**20
+
 # Liger / cut-cross-entropy fused linear cross-entropy: the chunk size is chosen so one chunk's logits hold about
 # as many elements as the hidden states (liger_kernel fused_linear_cross_entropy: chunk_size =
 # next_power_of_2(ceil(BT / ceil(V / H)))): an fp32 chunk of logits and its gradient, about 2 x 4 B x h per token.
@@ -67,6 +73,7 @@ class Sharded:
     offloaded: int               # host RAM
     grads_on_gpu: bool = True
     resident_grads: int = 0      # gradient buffers allocated once and alive in every moment (ZeRO-3 partition)
+    root_unit: int = 0           # FSDP: the root unit's parameters unsharded (embeddings, final norm, lm_head)
 
 
 def _unit_bytes(arch: Architecture, base_weights: int, adapters: int, emb: int) -> int:
@@ -120,6 +127,7 @@ def _shard(arch: Architecture, w: Workload, stack: Stack, nx: Numerics, base_wei
         # projection is gathered for the loss.
         own_units = stack.shard_embeddings or (stack.shard_embeddings_full and full)
         root = emb if not own_units else arch.vocab_size * h * (2 if nx.quant else nx.master_bytes)
+        out.root_unit = emb
         if Z >= 3 or offload != "none":
             sharded = (weights - quant_state) // N + quant_state
             # the unit in use and the one prefetched (limit_all_gathers / FSDP2 implicit prefetch: two in flight)
@@ -389,6 +397,15 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
         load_extra = full16 if N > 1 else max(full16 - weights, 0)
         if load_extra:
             moments["checkpoint load"] = {"gathered": load_extra}
+    load_default = 0
+    if stack.sync_module_states and stack.sharding == "fsdp1" and N > 1 and (Z or w.offload != "none"):
+        # model load: rank 0 holds the checkpoint, FSDP init broadcasts and flattens unit by unit; at the root unit
+        # (wrapped last) its parameters and their flattened copy both exist beside the shards already made
+        # (Answer.AI logs this moment as reserved_after_model_wrap). Those default-stream blocks stay cached for the
+        # run; FSDP's all-gathers later allocate on their own stream (see below), so they cannot reuse them.
+        load_default = weights + 2 * sh.root_unit + min(FSDP_BROADCAST_BUCKET_BYTES, sh.root_unit)
+        assumptions.append(f"model load (FSDP init, sync_module_states): {load_default / 2**30:.2f} GiB on the GPU "
+                           "while the root unit is broadcast and flattened; cached for the rest of the run")
     totals, reserved_at = {}, {}
     for name, parts in moments.items():
         st = states if name == "optimizer step" else states_at_activation_peak
@@ -402,6 +419,10 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
             # only on the stream it was allocated on (PyTorch CUDA semantics, "memory management"), so that pool's
             # high-water mark (units in flight + root) stays reserved in every moment
             reserved_at[name] += max(sh.gathered_fwd, sh.gathered_bwd) - parts.get("gathered", 0)
+            if load_default:
+                # the default stream keeps at least what the load cached; the unshard stream's pool comes on top
+                reserved_at[name] = max(reserved_at[name], int(load_default * (1 + SLACK_STATES))
+                                        + max(sh.gathered_fwd, sh.gathered_bwd))
     peak_phase = max(totals, key=totals.get)
     reserved_phase = max(reserved_at, key=reserved_at.get)
     parts = moments[peak_phase]
@@ -448,5 +469,7 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
                            if stack.kbit_upcast else "no fp32 up-cast of the non-quantised weights: bf16 stream")
     if arch.is_moe:
         assumptions.append(f"MoE: all {arch.num_experts} experts resident, {arch.experts_per_token} active per token")
-    return _finish(arch, w, breakdown, peak, reserved, cuda_context, peak_phase, trainable, assumptions,
-                   offloaded=offloaded, outside_allocator=nccl)
+    est = _finish(arch, w, breakdown, peak, reserved, cuda_context, peak_phase, trainable, assumptions,
+                  offloaded=offloaded, outside_allocator=nccl)
+    est.load_reserved_bytes = int(load_default * (1 + SLACK_STATES))
+    return est
