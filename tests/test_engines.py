@@ -323,8 +323,31 @@ def test_speculative_decoding_adds_the_draft_weights_and_kv():
     d = reg.models["llama-3.2-1b"]
     assert draft.breakdown["weights"] - plain.breakdown["weights"] == d.params * 2
     assert draft.breakdown["kv_cache"] > plain.breakdown["kv_cache"]
-    mtp = est("llama-3.1-70b", speculative="mtp", **kw)
-    assert plain.breakdown["weights"] < mtp.breakdown["weights"] < draft.breakdown["weights"]
+    with pytest.raises(InputError, match="multi-token-prediction"):
+        est("llama-3.1-70b", speculative="mtp", **kw)
+
+
+def test_mtp_adds_one_decoder_layer_with_deepseeks_own_embedding_and_head():
+    kw = dict(engine="vllm", precision="fp8", gpus=8, seq_len=4096, new_tokens=256)
+    arch = reg.models["deepseek-v3"]
+    plain, mtp = est("deepseek-v3", **kw), est("deepseek-v3", speculative="mtp", **kw)
+    added = (mtp.breakdown["weights"] - plain.breakdown["weights"]) * 8
+    # DeepSeek-V3: 671B main model + 14B MTP module (the paper); stored at fp8, about a byte per parameter
+    assert 11e9 < added < 15e9
+    assert mtp.breakdown["kv_cache"] > plain.breakdown["kv_cache"]
+    assert arch.mtp_layers == 1
+
+
+def test_hybrid_linear_attention_layers_keep_a_state_not_a_kv_cache():
+    arch = reg.models["qwen3-next-80b-a3b"]
+    assert (arch.linear_attn_layers, arch.full_attention_layers) == (36, 12)
+    assert 79e9 < arch.params < 81e9                 # "80B in total" (Qwen3-Next-80B-A3B model card)
+    for engine in ("vllm", "sglang", "transformers"):
+        short = est("qwen3-next-80b-a3b", engine=engine, seq_len=1024, new_tokens=0).breakdown["kv_cache"]
+        long = est("qwen3-next-80b-a3b", engine=engine, seq_len=33792, new_tokens=0).breakdown["kv_cache"]
+        # only the 12 full-attention layers grow with the context: 2 kv heads x 256 x 2 (K, V) x 2 bytes each
+        assert long - short == pytest.approx(12 * 2 * 512 * 2 * 32768, rel=0.02), engine
+        assert short > 12 * 2 * 512 * 2 * 1024       # + the per-sequence recurrent state
 
 
 def test_unknown_draft_model_is_an_input_error():

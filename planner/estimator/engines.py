@@ -20,7 +20,13 @@ import math
 
 from planner.architecture import Architecture
 from planner.estimator.common import H100_CUDA_CONTEXT_BYTES, Estimate, GiB, _finish
-from planner.estimator.kv_cache import kv_dtype, kv_elements_per_token_layer, sliding_layers
+from planner.estimator.kv_cache import (
+    hybrid_block_tokens,
+    kv_dtype,
+    kv_elements_per_token_layer,
+    recurrent_state_bytes,
+    sliding_layers,
+)
 from planner.estimator.numerics import Numerics
 from planner.estimator.weights import _quant_matmul_temp, serving_weight_bytes, stored_weights, weight_bytes
 from planner.errors import InputError
@@ -108,11 +114,15 @@ def estimate_vllm(arch: Architecture, w: Workload, nx: Numerics, cuda_context: i
     weights, how = vllm_weight_bytes(arch, w, nx)
     # Paged KV cache: every sequence holds whole 16-token blocks
     kv_name, kv_b = kv_dtype("vllm", w.kv_cache_dtype, 4 if nx.act_bytes == 4 else 2)
-    tokens = math.ceil((s + n) / VLLM_BLOCK_TOKENS) * VLLM_BLOCK_TOKENS
+    block = hybrid_block_tokens(arch, kv_b) or VLLM_BLOCK_TOKENS
+    tokens = math.ceil((s + n) / block) * block
     per_layer = kv_elements_per_token_layer(arch, "vllm") * kv_b
     swa = sliding_layers(arch)
     window = math.ceil(min(tokens, arch.sliding_window) / VLLM_BLOCK_TOKENS) * VLLM_BLOCK_TOKENS if swa else 0
-    kv = int(b * per_layer * ((arch.num_layers - swa) * tokens + swa * window))
+    kv = int(b * per_layer * ((arch.full_attention_layers - swa) * tokens + swa * window))
+    # hybrids: each linear-attention layer holds one page per sequence, padded to the attention page size
+    state = int(b * arch.linear_attn_layers * block * per_layer) if arch.linear_attn_layers else 0
+    kv += state
     # Profiled activation peak: the forward pass at max_num_batched_tokens, or the dummy sampler run
     M = VLLM_MAX_BATCHED_TOKENS
     h = arch.hidden_size
@@ -148,7 +158,10 @@ def estimate_vllm(arch: Architecture, w: Workload, nx: Numerics, cuda_context: i
     reserved = sum(breakdown.values())
     assumptions = [
         f"vLLM (modelled from its memory profiler and published profiles, not measured by this project): {how}",
-        f"{b} sequences of {s} + {n} tokens in a paged {kv_name} KV cache ({VLLM_BLOCK_TOKENS}-token blocks)"
+        f"{b} sequences of {s} + {n} tokens in a paged {kv_name} KV cache ({block}-token blocks)"
+        + (f"; {arch.linear_attn_layers} linear-attention layers keep a {state / max(b, 1) / 2**20:.0f} MiB state per "
+           f"sequence (one {block}-token page each: vLLM's hybrid allocator pads attention blocks to the mamba page)"
+           if state else "")
         + (", MLA latent cache" if arch.is_mla else "")
         + (f"; {swa} sliding-window layers keep {window} tokens" if swa else ""),
         f"activation peak profiled at max_num_batched_tokens {M} and a sampler over max_num_seqs "
@@ -189,17 +202,24 @@ def speculative_bytes(arch: Architecture, w: Workload, tokens: int, kv_bytes: fl
     if not spec:
         return 0, 0, ""
     if spec.lower() == "mtp":
+        if not arch.mtp_layers:
+            raise InputError(f"--speculative mtp: {arch.name} ships no multi-token-prediction layers (its config has "
+                             "no num_nextn_predict_layers / mtp_num_hidden_layers); name a draft model instead")
         h = arch.hidden_size
-        body = (arch.params - arch.embedding_params) // max(arch.num_layers, 1)
-        stored = serving_weight_bytes(arch, w.precision, "vllm")[0] if w.precision in SERVING_FORMATS else \
-            arch.params * (1 if w.precision == "fp8" else 2)
-        per_param = stored / max(arch.params, 1)
-        weights = int((body + 2 * h * h + 3 * h) * per_param) // tp
-        kv = int(tokens * kv_elements_per_token_layer(arch, "vllm") * kv_bytes)
+        # one MTP module: a decoder layer of the model's own kind (attention + MoE or MLP), eh_proj / fc (2h -> h) and
+        # its norms; DeepSeek's also carries its own embed_tokens and shared_head (vLLM deepseek_mtp.py builds both)
+        layer = arch._attention_params() + (arch._moe_params() if arch.is_moe else arch._mlp_params(
+            arch.intermediate_size)) + 4 * h
+        module = layer + 2 * h * h + (2 * arch.vocab_size * h if arch.family.startswith("deepseek") else 0)
+        stored = (serving_weight_bytes(arch, w.precision, "vllm")[0] if w.precision in SERVING_FORMATS
+                  else arch.params * (4 if w.precision == "fp32" else 2))
+        weights = int(arch.mtp_layers * module * stored / max(arch.params, 1)) // tp
+        kv = int(arch.mtp_layers * tokens * kv_elements_per_token_layer(arch, "vllm") * kv_bytes)
         if not arch.is_mla:
             kv = kv * max(arch.num_kv_heads // tp, 1) // arch.num_kv_heads
-        return weights, kv, (f"MTP speculative decoding ({w.speculative_tokens} token(s) per step): one extra decoder "
-                             f"layer and its KV cache, {(weights + kv) / GiB:.2f} GiB per GPU (DeepSeek-V3 layout)")
+        return weights, kv, (f"MTP speculative decoding ({w.speculative_tokens} token(s) per step): "
+                             f"{arch.mtp_layers} MTP layer(s) of the model and their KV cache, "
+                             f"{(weights + kv) / GiB:.2f} GiB per GPU")
     from planner.data import builtin_registry           # the draft is a built-in model (bundled data, no network)
     try:
         draft, _ = builtin_registry().resolve(spec)
@@ -243,7 +263,9 @@ def estimate_sglang(arch: Architecture, w: Workload, nx: Numerics, cuda_context:
     tokens = b * (s + n)
     swa = sliding_layers(arch)
     per_layer = kv_elements_per_token_layer(arch, "vllm") * kv_b
-    kv = int(per_layer * ((arch.num_layers - swa) * tokens + swa * min(tokens, b * arch.sliding_window)))
+    kv = int(per_layer * ((arch.full_attention_layers - swa) * tokens + swa * min(tokens, b * arch.sliding_window)))
+    # hybrids: SGLang's MambaPool holds each running request's conv and temporal state per linear-attention layer
+    kv += recurrent_state_bytes(arch, "sglang", b, int(kv_b))
     h, M = arch.hidden_size, VLLM_MAX_BATCHED_TOKENS
     mlp = (arch.experts_per_token * arch.expert_intermediate_size if arch.is_moe else arch.intermediate_size)
     forward = M * (2 * nx.stream_bytes * h + 3 * nx.act_bytes * mlp // tp)

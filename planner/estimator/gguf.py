@@ -183,8 +183,16 @@ def gguf_model(arch: Architecture, ftype: str) -> GGUFModel:
     for i in range(arch.num_layers):
         b = 0
         e = 0
-        for name, fin, fout in arch.attention_linears():
-            b += add(tensor_type(ftype, arch, _category(name), i), fout, fin)
+        if arch.layer_is_linear_attention(i):
+            # Gated DeltaNet block (llama.cpp qwen3next: ssm_in / ssm_ba / ssm_out quantised like attention; conv1d,
+            # dt bias, A and the gated norm stay f32)
+            for name, fin, fout in arch.linear_attention_linears():
+                b += add(tensor_type(ftype, arch, "other" if name != "out_proj" else "attn_output", i), fout, fin)
+            b += add("f32", arch.linear_conv_dim, arch.linear_conv_kernel)
+            b += add("f32", 1, arch.linear_num_value_heads, 2) + add("f32", 1, arch.linear_value_head_dim)
+        else:
+            for name, fin, fout in arch.attention_linears():
+                b += add(tensor_type(ftype, arch, _category(name), i), fout, fin)
         moe = arch.is_moe and i >= arch.dense_layers
         if moe:
             fe = arch.expert_intermediate_size

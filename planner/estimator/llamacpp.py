@@ -28,7 +28,7 @@ from planner.errors import InputError
 from planner.estimator.common import GiB, Estimate, _finish
 from planner.estimator.gguf import FTYPE_DEFAULT, gguf_model
 from planner.estimator.weights import stored_weights
-from planner.estimator.kv_cache import kv_dtype, kv_elements_per_token_layer, sliding_layers
+from planner.estimator.kv_cache import kv_dtype, kv_elements_per_token_layer, recurrent_state_bytes, sliding_layers
 from planner.workload import Workload
 
 N_UBATCH = 512                 # llama-server / llama-cli default -ub
@@ -133,9 +133,12 @@ def estimate_llamacpp(arch: Architecture, w: Workload, cuda_context: int) -> Est
     swa_cells = min(n_ctx, math.ceil((arch.sliding_window * b + N_UBATCH) / KV_PAD) * KV_PAD) if swa else 0
 
     def kv_layers(count: int) -> int:
-        # the first layers are on the CPU; sliding layers are spread through the model
+        # the first layers are on the CPU; sliding layers (and a hybrid's recurrent layers) are spread through the
+        # model; recurrent layers keep n_seq_max f32 states (llama_memory_recurrent, "RS buffer") instead of cells
         sl = round(swa * count / L) if L else 0
-        return int(per_cell_layer * k_bytes * ((count - sl) * n_ctx + sl * swa_cells))
+        rec = round(arch.linear_attn_layers * count / L) if L else 0
+        state = recurrent_state_bytes(arch, "llama.cpp", b) * rec // max(arch.linear_attn_layers, 1)
+        return int(per_cell_layer * k_bytes * ((count - sl - rec) * n_ctx + sl * swa_cells)) + state
 
     kv_gpu = kv_layers(on_gpu)
     kv_cpu = kv_layers(L) - kv_gpu
