@@ -106,6 +106,10 @@ class Workload(BaseModel):
     def _consistent(self):
         if self.precision is None:
             self.precision = DEFAULT_PRECISION[self.method]
+        if self.activation_checkpointing == "auto" and self.gradient_checkpointing is None \
+                and self.framework == "torchtitan" and self.method != "inference":
+            # torchtitan's train configs (models/llama3/train_configs/*.toml) set activation_checkpoint mode "selective"
+            self.activation_checkpointing = "selective"
         if self.activation_checkpointing != "auto":
             if self.gradient_checkpointing is False and self.activation_checkpointing != "none":
                 raise ValueError(f"--activation-checkpointing {self.activation_checkpointing} contradicts "
