@@ -26,7 +26,7 @@ FLAG_OF = {"batch_size": "--batch-size", "seq_len": "--seq-len", "new_tokens": "
            "gpu_layers": "--gpu-layers", "gpu_memory_utilization": "--gpu-memory-utilization",
            "activation_checkpointing": "--activation-checkpointing", "ac_every": "--ac-every",
            "optimizer_in_backward": "--optimizer-in-backward", "compile": "--compile", "pipeline_parallel": "--pipeline-parallel",
-           "zero3_max_live_parameters": "--zero3-max-live-parameters", "cpu_moe_layers": "--n-cpu-moe",
+           "zero3_max_live_parameters": "--zero3-max-live-parameters", "cpu_moe_layers": "--n-cpu-moe", "quantize_moe_experts": "--quantize-moe-experts",
            "mem_fraction_static": "--mem-fraction-static", "speculative": "--speculative",
            "speculative_tokens": "--speculative-tokens"}
 
@@ -239,6 +239,8 @@ def _add_mechanism_args(p: argparse.ArgumentParser) -> None:
                    help="serving: pipeline stages (vLLM/SGLang --pipeline-parallel-size); tensor parallel = gpus / N")
     p.add_argument("--zero3-max-live-parameters", type=int,
                    help="DeepSpeed stage3_max_live_parameters (default 1e9)")
+    p.add_argument("--quantize-moe-experts", action="store_true",
+                   help="bitsandbytes-quantise the fused MoE experts too (Axolotl quantize_moe_experts)")
     p.add_argument("--n-cpu-moe", type=int, default=0,
                    help="llama.cpp: keep the MoE experts of the first N layers in host RAM")
     p.add_argument("--mem-fraction-static", type=float,
@@ -262,6 +264,7 @@ def _workload(a, **override):
               activation_checkpointing=a.activation_checkpointing, ac_every=a.ac_every,
               optimizer_in_backward=a.optimizer_in_backward, compile=a.compile, pipeline_parallel=a.pipeline_parallel,
               zero3_max_live_parameters=a.zero3_max_live_parameters, cpu_moe_layers=a.n_cpu_moe,
+              quantize_moe_experts=a.quantize_moe_experts,
               mem_fraction_static=a.mem_fraction_static, speculative=a.speculative,
               speculative_tokens=a.speculative_tokens)
     if a.engine is not None:

@@ -73,6 +73,7 @@ class Workload(BaseModel):
     optimizer_in_backward: bool | None = None      # step each parameter in backward (None: the stack's default)
     pipeline_parallel: int = Field(1, ge=1, le=1024)   # serving: pipeline stages; tensor parallel = gpus / stages
     zero3_max_live_parameters: int | None = Field(None, ge=0, le=10**13)   # DeepSpeed stage3_max_live_parameters
+    quantize_moe_experts: bool = False            # bitsandbytes-quantise fused MoE experts too (Axolotl option)
     cpu_moe_layers: int = Field(0, ge=0, le=100_000)   # llama.cpp --n-cpu-moe N: experts of the first N layers on CPU
     mem_fraction_static: float | None = Field(None, gt=0, le=1)   # SGLang: weights + KV pool share (None: default)
     speculative: str | None = None                 # serving: "mtp" (the model's MTP heads) or a draft model name
@@ -141,6 +142,9 @@ class Workload(BaseModel):
                                  "--parallel tensor|pipeline")
         if self.method != "inference" and (self.pipeline_parallel > 1 or self.speculative):
             raise ValueError("--pipeline-parallel and --speculative describe serving (--method inference)")
+        if self.quantize_moe_experts and self.precision not in QUANTISED:
+            raise ValueError("--quantize-moe-experts quantises MoE experts with bitsandbytes: use --precision nf4 "
+                             "or int8 (--method qlora)")
         if self.cpu_moe_layers and self.engine != "llama.cpp":
             raise ValueError("--n-cpu-moe keeps MoE experts in host RAM under llama.cpp: add --engine llama.cpp")
         if self.mem_fraction_static is not None and self.engine != "sglang":
