@@ -52,8 +52,9 @@ FAMILIES = {
                     {"mlx-lm": ("full", "lora", "qlora"), "hf": ("full", "lora")},
                     ("mlx", "llama.cpp", "transformers"), "mlx-lm", "mlx",
                     "MLX and llama.cpp on Apple silicon are modelled from their code, not measured"),
-    # Intel Arc / Arc Pro (Xe2 Battlemage): llama.cpp runs through its SYCL (oneAPI) and Vulkan backends
-    # (ggml-org/llama.cpp docs/backend/SYCL.md lists Arc B-series); serving only. PyTorch XPU + peft training on
+    # Intel Arc / Arc Pro (Xe2 Battlemage): llama.cpp runs through its SYCL (oneAPI) and Vulkan backends;
+    # ggml-org/llama.cpp docs/backend/SYCL.md: "primarily designed for Intel GPUs", verified devices "Arc 770, 730M,
+    # Arc A750, B580" (the B580 is the B60's BMG-G21 die), multi-GPU "--split-mode: [none|layer]". Serving only. PyTorch XPU + peft training on
     # Arc is not planned: no measured or documented LoRA/QLoRA run on Battlemage was found (bitsandbytes' XPU
     # backend is partial), so the catalogue marks Intel cards `supports: [inference]`.
     "xpu": Family("xpu", "Intel XPU", {}, ("llama.cpp",), "hf", "llama.cpp",
