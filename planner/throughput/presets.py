@@ -31,6 +31,7 @@ class TimePreset:
     dispatch_s_per_expert: float = 0.0    # eager MoE blocks loop over the experts that received tokens
     host_overlap: float = 1.0             # share of the shorter of host and GPU time hidden behind the longer
     comm_overlap: float = 1.0             # share of the shorter of FSDP/ZeRO-3 gathers and compute hidden
+    tp_overlap: float = 0.0               # share of tensor-parallel all-reduces hidden behind the matmuls
     inherits: str = ""            # the stack whose fitted values these are, when not fitted on the stack's own runs
     source: str = ""
 
@@ -57,6 +58,12 @@ FAMILY = {"hf": "eager", "axolotl": "eager", "deepspeed": "eager", "hf-fsdp": "f
           "meta-internal": "compiled", "llm.c": "compiled", "mlx": "compiled"}
 
 
+# Megatron-Core / NeMo performance recipes overlap tensor-parallel communication with the GEMMs (Transformer
+# Engine userbuffers, tp_comm_overlap=True in the NeMo/Megatron-Bridge performance configs); torchtitan's vanilla
+# TP does not (its async-TP variant partly does: recorded per case, not modelled)
+TP_OVERLAP_STACKS = ("megatron", "nemo")
+
+
 def build_presets(fit: dict) -> dict[str, "TimePreset"]:
     """Each stack's preset from its family's fitted values (eager values fill what a family does not fit)."""
     eager = fit["eager"]
@@ -69,6 +76,8 @@ def build_presets(fit: dict) -> dict[str, "TimePreset"]:
             v.update(fit["compiled"])
             v["dispatch_s_per_layer"] = eager["dispatch_s_per_layer"] * COMPILED_DISPATCH_FACTOR
             v["dispatch_s_per_adapter"] = eager["dispatch_s_per_adapter"] * COMPILED_DISPATCH_FACTOR
+        if stack in TP_OVERLAP_STACKS:
+            v["tp_overlap"] = 1.0
         out[stack] = TimePreset(stack, inherits=fam, source=f"fitted family '{fam}' (benchmarks/throughput.py --fit)",
                                 **v)
     return out
