@@ -252,6 +252,95 @@ qwen("qwen-1.8b-a100-80gb-full-1024", R18F, "1.8B", "Full-parameter", 1024, 2.2,
      extra="Nearly flat 2.1-2.3 s/it from 256 to 2048 tokens: a fixed per-step cost (optimizer step over 1.8B "
            "parameters in fp32 plus per-micro-batch overheads) dominates short sequences.")
 
+# ---------------------------------------------------------------- HF accelerate: FSDP vs DeepSpeed ZeRO-3 (2024-06)
+AB = "github:huggingface/blog deepspeed-to-fsdp-and-back.md @09e9aa2d9b04feabe06bf98d25691caf8d967eea"
+AB_Q = ("We use the IBM Granite 7B model (which follows the Meta Llama2 architecture) for throughput comparisons. We "
+        "compare Model Flops Utilization (MFU) and tokens/sec/GPU metrics and show them for FSDP (full sharding) and "
+        "DeepSpeed (Zero3). We used four A100 GPUs as before with the following hyperparameters: - Batch size of 8 - "
+        "Model loaded in `torch.bfloat16` - Mixed precision is the same dtype. ... | **Framework** | **Tokens / sec / "
+        "device** | **Step time (s)** | **Model Flops Utilization (MFU)** | ... ")
+AB_ASSUMED = ("model llama-2-7b: Granite 7B base 'follows the Meta Llama2 architecture' (same layer shapes); seq_len "
+              "4096 derived from the table (tokens/s/device x step time / batch = 3158.7 x 10.4 / 8 = 4,106 tokens "
+              "per sample; DeepSpeed row 3094.5 x 10.6 / 8 = 4,100); gradient checkpointing on: a 7B full fine-tune at "
+              "8 x 4096 tokens per GPU does not fit 80 GB without it (the issue #2624 runs use it); gpu "
+              "a100-80gb-sxm: 'four A100 GPUs', variant not stated")
+for id, row, stack, zero, val in [
+        ("accelerate-granite7b-4xa100-full-fsdp", "| FSDP (aligned mode) | 3158.7 | 10.4 | 0.41 |", "hf-fsdp", 3,
+         3158.7),
+        ("accelerate-granite7b-4xa100-full-deepspeed-zero3", "| DeepSpeed | 3094.5 | 10.6 | 0.40 |", "deepspeed", 3,
+         3094.5)]:
+    case(id=id, source=AB, quote=AB_Q + row, category="train-full", stack=stack,
+         stack_version="accelerate 0.30 + " + ("PyTorch FSDP FULL_SHARD (aligned mode: fp32 optimizer)" if
+                                               stack == "hf-fsdp" else "DeepSpeed 0.14 ZeRO-3") + " (2024-06)",
+         gpu="a100-80gb-sxm", hardware="4x A100 (single node)", gpus=4, nodes=1, interconnect="nvlink",
+         model="llama-2-7b", method="full", precision="bf16-mixed", batch_size=8, seq_len=4096, grad_accum=1,
+         global_batch_tokens=4 * 8 * 4096, gradient_checkpointing=True, lora_rank=None, zero=zero, offload=False,
+         tensor_parallel=1, pipeline_parallel=1, compile=False, packing=True, metric="tokens_per_s_per_gpu",
+         value=val, assumed=AB_ASSUMED,
+         notes="Blog calls these 'ballpark' numbers. Both keep fp32 master weights and optimizer states (FSDP "
+               "'aligned mode' upcasts like DeepSpeed). MFU 0.41 / 0.40 as published.")
+
+# ---------------------------------------------------------------- Axolotl (4x A100-80G, DeepSpeed ZeRO-2, Liger)
+AX = ("'Benchmarking Axolotl vs LLMForge MFUs' README (Anyscale LLMForge 0.5.7 vs Axolotl df359c8; stored copy id "
+      "34746245559)")
+AX_Q = ("Results above are for fine-tuning on the Alpaca-12K dataset with a sequence length of 2048, and a per device "
+        "batch size of 2 on a 4xA100-80G node with DeepSpeed ZeRO-2. All model optimizations in both libraries are "
+        "applied (custom optimizers for Axolotl, Liger Kernel for both LLMForge and Axolotl). ... We also turn off "
+        "model checkpointing features in both LLMForge and Axolotl (gradient checkpointing we keep on for both). "
+        "Below we show the average step time (at the end of training) ... | Framework | LLMForge | Axolotl| ")
+AX_ASSUMED = ("grad_accum 1 and full 2,048-token sequences (sample packing): derived from the published MFUs, which "
+              "match one micro-batch of 2 x 2048 tokens per GPU per step (full: 8.03B x 8 x 2048 x 8 / (1.52 s x 4 "
+              "GPUs) = 172 TFLOPS = 55.1% of 312; LoRA: the README's 200.6 TFLOP per step / 1.22 s = 164 TFLOPS = "
+              "52.7%); precision bf16 (Axolotl example configs); LoRA rank not stated (null)")
+for id, row, method, val in [("axolotl-llama31-8b-4xa100-lora-zero2", "| LoRA (s/it) | 1.15 | 1.22 |", "lora", 1.22),
+                             ("axolotl-llama31-8b-4xa100-full-zero2", "| Full (s/it) | 1.48 | 1.52 |", "full", 1.52)]:
+    case(id=id, source=AX, quote=AX_Q + row, category="train-" + method, stack="axolotl",
+         stack_version="axolotl df359c8 + DeepSpeed ZeRO-2 + Liger kernel (2024)", gpu="a100-80gb-sxm",
+         hardware="4xA100-80G node", gpus=4, nodes=1, interconnect="nvlink", model="llama-3.1-8b", method=method,
+         precision="bf16", batch_size=2, seq_len=2048, grad_accum=1, global_batch_tokens=4 * 2 * 2048,
+         gradient_checkpointing=True, lora_rank=None, zero=2, offload=False, tensor_parallel=1, pipeline_parallel=1,
+         compile=False, packing=True, metric="step_time_s", value=val, assumed=AX_ASSUMED,
+         notes="tqdm step time at the end of training (0.3 EMA smoothing). Published Axolotl MFU: LoRA 52.7%, full "
+               "55.1% (counting the recompute of gradient checkpointing, i.e. closer to HFU).")
+
+# ---------------------------------------------------------------- VectorLM (HF models + PyTorch FSDP1), Vaughan cluster
+VL3 = ("github:VectorInstitute/vectorlm docs/reference_throughput.md (version with the Meta-Llama-3-8B table; stored "
+       "copy id 2839817800)")
+VL3_Q = ("For consistency, we use a batch size of 8 and the maximum context length that the pre-trained LLM supports, "
+         "capped at 65536. ... All values in the table below represent the median training throughput in "
+         "tokens/second across all training steps, aggregated across all GPU devices. | | Meta-Llama-3-8B (2048) | "
+         "Meta-Llama-3-8B (4096) | Meta-Llama-3-8B (8192) | ... ")
+VL_ASSUMED = ("FSDP FULL_SHARD, use_mp True (bf16), activation checkpointing on, flash attention on Ampere, partial "
+              "packing to the context length, gradient_accumulation_steps 4, LoRA r 8 alpha 32: "
+              "profiling/configs/benchmark.yaml and lora-benchmark.yaml (VectorInstitute/vectorlm @9045f08); "
+              "model llama-3.1-8b for Meta-Llama-3-8B (same shapes)")
+VL_STACK = "VectorLM (transformers models + PyTorch FSDP1 FULL_SHARD, own trainer, torch 2.2)"
+for row, kind, n, cols in [
+        ("| (full_rank) NVIDIA A100-SXM4-80GB x1 | 3550.48 (batch: 8) | 3461.64 (batch: 4) | 3204.21 (batch: 2) |",
+         "full", 1, [(2048, 8, 3550.48), (8192, 2, 3204.21)]),
+        ("| (full_rank) NVIDIA A100-SXM4-80GB x2 | 6346.00 (batch: 8) | 6182.59 (batch: 4) | 5772.91 (batch: 2) |",
+         "full", 2, [(2048, 8, 6346.00)]),
+        ("| (full_rank) NVIDIA A100-SXM4-80GB x4 | 12688.44 (batch: 8) | 12249.74 (batch: 4) | 11463.46 (batch: 2) |",
+         "full", 4, [(2048, 8, 12688.44), (8192, 2, 11463.46)]),
+        ("| (lora) NVIDIA A100-SXM4-80GB x1 | 4079.28 (batch: 8) | 3682.15 (batch: 4) | 3528.93 (batch: 2) |",
+         "lora", 1, [(2048, 8, 4079.28), (8192, 2, 3528.93)]),
+        ("| (lora) NVIDIA A100-SXM4-80GB x4 | 14299.47 (batch: 8) | 13834.43 (batch: 4) | 12769.23 (batch: 2) |",
+         "lora", 4, [(2048, 8, 14299.47)])]:
+    for seq, bs, val in cols:
+        case(id=f"vectorlm-llama3-8b-{n}xa100-80gb-{kind}-{seq}", source=VL3, quote=VL3_Q + row,
+             category="train-" + kind, stack="hf-fsdp", stack_version=VL_STACK, gpu="a100-80gb-sxm",
+             hardware=f"NVIDIA A100-SXM4-80GB x{n} (Vector Institute Vaughan cluster)", gpus=n, nodes=1,
+             interconnect="nvlink" if n > 1 else None, model="llama-3.1-8b", method=kind, precision="bf16",
+             batch_size=bs, seq_len=seq, grad_accum=4, global_batch_tokens=n * bs * seq * 4,
+             gradient_checkpointing=True, lora_rank=8 if kind == "lora" else None, zero=3, offload=False,
+             tensor_parallel=1, pipeline_parallel=1, compile=False, packing=True, metric="tokens_per_s", value=val,
+             assumed=VL_ASSUMED,
+             notes="Throughput summed over all GPUs (median over steps). The batch shown per column is the per-device "
+                   "batch that maximised throughput. Full-rank on one 80 GB GPU fits only because use_mp keeps the "
+                   "weights (and so the AdamW states) in bf16.")
+# The earlier round of the same page (Llama-2 / Mistral / A40 / T4 table, stored copy id 2470671645) is not
+# recorded: its A100 LoRA Llama-2-7B figure (646.8 tok/s) is 6x below the later round's Llama-3-8B figure on the same
+# card and code path (4,079 tok/s), so the two rounds cannot both be measurements of the settings the page states.
 
 ABOUT = ("Second set of published TRAINING throughput and time-to-train figures, held out from the fit of "
          "planner/throughput/ (collected 2026-12-04 to fill the first file's gaps: the Hugging Face Trainer/peft/"
