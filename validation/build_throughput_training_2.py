@@ -341,6 +341,28 @@ for row, kind, n, cols in [
 # The earlier round of the same page (Llama-2 / Mistral / A40 / T4 table, stored copy id 2470671645) is not
 # recorded: its A100 LoRA Llama-2-7B figure (646.8 tok/s) is 6x below the later round's Llama-3-8B figure on the same
 # card and code path (4,079 tok/s), so the two rounds cannot both be measurements of the settings the page states.
+# ---------------------------------------------------------------- ROCm Megatron-LM on gfx942 (MI300X), third-party log
+RM = "github:hisohara/ai-scripts training/02_megatron/README.md @3ae89cf16109afc57e30f7afbd4a10d423a90088"
+RM_Q = ("TEE_OUTPUT=1 \\ MBS=4 \\ BS=256 \\ TP=1 \\ TE_FP8=1 \\ SEQ_LENGTH=4096 \\ MODEL_SIZE=7 \\ TOTAL_ITERS=50 \\ "
+        "USE_FLASH_ATTN=0 \\ GEMM_TUNING=0 \\ bash examples/llama/train_llama2.sh ... iteration 50/ 50 | consumed "
+        "samples: 12800 | elapsed time per iteration (ms): 10235.8 | mem usages: 0.7494 | throughput per GPU "
+        "(TFLOP/s/GPU): 590.2 | ... tokens/GPU/s: 12786.891099")
+case(id="rocm-megatron-llama2-7b-8xmi300x-fp8-pretrain", source=RM, quote=RM_Q, category="pretrain", stack="megatron",
+     stack_version="ROCm/Megatron-LM rocm_dev 38fc830 + ROCm TransformerEngine 8c4a512, torch 2.8 rocm6.4 (2025-08)",
+     gpu="mi300x", hardware="AMD Instinct gfx942 node (AMD Accelerator Cloud 'AAC8'), PYTORCH_ROCM_ARCH=gfx942",
+     gpus=8, nodes=1, interconnect="infinity fabric", model="llama-2-7b", method="pretrain", precision="fp8",
+     batch_size=4, seq_len=4096, grad_accum=8, global_batch_tokens=256 * 4096, gradient_checkpointing=False,
+     lora_rank=None, zero=None, offload=False, tensor_parallel=1, pipeline_parallel=1, compile=False, packing=True,
+     metric="tokens_per_s_per_gpu", value=12786.891099,
+     assumed=("gpus 8 and grad_accum 8: derived from the log (256 x 4096 tokens per iteration / 10.2505 s / 12786.9 "
+              "tokens/GPU/s = 8.0 GPUs; 256 / (MBS 4 x 8 data-parallel ranks) = 8 micro-batches); gpu mi300x: the "
+              "log names only gfx942 (MI300X or MI325X, the same 1307 TFLOPS dense bf16 peak in the catalogue) and "
+              "links AMD's MI300X Megatron-LM benchmark page; no activation recompute and Megatron's distributed "
+              "optimizer off: examples/llama/train_llama2.sh defaults (ROCm/Megatron-LM rocm_dev, not read)"),
+     notes="Personal benchmark log of a ROCm user (not an AMD publication); 50 iterations of synthetic-length wiki "
+           "data, FP8 through TransformerEngine, flash attention deliberately off ('As the baseline, flash attention "
+           "and grouped GEMM are not installed yet'). 590 TFLOP/s/GPU as logged by Megatron.")
+
 
 ABOUT = ("Second set of published TRAINING throughput and time-to-train figures, held out from the fit of "
          "planner/throughput/ (collected 2026-12-04 to fill the first file's gaps: the Hugging Face Trainer/peft/"
