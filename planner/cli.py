@@ -322,6 +322,7 @@ def cmd_catalog(a, out) -> int:
         out.write(json.dumps({"as_of": cat.as_of, "gpus": [g.model_dump() for g in cat.gpus.values()],
                               "platforms": [p.model_dump() for p in cat.platforms.values()],
                               "rentals": [r.model_dump() for rs in cat.rentals.values() for r in rs],
+                              "api_prices": [a.model_dump() for m in cat.api_prices for a in cat.api_offers(m)],
                               "software": software, "rates": cat.rates, "rates_as_of": cat.rates_as_of},
                              indent=1) + "\n")
         return 0
@@ -354,6 +355,16 @@ def cmd_catalog(a, out) -> int:
             for r in sorted(rs, key=lambda r: r.usd_per_gpu_hour):
                 t3.add_row(name, r.provider, f"{r.usd_per_gpu_hour:.2f}", r.interconnect or "-", r.as_of)
         c.print(t3)
+    if cat.api_prices:
+        t4 = Table(title="Hosted APIs for the built-in open models (USD per million tokens, pay as you go)",
+                   title_justify="left")
+        for col in ("model", "provider", "in", "out", "provider's id", "as of"):
+            t4.add_column(col, no_wrap=col in ("model", "as of"))
+        for m in sorted(cat.api_prices):
+            for a in cat.api_offers(m):
+                t4.add_row(m, a.provider, f"{a.input_usd_per_mtok:.2f}", f"{a.output_usd_per_mtok:.2f}", a.model_id,
+                           a.as_of)
+        c.print(t4)
     for label, sw in software.items():
         c.print(f"{label}: training "
                 + ", ".join(f"{k} ({'/'.join(v)})" for k, v in sw["training"].items())
