@@ -47,7 +47,7 @@ FIT = {
     # fsdp: the fit puts the per-layer host time at the search bound (20 ms) and no overlap of the FSDP gathers
     # with compute: FSDP1's per-unit hooks and the slow-PCIe consumer rigs of those runs; treat as provisional
     "fsdp": dict(dispatch_s_per_layer=20e-3, gemm_scale=0.81, comm_overlap=0.0),
-    "compiled": dict(gemm_scale=0.65, elementwise_factor=0.26),
+    "compiled": dict(gemm_scale=0.91, elementwise_factor=0.82),
 }
 # torch.compile'd models (torchtune compile: True, torchtitan --compile): Inductor fuses pointwise chains and
 # launches fused kernels from C++ wrappers without Python per op: host time assumed a third of eager's.
