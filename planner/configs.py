@@ -669,7 +669,7 @@ def clear_caches() -> None:
     _CARD_CONFIGS.clear()
     _FROZEN.clear()
     _ESTIMATES.clear()
-    training._MICRO_BATCHES.clear()
+    training._STACK_NUMERICS.clear()
 
 
 def link_of(cf: Config, hosting: Hosting) -> Link:

@@ -35,30 +35,20 @@ def _links(card):
        link=st.integers(0, 3), fp8=st.booleans())
 def test_a_cached_training_step_equals_one_computed_from_scratch(model, gpu, method, framework, batch, seq, rank,
                                                                   targets, ckpt, accum, gpus, strategy, link, fp8):
-    """The micro-batch cache (architecture, workload, card, preset) returns exactly what a cold computation
-    does, whatever GPU count, sharding and link the step then adds."""
+    """The per-workload caches (stack and numerics, LoRA parameters, adapters, quantised weights) give exactly
+    what a cold computation does, whatever GPU count, sharding and link the step then adds."""
     arch, card = reg.models[model], card_of(cat.gpus[gpu])
     w = Workload(method=method, framework=framework, batch_size=batch, seq_len=seq, lora_rank=rank,
                  lora_targets=targets, gradient_checkpointing=ckpt, grad_accum=accum, gpus=gpus)
     zero, offload = strategy
     lk = _links(card)[link]
-    training.training_step(arch, w.model_copy(update={"gpus": 1}), card, 1, _links(card)[0], fp8=fp8)  # fills it
+    training.training_step(arch, w, card, 1, _links(card)[0], fp8=fp8)      # fills the caches
     warm = training.training_step(arch, w, card, gpus, lk, zero, offload, fp8=fp8)
-    training._MICRO_BATCHES.clear()
+    training._STACK_NUMERICS.clear()
     for f in (training._lora_params_of, training._quantised_weights, training._adapters):
         f.cache_clear()
     cold = training.training_step(arch, w, card, gpus, lk, zero, offload, fp8=fp8)
     assert (warm.seconds, warm.tokens, warm.parts, warm.bound) == (cold.seconds, cold.tokens, cold.parts, cold.bound)
-
-
-def test_the_micro_batch_does_not_depend_on_the_gpu_count_or_sharding():
-    """gpus, zero_stage and offload reach the step as arguments; the workload's copies of them are not read."""
-    arch, card = reg.models["llama-3.1-8b"], card_of(cat.gpus["h100-sxm"])
-    one = training.micro_batch(arch, Workload(method="lora"), card)
-    training._MICRO_BATCHES.clear()
-    other = training.micro_batch(arch, Workload(method="full", gpus=8, zero_stage=3, offload="optimizer+params")
-                                 .model_copy(update={"method": "lora", "precision": "bf16"}), card)
-    assert one == other
 
 
 def test_card_of_is_cached_on_the_fields_it_reads():
