@@ -53,7 +53,7 @@ def test_a_cached_training_step_equals_one_computed_from_scratch(model, gpu, met
 
 def test_card_of_is_cached_on_the_fields_it_reads():
     g = cat.gpus["rtx-4090"]
-    assert card_of(g) is card_of(g.model_copy())
+    assert card_of(g) is card_of(g) and card_of(g) == card_of(g.model_copy())
     assert card_of(g.model_copy(update={"bf16_tflops": 100.0})).bf16_tflops == 100.0
 
 

@@ -38,12 +38,14 @@ _TIMINGS_MAX = 100_000
 
 def time_training(arch, w, gpu, count: int, zero: int, offload: str, link: Link, tokens: int | None) -> Timing:
     """Tokens/s and time to train `tokens` for `count` cards of catalogue GPU `gpu` joined by `link`."""
+    from planner.estimator.stacks import STACKS
     from planner.throughput.basis import family
     from planner.throughput.hardware import card_of, physical
+    from planner.throughput.presets import preset_for
 
     card = card_of(gpu)
     key = (arch, tuple(v for k, v in w.__dict__.items() if k != "gpus"), physical(card), count, zero, offload, link,
-           tokens, family(gpu))
+           tokens, family(gpu), STACKS.get(w.framework), preset_for(w.framework))
     t = _TIMINGS.get(key)
     if t is None:
         if len(_TIMINGS) >= _TIMINGS_MAX:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 # Fraction of the datasheet dense BF16 tensor rate that the best-shaped torch.matmul reaches ("Maximum
 # Achievable Matmul FLOPS", stas00/ml-engineering compute/accelerator/README.md, measured with mamf-finder.py):
@@ -88,7 +87,7 @@ _BY_OBJECT: dict[int, tuple[object, Card]] = {}
 
 
 def card_of(g) -> Card:
-    """A catalogue GPU (planner.catalog.GPU) as the time model sees it (cached on the fields it reads)."""
+    """A catalogue GPU (planner.catalog.GPU) as the time model sees it (made once per GPU object)."""
     hit = _BY_OBJECT.get(id(g))
     if hit is not None and hit[0] is g:
         return hit[1]
@@ -105,21 +104,16 @@ def physical(card: Card) -> tuple:
 
 
 def _card_of(g) -> Card:
-    return _card(g.name, g.vendor, g.generation, g.bf16_tflops, g.bandwidth_gbps, g.form, getattr(g, "ecc", False),
-                 getattr(g, "fp32_tflops", None), getattr(g, "pcie", None), getattr(g, "fp8_tflops", None),
-                 getattr(g, "fp8", False))
-
-
-@lru_cache(maxsize=65_536)
-def _card(name: str, vendor: str, generation: str, bf16_tflops: float, bandwidth_gbps: float, form: str,
-          ecc: bool, fp32_tflops: float | None, pcie: str | None, fp8_tflops: float | None, has_fp8: bool) -> Card:
-    consumer = vendor in ("nvidia", "amd", "intel") and not ecc
-    fp32 = fp32_tflops or bf16_tflops * (FP32_RATIO_CONSUMER if consumer or form == "unified" else FP32_RATIO_DATACENTRE)
-    unified = form == "unified"
-    link = bandwidth_gbps * BANDWIDTH_EFFICIENCY if unified else _pcie_gbps(pcie)
+    """A catalogue GPU (planner.catalog.GPU) as the time model sees it."""
+    consumer = g.vendor in ("nvidia", "amd", "intel") and not getattr(g, "ecc", False)
+    fp32 = getattr(g, "fp32_tflops", None) or g.bf16_tflops * (
+        FP32_RATIO_CONSUMER if consumer or g.form == "unified" else FP32_RATIO_DATACENTRE)
+    unified = g.form == "unified"
+    link = g.bandwidth_gbps * BANDWIDTH_EFFICIENCY if unified else _pcie_gbps(getattr(g, "pcie", None))
     # NVIDIA disables PCIe peer-to-peer on GeForce cards (NCCL then stages through host memory: P2P/SHM);
     # professional and data-centre cards keep it
-    p2p = not (vendor == "nvidia" and not ecc)
+    p2p = not (g.vendor == "nvidia" and not getattr(g, "ecc", False))
     # FP8 tensor cores run at twice the 16-bit rate on Ada, Hopper, Blackwell and CDNA3 (datasheets)
-    fp8 = fp8_tflops or (2 * bf16_tflops if has_fp8 else 0.0)
-    return Card(name, vendor, generation or "default", bf16_tflops, bandwidth_gbps, fp32, link, unified, p2p, fp8)
+    fp8 = getattr(g, "fp8_tflops", None) or (2 * g.bf16_tflops if getattr(g, "fp8", False) else 0.0)
+    return Card(g.name, g.vendor, g.generation or "default", g.bf16_tflops, g.bandwidth_gbps, fp32, link,
+                unified, p2p, fp8)
