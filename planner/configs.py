@@ -491,12 +491,17 @@ def machine_options(cf: Config, catalog: Catalog, c: Constraints) -> list[Machin
         return [Machine(None, g, 1, int(g.memory_gb), catalog.gpu_price_usd(g), g.tdp_w)]
     pairs = nvlink_pairs(g, c) and cf.count > 1
     out = []
+    # loop invariants, each the same expression as in the loop it left (prices are bit-for-bit the same)
+    card_usd = catalog.gpu_price_usd(g)
+    bridge_usd = catalog.to_usd(g.nvlink.bridge_price, g.currency) if g.nvlink else 0.0
     for p in catalog.platforms.values():
         if not platform_takes(p, g):
             continue
         cap = cards_per_host(g, p)
         fixed = getattr(p, "fixed_gpus", None)
         ks = [fixed] if fixed else range(1, min(cap, cf.count) + 1)
+        rate = catalog.rate(p.currency)
+        host_usd, network_usd = p.price / rate, p.network_per_node / rate     # Catalog.to_usd
         for k in ks:
             if k > cap or k > cf.count:
                 continue
@@ -511,11 +516,9 @@ def machine_options(cf: Config, catalog: Catalog, c: Constraints) -> list[Machin
                 continue
             bridges = k // 2 if pairs else 0
             # every price in USD: the platform's (host, RAM, network port) in its currency, a bridge in the card's
-            bridge_usd = catalog.to_usd(g.nvlink.bridge_price, g.currency) if g.nvlink else 0.0
-            ram_usd = catalog.to_usd(ram * p.ram_price_per_gb, p.currency)
-            cost = catalog.to_usd(p.price, p.currency) + k * catalog.gpu_price_usd(g) + ram_usd + bridges * bridge_usd
-            out.append(Machine(p, g, k, ram, cost, p.base_w + k * g.tdp_w, bridges,
-                               catalog.to_usd(p.network_per_node, p.currency), ram_usd, bridge_usd))
+            ram_usd = ram * p.ram_price_per_gb / rate
+            cost = host_usd + k * card_usd + ram_usd + bridges * bridge_usd
+            out.append(Machine(p, g, k, ram, cost, p.base_w + k * g.tdp_w, bridges, network_usd, ram_usd, bridge_usd))
     return out
 
 
@@ -530,17 +533,23 @@ def cheapest_hosting(count: int, options: list[Machine]) -> Hosting | None:
     if multi:
         inf = float("inf")
         cost = [0.0] + [inf] * count
-        pick: list[Machine | None] = [None] * (count + 1)
+        pick: list[int] = [-1] * (count + 1)
+        terms = [(j, o.k, o.cost_usd, o.network_usd) for j, o in enumerate(multi)]
         for n in range(1, count + 1):
-            for o in multi:
-                if o.k <= n and cost[n - o.k] + o.cost_usd + o.network_usd < cost[n]:
-                    cost[n], pick[n] = cost[n - o.k] + o.cost_usd + o.network_usd, o
+            best_n, best_j = inf, -1
+            for j, k, machine_usd, network_usd in terms:
+                if k <= n:
+                    v = cost[n - k] + machine_usd + network_usd
+                    if v < best_n:
+                        best_n, best_j = v, j
+            cost[n], pick[n] = best_n, best_j
         if cost[count] < inf and (best is None or cost[count] < best.cost_usd - 1e-9):
             counts: dict[Machine, int] = {}
             n = count
             while n:
-                counts[pick[n]] = counts.get(pick[n], 0) + 1
-                n -= pick[n].k
+                o = multi[pick[n]]
+                counts[o] = counts.get(o, 0) + 1
+                n -= o.k
             if sum(counts.values()) > 1:
                 best = Hosting(list(counts.items()), cost[count])
     return best
