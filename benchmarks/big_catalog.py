@@ -2,9 +2,9 @@
 platform in price variants. Prices vary by +-25% so that no variant dominates another.
 
     big_catalog(8, 20)          in-process: 408 GPU SKUs (8 x 51) x 20 platforms
-    write_big_catalog(PATH)     a `--catalog` YAML file of 2,040 GPU SKUs (40 x 51) x 20 platforms: the first
-                                variant keeps the built-in names (it replaces them), so a plan over the file
-                                sees exactly 2,040 SKUs and 20 platforms
+    write_big_catalog(PATH)     a `--catalog` YAML file of 2,040 GPU SKUs (every built-in GPU in as many regional
+                                variants as it takes) x 20 platforms: the first variant keeps the built-in names
+                                (it replaces them), so a plan over the file sees exactly 2,040 SKUs and 20 platforms
 """
 from __future__ import annotations
 
@@ -19,13 +19,18 @@ def _region(i: int) -> str:
     return REGIONS[i] if i < len(REGIONS) else f"r{i}"
 
 
-def _variants(gpu_variants: int, platforms: int, keep_first_names: bool) -> tuple[dict, dict, dict]:
+def _variants(gpu_variants: int, platforms: int, keep_first_names: bool, skus: int | None = None
+              ) -> tuple[dict, dict, dict]:
     base = load_catalog()
     suffix = (lambda i: "" if keep_first_names and i == 0 else f"-{_region(i)}")
+    if skus is not None:
+        gpu_variants = -(-skus // len(base.gpus))
     gpus = {}
     for i in range(gpu_variants):
         factor = 0.75 + 0.5 * ((i * 37) % 100) / 100
         for g in base.gpus.values():
+            if skus is not None and len(gpus) >= skus:
+                break
             v = g.model_copy(update={"name": f"{g.name}{suffix(i)}", "price": round(g.price * factor, 2)})
             gpus[v.name.lower()] = v
     plats = {}
@@ -34,12 +39,14 @@ def _variants(gpu_variants: int, platforms: int, keep_first_names: bool) -> tupl
     while len(plats) < platforms:
         p = base_plats[k % len(base_plats)]
         factor = 0.8 + 0.4 * ((k * 53) % 100) / 100
-        allowed = None if p.gpus is None else [f"{n}{suffix(i)}" for n in p.gpus for i in range(gpu_variants)]
+        allowed = None if p.gpus is None else [f"{n}{suffix(i)}" for n in p.gpus for i in range(gpu_variants)
+                                               if f"{n}{suffix(i)}".lower() in gpus]
         name = p.name if keep_first_names and k < len(base_plats) else f"{p.name}-v{k}"
         v = p.model_copy(update={"name": name, "price": round(p.price * factor, 2), "gpus": allowed})
         plats[v.name.lower()] = v
         k += 1
-    rentals = {f"{name}{suffix(i)}": rows for name, rows in base.rentals.items() for i in range(gpu_variants)}
+    rentals = {f"{name}{suffix(i)}": rows for name, rows in base.rentals.items() for i in range(gpu_variants)
+               if f"{name}{suffix(i)}".lower() in gpus}
     return gpus, plats, rentals
 
 
@@ -49,10 +56,10 @@ def big_catalog(gpu_variants: int = 8, platforms: int = 20) -> Catalog:
     return base.model_copy(update={"gpus": gpus, "platforms": plats, "rentals": rentals})
 
 
-def write_big_catalog(path: str | Path, gpu_variants: int = 40, platforms: int = 20) -> Path:
-    """A --catalog YAML file: gpus, platforms and rentals (built-in rentals re-priced per variant's name)."""
+def write_big_catalog(path: str | Path, skus: int = 2040, platforms: int = 20) -> Path:
+    """A --catalog YAML file: gpus, platforms and rentals (the built-in rentals under each variant's name)."""
     import yaml
-    gpus, plats, rentals = _variants(gpu_variants, platforms, keep_first_names=True)
+    gpus, plats, rentals = _variants(0, platforms, keep_first_names=True, skus=skus)
     data = {"gpus": [g.model_dump(exclude_none=True) for g in gpus.values()],
             "platforms": [p.model_dump(exclude_none=True) for p in plats.values()],
             "rentals": [dict(r.model_dump(exclude_none=True), gpu=name) for name, rows in rentals.items()

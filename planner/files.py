@@ -104,27 +104,46 @@ def parse_yaml(text: str, what: str, where: str) -> dict:
     return data
 
 
-def read_yaml(path: str | Path, what: str, cache: bool = False) -> dict:
+def read_yaml(path: str | Path, what: str, cache: bool | str = False) -> dict:
     """A YAML mapping. cache=True (the built-in catalogue and models, trusted files read on every start): the
     parsed data is kept as JSON beside the user's cache, keyed by the file's path, size and mtime, because
-    parsing YAML costs ~100 ms of a 300 ms start while JSON loads in a few."""
+    parsing YAML costs ~100 ms of a 300 ms start while JSON loads in a few. cache="content" (user files such as
+    a --catalog price list): keyed by the path and a digest of the bytes, so an edit is never missed even
+    within one timestamp tick; the file is still read (bounded) every time, only the parse is saved."""
     if not cache:
         return parse_yaml(read_text(path, what), what, str(path))
-    cached = _yaml_cache_path(Path(path))
+    text = None
+    if cache == "content":
+        text = read_text(path, what)
+        cached = _yaml_cache_path(Path(path), hashlib.sha1(text.encode("utf-8")).hexdigest()[:20])
+    else:
+        cached = _yaml_cache_path(Path(path))
     if cached is not None:
         with contextlib.suppress(OSError, ValueError):
             data = json.loads(cached.read_text(encoding="utf-8"))
             if isinstance(data, dict):
                 return data
-    data = parse_yaml(read_text(path, what), what, str(path))
+    data = parse_yaml(text if text is not None else read_text(path, what), what, str(path))
     if cached is not None:
         with contextlib.suppress(OSError, TypeError, ValueError, InputError):
             cached.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(cached, json.dumps(data), "cache")
+            # earlier versions of the same file are stale: remove them
+            prefix = cached.name[:cached.name.index("-", len(Path(path).stem) + 1) + 1]
+            for old in cached.parent.glob(glob_escape(prefix) + "*.json"):
+                if old != cached:
+                    old.unlink(missing_ok=True)
     return data
 
 
-def _yaml_cache_path(path: Path) -> Path | None:
+def glob_escape(text: str) -> str:
+    """A literal for Path.glob (a file name may hold [, ] or *)."""
+    import glob
+    return glob.escape(text)
+
+
+def _yaml_cache_path(path: Path, content: str | None = None) -> Path | None:
+    """<cache>/<stem>-<path digest>-<size>-<mtime>.json, or -<content digest>.json when one is given."""
     if os.environ.get("PLANNER_NO_CACHE"):
         return None
     try:
@@ -133,7 +152,8 @@ def _yaml_cache_path(path: Path) -> Path | None:
         return None
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llm-hw-planner"
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
-    return root / f"{path.stem}-{digest}-{st.st_size}-{st.st_mtime_ns}.json"
+    version = content if content is not None else f"{st.st_size}-{st.st_mtime_ns}"
+    return root / f"{path.stem}-{digest}-{version}.json"
 
 
 def check_writable(path: str | Path, what: str, suffixes: tuple[str, ...]) -> Path:
