@@ -351,10 +351,7 @@ def cmd_plan(a, out, err=None) -> int:
 
 
 def cmd_catalog(a, out) -> int:
-    from rich.table import Table
-
     from planner.catalog import load_catalog
-    from planner.render import console_for
     from planner.software import FAMILIES
     cat = load_catalog(a.catalog)
     software = {f.label: {"family": f.name, "training": {k: list(v) for k, v in f.frameworks.items()},
@@ -368,6 +365,9 @@ def cmd_catalog(a, out) -> int:
                               "software": software, "rates": cat.rates, "rates_as_of": cat.rates_as_of},
                              indent=1) + "\n")
         return 0
+    from rich.table import Table                  # the tables only: `--json` never imports rich
+
+    from planner.render import console_for
     t = Table(title=f"GPUs and machines: memory GB, bandwidth GB/s, dense bf16 TFLOPS (prices as of {cat.as_of})",
               title_justify="left")
     for col in ("name", "GB", "GB/s", "TFLOPS", "TDP W", "NVLink", "form", "cooling", "market", "price"):

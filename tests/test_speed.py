@@ -145,3 +145,44 @@ def test_a_changed_price_reprices_that_card_and_rebuilds_no_memory_estimate():
         drop = cf.count * g.price / 2 if cf.gpu.name == g.name else 0.0
         if cf.key in old:
             assert math.isclose(cf.hosting.cost_usd, old[cf.key] - drop, rel_tol=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Start-up
+
+def _python(code: str, env: dict | None = None):
+    import os
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, **(env or {})))
+
+
+def test_json_catalogue_and_estimate_import_neither_rich_nor_the_solver():
+    out = _python("import io, sys; from planner.cli import main\n"
+                  "for argv in (['catalog', '--json'], ['estimate', '--model', '8b', '--method', 'lora', '--json']):\n"
+                  "    main(argv, out=io.StringIO())\n"
+                  "print(sorted(m for m in ('rich', 'pulp', 'highspy', 'numpy', 'planner.solver') if m in sys.modules))")
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_the_console_command_sizes_native_thread_pools_unless_the_user_did():
+    from planner.console import THREAD_POOL_VARIABLES, size_thread_pools
+    env = {"OPENBLAS_NUM_THREADS": "4"}
+    size_thread_pools(env)
+    assert env["OPENBLAS_NUM_THREADS"] == "4"
+    assert all(env[v] == "1" for v in THREAD_POOL_VARIABLES if v != "OPENBLAS_NUM_THREADS")
+
+
+def test_the_console_command_exits_with_the_commands_code_after_flushing_its_output():
+    """os._exit skips the interpreter's tear-down, never the output: the whole JSON document arrives, and the
+    exit code is the command's (2 for bad input)."""
+    import json
+    ok = _python("import sys; sys.argv = ['plan', 'models', '--json']; from planner.console import main; main()")
+    assert ok.returncode == 0 and "llama-3.1-8b" in json.loads(ok.stdout)["models"]
+    bad = _python("import sys; sys.argv = ['plan', '--model', 'nosuch']; from planner.console import main; main()")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --model")
+    threads = _python("import os, sys; sys.argv = ['plan', 'models', '--json']\n"
+                      "from planner import console; console.size_thread_pools(); print(os.environ['OMP_NUM_THREADS'])",
+                      {"OMP_NUM_THREADS": "3"})
+    assert threads.stdout.strip() == "3"
