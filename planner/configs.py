@@ -489,10 +489,22 @@ def machine_options(cf: Config, catalog: Catalog, c: Constraints) -> list[Machin
     g = cf.gpu
     if g.is_machine:
         return [Machine(None, g, 1, int(g.memory_gb), catalog.gpu_price_usd(g), g.tdp_w)]
+    return _priced(g, catalog.gpu_price_usd(g), _machine_rows(cf, catalog, c))
+
+
+def _priced(g: GPU, card_usd: float, rows: list[tuple]) -> list[Machine]:
+    """The machines of `rows` carrying card g at card_usd each."""
+    return [Machine(p, g, k, ram, host_usd + k * card_usd + ram_usd + bridges * bridge_usd, power, bridges,
+                    network_usd, ram_usd, bridge_usd)
+            for p, k, ram, bridges, power, host_usd, ram_usd, bridge_usd, network_usd in rows]
+
+
+def _machine_rows(cf: Config, catalog: Catalog, c: Constraints) -> list[tuple]:
+    """(platform, k, RAM GB, bridges, power W, host USD, RAM USD, bridge USD, network USD) of every buildable
+    machine for a configuration of a discrete card: all but the cards' price."""
+    g = cf.gpu
     pairs = nvlink_pairs(g, c) and cf.count > 1
     out = []
-    # loop invariants, each the same expression as in the loop it left (prices are bit-for-bit the same)
-    card_usd = catalog.gpu_price_usd(g)
     bridge_usd = catalog.to_usd(g.nvlink.bridge_price, g.currency) if g.nvlink else 0.0
     for p in catalog.platforms.values():
         if not platform_takes(p, g):
@@ -517,15 +529,20 @@ def machine_options(cf: Config, catalog: Catalog, c: Constraints) -> list[Machin
             bridges = k // 2 if pairs else 0
             # every price in USD: the platform's (host, RAM, network port) in its currency, a bridge in the card's
             ram_usd = ram * p.ram_price_per_gb / rate
-            cost = host_usd + k * card_usd + ram_usd + bridges * bridge_usd
-            out.append(Machine(p, g, k, ram, cost, p.base_w + k * g.tdp_w, bridges, network_usd, ram_usd, bridge_usd))
+            out.append((p, k, ram, bridges, p.base_w + k * g.tdp_w, host_usd, ram_usd, bridge_usd, network_usd))
     return out
 
 
 def cheapest_hosting(count: int, options: list[Machine]) -> Hosting | None:
     """Exactly `count` cards in the cheapest set of machines: one machine, or several (each paying its network
     port) on platforms that may be clustered. Exact: an unbounded knapsack over the machine options."""
+    return _cheapest_hosting(count, options)[0]
+
+
+def _cheapest_hosting(count: int, options: list[Machine]) -> tuple[Hosting | None, list[Machine]]:
+    """cheapest_hosting and, for several machines, the knapsack's chain of picks (from `count` down)."""
     best: Hosting | None = None
+    chain: list[Machine] = []
     for o in options:
         if o.k == count and (best is None or o.cost_usd < best.cost_usd):
             best = Hosting([(o, 1)], o.cost_usd)
@@ -545,14 +562,15 @@ def cheapest_hosting(count: int, options: list[Machine]) -> Hosting | None:
             cost[n], pick[n] = best_n, best_j
         if cost[count] < inf and (best is None or cost[count] < best.cost_usd - 1e-9):
             counts: dict[Machine, int] = {}
-            n = count
+            n, picks = count, []
             while n:
                 o = multi[pick[n]]
                 counts[o] = counts.get(o, 0) + 1
+                picks.append(o)
                 n -= o.k
             if sum(counts.values()) > 1:
-                best = Hosting(list(counts.items()), cost[count])
-    return best
+                best, chain = Hosting(list(counts.items()), cost[count]), picks
+    return best, chain
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -586,16 +604,17 @@ def frozen(v) -> object:
     return v
 
 
-def _key_of(obj, make) -> tuple:
+def _key_of(obj, make, memo: dict | None = None) -> tuple:
     """The value key of a catalogue or constraints object, computed once per object while it lives (the
-    object is held, so its id is not reused)."""
-    hit = _FROZEN.get(id(obj))
+    object is held, so its id is not reused). One memo per kind of key."""
+    memo = _FROZEN if memo is None else memo
+    hit = memo.get(id(obj))
     if hit is not None and hit[0] is obj:
         return hit[1]
-    if len(_FROZEN) >= 16_384:
-        _FROZEN.clear()
+    if len(memo) >= 16_384:
+        memo.clear()
     key = make(obj)
-    _FROZEN[id(obj)] = (obj, key)
+    memo[id(obj)] = (obj, key)
     return key
 
 
@@ -610,17 +629,81 @@ def _constraints_key(c: Constraints) -> tuple:
 
 def housing(cf: Config, catalog: Catalog, c: Constraints) -> list:
     """[machine_options, cheapest_hosting, link] of a configuration, shared by every configuration with the
-    same card, count, per-machine RAM need, replica shape, platforms, rates and constraints."""
+    same card, count, per-machine RAM need, replica shape, platforms, rates and constraints.
+
+    Which machines house the cards does not depend on the card's price: every housing of `count` cards pays
+    count x the price. So the options and the cheapest housing are found once per price-free key (the card
+    without its name and price, which platforms take it, and the rest) on the costs without the cards, and each
+    SKU of that card - a regional price list, a sweep's price change - only prices them: its machines cost
+    host + k x its price + RAM + bridges, and a housing of several machines sums them in the knapsack's own
+    order. Cold or warm, the result is the same."""
     key = (_key_of(cf.gpu, frozen), cf.count, cf.span_hosts, cf.replica_gpus, cf.host_ram_per_gpu_gb, cf.host_ram_fixed_gb,
            _catalog_key(catalog), _constraints_key(c))
     hit = _HOUSING.get(key)
     if hit is None:
-        options = machine_options(cf, catalog, c)
-        hit = [options, cheapest_hosting(cf.count, options), None]
+        if cf.gpu.is_machine:
+            options = machine_options(cf, catalog, c)
+            hit = [options, cheapest_hosting(cf.count, options), None]
+        else:
+            hit = _priced_housing(cf, catalog, c, key[1:])
         if len(_HOUSING) >= _CACHE_MAX:
             _HOUSING.clear()
         _HOUSING[key] = hit
     return hit
+
+
+_TEMPLATES: dict[tuple, tuple] = {}        # price-free key -> (template options, single index | None, chain indices)
+
+
+def _price_free_key(g: GPU, catalog: Catalog) -> tuple:
+    """A card as housing sees it, without its name and price: its other fields and which platforms take it."""
+    def make(pair):
+        card, cat = pair
+        fields = tuple((k, frozen(v)) for k, v in card.__dict__.items() if k not in ("name", "price"))
+        return fields + (tuple(platform_takes(p, card) for p in cat.platforms.values()),)
+    hit = _PRICE_FREE.get(id(g))
+    if hit is not None and hit[0] is g and hit[1] is catalog:
+        return hit[2]
+    if len(_PRICE_FREE) >= 16_384:
+        _PRICE_FREE.clear()
+    key = make((g, catalog))
+    _PRICE_FREE[id(g)] = (g, catalog, key)
+    return key
+
+
+_PRICE_FREE: dict[int, tuple] = {}      # id(card) -> (card, catalogue, its price-free key)
+
+
+def _priced_housing(cf: Config, catalog: Catalog, c: Constraints, rest: tuple) -> list:
+    g = cf.gpu
+    tkey = (_price_free_key(g, catalog),) + rest
+    template = _TEMPLATES.get(tkey)
+    if template is None:
+        # the options and the knapsack on the costs without the cards (price 0: exact, the same for every SKU)
+        rows = _machine_rows(cf, catalog, c)
+        free = _priced(g, 0.0, rows)
+        hosting, chain = _cheapest_hosting(cf.count, free)
+        index = {id(o): i for i, o in enumerate(free)}
+        single = index[id(hosting.machines[0][0])] if hosting is not None and not chain else None
+        template = (rows, single, [index[id(o)] for o in chain], hosting is not None)
+        if len(_TEMPLATES) >= _CACHE_MAX:
+            _TEMPLATES.clear()
+        _TEMPLATES[tkey] = template
+    rows, single, chain, housed = template
+    options = _priced(g, catalog.gpu_price_usd(g), rows)
+    if not housed:
+        return [options, None, None]
+    if single is not None:
+        o = options[single]
+        return [options, Hosting([(o, 1)], o.cost_usd), None]
+    counts: dict[Machine, int] = {}
+    total = 0.0
+    for i in reversed(chain):               # the knapsack adds from its smallest count up
+        o = options[i]
+        total = total + o.cost_usd + o.network_usd
+        counts[o] = counts.get(o, 0) + 1
+    order = list(dict.fromkeys(options[i] for i in chain))      # machines in the knapsack's order, as it lists them
+    return [options, Hosting([(o, counts[o]) for o in order], total), None]
 
 
 def _housed_link(cf: Config, housed: list) -> Link:
@@ -675,6 +758,8 @@ def clear_caches() -> None:
     throughput._TIMINGS.clear()
     hardware._BY_OBJECT.clear()
     _HOUSING.clear()
+    _TEMPLATES.clear()
+    _PRICE_FREE.clear()
     _CARD_CONFIGS.clear()
     _FROZEN.clear()
     _ESTIMATES.clear()

@@ -186,3 +186,42 @@ def test_the_console_command_exits_with_the_commands_code_after_flushing_its_out
                       "from planner import console; console.size_thread_pools(); print(os.environ['OMP_NUM_THREADS'])",
                       {"OMP_NUM_THREADS": "3"})
     assert threads.stdout.strip() == "3"
+
+
+# ---------------------------------------------------------------------------------------------------
+# A fleet catalogue as a --catalog file
+
+def test_a_2040_sku_catalogue_file_is_planned_optimally_and_its_parse_is_cached(tmp_path, monkeypatch):
+    """2,040 GPU SKUs x 20 platforms (benchmarks/big_catalog.py): the plan is proven optimal - it costs what the
+    cheapest configuration within the budget and deadline costs on its exact housing - and an unchanged file
+    is not parsed again (its JSON is cached, like the built-in files); an edited one is."""
+    import sys
+    from pathlib import Path
+
+    import planner.files as files
+    from planner.configs import clear_caches
+    from planner.solver import Constraints, candidates, plan
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    from big_catalog import write_big_catalog
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("PLANNER_NO_CACHE", raising=False)
+    path = write_big_catalog(tmp_path / "fleet.yaml")
+    big = load_catalog([str(path)])
+    assert (len(big.gpus), len(big.platforms)) == (2040, 20)
+
+    def no_parse(*a, **k):
+        raise AssertionError("an unchanged catalogue file was parsed again")
+    monkeypatch.setattr(files, "parse_yaml", no_parse)
+    assert load_catalog([str(path)]).gpus == big.gpus
+    path.write_text(path.read_text().replace("price: ", "price:  ", 1))      # same data, other bytes
+    with pytest.raises(AssertionError, match="parsed again"):
+        load_catalog([str(path)])
+    monkeypatch.undo()
+
+    clear_caches()
+    arch, wl, c = reg.models["llama-3.1-70b"], Workload(method="qlora"), Constraints(budget=200_000)
+    res = plan(arch, wl, big, c)
+    assert res.feasible and res.plan.optimality == "proven"
+    within = [cf.hosting.cost_usd for cf in candidates(arch, wl, big, c).configs
+              if cf.hosting.cost_usd <= 200_000 and (cf.time_s or 0) <= c.deadline]
+    assert math.isclose(res.plan.total_cost, min(within), rel_tol=1e-9)
