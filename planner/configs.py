@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from planner.architecture import Architecture
@@ -690,7 +691,7 @@ def _priced_housing(cf: Config, catalog: Catalog, c: Constraints, rest: tuple) -
             _TEMPLATES.clear()
         _TEMPLATES[tkey] = template
     rows, single, chain, housed = template
-    options = _priced(g, catalog.gpu_price_usd(g), rows)
+    options = PricedOptions(g, catalog.gpu_price_usd(g), rows)
     if not housed:
         return [options, None, None]
     if single is not None:
@@ -704,6 +705,29 @@ def _priced_housing(cf: Config, catalog: Catalog, c: Constraints, rest: tuple) -
         counts[o] = counts.get(o, 0) + 1
     order = list(dict.fromkeys(options[i] for i in chain))      # machines in the knapsack's order, as it lists them
     return [options, Hosting([(o, counts[o]) for o in order], total), None]
+
+
+class PricedOptions(Sequence):
+    """A SKU's machine options (machine_options), each made when first read: a plan reads only its housing's
+    machines, so a fleet catalogue's thousands of SKUs never build the rest."""
+
+    def __init__(self, g: GPU, card_usd: float, rows: list[tuple]):
+        self._g, self._card_usd, self._rows, self._made = g, card_usd, rows, {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = range(len(self._rows))[i]
+        m = self._made.get(i)
+        if m is None:
+            m = self._made[i] = _priced(self._g, self._card_usd, [self._rows[i]])[0]
+        return m
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
 
 
 def _housed_link(cf: Config, housed: list) -> Link:
