@@ -248,6 +248,7 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
     name, evidence), and why the others are out."""
     rejected: dict[str, str] = {}
     out = []
+    stacked: dict[str, Workload] = {}
     include = {n.lower() for n in c.include}
     exclude = {n.lower() for n in c.exclude}
     for key, g in catalog.gpus.items():
@@ -273,7 +274,9 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
             continue
         choice, name = stack
         update = {"engine": choice} if wl.method == "inference" else {"framework": choice}
-        wg = wl.model_copy(update=update)
+        wg = stacked.get(choice)
+        if wg is None:                      # one workload per stack, shared by the cards that run it
+            wg = stacked[choice] = wl.model_copy(update=update)
         if g.vendor == "apple" and wl.training and (wl.optimizer.startswith("paged") or wl.optimizer == "adamw8bit"):
             rejected[g.name] = "bitsandbytes 8-bit/paged optimizers do not run on Apple silicon"
             continue
@@ -620,8 +623,12 @@ def _key_of(obj, make, memo: dict | None = None) -> tuple:
 
 
 def _catalog_key(catalog: Catalog) -> tuple:
-    """What housing reads of a catalogue: its platforms and exchange rates."""
-    return _key_of(catalog, lambda cat: (frozen(cat.platforms), frozen(cat.rates)))
+    """What housing reads of a catalogue: its platforms and exchange rates (a sweep variant's catalogue is new,
+    its platforms usually the same objects: their key is kept per object)."""
+    return _key_of(catalog, lambda cat: (_key_of(cat.platforms, frozen, _PLATFORMS), frozen(cat.rates)))
+
+
+_PLATFORMS: dict[int, tuple] = {}
 
 
 def _constraints_key(c: Constraints) -> tuple:
@@ -667,6 +674,7 @@ def _price_free_key(g: GPU, catalog: Catalog) -> tuple:
         return hit[2]
     if len(_PRICE_FREE) >= 16_384:
         _PRICE_FREE.clear()
+    _PLATFORMS.clear()
     key = make((g, catalog))
     _PRICE_FREE[id(g)] = (g, catalog, key)
     return key
@@ -744,8 +752,6 @@ def settled_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, c
     (prune compares within a card type only), in card order; cards without any are named in `rejected`. A card's configurations depend only on (architecture,
     workload, card, stack, platforms, rates, constraints, job): kept per such key, so a sweep variant that
     changes one card's price recomputes that card alone (copies are returned: callers may annotate them)."""
-    import copy
-
     settled: list[Config] = []
     unhoused: dict[str, str] = {}
     base = (arch, _key_of(wl, frozen), _catalog_key(catalog), _constraints_key(c), frozen(job), make.__name__)
@@ -770,9 +776,16 @@ def settled_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, c
         rejected.update(rej)
         if why:
             unhoused[g.name] = why
-        settled += [copy.copy(cf) for cf in mine]
+        settled += [_copy(cf) for cf in mine]
     rejected.update(unhoused)
     return settled
+
+
+def _copy(cf: Config) -> Config:
+    """A shallow copy of a configuration (copy.copy's result, without its generic machinery)."""
+    out = Config.__new__(Config)
+    out.__dict__.update(cf.__dict__)
+    return out
 
 
 def clear_caches() -> None:
@@ -784,6 +797,7 @@ def clear_caches() -> None:
     _HOUSING.clear()
     _TEMPLATES.clear()
     _PRICE_FREE.clear()
+    _PLATFORMS.clear()
     _CARD_CONFIGS.clear()
     _FROZEN.clear()
     _ESTIMATES.clear()

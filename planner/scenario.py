@@ -328,6 +328,15 @@ def _plan_group(group) -> list[dict]:
     """Variants that differ only in their budget share the candidates (configurations, machines, times),
     which do not depend on it; each variant's decision is then exactly what planning it alone gives."""
     path, base = _SHARED["path"], _SHARED["base"]
+    from planner.solver import share_solves
+    share_solves(_SHARED.setdefault("solves", {}))       # identical integer programs of variants solved once
+    try:
+        return _plan_variants(path, base, group)
+    finally:
+        share_solves(None)
+
+
+def _plan_variants(path: Path, base: Catalog, group) -> list[dict]:
     free = copy.deepcopy(group[0][1])
     free.setdefault("constraints", {})["budget"] = None
     sc, catalog, c = _variant_inputs(path, base, free)

@@ -213,6 +213,45 @@ def build_model(configs: list[Config], budget_usd: float | None, deadline_s: flo
     return _Model(prob, x, m, machines)
 
 
+# Solutions of integer programs already solved, shared by a sweep's variants (scenario.py turns it on): keyed by
+# every number build_model reads, so an identical key is an identical program and HiGHS returns the same
+# solution. Only proven optima are kept (a time-limited search may end elsewhere another time). Bounded.
+_SHARED_SOLVES: dict | None = None
+
+
+def share_solves(memo: dict | None) -> None:
+    """Share integer-program solutions between plans in this process (a dict), or stop (None)."""
+    global _SHARED_SOLVES
+    _SHARED_SOLVES = memo
+
+
+def _program_key(pool: list[Config], budget, dl, max_time, objective, solver) -> tuple:
+    """Everything build_model reads (extend it with anything build_model comes to read)."""
+    return (solver.name, getattr(solver, "timeLimit", None), budget, dl, max_time, objective, tuple(
+        (cf.gpu.name, cf.count, cf.zero, cf.offload, cf.time_s,
+         tuple((o.k, o.cost_usd, o.power_w, o.multi_node, o.network_usd) for o in _useful_machines(cf)))
+        for cf in pool))
+
+
+def _solved(pool: list[Config], budget, dl, max_time, objective, solver) -> tuple | None:
+    """(optimality, chosen configuration's index, machines of each kind) or None (no solution)."""
+    key = _program_key(pool, budget, dl, max_time, objective, solver)
+    hit = _SHARED_SOLVES.get(key, _UNSOLVED)
+    if hit is not _UNSOLVED:
+        return hit
+    m = build_model(pool, budget, dl, frozenset(), max_time, objective)
+    status = _solve(m, solver)
+    hit = None
+    if status:
+        i = next(i for i, v in m.x.items() if _val(v) > 0.5)
+        hit = (status, i, [int(round(_val(m.m[i, j]))) for j in range(len(m.machines[i]))])
+    if status == "proven" or (status is None and pulp.LpStatus[m.prob.status] == "Infeasible"):
+        if len(_SHARED_SOLVES) >= 100_000:
+            _SHARED_SOLVES.clear()
+        _SHARED_SOLVES[key] = hit
+    return hit
+
+
 def _solve(model: _Model, solver) -> str | None:
     """'proven' (optimal), 'time limit' (a solution, not proven cheapest) or None (no solution)."""
     with native_stdout_silenced():
@@ -421,6 +460,13 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
         order = (lambda cf: (cf.time_s or 0, cf.hosting.cost_usd)) if objective == "time" else \
             (lambda cf: cf.hosting.cost_usd)
         pool = sorted(pool, key=order)[:ILP_CANDIDATES]
+        if _SHARED_SOLVES is not None:          # a sweep: an identical program is solved once (see _solved)
+            hit = _solved(pool, budget, dl, max_time, objective, solver)
+            if hit is None:
+                return None
+            status, i, counts = hit
+            return plan_of(pool[i], [(o, n) for o, n in zip(_useful_machines(pool[i]), counts) if n > 0], catalog,
+                           c, status)
         m = build_model(pool, budget, dl, frozenset(), max_time, objective)
         status = _solve(m, solver)
         return _extract(m, pool, catalog, c, status) if status else None
