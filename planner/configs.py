@@ -23,7 +23,7 @@ from planner.errors import InputError
 from planner.estimator import CHECKPOINT_SHARD_BYTES, VLLM_GPU_MEMORY_UTILIZATION, Estimate, estimate
 from planner.software import evidence, stack_for
 from planner.timing import (DEFAULT_DEADLINE_DAYS, NETWORK_EFFICIENCY, PCIE_GBPS, JobSize, comm_bytes_per_step,
-                            comm_seconds, inference_throughput, job_size, min_gpus_for_deadline,
+                            comm_seconds, job_size, min_gpus_for_deadline,
                             training_throughput)
 from planner.workload import Workload
 
@@ -59,6 +59,8 @@ class Constraints:
     mode: str = "sequential"             # several workloads: one after another, or concurrent (own cards each)
     stack_explicit: bool = False         # the user named --framework / --engine: no per-family default
     gpus: int | None = None              # plan for exactly this many GPUs (a recipe's count); None: any
+    serving: object | None = None        # planner.serving.ServingSpec: load and latency targets (--rate/--users)
+    tco: object | None = None            # planner.tco.TcoAssumptions: ownership costs (--years, --pue, ...)
 
     @property
     def deadline(self) -> float | None:
@@ -166,6 +168,7 @@ class Config:
     tokens_per_s: float = 0.0
     time_s: float | None = None
     time_detail: str = ""
+    serving: dict | None = None         # sized for a load (planner/serving.py): plan.serving
 
     @property
     def strategy(self) -> str:
@@ -445,8 +448,12 @@ def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: 
 
 def inference_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, c: Constraints,
                       rejected: dict[str, str], need: _NeedCache | None = None) -> list[Config]:
-    """Per card: one replica, and more replicas for speed (each serves its own batches)."""
+    """Per card: one replica, and more replicas for speed (each serves its own batches). With a load and
+    latency targets (--rate/--users): the replicas and split that carry it (planner/serving.py)."""
     need = need or _NeedCache(arch)
+    if c.serving is not None and c.serving.load_given:
+        from planner.serving import serving_configs
+        return serving_configs(arch, wl, cards, catalog, c, rejected, need)
     configs = []
     for g, wg, stack, ev in cards:
         step = 1 if g.is_machine else purchase_step(g, catalog, nvlink_pairs(g, c))
@@ -571,19 +578,10 @@ def settle(arch: Architecture, job: JobSize, cf: Config, catalog: Catalog, c: Co
 
 
 def replica_throughput(arch: Architecture, wl: Workload, cf: Config, requests: int | None):
-    """Tensor parallel cards read their shards at once; a layer split's cards take turns; replicas add up."""
-    e, g, n = cf.estimate, cf.gpu, cf.replica_gpus
-    if cf.tensor_parallel:
-        one = inference_throughput(arch, wl, [(1.0, g.bf16_tflops * n, g.bandwidth_gbps * n)],
-                                   e.breakdown["weights"] * n, e.breakdown["kv_cache"] * n, requests)
-    else:
-        one = inference_throughput(arch, wl, [(1.0, g.bf16_tflops, g.bandwidth_gbps)], e.breakdown["weights"],
-                                   e.breakdown["kv_cache"], requests)
-    if cf.replicas == 1:
-        return one
-    return replace(one, tokens_per_s=one.tokens_per_s * cf.replicas,
-                   seconds=None if one.seconds is None else one.seconds / cf.replicas,
-                   detail=f"{cf.replicas} replicas; each {one.detail}")
+    """Tensor-parallel cards read their shards at once; a layer split's cards take turns; replicas add up
+    (planner/throughput/inference.py through planner/serving.py)."""
+    from planner.serving import config_throughput
+    return config_throughput(arch, wl, cf, requests, link_of(cf, cf.hosting) if cf.hosting else None)
 
 
 def prune(configs: list[Config]) -> list[Config]:

@@ -187,3 +187,183 @@ def describe(s: dict) -> str:
     return (f"serves {s['rate_rps']:,.2f} req/s ({s['users']:,} concurrent users) at {s['ttft_s']:.2f} s to first "
             f"token and {per_user:,.0f} tokens/s per user ({s['itl_s'] * 1000:.0f} ms between tokens, mean); "
             f"{s['tokens_per_s']:,.0f} output tokens/s in all, {split}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Candidates for the integer program: per card type and split, the replicas the load needs
+
+@dataclass(frozen=True)
+class ServingSpec:
+    """What the user asked of a serving purchase (CLI --rate/--users/--ttft/--itl, scenarios, the API)."""
+    rate_rps: float | None = None
+    users: int | None = None
+    ttft_s: float | None = None
+    itl_s: float | None = None
+
+    @property
+    def load_given(self) -> bool:
+        return self.rate_rps is not None or self.users is not None
+
+    def load(self, w: Workload) -> Load:
+        return Load(self.rate_rps, self.users, w.seq_len, max(w.new_tokens, 1))
+
+    def targets(self) -> Targets:
+        return Targets(self.ttft_s, self.itl_s)
+
+
+TP_DEGREES = (1, 2, 4, 8)        # vLLM tensor_parallel_size: a divisor of the heads, within one machine
+EXTRA_REPLICAS = 2               # counts beyond the smallest that carries the load, for the cheapest housing
+
+
+def card_link(g, tp: int, bridged: bool) -> Card:
+    """The link a replica's all-reduces cross: NVLink/xGMI on a baseboard (SXM, OAM) or a bridged pair, else
+    PCIe peer traffic (planner/timing.py PCIE_GBPS)."""
+    from planner.throughput.inference import PCIE_ALLREDUCE_GBPS
+    if g.nvlink and tp <= g.nvlink.width and (g.nvlink.width > 2 or bridged):
+        return Card(g, "nvlink", g.nvlink.bandwidth_gbps)
+    return Card(g, "pcie", PCIE_ALLREDUCE_GBPS)
+
+
+def replica_shapes(arch: Architecture, wg: Workload, g, c, need, step: int, per_machine: int) -> list:
+    """One replica's possible splits on this card: every tensor-parallel degree that holds the model (vLLM or
+    --parallel tensor), else the smallest layer split (llama.cpp, MLX, HF)."""
+    from planner.configs import Config, _host_ram, one_replica, usable_bytes
+    shapes = []
+    tensor = wg.engine == "vllm" or wg.parallel == "tensor"
+    if tensor and not g.is_machine:
+        usable = usable_bytes(g, c.margin, wg.engine, wg.gpu_memory_utilization)
+        limit = g.nvlink.width if (wg.parallel == "tensor" and g.nvlink) else 8
+        for n in TP_DEGREES:
+            if n > min(limit, c.max_gpus, per_machine) or arch.num_heads % n:
+                continue
+            est = need(wg, n, 0, "none", g.context_bytes, parallel="tensor")
+            if est.total_bytes <= usable:
+                per_card, _ = _host_ram(est, 1)
+                shapes.append(Config(g, n, 0, "none", est, est.total_bytes, usable, per_card, 0.0, replica_gpus=n,
+                                     span_hosts=False, tensor_parallel=n > 1))
+    if not shapes:
+        one = one_replica(arch, wg, g, c, need, step, per_machine)
+        if one is not None:
+            shapes.append(one)
+    return shapes
+
+
+def kv_room_batch(cf) -> float:
+    """Sequences one replica's memory holds: one (the estimate's batch) plus what each card's headroom takes
+    of per-sequence KV cache (a layer split spreads each sequence's cache over its cards)."""
+    kv = cf.estimate.breakdown.get("kv_cache", 0) + cf.estimate.kv_slack_bytes
+    per_card = kv if cf.tensor_parallel or cf.replica_gpus == 1 else kv / cf.replica_gpus
+    return 1.0 + kv_batch_limit(per_card, cf.usable_bytes - cf.need_bytes)
+
+
+def split_of(cf) -> tuple[int, int]:
+    """(tensor parallel, pipeline stages) of one replica."""
+    if cf.tensor_parallel:
+        return cf.replica_gpus, 1
+    return 1, cf.replica_gpus
+
+
+def serving_configs(arch: Architecture, wl: Workload, cards, catalog, c, rejected: dict[str, str], need) -> list:
+    """Per card type and replica split: the replicas that carry the load within the targets (and a few more, so
+    the cheapest housing of a larger count is offered too). Cards that cannot are rejected with the binding
+    constraint."""
+    from dataclasses import replace
+
+    from planner.configs import _round_up, cards_per_host, nvlink_pairs, platform_takes, purchase_step
+    spec: ServingSpec = c.serving
+    load, targets = spec.load(wl), spec.targets()
+    out = []
+    for g, wg, stack, ev in cards:
+        wg1 = wg.model_copy(update={"batch_size": 1})
+        bridged = nvlink_pairs(g, c)
+        step = 1 if g.is_machine else purchase_step(g, catalog, bridged)
+        per_machine = 1 if g.is_machine else max(
+            (getattr(p, "fixed_gpus", None) or cards_per_host(g, p) for p in catalog.platforms.values()
+             if platform_takes(p, g)), default=0)
+        shapes = replica_shapes(arch, wg1, g, c, need, step, per_machine)
+        if not shapes:
+            rejected[g.name] = "cannot hold the model and one sequence's KV cache within --max-gpus"
+            continue
+        why = ""
+        for shape in shapes:
+            tp, pp = split_of(shape)
+            card = card_link(g, tp, bridged)
+            cap = capacity(arch, wg, card, tp, pp, load, targets, kv_room_batch(shape))
+            n = replicas_needed(load, cap)
+            if n is None:
+                what = {"ttft": f"time to first token {targets.ttft_s:g} s", "itl": f"inter-token latency "
+                        f"{targets.itl_s:g} s", "kv-cache": "KV cache for one sequence"}.get(cap.binding, cap.binding)
+                why = why or f"misses the {what} even with one user per replica ({_shape_words(shape)})"
+                continue
+            shape_step = step if shape.replica_gpus == 1 or step == 1 else step
+            counts = sorted({_round_up(k * shape.replica_gpus, shape_step) for k in range(n, n + EXTRA_REPLICAS + 1)})
+            max_n = 1 if g.is_machine else c.max_gpus
+            if counts[0] > max_n or (g.is_machine and n > 1):
+                why = why or (f"needs {n} replicas ({counts[0]} cards) to carry the load; above --max-gpus {c.max_gpus}"
+                              if not g.is_machine else f"one machine carries {cap.best.rate_rps:.2f} req/s; the load "
+                              f"needs {n}")
+                continue
+            for count in counts:
+                if count > max_n or (c.gpus is not None and count != c.gpus):
+                    continue
+                r = count // shape.replica_gpus
+                per_rate = load.rate_rps / r if load.rate_rps is not None else None
+                per_users = load.users / r if load.users is not None else None
+                op = at_load(arch, wg, card, tp, pp, load, per_rate, per_users, cap)
+                cf = replace(shape, count=count, replicas=r, stack=stack, evidence=ev, workload=wg)
+                cf.serving = serving_dict(cap, op, r, tp, pp, load, spec, card)
+                out.append(cf)
+        if not any(cf.gpu.name == g.name for cf in out):
+            rejected[g.name] = why or "no replica count within --max-gpus carries the load"
+    return out
+
+
+def _shape_words(cf) -> str:
+    tp, pp = split_of(cf)
+    if tp > 1:
+        return f"tensor parallel {tp}"
+    if pp > 1:
+        return f"layers split over {pp} cards"
+    return "one card per replica"
+
+
+def serving_dict(cap: ReplicaCapacity, op: OperatingPoint, replicas: int, tp: int, pp: int, load: Load,
+                 spec: ServingSpec, card: Card) -> dict:
+    """plan.serving: what the purchase sustains at the targets (its maximum), and where it runs at the load."""
+    best = cap.best
+    users = int(math.floor(best.batch + 1e-9)) * replicas
+    return {"rate_rps": round(best.rate_rps * replicas, 3), "users": users, "ttft_s": round(best.ttft_s, 4),
+            "itl_s": round(best.itl_s, 5), "tokens_per_s": round(best.output_tokens_per_s * replicas, 1),
+            "replicas": replicas, "tensor_parallel": tp, "pipeline_parallel": pp,
+            "tokens_per_s_per_user": round(1 / best.itl_s, 1) if best.itl_s else None,
+            "binding": cap.binding, "link": card.link, "bound": best.bound,
+            "at_load": {"rate_rps": round(op.rate_rps * replicas, 3), "users": round(op.batch * replicas, 1),
+                        "ttft_s": round(op.ttft_s, 4), "itl_s": round(op.itl_s, 5),
+                        "tokens_per_s": round(op.output_tokens_per_s * replicas, 1)},
+            "load": {"rate_rps": load.rate_rps, "users": load.users, "prompt_tokens": load.prompt_tokens,
+                     "new_tokens": load.new_tokens},
+            "targets": {"ttft_s": spec.ttft_s, "itl_s": spec.itl_s, "statistic": "mean"}}
+
+
+def config_throughput(arch: Architecture, wl: Workload, cf, requests: int | None, link: tuple[str, float] | None):
+    """Throughput and time to serve `requests` on a configuration: at the sized load when one was given
+    (cf.serving), else its static batch of wl.batch_size sequences per replica."""
+    from planner.timing import Throughput
+    tp, pp = split_of(cf)
+    g = cf.gpu
+    if cf.serving:
+        s = cf.serving
+        rate = s["rate_rps"]
+        secs = requests / rate if requests and rate > 0 else None
+        return Throughput(s["tokens_per_s"], secs, describe(s))
+    card = Card(g, "nvlink" if link and link[0] == "NVLink" else "pcie", link[1] if link else 25.0) \
+        if tp > 1 else Card(g)
+    op = operating_point(arch, wl, card, tp, pp, wl.batch_size, wl.seq_len, max(wl.new_tokens, 1))
+    tps = op.output_tokens_per_s * cf.replicas
+    rate = op.rate_rps * cf.replicas
+    secs = requests / rate if requests and rate > 0 else None
+    detail = (f"{wl.batch_size} sequences per replica: {op.ttft_s:.2f} s to first token, {op.itl_s * 1000:.1f} ms "
+              f"between tokens ({op.bound}-bound)")
+    if cf.replicas > 1:
+        detail = f"{cf.replicas} replicas; each {detail}"
+    return Throughput(tps, secs, detail)

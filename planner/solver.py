@@ -70,6 +70,9 @@ class Plan:
     time_detail: str = ""
     rent: dict | None = None
     optimality: str = "proven"           # proven | time limit (best found, not proven cheapest)
+    serving: dict | None = None          # inference sized for a load (planner/serving.py)
+    cost_per_mtok: dict | None = None    # buy / rent / hosted APIs per million output tokens (planner/tco.py)
+    tco: dict | None = None              # the ownership assumptions behind `buy`
 
     def to_dict(self) -> dict:
         return {
@@ -84,6 +87,7 @@ class Plan:
             "gpus": self.gpus, "hosts": self.hosts, "machines": self.machines, "ram_gb": self.ram_gb,
             "vram_gb": round(self.vram_gb, 1), "power_w": round(self.power_w), "memory": self.per_gpu,
             "rent": self.rent, "optimality": self.optimality,
+            "serving": self.serving, "cost_per_mtok": self.cost_per_mtok, "tco": self.tco,
         }
 
 
@@ -279,6 +283,9 @@ def plan_of(cf: Config, used: list[tuple[Machine, int]], catalog: Catalog, c: Co
              energy_kwh=kwh, energy_cost=None if kwh is None else kwh * catalog.electricity_usd_per_kwh * rate,
              time_detail=cf.time_detail, optimality=optimality)
     p.rent = rent_comparison(cf, p, catalog, c)
+    from planner.tco import costs
+    p.serving = cf.serving
+    p.cost_per_mtok, p.tco = costs(p, cf, catalog, c, cf.estimate.model)
     return p
 
 
