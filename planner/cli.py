@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from planner.errors import InputError
 
-SUBCOMMANDS = ("estimate", "catalog", "models", "scenario", "plan", "completion", "serve")
+SUBCOMMANDS = ("estimate", "catalog", "models", "scenario", "plan", "completion", "serve", "capacity")
 FLAG_OF = {"batch_size": "--batch-size", "seq_len": "--seq-len", "new_tokens": "--new-tokens",
            "lora_rank": "--lora-rank", "lora_targets": "--lora-targets", "zero_stage": "--zero", "gpus": "--gpus",
            "method": "--method", "precision": "--precision", "optimizer": "--optimizer", "offload": "--offload",
@@ -165,6 +165,7 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
 COMMANDS_EPILOG = """other commands:
   plan estimate ...        peak GPU memory and system RAM of one configuration
   plan scenario FILE       plan a what-if scenario file (workloads, constraints, sweeps)
+  plan capacity --have 2xrtx-3090 --model 70b   what cards you have can serve (context, users, tokens/s)
   plan catalog             the hardware catalogue, prices and rental rates
   plan models              built-in models and size aliases
   plan completion SHELL    print a bash or zsh completion script
@@ -187,6 +188,17 @@ def build_parser() -> argparse.ArgumentParser:
     pe = sub.add_parser("estimate", help="peak GPU memory and system RAM of one configuration",
                         formatter_class=_Help)
     _workload_args(pe, planning=False)
+    pcap = sub.add_parser("capacity", help="what hardware you have can serve: context, users, tokens/s, rate",
+                          formatter_class=_Help)
+    _workload_args(pcap, planning=True)
+    pcap.add_argument("--have", action="append", default=[], help="cards or machine you have: [COUNTx]NAME "
+                      "(e.g. 2xrtx-3090, mac-studio-m4-max-128gb; see `plan catalog`)")
+    pcap.add_argument("--ttft", type=_positive_float, help="target: mean time to first token, seconds")
+    pcap.add_argument("--itl", type=_positive_float, help="target: mean inter-token latency, seconds")
+    pcap.add_argument("--margin", type=float, default=0.05, help="fraction of each card's memory kept free")
+    _add_choice(pcap, "--parallel", ("auto", "tensor", "pipeline"), "auto", "split over the cards (auto: the "
+                "engine's: vLLM tensor parallel, others layers split)")
+    pcap.add_argument("--catalog", action="append", default=[], help="YAML file adding or overriding entries")
     pc = sub.add_parser("catalog", help="list the hardware catalogue")
     pc.add_argument("--catalog", action="append", default=[])
     pc.add_argument("--json", action="store_true")
@@ -480,6 +492,9 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
             return cmd_scenario(a, out)
         if a.command == "plan":
             return cmd_plan(a, out, err)
+        if a.command == "capacity":
+            from planner.capacity import cmd_capacity
+            return cmd_capacity(a, out)
         return {"estimate": cmd_estimate, "catalog": cmd_catalog, "models": cmd_models,
                 "completion": cmd_completion, "serve": cmd_serve}[a.command](a, out)
     except InputError as e:
