@@ -147,15 +147,15 @@ def at_load(arch: Architecture, w: Workload, card: Card, tp: int, pp: int, load:
     return at(max(hi, 1e-3))
 
 
-def replica_at(arch: Architecture, w: Workload, card: Card, tp: int, pp: int, load: Load) -> OperatingPoint:
+def replica_at(arch: Architecture, w: Workload, card: Card, tp: int, pp: int, load: Load,
+               max_seqs: int | None = None) -> OperatingPoint:
     """One replica at a published load (validation): users = the concurrency, or a rate's steady state
     (capped at the engine's max_seqs; an unbounded rate is the replica's maximum)."""
-    p = preset(w.engine)
+    top = max_seqs or preset(w.engine).max_seqs
     if load.users is not None:
-        return operating_point(arch, w, card, tp, pp, min(load.users, p.max_seqs), load.prompt_tokens,
-                               load.new_tokens)
-    cap = ReplicaCapacity(p.max_seqs, operating_point(arch, w, card, tp, pp, p.max_seqs, load.prompt_tokens,
-                                                      load.new_tokens), "max-seqs")
+        return operating_point(arch, w, card, tp, pp, min(load.users, top), load.prompt_tokens, load.new_tokens)
+    cap = ReplicaCapacity(top, operating_point(arch, w, card, tp, pp, top, load.prompt_tokens, load.new_tokens),
+                          "max-seqs")
     return at_load(arch, w, card, tp, pp, load, load.rate_rps, None, cap)
 
 

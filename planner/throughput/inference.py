@@ -57,6 +57,10 @@ def matmul_peak_tflops(g: GPU, engine: str, precision: str) -> float:
     if g.vendor == "nvidia" and g.generation not in ("volta", "pascal"):
         if engine == "llama.cpp" and precision in GGUF_TYPES:
             return bf16 * INT8_OVER_BF16["geforce" if _GEFORCE.match(g.name) else "nvidia"]
+        if engine == "llama.cpp" and precision == "fp16" and _GEFORCE.match(g.name):
+            # f16 weights go to cuBLAS with CUBLAS_COMPUTE_16F (fp16 accumulate): GeForce runs that at twice its
+            # fp32-accumulate rate (RTX 4090 330.3 vs 165.2 TFLOPS, Ada whitepaper)
+            return bf16 * 2
         if precision == "fp8" and g.fp8:
             return bf16 * 2          # FP8 tensor cores: twice the bf16 rate (Ada, Hopper, Blackwell)
     if g.vendor == "amd" and precision == "fp8" and g.fp8:
@@ -159,7 +163,7 @@ def mixed_step(mb: ModelBytes, card: Card, engine: str, precision: str, decode_s
     flops = tokens * mb.active_flops_per_token + mb.attn_flops_per_token_ctx * (
         decode_seqs * context + prefill_tokens * prefill_context)
     compute_s = flops / tp / (matmul_peak_tflops(g, engine, precision) * 1e12 * p.prefill(be))
-    overhead = p.step_overhead(be) + p.layer_overhead_s * mb.layers + p.seq_overhead_s * decode_seqs
+    overhead = p.step_overhead(be) + p.layer_overhead_s * mb.layers + p.seq_overhead(be) * decode_seqs
     comm = 0.0
     if tp > 1:
         # two all-reduces per layer of tokens x hidden 16-bit activations; a ring moves 2(t-1)/t of the buffer
@@ -233,8 +237,13 @@ def _scaled(mb: ModelBytes, f: float) -> ModelBytes:
 
 STACK_ENGINE = {"llama.cpp": "llama.cpp", "vllm": "vllm", "sglang": "vllm", "tensorrt-llm": "vllm",
                 "mlx": "mlx", "mlx-lm": "mlx", "transformers": "transformers", "hf": "transformers"}
-PRECISION_OF = {"mlx-4bit": "int4", "mlx-8bit": "int8", "4bit": "int4", "8bit": "int8", "f16": "fp16",
+PRECISION_OF = {"mlx-4bit": "int4", "mlx-8bit": "int8", "4bit": "int4", "8bit": "int8", "f16": "fp16", "bf16-mixed": "bf16",
                 "fp8-dynamic": "fp8", "w8a8-fp8": "fp8", "awq-int4": "awq", "gptq-int4": "gptq"}
+
+
+# Published hardware the catalogue lists under another entry with the same memory bandwidth and compute (the
+# memory size does not enter the time): an M2 Ultra of any memory size, AWS's A10G (600 GB/s like the A10).
+HARDWARE_ALIASES = {"m2 ultra": "mac-studio-m2-ultra-192gb", "a10g": "a10"}
 
 
 class CaseError(ValueError):
@@ -251,13 +260,16 @@ def case_parts(case: dict):
         raise CaseError(f"stack {case.get('stack')!r} has no engine preset")
     cat = _catalog()
     gname = str(case.get("gpu") or "").lower()
+    if not gname:
+        hw = str(case.get("hardware") or "").lower()
+        gname = next((name for pat, name in HARDWARE_ALIASES.items() if pat in hw), "")
     if gname not in cat.gpus:
         raise CaseError(f"gpu {case.get('gpu')!r} not catalogued")
     g = cat.gpus[gname]
     try:
         arch, _ = builtin_registry().resolve(str(case["model"]))
     except (InputError, KeyError) as e:
-        raise CaseError(f"model {case.get('model')!r}: {e}") from None
+        raise CaseError(f"model {case.get('model')!r} is not a built-in model") from None
     prec = str(case.get("precision") or "bf16").lower()
     prec = PRECISION_OF.get(prec, prec)
     if engine == "mlx" and prec in ("q4_0", "q4_k_m"):
@@ -268,7 +280,8 @@ def case_parts(case: dict):
                      seq_len=max(1, int(case.get("seq_len") or 1)), new_tokens=int(case.get("new_tokens") or 0))
         model_bytes(arch, w)
     except Exception as e:                       # a format the engine's estimator does not take
-        raise CaseError(f"workload: {e}") from None
+        raise CaseError(f"workload: {str(e).splitlines()[-1] if 'validation error' not in str(e) else prec}"
+                        f" not expressible") from None
     tp = int(case.get("tensor_parallel") or 1)
     pp = int(case.get("pipeline_parallel") or 1)
     gpus = int(case.get("gpus") or 1)
@@ -286,27 +299,60 @@ def _catalog():
     return load_catalog()
 
 
+# Largest batch an engine schedules when a published throughput run does not state it: TensorRT-LLM's
+# trtllm-build max_batch_size default (2048); vLLM and others: the preset's max_seqs.
+ENGINE_MAX_BATCH = {"tensorrt-llm": 2048}
+
+
+def kv_capacity_batch(arch: Architecture, w: Workload, g: GPU, tp: int, pp: int) -> float:
+    """Sequences of seq_len + new_tokens whose KV cache fits beside the weights on tp x pp cards (the estimator's
+    per-sequence cache and fixed needs, the engine's usable share of each card)."""
+    from planner.configs import usable_bytes
+    from planner.estimator import estimate
+    n = tp * pp
+    w1 = w.model_copy(update={"batch_size": 1, "gpus": n, "parallel": "tensor" if tp > 1 else
+                              ("pipeline" if pp > 1 else "auto")})
+    e = estimate(arch, w1)
+    kv = e.breakdown.get("kv_cache", 0) + e.kv_slack_bytes
+    room = usable_bytes(g, 0.0, w.engine, w.gpu_memory_utilization) - e.total_bytes
+    if kv <= 0:
+        return float(preset(w.engine).max_seqs)
+    return max(0.0, 1 + room / kv)
+
+
 def predict_case(case: dict) -> float:
     """The model's value of a validation case's `metric` (same unit as the published `value`)."""
     arch, w, card, tp, pp = case_parts(case)
     metric = case["metric"]
+    stack = str(case.get("stack", "")).lower()
     b, prompt, new = w.batch_size, w.seq_len, w.new_tokens
     if metric == "prefill_tokens_per_s":
         return prompt * b / prefill_seconds(arch, w, card, prompt, b, tp, pp)
-    if metric in ("decode_tokens_per_s", "decode_tokens_per_s_total"):
-        # llama-bench tg128 runs from an empty cache: the context grows 0..new_tokens (mean new/2)
-        ctx = prompt + new / 2 if prompt > 1 else max(new, 1) / 2
+    if metric in ("decode_tokens_per_s", "decode_tokens_per_s_total") and not (
+            case.get("rate_rps") and w.engine == "vllm"):
+        # llama-bench tg runs from an empty cache (context 0..new_tokens); batched-bench and serving runs after
+        # a prompt of seq_len: the mean context is the prompt plus half the output
+        ctx = (prompt if prompt > 1 else 0) + max(new, 1) / 2
         r = decode_rate(arch, w, card, b, ctx, tp, pp)
         return r.tokens_per_s if metric == "decode_tokens_per_s_total" else r.tokens_per_s / b
-    if metric in ("ttft_s", "itl_s", "output_tokens_per_s", "requests_per_s", "tokens_per_s"):
-        from planner.serving import Load, Targets, replica_at
-        rate = case.get("rate_rps")
-        users = case.get("concurrency")
-        load = Load(rate_rps=float(rate) if rate not in (None, "inf") and users is None else None,
-                    users=int(users) if users else None, prompt_tokens=prompt, new_tokens=max(new, 1))
-        if load.rate_rps is None and load.users is None:
-            load = Load(users=b, prompt_tokens=prompt, new_tokens=max(new, 1))
-        op = replica_at(arch, w, card, tp, pp, load)
+    if metric == "ttft_s" and (w.engine != "vllm" or (b == 1 and not case.get("rate_rps"))):
+        # llama-batched-bench / static batches: the batch's prompts together; one request alone: its prompt
+        return prefill_seconds(arch, w, card, prompt, b, tp, pp) + decode_step(arch, w, card, b, prompt, tp).seconds
+    if metric in ("ttft_s", "itl_s", "output_tokens_per_s", "requests_per_s", "tokens_per_s", "tokens_per_s_per_gpu",
+                  "decode_tokens_per_s", "decode_tokens_per_s_total"):
+        if not case.get("seq_len") or not case.get("new_tokens"):
+            raise CaseError("serving case without prompt and output lengths")
+        from planner.serving import Load, replica_at
+        rate, users = case.get("rate_rps"), case.get("concurrency")
+        if users is None and rate is None:
+            users = case.get("batch_size") or min(kv_capacity_batch(arch, w, card.gpu, tp, pp),
+                                                   ENGINE_MAX_BATCH.get(stack, preset(w.engine).max_seqs))
+        load = Load(rate_rps=float(rate) if rate is not None else None, users=int(users) if users else None,
+                    prompt_tokens=prompt, new_tokens=max(new, 1))
+        cap = ENGINE_MAX_BATCH.get(stack)
+        op = replica_at(arch, w, card, tp, pp, load, max_seqs=cap)
         return {"ttft_s": op.ttft_s, "itl_s": op.itl_s, "output_tokens_per_s": op.output_tokens_per_s,
-                "tokens_per_s": op.output_tokens_per_s, "requests_per_s": op.rate_rps}[metric]
+                "tokens_per_s": op.output_tokens_per_s, "tokens_per_s_per_gpu": op.output_tokens_per_s / (tp * pp),
+                "requests_per_s": op.rate_rps, "decode_tokens_per_s": 1 / op.itl_s,
+                "decode_tokens_per_s_total": op.batch / op.itl_s}[metric]
     raise CaseError(f"metric {metric!r} is not an inference metric")

@@ -35,7 +35,7 @@ class EnginePreset:
     step_overhead_s: dict[str, float]
     prefill_efficiency: dict[str, float]
     layer_overhead_s: float = 0.0
-    seq_overhead_s: float = 0.0
+    seq_overhead_s: dict[str, float] = field(default_factory=dict)
     prefill_chunk_tokens: int = 2048
     max_seqs: int = 256
     continuous_batching: bool = False
@@ -51,26 +51,39 @@ class EnginePreset:
     def prefill(self, backend: str) -> float:
         return self.prefill_efficiency.get(backend, self.prefill_efficiency["cuda"])
 
+    def seq_overhead(self, backend: str) -> float:
+        return self.seq_overhead_s.get(backend, self.seq_overhead_s.get("cuda", 0.0))
+
 
 # FITTED-CONSTANTS-BEGIN (benchmarks/throughput_inference.py --write rewrites this block)
 ENGINES: dict[str, EnginePreset] = {
-    # HF generate(): eager PyTorch, one kernel launch per op per layer per token. Fitted on the 19 H100
-    # generate() measurements in calibration/ (batch 1 and 16 pin bandwidth and per-layer terms).
     "transformers": EnginePreset(
-        "transformers", {"cuda": 0.49}, {"cuda": 0.0}, {"cuda": 0.40}, layer_overhead_s=0.77e-3,
-        prefill_chunk_tokens=1 << 30, max_seqs=1 << 16,
+        "transformers", {"cuda": 0.49},
+        {"cuda": 0.0},
+        {"cuda": 0.4},
+        layer_overhead_s=0.00077, seq_overhead_s={}, prefill_chunk_tokens=1073741824, max_seqs=65536,
+        continuous_batching=False, fitted={},
         source="calibration/h100-measurements (generate() cases), benchmarks/throughput.py"),
     "vllm": EnginePreset(
-        "vllm", {"cuda": 0.70}, {"cuda": 0.0}, {"cuda": 0.40}, seq_overhead_s=0.0,
-        prefill_chunk_tokens=8192, max_seqs=256, continuous_batching=True,
-        source="provisional: replaced by the fit over validation/throughput-inference.json"),
+        "vllm", {"cuda": 0.7},
+        {"cuda": 0.0},
+        {"cuda": 0.4},
+        layer_overhead_s=0.0, seq_overhead_s={"rocm": 0.000615}, prefill_chunk_tokens=8192, max_seqs=256,
+        continuous_batching=True, fitted={'seq_overhead_rocm': 4},
+        source="fit over validation/throughput-inference.json by benchmarks/throughput_inference.py"),
     "llama.cpp": EnginePreset(
-        "llama.cpp", {"cuda": 0.70}, {"cuda": 0.0}, {"cuda": 0.40},
-        prefill_chunk_tokens=512, max_seqs=4, continuous_batching=True,
-        source="provisional: replaced by the fit over validation/throughput-inference.json"),
+        "llama.cpp", {"cuda": 0.67},
+        {"cuda": 0.0},
+        {"cuda": 0.161, "metal": 0.777},
+        layer_overhead_s=0.0, seq_overhead_s={}, prefill_chunk_tokens=512, max_seqs=4,
+        continuous_batching=True, fitted={'decode_cuda': 8, 'prefill_cuda': 7, 'prefill_metal_all_engines': 2},
+        source="fit over validation/throughput-inference.json by benchmarks/throughput_inference.py"),
     "mlx": EnginePreset(
-        "mlx", {"cuda": 0.70, "metal": 0.70}, {"cuda": 0.0}, {"cuda": 0.40},
-        prefill_chunk_tokens=2048, max_seqs=1,
-        source="provisional: replaced by the fit over validation/throughput-inference.json"),
+        "mlx", {"cuda": 0.7, "metal": 0.7},
+        {"cuda": 0.0},
+        {"cuda": 0.4, "metal": 0.777},
+        layer_overhead_s=0.0, seq_overhead_s={}, prefill_chunk_tokens=2048, max_seqs=1,
+        continuous_batching=False, fitted={'prefill_metal_all_engines': 2},
+        source="fit over validation/throughput-inference.json by benchmarks/throughput_inference.py"),
 }
 # FITTED-CONSTANTS-END
