@@ -67,8 +67,9 @@ def operating_point(arch: Architecture, w: Workload, card: Card, tp: int, pp: in
         chunk = max(1, p.prefill_chunk_tokens - b)       # vLLM: max_num_batched_tokens less the decode tokens
         chunks = math.ceil(prompt / chunk)
         mb = model_bytes(arch, w)
+        # the whole model at one card's rate: a layer split's stages take turns on each chunk
         one = mixed_step(mb, card, w.engine, w.precision, b, ctx, min(chunk, prompt), prompt / 2, tp)
-        ttft = chunks * one.seconds * pp
+        ttft = chunks * one.seconds
         itl = r.itl_s
         bound = r.step.bound
     else:
