@@ -1,4 +1,4 @@
-"""Fit the engine presets (planner/throughput/presets.py) on published inference figures and print the model's
+"""Fit the engine presets (planner/throughput/engines.py) on published inference figures and print the model's
 error per category.
 
     python benchmarks/throughput_inference.py                 # fit, factors, 2-fold held-out factors
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from planner.throughput import presets  # noqa: E402
+from planner.throughput import engines as presets  # noqa: E402
 from planner.throughput.inference import (STACK_ENGINE, CaseError, backend, case_parts, decode_rate,  # noqa: E402
                                           predict_case, prefill_seconds)
 
@@ -167,8 +167,10 @@ def fit(cases) -> dict:
                 res = out.setdefault(engine, _new())
                 res["prefill_efficiency"][be] = statistics.median(use)
                 res["fitted"][label] = len(use)
-    # continuous batching: the per-sequence step cost of batched vLLM/SGLang decode, per backend
+    # continuous batching: the per-sequence step cost of batched vLLM/SGLang decode (CUDA), and on other backends
+    # the matmul efficiency of their large-batch steps
     seq: dict = {}
+    comp: dict = {}
     with _fitted_presets(out):
         for c in cases:
             if c.get("stack") not in ("vllm", "sglang") or c["metric"] != "decode_tokens_per_s_total" or \
@@ -181,17 +183,34 @@ def fit(cases) -> dict:
             be = backend(card.gpu)
             ctx = w.seq_len + max(w.new_tokens, 1) / 2
 
-            def pred(x, w=w, arch=arch, card=card, tp=tp, pp=pp, ctx=ctx, be=be):
-                with patched("vllm", seq_overhead_s={**presets.ENGINES["vllm"].seq_overhead_s, be: x}):
-                    return decode_rate(arch, w, card, w.batch_size, ctx, tp, pp).tokens_per_s
-            x = _solve(pred, float(c["value"]), 0.0, 5e-3)
-            if x is not None:
-                seq.setdefault(be, []).append(x)
+            if be == "cuda":
+                # the CPU scheduler's cost per sequence (the same host code whatever the GPU)
+                def pred(x, w=w, arch=arch, card=card, tp=tp, pp=pp, ctx=ctx, be=be):
+                    with patched("vllm", seq_overhead_s={**presets.ENGINES["vllm"].seq_overhead_s, be: x}):
+                        return decode_rate(arch, w, card, w.batch_size, ctx, tp, pp).tokens_per_s
+                x = _solve(pred, float(c["value"]), 0.0, 5e-3)
+                if x is not None:
+                    seq.setdefault(be, []).append(x)
+            else:
+                # another backend: what its GEMMs reach at a large batch (compute-bound steps only: a memory-bound
+                # step does not depend on it and brackets no solution)
+                def pred(x, w=w, arch=arch, card=card, tp=tp, pp=pp, ctx=ctx, be=be):
+                    cur = presets.ENGINES["vllm"]
+                    with patched("vllm", prefill_efficiency={**cur.prefill_efficiency, be: x}):
+                        return decode_rate(arch, w, card, w.batch_size, ctx, tp, pp).tokens_per_s
+                x = _solve(pred, float(c["value"]), 0.005, 1.0)
+                if x is not None:
+                    comp.setdefault(be, []).append(x)
     for be, xs in seq.items():
         if len(xs) >= MIN_CASES:
             res = out.setdefault("vllm", _new())
             res["seq_overhead_s"][be] = statistics.median(xs)
             res["fitted"][f"seq_overhead_{be}"] = len(xs)
+    for be, xs in comp.items():
+        if len(xs) >= MIN_CASES and be not in out.get("vllm", {}).get("prefill_efficiency", {}):
+            res = out.setdefault("vllm", _new())
+            res["prefill_efficiency"][be] = statistics.median(xs)
+            res["fitted"][f"batched_compute_{be}"] = len(xs)
     return out
 
 
@@ -304,7 +323,7 @@ def _round(v: float) -> str:
 
 
 def write_presets(fitted: dict) -> None:
-    path = ROOT / "planner" / "throughput" / "presets.py"
+    path = ROOT / "planner" / "throughput" / "engines.py"
     text = path.read_text()
     block = preset_block(fitted)
     new = re.sub(r"(# FITTED-CONSTANTS-BEGIN[^\n]*\n).*?(# FITTED-CONSTANTS-END)",
@@ -324,12 +343,12 @@ def main(argv: list[str]) -> int:
               f"per-sequence {_fmt(f['seq_overhead_s'], 1e6, 'us')}; cases {f['fitted']}")
     if write:
         write_presets(fitted)
-        print("presets.py rewritten")
+        print("engines.py rewritten")
     rows, skipped = factors(cases)
     print(f"\n{'id':58} {'metric':26} {'published':>11} {'predicted':>11} {'factor':>6}")
     for r in rows:
         print(f"{r[0]:58} {r[2]:26} {r[3]:11.4g} {r[4]:11.4g} {r[5]:6.2f}")
-    summary(rows, "in-sample (presets as in planner/throughput/presets.py)")
+    summary(rows, "in-sample (presets as in planner/throughput/engines.py)")
     summary(held_out(cases), "held out (2-fold: fitted on half the cases, predicted on the other half)")
     print(f"\nskipped {len(skipped)} of {len(cases)} cases:")
     for cid, why in skipped:

@@ -346,7 +346,7 @@ def serving_dict(cap: ReplicaCapacity, op: OperatingPoint, replicas: int, tp: in
             "targets": {"ttft_s": spec.ttft_s, "itl_s": spec.itl_s, "statistic": "mean"}}
 
 
-def config_throughput(arch: Architecture, wl: Workload, cf, requests: int | None, link: tuple[str, float] | None):
+def config_throughput(arch: Architecture, wl: Workload, cf, requests: int | None, link=None):
     """Throughput and time to serve `requests` on a configuration: at the sized load when one was given
     (cf.serving), else its static batch of wl.batch_size sequences per replica."""
     from planner.timing import Throughput
@@ -357,8 +357,9 @@ def config_throughput(arch: Architecture, wl: Workload, cf, requests: int | None
         rate = s["rate_rps"]
         secs = requests / rate if requests and rate > 0 else None
         return Throughput(s["tokens_per_s"], secs, describe(s))
-    card = Card(g, "nvlink" if link and link[0] == "NVLink" else "pcie", link[1] if link else 25.0) \
-        if tp > 1 else Card(g)
+    # link: planner.throughput.comm.Link of the housing (kind, achievable GB/s per GPU for collectives)
+    card = Card(g, "nvlink" if link.kind == "nvlink" else "pcie", link.gbps) \
+        if tp > 1 and link is not None and link.gbps > 0 else Card(g)
     op = operating_point(arch, wl, card, tp, pp, wl.batch_size, wl.seq_len, max(wl.new_tokens, 1))
     tps = op.output_tokens_per_s * cf.replicas
     rate = op.rate_rps * cf.replicas

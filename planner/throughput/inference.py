@@ -28,7 +28,7 @@ from functools import lru_cache
 
 from planner.architecture import Architecture
 from planner.catalog import GPU
-from planner.throughput.presets import ENGINES, EnginePreset
+from planner.throughput.engines import ENGINES, EnginePreset
 from planner.workload import GGUF_TYPES, Workload
 
 # Effective link bandwidth for tensor-parallel all-reduces, GB/s per GPU (planner/timing.py PCIE_GBPS: NCCL
@@ -344,12 +344,15 @@ def predict_case(case: dict) -> float:
             raise CaseError("serving case without prompt and output lengths")
         from planner.serving import Load, replica_at
         rate, users = case.get("rate_rps"), case.get("concurrency")
+        cap = ENGINE_MAX_BATCH.get(stack)
         if users is None and rate is None:
-            users = case.get("batch_size") or min(kv_capacity_batch(arch, w, card.gpu, tp, pp),
-                                                   ENGINE_MAX_BATCH.get(stack, preset(w.engine).max_seqs))
+            if case.get("batch_size"):
+                users = cap = int(case["batch_size"])       # an offline run configured for that many sequences
+            else:
+                users = min(kv_capacity_batch(arch, w, card.gpu, tp, pp),
+                            ENGINE_MAX_BATCH.get(stack, preset(w.engine).max_seqs))
         load = Load(rate_rps=float(rate) if rate is not None else None, users=int(users) if users else None,
                     prompt_tokens=prompt, new_tokens=max(new, 1))
-        cap = ENGINE_MAX_BATCH.get(stack)
         op = replica_at(arch, w, card, tp, pp, load, max_seqs=cap)
         return {"ttft_s": op.ttft_s, "itl_s": op.itl_s, "output_tokens_per_s": op.output_tokens_per_s,
                 "tokens_per_s": op.output_tokens_per_s, "tokens_per_s_per_gpu": op.output_tokens_per_s / (tp * pp),

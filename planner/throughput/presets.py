@@ -1,89 +1,81 @@
-"""Engine presets as data: what each inference engine achieves of a card's peaks, and what it costs per step.
+"""Stack presets of the time model, as data: what each training stack does to step time beyond the dtypes,
+kernels and losses the memory presets already name (planner/estimator/stacks.py, shared with the estimator).
 
-One preset per engine; within it, values per backend (cuda: NVIDIA, rocm: AMD, metal: Apple). Each number is
-fitted by benchmarks/throughput_inference.py over the published cases in validation/throughput-inference.json
-(never one case) and tests/test_throughput_inference.py fails when a constant drifts from what that fit prints.
-A backend without enough published cases takes the engine's CUDA value (`fitted` says which are fitted).
+Three numbers per stack, each a mechanism:
+- dispatch_s_per_layer: host time to launch one decoder layer's kernels, forward + backward, for one
+  micro-batch. Eager PyTorch dispatches every op from Python (~10-20 us each, ~100+ ops per layer over forward
+  and backward); when the GPU work per op is small the step is launch-bound and time is this, not FLOPs.
+- elementwise_factor: memory traffic of the pointwise ops (norms, RoPE, SwiGLU, residuals, casts) relative
+  to eager PyTorch's unfused kernels (1.0). torch.compile / Triton-fused kernels read and write each tensor
+  once per fused chain instead of once per op.
+- gemm_scale: fraction of the card's best matmul rate (hardware.GEMM_EFFICIENCY) that the stack's matmuls of
+  transformer shapes reach (tile quantisation, non-ideal shapes, small hidden sizes).
 
-Mechanisms the fields stand for (read from the engines' code):
-- decode_bandwidth_efficiency: share of peak memory bandwidth a decode step's weight and KV-cache reads reach
-  (llama.cpp's mul_mat_vec_q / MMVQ kernels, vLLM's Marlin/cutlass GEMMs + paged attention, MLX's qmv kernels,
-  PyTorch's cuBLAS GEMV in HF generate()).
-- step_overhead_s: fixed time per decode step besides the matmuls: graph launch, sampling, the host round trip
-  (llama.cpp and vLLM replay CUDA graphs: ggml-cuda.cu cuda graph support, vLLM's CUDAGraphRunner; MLX builds
-  and evaluates a lazy graph per token).
-- layer_overhead_s: per layer and step: eager PyTorch launches every kernel of every layer from Python (HF
-  generate()); zero for the engines that capture graphs.
-- seq_overhead_s: per sequence and step: continuous-batching scheduler, block tables, sampler and detokeniser
-  (vLLM's Scheduler.schedule and the output processor run on the CPU every step).
-- prefill_efficiency: share of the number format's matmul peak (see matmul_peak_tflops) a prompt's forward
-  reaches; also used for the compute side of a large decode batch (the same GEMM kernels at large M).
-- prefill_chunk_tokens: tokens one forward takes of a prompt (llama.cpp n_ubatch = 512; vLLM V1
-  max_num_batched_tokens = 8192 with chunked prefill on; MLX prefill_step_size = 2048; HF: the whole prompt).
-- max_seqs: sequences one replica batches at most (vLLM max_num_seqs = 256; llama-server --parallel default 4
-  since b5000-era `-np auto`; mlx_lm.server batches one request; HF generate(): the batch given).
+The eager-HF values are fitted on the H100 measurements in calibration/ and the published runs in
+validation/throughput-*.json by benchmarks/throughput.py (`--fit` prints them); tests/test_timing.py fails when a
+constant drifts from the fit. Stacks without enough published runs of their own inherit a related stack's
+values and say so (`inherits`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class EnginePreset:
+class TimePreset:
     name: str
-    decode_bandwidth_efficiency: dict[str, float]
-    step_overhead_s: dict[str, float]
-    prefill_efficiency: dict[str, float]
-    layer_overhead_s: float = 0.0
-    seq_overhead_s: dict[str, float] = field(default_factory=dict)
-    prefill_chunk_tokens: int = 2048
-    max_seqs: int = 256
-    continuous_batching: bool = False
-    fitted: dict[str, int] = field(default_factory=dict)    # backend -> published cases the fit used
+    dispatch_s_per_layer: float
+    elementwise_factor: float
+    gemm_scale: float
+    dispatch_s_per_adapter: float = 0.0   # peft: each LoRA-wrapped linear adds its own Python forward/backward ops
+    dispatch_s_per_expert: float = 0.0    # eager MoE blocks loop over the experts that received tokens
+    host_overlap: float = 1.0             # share of the shorter of host and GPU time hidden behind the longer
+    comm_overlap: float = 1.0             # share of the shorter of FSDP/ZeRO-3 gathers and compute hidden
+    inherits: str = ""            # the stack whose fitted values these are, when not fitted on the stack's own runs
     source: str = ""
 
-    def bandwidth_efficiency(self, backend: str) -> float:
-        return self.decode_bandwidth_efficiency.get(backend, self.decode_bandwidth_efficiency["cuda"])
 
-    def step_overhead(self, backend: str) -> float:
-        return self.step_overhead_s.get(backend, self.step_overhead_s["cuda"])
-
-    def prefill(self, backend: str) -> float:
-        return self.prefill_efficiency.get(backend, self.prefill_efficiency["cuda"])
-
-    def seq_overhead(self, backend: str) -> float:
-        return self.seq_overhead_s.get(backend, self.seq_overhead_s.get("cuda", 0.0))
-
-
-# FITTED-CONSTANTS-BEGIN (benchmarks/throughput_inference.py --write rewrites this block)
-ENGINES: dict[str, EnginePreset] = {
-    "transformers": EnginePreset(
-        "transformers", {"cuda": 0.49},
-        {"cuda": 0.0},
-        {"cuda": 0.4},
-        layer_overhead_s=0.00077, seq_overhead_s={}, prefill_chunk_tokens=1073741824, max_seqs=65536,
-        continuous_batching=False, fitted={},
-        source="calibration/h100-measurements (generate() cases), benchmarks/throughput.py"),
-    "vllm": EnginePreset(
-        "vllm", {"cuda": 0.7},
-        {"cuda": 0.0},
-        {"cuda": 0.4},
-        layer_overhead_s=0.0, seq_overhead_s={"rocm": 0.000615}, prefill_chunk_tokens=8192, max_seqs=256,
-        continuous_batching=True, fitted={'seq_overhead_rocm': 4},
-        source="fit over validation/throughput-inference.json by benchmarks/throughput_inference.py"),
-    "llama.cpp": EnginePreset(
-        "llama.cpp", {"cuda": 0.67},
-        {"cuda": 0.0},
-        {"cuda": 0.161, "metal": 0.777},
-        layer_overhead_s=0.0, seq_overhead_s={}, prefill_chunk_tokens=512, max_seqs=4,
-        continuous_batching=True, fitted={'decode_cuda': 8, 'prefill_cuda': 7, 'prefill_metal_all_engines': 2},
-        source="fit over validation/throughput-inference.json by benchmarks/throughput_inference.py"),
-    "mlx": EnginePreset(
-        "mlx", {"cuda": 0.7, "metal": 0.7},
-        {"cuda": 0.0},
-        {"cuda": 0.4, "metal": 0.777},
-        layer_overhead_s=0.0, seq_overhead_s={}, prefill_chunk_tokens=2048, max_seqs=1,
-        continuous_batching=False, fitted={'prefill_metal_all_engines': 2},
-        source="fit over validation/throughput-inference.json by benchmarks/throughput_inference.py"),
+# Fitted values, one group per family of stacks (benchmarks/throughput.py --fit prints them; tests/test_timing.py
+# fails when they drift from the fit):
+# - eager: HF Trainer + peft + bitsandbytes in eager PyTorch, on the 72 H100 training runs in calibration/
+# - fsdp: eager transformers models under FSDP (Answer.AI fsdp_qlora), on its published runs
+# - compiled: torch.compile'd or fused-kernel stacks (torchtune, torchtitan, Megatron/NeMo), on their published runs
+FIT = {
+    "eager": dict(dispatch_s_per_layer=4.33e-3, dispatch_s_per_adapter=0.375e-3, dispatch_s_per_expert=0.2e-3,
+                  host_overlap=0.33, gemm_scale=0.65),
+    # fsdp: the fit puts the per-layer host time at the search bound (20 ms) and no overlap of the FSDP gathers
+    # with compute: FSDP1's per-unit hooks and the slow-PCIe consumer rigs of those runs; treat as provisional
+    "fsdp": dict(dispatch_s_per_layer=20e-3, gemm_scale=0.81, comm_overlap=0.0),
+    "compiled": dict(gemm_scale=0.65, elementwise_factor=0.26),
 }
-# FITTED-CONSTANTS-END
+# torch.compile'd models (torchtune compile: True, torchtitan --compile): Inductor fuses pointwise chains and
+# launches fused kernels from C++ wrappers without Python per op: host time assumed a third of eager's.
+COMPILED_DISPATCH_FACTOR = 0.3
+FAMILY = {"hf": "eager", "axolotl": "eager", "deepspeed": "eager", "hf-fsdp": "fsdp", "fsdp-qlora": "fsdp",
+          "litgpt": "fsdp", "torchtune": "compiled", "torchtitan": "compiled", "megatron": "compiled",
+          "nemo": "compiled", "unsloth": "compiled", "mlx-lm": "compiled", "llm-foundry": "compiled",
+          "meta-internal": "compiled", "llm.c": "compiled", "mlx": "compiled"}
+
+
+def build_presets(fit: dict) -> dict[str, "TimePreset"]:
+    """Each stack's preset from its family's fitted values (eager values fill what a family does not fit)."""
+    eager = fit["eager"]
+    out = {}
+    for stack, fam in FAMILY.items():
+        v = dict(eager, elementwise_factor=1.0)
+        if fam == "fsdp":
+            v.update(fit["fsdp"])
+        elif fam == "compiled":
+            v.update(fit["compiled"])
+            v["dispatch_s_per_layer"] = eager["dispatch_s_per_layer"] * COMPILED_DISPATCH_FACTOR
+            v["dispatch_s_per_adapter"] = eager["dispatch_s_per_adapter"] * COMPILED_DISPATCH_FACTOR
+        out[stack] = TimePreset(stack, inherits=fam, source=f"fitted family '{fam}' (benchmarks/throughput.py --fit)",
+                                **v)
+    return out
+
+
+PRESETS: dict[str, TimePreset] = build_presets(FIT)
+
+
+def preset_for(stack: str) -> TimePreset:
+    return PRESETS.get(stack, PRESETS["hf"])
