@@ -32,7 +32,10 @@ from planner.throughput import engines as presets  # noqa: E402
 from planner.throughput.inference import (STACK_ENGINE, CaseError, backend, case_parts, decode_rate,  # noqa: E402
                                           predict_case, prefill_seconds)
 
-DEFAULT_FILES = [ROOT / "validation" / "throughput-inference.json"]
+# serving-cases.json too: its one-user runs are batch-1 decode and prefill figures of vLLM/SGLang on CUDA, which
+# the throughput file has few of. benchmarks/serving.py reports the serving cases; the 2-fold split below holds
+# out half of both files.
+DEFAULT_FILES = [ROOT / "validation" / "throughput-inference.json", ROOT / "validation" / "serving-cases.json"]
 MIN_CASES = 2                    # never one case
 # stacks the presets stand for: the planner's engines (SGLang: the same CUDA-graph + continuous-batching design
 # as vLLM). TensorRT-LLM figures are evaluated with the vLLM preset but not fitted on.
@@ -82,8 +85,9 @@ def _decode_rows(cases):
     """(engine, backend, x = bytes/bandwidth at efficiency 1 [s], t = published step time [s], case id)."""
     rows = []
     for c in cases:
-        if c.get("stack") not in FIT_STACKS or c["metric"] != "decode_tokens_per_s" or \
-                int(c.get("batch_size") or 1) != 1 or c.get("rate_rps") or c.get("concurrency"):
+        one = int(c.get("batch_size") or 1) == 1 and int(c.get("concurrency") or 1) == 1 and not c.get("rate_rps")
+        if c.get("stack") not in FIT_STACKS or c["metric"] not in ("decode_tokens_per_s", "itl_s") or not one or \
+                c.get("percentile") not in PERCENTILE_MEANS:
             continue
         parts = _parts(c)
         if parts is None:
@@ -95,7 +99,8 @@ def _decode_rows(cases):
         with patched(w.engine, decode_bandwidth_efficiency={be: 1.0, "cuda": 1.0}, step_overhead_s={be: 0.0, "cuda": 0.0},
                      layer_overhead_s=0.0):
             st = decode_rate(arch, w, card, 1, ctx, tp, pp)
-        rows.append((w.engine, be, st.step.memory_s * pp, 1.0 / float(c["value"]), c["id"]))
+        t = float(c["value"]) if c["metric"] == "itl_s" else 1.0 / float(c["value"])
+        rows.append((w.engine, be, st.step.memory_s * pp, t, c["id"]))
     return rows
 
 

@@ -65,11 +65,11 @@ ENGINES: dict[str, EnginePreset] = {
         continuous_batching=False, fitted={},
         source="calibration/h100-measurements (generate() cases), benchmarks/throughput.py"),
     "vllm": EnginePreset(
-        "vllm", {"cuda": 0.7},
+        "vllm", {"cuda": 0.729},
         {"cuda": 0.0},
         {"cuda": 0.4, "rocm": 0.0488},
         layer_overhead_s=0.0, seq_overhead_s={}, prefill_chunk_tokens=8192, max_seqs=256,
-        continuous_batching=True, fitted={'batched_compute_rocm': 4},
+        continuous_batching=True, fitted={'decode_cuda': 3, 'batched_compute_rocm': 4},
         source="fit over validation/throughput-inference.json by benchmarks/throughput_inference.py"),
     "llama.cpp": EnginePreset(
         "llama.cpp", {"cuda": 0.91, "metal": 0.785},
