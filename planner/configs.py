@@ -597,8 +597,10 @@ def settle(arch: Architecture, job: JobSize, cf: Config, catalog: Catalog, c: Co
         cf.tokens_per_s, cf.time_s, cf.time_detail = t.tokens_per_s, t.seconds, t.detail
         cf.link, cf.time_basis, cf.time_range_s = t.link, t.basis, t.range_s
     else:
+        from planner.serving import time_basis
         tp = replica_throughput(arch, wl, cf, job.requests)
         cf.tokens_per_s, cf.time_s, cf.time_detail = tp.tokens_per_s, tp.seconds, tp.detail
+        cf.time_basis, cf.time_range_s = time_basis(cf, tp.seconds)
     return cf
 
 
@@ -607,8 +609,8 @@ def replica_throughput(arch: Architecture, wl: Workload, cf: Config, requests: i
     (planner/throughput/inference.py through planner/serving.py)."""
     from planner.serving import config_throughput
     link = link_of(cf, cf.hosting) if cf.hosting else None
-    if link is not None and (cf.tensor_parallel or cf.replica_gpus > 1 or cf.gpu.is_machine):
-        cf.link = link.kind
+    if link is not None:
+        cf.link = link.kind if (cf.replica_gpus > 1 or cf.gpu.is_machine) else "none"
     return config_throughput(arch, wl, cf, requests, link)
 
 

@@ -369,3 +369,15 @@ def config_throughput(arch: Architecture, wl: Workload, cf, requests: int | None
     if cf.replicas > 1:
         detail = f"{cf.replicas} replicas; each {detail}"
     return Throughput(tps, secs, detail)
+
+
+CASE_STACK = {"mlx": "mlx-lm"}        # engine -> the stack name published cases use (validation/README.md)
+
+
+def time_basis(cf, seconds: float | None) -> tuple[str, tuple[float, float] | None]:
+    """How an inference time was obtained: the model's measured error on published decode runs of this engine on
+    this card family (planner/throughput/basis.py, coverage.json), and the range that error gives."""
+    from planner.throughput.basis import basis, family
+    engine = cf.workload.engine if cf.workload else "transformers"
+    text, f90 = basis("decode", CASE_STACK.get(engine, engine), family(cf.gpu))
+    return text, ((seconds / f90, seconds * f90) if seconds else None)

@@ -185,3 +185,18 @@ def test_capacity_more_cards_never_serve_fewer_users():
                             "--itl", "0.05", "--json")
         users.append(json.loads(text).get("users", 0) if code == 0 else 0)
     assert users == sorted(users) and users[-1] > 0
+
+
+def test_a_proposal_carries_serving_and_the_cost_per_token(tmp_path):
+    out = tmp_path / "p.md"
+    code, _, err = run(*[a for a in ACCEPT if a != "--json"], "--proposal", str(out))
+    assert code == 0, err
+    text = out.read_text()
+    assert "serves" in text and "cost per million output tokens" in text and "buying amortised" in text
+
+
+def test_inference_times_say_how_they_were_obtained():
+    code, text, _ = run("--model", "8b", "--engine", "llama.cpp", "--precision", "q4_k_m", "--json")
+    p = json.loads(text)["plan"]
+    assert p["time_basis"] and p["time_range_s"][0] < p["time_s"] < p["time_range_s"][1]
+    assert p["link"] in ("none", "pcie", "nvlink", "unified", "network")
