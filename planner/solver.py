@@ -485,6 +485,9 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
         result.solve_seconds = time.perf_counter() - t0
         return result
     result.feasible, result.plan = True, chosen
+    if chosen.cost_per_mtok is not None and chosen.cost_per_mtok.get("rent") is None:
+        from planner.tco import rent_instead
+        rent_instead(chosen, configs, catalog, c)     # no offer for these cards: the cheapest rentable ones
     result.frontier = frontier_plans(chosen)
     # Alternatives: the best configuration of each other card type under the same budget, deadline and
     # objective. Each configuration's housing cost is already exact, so these need no further solve.

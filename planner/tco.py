@@ -11,9 +11,10 @@ Every assumption is a flag with a default from a cited source (plan.tco lists th
 - --maintenance 0.06 per year of the purchase price: "annual maintenance costs seem to range between 4-8% of the
   purchase price of the machine" (CTWatch Quarterly 2(2), 2006, Designing and supporting high-end computational
   facilities); the middle of that range.
-- --residual 0.70: resale value at the end, as a share of the purchase price: the catalogue's used-market prices
-  of cards 4-6 years old over their new prices (RTX 4090 1650/2199 = 0.75, RTX A6000 3300/4650 = 0.71, RTX 3060
-  240/329 = 0.73; catalog/gpus.yaml); RESIDUAL_PAIRS below, checked by a test.
+- --residual 0.70: resale value at the end, as a share of the purchase price: used over new prices of the same
+  cards as the catalogue listed them until 2026-11 (RTX 4090 1650/2199 = 0.75, RTX A6000 3300/4650 = 0.71, RTX
+  3060 240/329 = 0.73; the figures stand in catalog/gpus.yaml's source notes), cards 2-5 years old; RESIDUAL_PAIRS
+  below, checked by a test.
 - electricity: the catalogue's electricity_usd_per_kwh (catalog/gpus.yaml top level), --electricity to change.
 
 Costs are per million OUTPUT tokens of this workload, prompt processing included (a request's prompt is read by
@@ -25,8 +26,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 HOURS_PER_YEAR = 8760
-# (used, new) catalogue names whose price ratio sets the residual default (tests/test_serving.py recomputes it)
-RESIDUAL_PAIRS = (("rtx-4090-used", "rtx-4090"), ("rtx-a6000-used", "rtx-a6000"), ("rtx-3060-12gb-used", "rtx-3060-12gb"))
+# (catalogue card, used USD, new USD) as the catalogue listed them; their median ratio sets the residual default
+# (tests/test_serving.py recomputes it and finds the figures in the card's catalogue entry)
+RESIDUAL_PAIRS = (("rtx-4090", 1650, 2199), ("rtx-a6000", 3300, 4650), ("rtx-3060-12gb", 240, 329))
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class TcoAssumptions:
         d["sources"] = {"years": "issue 17 default", "utilization": "share of hours the stated load runs",
                         "pue": "Uptime Institute 2023 industry average 1.58",
                         "maintenance_per_year": "CTWatch Quarterly 2006: 4-8% of the purchase price per year",
-                        "residual": "catalogue used/new price pairs (rtx-4090, rtx-a6000, rtx-3060)",
+                        "residual": "used/new prices of RTX 4090, A6000, 3060 as the catalogue listed them (median 0.73)",
                         "electricity_usd_per_kwh": "catalogue electricity_usd_per_kwh"}
         return d
 
@@ -107,13 +109,15 @@ def costs(plan, cf, catalog, c, model: str) -> tuple[dict | None, dict | None]:
         cap = max_tps * 3600 * HOURS_PER_YEAR / 1e6
         return round(v, 1) if v <= cap else None
 
-    cheapest_api = min(apis, key=lambda x: x["usd_per_mtok_output"]) if apis else None
+    apis.sort(key=lambda x: x["usd_per_mtok_output"])
+    cheapest_api = apis[0] if apis else None
     cur = c.currency.upper()
     cost = {"unit": f"{cur} per million output tokens ({prompt} prompt + {new} output tokens per request; prompt "
                     "processing included)",
             "buy": round(buy * rate, 4), "rent": None if rent is None else round(rent * rate, 4),
             "rent_provider": None if rental is None else {"provider": rental.provider, "as_of": rental.as_of,
-                                                           "usd_per_gpu_hour": rental.usd_per_gpu_hour},
+                                                           "usd_per_gpu_hour": rental.usd_per_gpu_hour,
+                                                           "gpus": {cf.gpu.name: cf.count}, "same_cards": True},
             "api": apis,
             "mtok_per_year": round(mtok_year, 2),
             "buy_beats_rent_above_mtok_per_year": breakeven(rent),
@@ -128,6 +132,38 @@ def costs(plan, cf, catalog, c, model: str) -> tuple[dict | None, dict | None]:
     return cost, tco
 
 
+def _out_tps(cf) -> float:
+    return cf.serving["at_load"]["tokens_per_s"] if cf.serving else cf.tokens_per_s
+
+
+def rent_instead(plan, configs, catalog, c) -> None:
+    """When the purchased cards have no rental offer: rent per million tokens on the cheapest rentable
+    configuration among the candidates (each carries the same load within the same targets)."""
+    best = None
+    for cf in configs:
+        r = catalog.cheapest_rental(cf.gpu.name)
+        tps = _out_tps(cf)
+        if r is None or tps <= 0:
+            continue
+        per_mtok = r.usd_per_gpu_hour * cf.count / (tps * 3600 / 1e6)
+        if best is None or per_mtok < best[0]:
+            best = (per_mtok, r, cf)
+    if best is None:
+        return
+    per_mtok, r, cf = best
+    cm = plan.cost_per_mtok
+    rate = catalog.rate(c.currency)
+    cm["rent"] = round(per_mtok * rate, 4)
+    cm["rent_provider"] = {"provider": r.provider, "as_of": r.as_of, "usd_per_gpu_hour": r.usd_per_gpu_hour,
+                           "gpus": {cf.gpu.name: cf.count}, "same_cards": False}
+    fixed = plan.tco["annual_fixed"] / rate
+    energy_per_mtok = plan.tco["annual_energy"] / rate / max(cm["mtok_per_year"], 1e-9)
+    if per_mtok > energy_per_mtok:
+        v = fixed / (per_mtok - energy_per_mtok)
+        cap = (plan.serving["tokens_per_s"] if plan.serving else plan.tokens_per_s) * 3600 * HOURS_PER_YEAR / 1e6
+        cm["buy_beats_rent_above_mtok_per_year"] = round(v, 1) if v <= cap else None
+
+
 def line(p) -> str:
     """Terminal line: cost per million output tokens bought, rented and from the cheapest APIs."""
     cm = p.cost_per_mtok
@@ -136,7 +172,10 @@ def line(p) -> str:
     cur = p.currency
     parts = [f"buy {cm['buy']:,.3f}"]
     if cm["rent"] is not None:
-        parts.append(f"rent {cm['rent']:,.3f} ({cm['rent_provider']['provider']})")
+        rp = cm["rent_provider"]
+        what = "" if rp.get("same_cards", True) else \
+            " on " + ", ".join(f"{n} x {k}" for k, n in rp["gpus"].items()) + ", the cheapest rentable cards"
+        parts.append(f"rent {cm['rent']:,.3f} ({rp['provider']}{what})")
     for a in cm["api"][:3]:
         parts.append(f"{a['provider']} API {a['usd_per_mtok_output']:,.3f} (as of {a['as_of']})")
     s = f"cost per million output tokens ({cur}): " + ", ".join(parts)

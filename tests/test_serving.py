@@ -129,7 +129,11 @@ def test_bad_serving_input_is_one_line_exit_2(argv, field):
 
 def test_residual_default_is_the_catalogue_used_over_new_prices():
     cat = load_catalog()
-    ratios = [cat.gpu_price_usd(cat.gpus[u]) / cat.gpu_price_usd(cat.gpus[n]) for u, n in RESIDUAL_PAIRS]
+    for name, used, new in RESIDUAL_PAIRS:
+        g = cat.gpus[name]
+        text = f"{g.price:g} {g.source}".replace(",", "")
+        assert str(used) in text and str(new) in text, name
+    ratios = [used / new for _, used, new in RESIDUAL_PAIRS]
     assert TcoAssumptions().residual == pytest.approx(statistics.median(ratios), abs=0.03)
 
 

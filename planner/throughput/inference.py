@@ -52,19 +52,20 @@ def backend(g: GPU) -> str:
 
 
 def matmul_peak_tflops(g: GPU, engine: str, precision: str) -> float:
-    """Dense matmul peak of the number format the engine multiplies in, from the catalogue's bf16 figure."""
+    """Dense matmul peak of the number format the engine multiplies in: the catalogue's int8 / fp16 / fp8 rate
+    where it lists one (datasheets and whitepapers), else derived from its bf16 figure."""
     bf16 = g.bf16_tflops
     if g.vendor == "nvidia" and g.generation not in ("volta", "pascal"):
         if engine == "llama.cpp" and precision in GGUF_TYPES:
-            return bf16 * INT8_OVER_BF16["geforce" if _GEFORCE.match(g.name) else "nvidia"]
-        if engine == "llama.cpp" and precision == "fp16" and _GEFORCE.match(g.name):
+            return getattr(g, "int8_tops", None) or \
+                bf16 * INT8_OVER_BF16["geforce" if _GEFORCE.match(g.name) else "nvidia"]
+        if engine == "llama.cpp" and precision == "fp16":
             # f16 weights go to cuBLAS with CUBLAS_COMPUTE_16F (fp16 accumulate): GeForce runs that at twice its
             # fp32-accumulate rate (RTX 4090 330.3 vs 165.2 TFLOPS, Ada whitepaper)
-            return bf16 * 2
-        if precision == "fp8" and g.fp8:
-            return bf16 * 2          # FP8 tensor cores: twice the bf16 rate (Ada, Hopper, Blackwell)
-    if g.vendor == "amd" and precision == "fp8" and g.fp8:
-        return bf16 * 2              # MI300X: 2,615 dense FP8 TFLOPS vs 1,307 bf16 (AMD CDNA3 whitepaper)
+            return getattr(g, "fp16_tflops", None) or (bf16 * 2 if _GEFORCE.match(g.name) else bf16)
+    if precision == "fp8" and g.fp8 and g.vendor in ("nvidia", "amd"):
+        # FP8 tensor cores: twice the bf16 rate (Ada, Hopper, Blackwell; MI300X 2,615 vs 1,307)
+        return getattr(g, "fp8_tflops", None) or bf16 * 2
     return bf16                      # Metal, AWQ/GPTQ (Marlin computes in fp16), bf16/fp16
 
 
