@@ -62,15 +62,26 @@ def operating_point(arch: Architecture, w: Workload, card: Card, tp: int, pp: in
     ctx = prompt + new / 2
     b = max(batch, 1e-6)
     if p.continuous_batching:
-        mix = b * prompt / max(new, 1)                   # prompt tokens prefilled per decode step, on average
-        r = decode_rate(arch, w, card, b, ctx, tp, pp, prompt_tokens_per_step=mix, prompt_len=prompt)
+        # prompt tokens to prefill per decode step, on average; they go in chunks of up to `chunk` tokens: a share
+        # f of the steps carries a chunk (its matmuls, and an MoE's experts for all its tokens), the rest decode
+        # alone. ITL is the mean step.
+        mix = b * prompt / max(new, 1)
         chunk = max(1, p.prefill_chunk_tokens - b)       # vLLM: max_num_batched_tokens less the decode tokens
+        if mix < chunk:
+            f = mix / chunk
+            r0 = decode_rate(arch, w, card, b, ctx, tp, pp)
+            r1 = decode_rate(arch, w, card, b, ctx, tp, pp, prompt_tokens_per_step=chunk, prompt_len=prompt)
+            itl_mean = (1 - f) * r0.itl_s + f * r1.itl_s
+            r = r1 if f >= 0.5 else r0
+        else:
+            r = decode_rate(arch, w, card, b, ctx, tp, pp, prompt_tokens_per_step=mix, prompt_len=prompt)
+            itl_mean = r.itl_s
         chunks = math.ceil(prompt / chunk)
         mb = model_bytes(arch, w)
         # the whole model at one card's rate: a layer split's stages take turns on each chunk
         one = mixed_step(mb, card, w.engine, w.precision, b, ctx, min(chunk, prompt), prompt / 2, tp)
         ttft = chunks * one.seconds
-        itl = r.itl_s
+        itl = itl_mean
         bound = r.step.bound
     else:
         # static batches: the batch's prompts are prefilled, then decoded together
@@ -292,8 +303,8 @@ def serving_configs(arch: Architecture, wl: Workload, cards, catalog, c, rejecte
             cap = capacity(arch, wg, card, tp, pp, load, targets, kv_room_batch(shape))
             n = replicas_needed(load, cap)
             if n is None:
-                what = {"ttft": f"time to first token {targets.ttft_s:g} s", "itl": f"inter-token latency "
-                        f"{targets.itl_s:g} s", "kv-cache": "KV cache for one sequence"}.get(cap.binding, cap.binding)
+                what = {"ttft": f"time to first token {targets.ttft_s} s", "itl": f"inter-token latency "
+                        f"{targets.itl_s} s", "kv-cache": "KV cache for one sequence"}.get(cap.binding, cap.binding)
                 why = why or f"misses the {what} even with one user per replica ({_shape_words(shape)})"
                 continue
             shape_step = step if shape.replica_gpus == 1 or step == 1 else step
