@@ -392,3 +392,20 @@ def time_basis(cf, seconds: float | None) -> tuple[str, tuple[float, float] | No
     engine = cf.workload.engine if cf.workload else "transformers"
     text, f90 = basis("decode", CASE_STACK.get(engine, engine), family(cf.gpu))
     return text, ((seconds / f90, seconds * f90) if seconds else None)
+
+
+def no_card_reason(rejected: dict[str, str], c) -> str:
+    """Why no card serves the load: the target most cards miss (binding), and the advice that follows."""
+    spec: ServingSpec = c.serving
+    misses = [why for why in rejected.values() if why.startswith("misses the")]
+    ttft = sum("time to first token" in w for w in misses)
+    itl = sum("inter-token latency" in w for w in misses)
+    if misses:
+        binding = "ttft" if ttft >= itl else "itl"
+        fix = ("raise --ttft or shorten --seq-len" if binding == "ttft" else
+               "raise --itl, quantise (--precision fp8, awq, a GGUF type) or use a smaller model")
+    else:
+        binding = "load"
+        fix = "raise --max-gpus, lower --rate/--users, or allow other hardware (--allow-used, --include)"
+    return (f"no card carries the load within the targets (binding: {binding}) - "
+            f"{len(misses)} card type(s) miss a latency target even with one user per replica; {fix}")

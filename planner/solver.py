@@ -382,6 +382,9 @@ def candidates(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraint
     job = job_for(arch, wl, c)
     rejected: dict[str, str] = {}
     configs = _configs_for(arch, wl, catalog, c, job, rejected)
+    if not configs and c.serving is not None and c.serving.load_given:
+        from planner.serving import no_card_reason
+        return Candidates(configs, rejected, job, no_card_reason(rejected, c))
     return Candidates(configs, rejected, job, "" if configs else
                       "no GPU in the catalogue can run this workload: " + memory_advice(wl, c))
 
@@ -393,6 +396,8 @@ def decide(cands: Candidates, catalog: Catalog, c: Constraints, alternatives: in
                     objective=c.objective)
     if not cands.configs:
         result.reason, result.binding = cands.empty_reason, "memory"
+        if cands.empty_reason.startswith("no card carries the load"):
+            result.binding = cands.empty_reason.split("binding: ", 1)[1].split(")", 1)[0]
         result.solve_seconds = time.perf_counter() - t0
         return result
     return _search(catalog, c, cands.configs, alternatives, result, t0, cands.memo)

@@ -204,3 +204,34 @@ def test_inference_times_say_how_they_were_obtained():
     p = json.loads(text)["plan"]
     assert p["time_basis"] and p["time_range_s"][0] < p["time_s"] < p["time_range_s"][1]
     assert p["link"] in ("none", "pcie", "nvlink", "unified", "network")
+
+
+def test_an_unreachable_target_names_the_binding_constraint():
+    code, text, _ = run("--model", "70b", "--engine", "vllm", "--rate", "5", "--itl", "0.002", "--json")
+    d = json.loads(text)
+    assert code == 3 and d["binding"] == "itl" and "--itl" in d["reason"]
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from planner.serving import replicas_needed  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(rate=st.floats(0.1, 200), more=st.floats(1.0, 10.0), itl=st.floats(0.01, 0.2), tighter=st.floats(0.3, 1.0),
+       ttft=st.floats(0.2, 5.0), card=st.sampled_from(["rtx-4090", "l40s", "h100-sxm", "mi300x"]))
+def test_replicas_never_fall_with_more_load_or_tighter_targets(arch, rate, more, itl, tighter, ttft, card):
+    g = load_catalog().gpus[card]
+    a = arch("llama-3.1-8b")
+    w = Workload(method="inference", engine="vllm", seq_len=1000, new_tokens=300)
+
+    def need(r, t_itl, t_ttft):
+        load = Load(rate_rps=r, prompt_tokens=1000, new_tokens=300)
+        cap = capacity(a, w, Card(g), 1, 1, load, Targets(t_ttft, t_itl), 200)
+        n = replicas_needed(load, cap)
+        return float("inf") if n is None else n
+    base = need(rate, itl, ttft)
+    assert need(rate * more, itl, ttft) >= base
+    assert need(rate, itl * tighter, ttft) >= base
+    assert need(rate, itl, ttft * tighter) >= base
