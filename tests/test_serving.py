@@ -221,9 +221,10 @@ from planner.serving import replicas_needed  # noqa: E402
 @settings(max_examples=25, deadline=None)
 @given(rate=st.floats(0.1, 200), more=st.floats(1.0, 10.0), itl=st.floats(0.01, 0.2), tighter=st.floats(0.3, 1.0),
        ttft=st.floats(0.2, 5.0), card=st.sampled_from(["rtx-4090", "l40s", "h100-sxm", "mi300x"]))
-def test_replicas_never_fall_with_more_load_or_tighter_targets(arch, rate, more, itl, tighter, ttft, card):
+def test_replicas_never_fall_with_more_load_or_tighter_targets(rate, more, itl, tighter, ttft, card):
+    from planner.data import builtin_registry
     g = load_catalog().gpus[card]
-    a = arch("llama-3.1-8b")
+    a = builtin_registry().resolve("llama-3.1-8b")[0]
     w = Workload(method="inference", engine="vllm", seq_len=1000, new_tokens=300)
 
     def need(r, t_itl, t_ttft):
