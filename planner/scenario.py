@@ -342,6 +342,12 @@ def row_of(values: dict, res: Result, currency: str) -> dict:
                min_headroom_gib=round(min(r["headroom_bytes"] for r in p.per_gpu) / 2**30, 2),
                time_days=None if p.time_s is None else round(p.time_s / 86400, 3),
                energy_cost=None if p.energy_cost is None else round(p.energy_cost, 2), binding=None, min_budget=None)
+    if p.serving:
+        s = p.serving
+        row.update(serves_rps=s["rate_rps"], serves_users=s["users"], mean_ttft_s=s["ttft_s"], mean_itl_s=s["itl_s"],
+                   replicas=s["replicas"], tensor_parallel=s["tensor_parallel"])
+    if p.cost_per_mtok:
+        row.update(buy_per_mtok=p.cost_per_mtok["buy"], rent_per_mtok=p.cost_per_mtok["rent"])
     return row
 
 
