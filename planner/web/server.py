@@ -44,6 +44,9 @@ PLAN_OPTIONS = dict(WORKLOAD_OPTIONS, **{
     "allow-used": "flag", "zero": "value", "offload": "value", "ram-ratio": "value", "margin": "value",
     "require-nvlink": "flag", "parallel": "value", "alternatives": "value", "tokens": "value",
     "deadline": "value", "requests": "value", "objective": "value", "examples": "value", "epochs": "value",
+    # serving by load and latency, and the ownership assumptions behind the cost per token (planner/serving.py, tco.py)
+    "rate": "value", "users": "value", "ttft": "value", "itl": "value", "years": "value", "utilization": "value",
+    "pue": "value", "maintenance": "value", "residual": "value", "electricity": "value",
 })
 ESTIMATE_OPTIONS = dict(WORKLOAD_OPTIONS, **{"gpus": "value", "zero": "value", "offload": "value",
                                              "parallel": "value"})
