@@ -39,6 +39,9 @@ class EnginePreset:
     prefill_chunk_tokens: int = 2048
     max_seqs: int = 256
     continuous_batching: bool = False
+    # per layer and step for bitsandbytes weights in HF generate(): dequantise nf4/int8 before each matmul
+    # (medians of the nf4 and int8 generate() cases in calibration/; planner/timing.py before the throughput package)
+    quant_layer_overhead_s: dict[str, float] = field(default_factory=dict)
     fitted: dict[str, int] = field(default_factory=dict)    # backend -> published cases the fit used
     source: str = ""
 
@@ -58,32 +61,32 @@ class EnginePreset:
 # FITTED-CONSTANTS-BEGIN (benchmarks/throughput_inference.py --write rewrites this block)
 ENGINES: dict[str, EnginePreset] = {
     "transformers": EnginePreset(
-        "transformers", {"cuda": 0.49},
+        "transformers", {"cuda": 0.575},
         {"cuda": 0.0},
-        {"cuda": 0.4},
-        layer_overhead_s=0.00077, seq_overhead_s={}, prefill_chunk_tokens=1073741824, max_seqs=65536,
-        continuous_batching=False, fitted={},
-        source="calibration/h100-measurements (generate() cases), benchmarks/throughput.py"),
+        {"cuda": 0.5},
+        layer_overhead_s=0.0009, seq_overhead_s={}, prefill_chunk_tokens=1073741824, max_seqs=65536,
+        continuous_batching=False, fitted={'measured_h100_generate': 39}, quant_layer_overhead_s={"int4": 0.0012, "int8": 0.0045, "nf4": 0.0012},
+        source="fit over the H100 generate() measurements in calibration/ by benchmarks/throughput_inference.py"),
     "vllm": EnginePreset(
         "vllm", {"cuda": 0.729},
         {"cuda": 0.0},
         {"cuda": 0.4, "rocm": 0.0488},
         layer_overhead_s=0.0, seq_overhead_s={}, prefill_chunk_tokens=8192, max_seqs=256,
         continuous_batching=True, fitted={'decode_cuda': 3, 'batched_compute_rocm': 4},
-        source="fit over validation/throughput-inference.json by benchmarks/throughput_inference.py"),
+        source="fit over validation/throughput-inference.json and serving-cases.json by benchmarks/throughput_inference.py"),
     "llama.cpp": EnginePreset(
         "llama.cpp", {"cuda": 0.91, "metal": 0.785},
         {"cuda": 0.00412, "metal": 0.00589},
         {"cuda": 0.179, "metal": 0.615},
         layer_overhead_s=0.0, seq_overhead_s={}, prefill_chunk_tokens=512, max_seqs=4,
         continuous_batching=True, fitted={'decode_cuda': 20, 'decode_metal': 4, 'prefill_cuda': 15, 'prefill_metal': 3},
-        source="fit over validation/throughput-inference.json by benchmarks/throughput_inference.py"),
+        source="fit over validation/throughput-inference.json and serving-cases.json by benchmarks/throughput_inference.py"),
     "mlx": EnginePreset(
         "mlx", {"cuda": 0.7, "metal": 0.7},
         {"cuda": 0.0},
         {"cuda": 0.4, "metal": 0.68},
         layer_overhead_s=0.0, seq_overhead_s={}, prefill_chunk_tokens=2048, max_seqs=1,
         continuous_batching=False, fitted={'prefill_metal_all_engines': 4},
-        source="fit over validation/throughput-inference.json by benchmarks/throughput_inference.py"),
+        source="fit over validation/throughput-inference.json and serving-cases.json by benchmarks/throughput_inference.py"),
 }
 # FITTED-CONSTANTS-END

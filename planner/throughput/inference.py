@@ -164,7 +164,8 @@ def mixed_step(mb: ModelBytes, card: Card, engine: str, precision: str, decode_s
     flops = tokens * mb.active_flops_per_token + mb.attn_flops_per_token_ctx * (
         decode_seqs * context + prefill_tokens * prefill_context)
     compute_s = flops / tp / (matmul_peak_tflops(g, engine, precision) * 1e12 * p.prefill(be))
-    overhead = p.step_overhead(be) + p.layer_overhead_s * mb.layers + p.seq_overhead(be) * decode_seqs
+    overhead = p.step_overhead(be) + (p.layer_overhead_s + p.quant_layer_overhead_s.get(precision, 0.0)) * mb.layers \
+        + p.seq_overhead(be) * decode_seqs
     comm = 0.0
     if tp > 1:
         # two all-reduces per layer of tokens x hidden 16-bit activations; a ring moves 2(t-1)/t of the buffer
