@@ -104,7 +104,8 @@ def capacity(arch: Architecture, w: Workload, card: Card, tp: int, pp: int, load
              kv_batch_limit: float) -> ReplicaCapacity:
     """The largest concurrent batch a replica holds within the targets, and its operating point there."""
     p = preset(w.engine)
-    limit = max(0.0, min(float(kv_batch_limit), float(p.max_seqs)))
+    # whole sequences: the users reported and the rate they give agree
+    limit = float(math.floor(max(0.0, min(float(kv_batch_limit), float(p.max_seqs))) + 1e-9))
     limit_why = "kv-cache" if kv_batch_limit <= p.max_seqs else "max-seqs"
     if limit < 1:
         return ReplicaCapacity(limit, None, "kv-cache")
@@ -125,16 +126,14 @@ def capacity(arch: Architecture, w: Workload, card: Card, tp: int, pp: int, load
     first = at(1.0)
     if ok(first):
         return ReplicaCapacity(limit, None, ok(first))
-    lo, hi = 1.0, limit                      # ok(lo), not ok(hi): TTFT and ITL grow with the batch
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        if ok(at(mid)):
+    lo, hi = 1, int(limit)                   # ok(lo), not ok(hi): TTFT and ITL grow with the batch
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(at(float(mid))):
             hi = mid
         else:
             lo = mid
-        if hi - lo < 0.01:
-            break
-    return ReplicaCapacity(limit, at(lo), ok(top))
+    return ReplicaCapacity(limit, at(float(lo)), ok(top))
 
 
 def at_load(arch: Architecture, w: Workload, card: Card, tp: int, pp: int, load: Load, per_replica_rate: float | None,
