@@ -336,6 +336,7 @@ def cmd_plan(a, out, err=None) -> int:
     if a.proposal and res.feasible:
         from planner.proposal import write_proposal
         write_proposal(a.proposal, arch, wl, c, catalog, res, notes)
+        print(f"proposal written to {_one_line(a.proposal)}", file=err or sys.stderr)
     if a.json:
         out.write(json.dumps(plan_json(res, notes, catalog), indent=1) + "\n")
     else:
@@ -435,9 +436,18 @@ def _one_line(text: str) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
+def completion_parser() -> argparse.ArgumentParser:
+    """The parser shells complete from: the commands, and at the top level the default command's options
+    (`plan --mo<TAB>` is `plan plan --model`), which argparse alone keeps under the hidden `plan` subcommand."""
+    root = build_parser()
+    _workload_args(root, planning=True)
+    _plan_args(root)
+    return root
+
+
 def cmd_completion(a, out) -> int:
     import shtab
-    out.write(shtab.complete(build_parser(), shell=a.shell) + "\n")
+    out.write(shtab.complete(completion_parser(), shell=a.shell) + "\n")
     return 0
 
 
