@@ -442,6 +442,12 @@ def completion_parser() -> argparse.ArgumentParser:
     root = build_parser()
     _workload_args(root, planning=True)
     _plan_args(root)
+    parsers = [root] + [sp for act in root._actions if isinstance(act, argparse._SubParsersAction)
+                        for sp in act.choices.values()]
+    for parser in parsers:                      # closed sets (--method {inference,...}) complete their values
+        for act in parser._actions:
+            if act.choices is None and isinstance(act.metavar, str) and act.metavar.startswith("{"):
+                act.choices = act.metavar.strip("{}").split(",")
     return root
 
 

@@ -14,6 +14,7 @@ import math
 import os
 import shlex
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.cli import main
+from test_sources import TINY, tiny_gguf_model, write_gguf  # file writers for real formats
 
 SCALE = float(os.environ.get("FUZZ_EXAMPLES", "0")) or None
 TIME_LIMIT_S = 10.0
@@ -507,3 +509,266 @@ def test_installed_command_refuses_hostile_input_on_one_line(args):
 def test_installed_models_into_a_closed_pipe_is_silent():
     r = run_installed(["models"], "| head -1; exit ${PIPESTATUS[0]}")
     assert r.returncode == 0 and r.stderr == "" and len(r.stdout.splitlines()) == 1, (r.returncode, r.stderr)
+
+
+# ---- (f) the third round: each cause, fixed at the input edge ---------------------------------------------
+
+
+
+def _file(name: str, text: str) -> str:
+    path = Path(tempfile.mkdtemp(dir=TMP)) / name
+    path.write_text(text)
+    return str(path)
+
+
+def _aliased(levels: int, fanout: int, leaf: str = '"' + "x" * 100 + '"') -> str:
+    """A flow-style YAML value whose aliases nest: `fanout` aliases per level, fanout**levels leaves in all, with
+    only levels x fanout aliases (8 x 8 = 64, under the 200-alias cap, expands to 16 million strings)."""
+    defs = ", ".join(f"k{i}: &b{i} [" + ", ".join(["*a" if i == 1 else f"*b{i - 1}"] * fanout) + "]"
+                     for i in range(1, levels + 1))
+    return f"[&a {leaf}, {{{defs}}}, *b{levels}]"
+
+
+@pytest.mark.parametrize("doc", [f"gpus:\n  - name: {_aliased(8, 8)}\n", f"rates:\n  EUR: {_aliased(8, 8)}\n",
+                                 f"electricity_usd_per_kwh: {_aliased(8, 8)}\n",
+                                 f"gpus: {_aliased(7, 8)}\n"], ids=["gpu-name", "rate", "electricity", "gpus"])
+def test_alias_bomb_under_the_alias_cap_is_refused_before_it_expands(doc):
+    # was: MemoryError after 12-15 s formatting the expanded value into the error message
+    t0 = time.monotonic()
+    rc, _, err = run(["--model", "8b", "--catalog", _file("bomb.yaml", doc)])
+    assert rc == 2 and "aliases expanded" in err and time.monotonic() - t0 < 3, err
+
+
+def test_alias_bomb_in_a_scenarios_catalogue_files_is_refused():
+    bomb = _file("bomb.yaml", f"gpus:\n  - name: {_aliased(8, 8)}\n")
+    scenario = _file("s.yaml", yaml.safe_dump({"workloads": [WORKLOAD], "catalog": {"files": [bomb]}}))
+    rc, _, err = run(["scenario", scenario])
+    assert rc == 2 and "aliases expanded" in err, err
+
+
+@pytest.mark.parametrize("entry", [
+    "gpus:\n  - name: [*s, *s, *s, *s]\n", "rates:\n  EUR: [*s, *s]\n", "electricity_usd_per_kwh: [*s, *s]\n",
+    "gpus:\n  - {name: fuzz, vendor: *s}\n"])
+def test_messages_quote_a_bounded_part_of_the_value(entry):
+    """A message names the field and shows at most ~80 characters of what was there (was: every byte)."""
+    text = "big: &s '" + "y" * 2_000_000 + "'\n" + entry
+    rc, _, err = run(["--model", "8b", "--catalog", _file("c.yaml", text)])
+    assert rc == 2 and len(err) < 600, err[:300]
+
+
+@pytest.mark.parametrize("doc", ["{1: 2, gpus: []}\n", "gpus:\n  - {1: 2, name: x}\n", "rates: {1: 2}\n",
+                                 "2026-01-01: x\n", "~: 3\n"])
+def test_catalogue_keys_that_are_not_names_are_refused(doc):
+    # was: TypeError sorting the unknown keys (1 and 'gpus'), or a currency named '1'
+    rc, _, err = run(["catalog", "--catalog", _file("k.yaml", doc)])
+    assert rc == 2 and "is not a name" in err, err
+
+
+def test_scenario_keys_that_are_not_names_are_refused():
+    rc, _, err = run(["scenario", _file("s.yaml", "workloads: [{model: 8b}]\ncatalog:\n  price_change: {1: '-10%'}\n")])
+    assert rc == 2 and "is not a name" in err, err
+
+
+@pytest.mark.parametrize("argv", [
+    ["--model", "8b", "--method", "lora", "--deadline", "1e-320"],
+    ["--model", "8b", "--method", "lora", "--deadline", "1e-320d"],
+    ["--model", "8b", "--engine", "vllm", "--gpu-memory-utilization", "1e-320"],
+    ["estimate", "--model", "8b", "--engine", "vllm", "--gpu-memory-utilization", "5e-324"],
+    ["estimate", "--model", "8b", "--method", "lora", "--lora-targets", ",,,"],
+    ["estimate", "--model", "8b", "--method", "lora", "--lora-targets", " , "],
+    ["--model", "8b", "--method", "lora", "--epochs", "1e-300"],
+    ["--model", "8b", "--method", "lora", "--examples", "1", "--epochs", "0.5"],
+    ["--model", "8b", "--method", "full", "--tokens", "0.5"],
+])
+def test_numbers_that_overflow_or_plan_nothing_are_refused(argv):
+    # was: OverflowError (deadline, gpu-memory-utilization), or accepted: no LoRA target, a 0-token job
+    rc, _, err = run(argv)
+    assert rc == 2, err
+    flag = next(a for a in argv if a in ("--deadline", "--gpu-memory-utilization", "--lora-targets", "--epochs",
+                                         "--tokens"))
+    assert flag in err, err
+
+
+def test_scenario_deadline_below_a_second_is_refused():
+    doc = {"workloads": [dict(WORKLOAD, method="lora", engine="transformers")], "constraints": {"deadline_days": 1e-320}}
+    rc, _, err = run(["scenario", _file("s.yaml", yaml.safe_dump(doc))])
+    assert rc == 2 and "deadline_days" in err, err
+
+
+@pytest.mark.parametrize("field", ["num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size",
+                                   "intermediate_size", "num_key_value_heads"])
+@pytest.mark.parametrize("value", [True, False, "4096", 2.5])
+def test_config_sizes_must_be_whole_numbers(field, value):
+    # was: `num_hidden_layers: true` planned a 1-layer model (int(True)), "4096" and 2.5 were taken as well
+    path = _file("config.json", json.dumps(dict(TINY, **{field: value})))
+    rc, _, err = run(["estimate", "--model", path])
+    assert rc == 2 and field in err, err
+
+
+def _gguf(name: str, **changes) -> str:
+    kv, tensors = tiny_gguf_model()
+    for key, value in changes.items():
+        if value is None:
+            kv.pop(key, None)
+        else:
+            kv[key] = value
+    if "tokenizer.ggml.tokens" in changes:       # vocabulary from the tokenizer: no embedding tensor to read it from
+        tensors = [t for t in tensors if t[0] != "token_embd.weight"]
+    path = Path(tempfile.mkdtemp(dir=TMP)) / name
+    write_gguf(path, kv, tensors)
+    return str(path)
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"llama.attention.head_count": 0}, "num_attention_heads"),                  # was: ZeroDivisionError
+    ({"llama.attention.head_count_kv": 0}, "num_key_value_heads"),
+    ({"tokenizer.ggml.tokens": 5}, "tokenizer.ggml.tokens"),                     # was: TypeError (len of an int)
+    ({"tokenizer.ggml.tokens": "abc"}, "tokenizer.ggml.tokens"),
+    ({"llama.block_count": True}, "num_hidden_layers"),                          # was: accepted as 1 layer
+    ({"llama.embedding_length": False}, "hidden_size"),
+])
+def test_gguf_metadata_that_cannot_size_a_model_is_refused(changes, words):
+    rc, _, err = run(["estimate", "--model", _gguf("m.gguf", **changes)])
+    assert rc == 2 and words in err, err
+
+
+def test_gguf_names_reach_neither_the_terminal_nor_the_proposal_raw(tmp_path):
+    name = "\x1b[2J\x1b]0;pwned\x07Evil <script>alert(1)</script> | x"
+    model = _gguf("evil.gguf", **{"general.name": name})
+    proposal = tmp_path / "p.md"
+    rc, out, err = run(["--model", model, "--proposal", str(proposal)])
+    assert rc == 0, err
+    assert "\x1b" not in out and "\x07" not in out and "Evil" in out
+    md = proposal.read_text()
+    assert "<script>" not in md and "&lt;script&gt;" in md and "\x1b" not in md
+
+
+def test_safetensors_index_total_size_must_be_a_byte_count(tmp_path):
+    # was: OverflowError (int(inf)) from `"total_size": Infinity`
+    (tmp_path / "config.json").write_text(json.dumps(TINY))
+    for total in ["Infinity", "1e400", "true", '"12"', "-5"]:
+        (tmp_path / "model.safetensors.index.json").write_text(
+            '{"metadata": {"total_size": %s}, "weight_map": {"a": "model-1.safetensors"}}' % total)
+        rc, _, err = run(["estimate", "--model", str(tmp_path)])
+        assert rc == 2 and "total_size" in err, (total, err)
+
+
+@pytest.mark.parametrize("shape", [[2] * 9, [2**41], [2**30, 2**30], [True, 4], [-1, 4], [4.0, 4]])
+def test_safetensors_shapes_are_bounded(tmp_path, shape):
+    """At most 8 dimensions of at most 2^40, at most 2^50 elements: real weights are far inside."""
+    (tmp_path / "config.json").write_text(json.dumps(TINY))
+    header = json.dumps({"w": {"dtype": "F32", "shape": shape, "data_offsets": [0, 4]}}).encode()
+    (tmp_path / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 4)
+    rc, _, err = run(["estimate", "--model", str(tmp_path)])
+    assert rc == 2 and "'w'" in err, err
+
+
+def test_a_9_mib_safetensors_shape_list_is_refused_at_once(tmp_path):
+    # was: 437 s multiplying a million dimensions into a bignum
+    (tmp_path / "config.json").write_text(json.dumps(TINY))
+    header = ('{"w": {"dtype": "F32", "data_offsets": [0, 4], "shape": [' + ",".join(["1099511627776"] * 700_000)
+              + "]}}").encode()
+    (tmp_path / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 4)
+    t0 = time.monotonic()
+    rc, _, err = run(["estimate", "--model", str(tmp_path)])
+    assert rc == 2 and time.monotonic() - t0 < 3, err
+
+
+def test_a_proposal_that_cannot_be_written_is_one_line(monkeypatch, tmp_path):
+    # was: PermissionError from mkstemp, outside the try that turns OSError into a message (/sys as root)
+    def refuse(*a, **k):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    rc, _, err = run(["--model", "8b", "--proposal", str(tmp_path / "p.md")])
+    assert rc == 2 and err.startswith("error: --proposal: cannot write") and "Permission denied" in err, err
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux /sys")
+def test_a_proposal_under_sys_is_refused_on_one_line():
+    rc, _, err = run(["--model", "8b", "--proposal", "/sys/kernel/plan-proposal.md"])
+    assert rc == 2 and "--proposal" in err, err
+
+
+def test_an_overwritten_proposal_keeps_its_permissions_and_says_it_was_written(tmp_path):
+    private = tmp_path / "private.md"
+    private.write_text("old")
+    private.chmod(0o600)
+    rc, _, err = run(["--model", "8b", "--proposal", str(private)])
+    assert rc == 0 and (private.stat().st_mode & 0o777) == 0o600 and private.read_text() != "old"   # was 0644
+    assert err == f"proposal written to {private}\n"
+    fresh = tmp_path / "fresh.html"
+    saved = os.umask(0o027)
+    try:
+        assert run(["--model", "8b", "--proposal", str(fresh)])[0] == 0
+    finally:
+        os.umask(saved)
+    assert (fresh.stat().st_mode & 0o777) == 0o640                      # a new file follows the umask
+
+
+@pytest.mark.parametrize("damage", ["{}", '{"models": 3}', "", "truncated", "edited"])
+def test_a_damaged_parse_cache_is_detected_and_rebuilt(tmp_path, damage):
+    # was: a cache holding {} made every built-in model unknown until the user found and deleted it
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path), HF_HUB_OFFLINE="1")
+    env.pop("PLANNER_NO_CACHE", None)
+    first = subprocess.run(PLAN_CMD + ["models", "--json"], env=env, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    caches = list((tmp_path / "llm-hw-planner").glob("models-*.json"))
+    assert len(caches) == 1
+    raw = caches[0].read_text()
+    caches[0].write_text({"truncated": raw[: len(raw) // 2], "edited": raw.replace('"llama-3.1-8b"', '"x"')}
+                         .get(damage, damage))
+    r = subprocess.run(PLAN_CMD + ["--model", "llama-3.1-8b", "--json"], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and json.loads(r.stdout)["feasible"], r.stderr
+    assert json.loads(subprocess.run(PLAN_CMD + ["models", "--json"], env=env, capture_output=True, text=True,
+                                     timeout=60).stdout) == json.loads(first.stdout)
+
+
+def test_installed_catalog_into_a_closed_pipe_is_silent():
+    # was: exit 1 (rich's on_broken_pipe raises SystemExit(1))
+    r = run_installed(["catalog"], "| head -1; exit ${PIPESTATUS[0]}")
+    assert r.returncode == 0 and r.stderr == "" and len(r.stdout.splitlines()) == 1, (r.returncode, r.stderr)
+
+
+def test_bill_of_materials_numbers_are_never_cut_at_80_columns(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    rc, out, _ = run(["--model", "70b", "--method", "qlora", "--budget", "200000"])
+    bom = out.split("stack:")[0]
+    assert rc == 0 and "…" not in bom, bom
+    total = json.loads(run(["--model", "70b", "--method", "qlora", "--budget", "200000", "--json"])[1])
+    assert f"{total['plan']['total_cost']:,.0f}" in bom
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_completion_offers_the_main_commands_options_and_values(shell):
+    rc, out, _ = run(["completion", shell])
+    top = next(line for line in out.splitlines() if line.startswith("_shtab_plan_option" if shell == "bash"
+                                                                     else "_shtab_plan_options=("))
+    assert rc == 0 and top
+    if shell == "bash":
+        assert "--model" in top and "--budget" in top and "--deadline" in top
+        assert "_shtab_plan___method_choices=(inference pretrain full lora qlora)" in out
+    else:
+        block = out.split("_shtab_plan_options=(")[1].split("\n)")[0]
+        assert "--model" in block and "--budget" in block and "--proposal" in block
+
+
+@pytest.mark.parametrize("short, long", [
+    (["--seq-len", "8k"], ["--seq-len", "8192"]), (["--seq-len", "32K"], ["--seq-len", "32768"]),
+    (["--budget", "200k"], ["--budget", "200000"]), (["--budget", "1.5M"], ["--budget", "1500000"]),
+    (["--tokens", "2e9"], ["--tokens", "2000000000"]), (["--tokens", "1.5M"], ["--tokens", "1500000"]),
+    (["--tokens", "2G"], ["--tokens", "2000000000"]), (["--examples", "50k"], ["--examples", "50000"]),
+])
+def test_k_m_g_suffixes_are_the_numbers_they_stand_for(short, long):
+    base = ["--model", "8b", "--method", "lora", "--json"]
+    a, b = run(base + short), run(base + long)
+    assert a[0] == b[0] and a[0] in (0, 3), (a[2], b[2])
+    da, db = json.loads(a[1]), json.loads(b[1])
+    assert {k: v for k, v in da.items() if k != "solve_seconds"} == {k: v for k, v in db.items()
+                                                                      if k != "solve_seconds"}
+
+
+@pytest.mark.parametrize("text", ["8q", "k", "1.5", "8kk", "1e-3k"])
+def test_seq_len_suffix_garbage_is_refused(text):
+    rc, _, err = run(["estimate", "--model", "8b", "--seq-len", text])
+    assert rc == 2 and "--seq-len" in err, err
