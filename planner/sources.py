@@ -654,7 +654,7 @@ def gguf_config(h: GGUFHeader, path: Path) -> dict:
     arch = m.get("general.architecture")
     if arch == "clip":
         raise InputError(f"--model: {path} is a vision projector (mmproj) GGUF; pass the language model's .gguf")
-    if arch not in GGUF_ARCH:
+    if not isinstance(arch, str) or arch not in GGUF_ARCH:
         raise InputError(f"--model: {path}: GGUF architecture {shown(arch)} is not supported; supported: "
                          f"{', '.join(GGUF_ARCH)}")
 
@@ -727,7 +727,7 @@ def load_gguf(path: Path) -> Architecture:
     arch = from_config(cfg, name=name or printable(path.stem, 120) or "model", source=str(path))
     wbytes = h.weight_bytes
     ft = h.metadata.get("general.file_type")
-    if isinstance(ft, int) and ft in FILE_TYPES:
+    if isinstance(ft, int) and not isinstance(ft, bool) and ft in FILE_TYPES:
         fmt = {"f32": "fp32", "f16": "fp16"}.get(FILE_TYPES[ft], FILE_TYPES[ft])
     else:                                       # no file type: the type holding most bytes
         by: dict[str, int] = {}
