@@ -436,6 +436,19 @@ def _one_line(text: str) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
+def plan_choices() -> dict[str, list]:
+    """The allowed values of the planning command's closed-set options, as its parser states them."""
+    plan = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["plan"]
+    out = {}
+    for act in plan._actions:
+        flag = act.option_strings[0].lstrip("-") if act.option_strings else ""
+        if act.choices is not None:
+            out[flag] = list(act.choices)
+        elif isinstance(act.metavar, str) and act.metavar.startswith("{"):
+            out[flag] = act.metavar.strip("{}").split(",")
+    return out
+
+
 def completion_parser() -> argparse.ArgumentParser:
     """The parser shells complete from: the commands, and at the top level the default command's options
     (`plan --mo<TAB>` is `plan plan --model`), which argparse alone keeps under the hidden `plan` subcommand."""

@@ -35,20 +35,42 @@ MAX_SWEEP_VARIANTS = 100
 WORKLOAD_OPTIONS = {
     "model": "value", "method": "value", "precision": "value", "batch-size": "value", "seq-len": "value",
     "new-tokens": "value", "optimizer": "value", "lora-rank": "value", "lora-targets": "value",
-    "gradient-checkpointing": "tristate", "attention": "value", "engine": "value",
-    # being added to the CLI in parallel: passed through when given; an older CLI answers 400 naming the flag
-    "framework": "value",
+    "gradient-checkpointing": "tristate", "attention": "value", "engine": "value", "framework": "value",
+    "loss": "value", "grad-accum": "value", "activation-offload": "flag", "kv-cache-dtype": "value",
+    "gpu-layers": "value", "gpu-memory-utilization": "value",
 }
 PLAN_OPTIONS = dict(WORKLOAD_OPTIONS, **{
-    "budget": "value", "currency": "value", "max-gpus": "value", "include": "list", "exclude": "list",
-    "allow-used": "flag", "zero": "value", "offload": "value", "ram-ratio": "value", "margin": "value",
-    "require-nvlink": "flag", "parallel": "value", "alternatives": "value", "tokens": "value",
-    "deadline": "value", "requests": "value", "objective": "value", "examples": "value", "epochs": "value",
+    "budget": "value", "currency": "value", "max-gpus": "value", "gpus": "value", "include": "list",
+    "exclude": "list", "allow-used": "flag", "zero": "value", "offload": "value", "force-offload": "value",
+    "ram-ratio": "value", "margin": "value", "require-nvlink": "flag", "parallel": "value", "alternatives": "value",
+    "tokens": "value", "deadline": "value", "requests": "value", "objective": "value", "examples": "value",
+    "epochs": "value",
 })
 ESTIMATE_OPTIONS = dict(WORKLOAD_OPTIONS, **{"gpus": "value", "zero": "value", "offload": "value",
                                              "parallel": "value"})
 FLAG_ALIASES = {"deadline-days": "deadline", "no-gradient-checkpointing": "gradient-checkpointing"}
 SWEEP_KEYS = ("field", "values", "field2", "values2", "options")
+
+
+def options() -> dict:
+    """GET /api/options: the allowed values of every closed-set option, taken from the core's types
+    (planner/workload.py Literals), so the page's choices are the CLI's and can never drift from them."""
+    from typing import get_args
+
+    from planner import workload as w
+    from planner.cli import plan_choices
+    planning = plan_choices()                   # options of planning only (offload ... any, objective): the CLI's
+    return {"method": list(get_args(w.Method)), "precision": list(get_args(w.Precision)),
+            "precision_groups": {
+                "float": [p for p in get_args(w.Precision) if p not in w.QUANTISED + w.SERVING_FORMATS],
+                "bitsandbytes": list(w.QUANTISED),
+                "serving": [p for p in w.SERVING_FORMATS if p not in w.GGUF_TYPES], "gguf": list(w.GGUF_TYPES)},
+            "optimizer": list(get_args(w.Optimizer)), "attention": list(get_args(w.Attention)),
+            "engine": list(get_args(w.Engine)), "framework": list(get_args(w.Framework)),
+            "loss": list(get_args(w.Loss)), "kv-cache-dtype": list(get_args(w.KVCacheDtype)),
+            "parallel": list(get_args(w.Parallel)), "offload": planning["offload"],
+            "force-offload": planning["force-offload"], "zero": planning["zero"], "objective": planning["objective"],
+            "defaults": {"precision": dict(w.DEFAULT_PRECISION)}}
 
 
 class ApiError(Exception):
@@ -368,6 +390,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._cli_get(["catalog", "--json"])
             if path == "/api/models":
                 return self._cli_get(["models", "--json"])
+            if path == "/api/options":
+                return self._json(200, options())
             if path.startswith("/api/"):
                 raise ApiError(404, f"no such endpoint: GET {path}", None)
             self._static(path)
