@@ -639,6 +639,7 @@ def test_scenario_keys_that_are_not_names_are_refused():
     ["--model", "8b", "--method", "lora", "--deadline", "1e-320d"],
     ["--model", "8b", "--engine", "vllm", "--gpu-memory-utilization", "1e-320"],
     ["estimate", "--model", "8b", "--engine", "vllm", "--gpu-memory-utilization", "5e-324"],
+    ["estimate", "--model", "8b", "--engine", "sglang", "--mem-fraction-static", "1e-320"],
     ["estimate", "--model", "8b", "--method", "lora", "--lora-targets", ",,,"],
     ["estimate", "--model", "8b", "--method", "lora", "--lora-targets", " , "],
     ["--model", "8b", "--method", "lora", "--epochs", "1e-300"],
@@ -650,7 +651,7 @@ def test_numbers_that_overflow_or_plan_nothing_are_refused(argv):
     rc, _, err = run(argv)
     assert rc == 2, err
     flag = next(a for a in argv if a in ("--deadline", "--gpu-memory-utilization", "--lora-targets", "--epochs",
-                                         "--tokens"))
+                                         "--tokens", "--mem-fraction-static"))
     assert flag in err, err
 
 

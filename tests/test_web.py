@@ -380,7 +380,8 @@ def test_options_endpoint_is_the_cores_types(server):
     for key, literal in (("method", workload.Method), ("precision", workload.Precision),
                          ("framework", workload.Framework), ("engine", workload.Engine),
                          ("optimizer", workload.Optimizer), ("loss", workload.Loss),
-                         ("kv-cache-dtype", workload.KVCacheDtype), ("attention", workload.Attention)):
+                         ("kv-cache-dtype", workload.KVCacheDtype), ("attention", workload.Attention),
+                         ("activation-checkpointing", workload.ActivationCheckpointing)):
         assert d[key] == list(get_args(literal)), key
     assert "pretrain" in d["method"] and {"fp8", "awq", "gptq", "q4_k_m"} <= set(d["precision"])
     assert sorted(sum(d["precision_groups"].values(), [])) == sorted(d["precision"])
@@ -400,7 +401,7 @@ def test_every_cli_option_has_a_field_on_the_page_and_in_the_api():
     from planner.web.server import PLAN_OPTIONS
     html = (STATIC_DIR / "index.html").read_text()
     names = set(re.findall(r'\bname="([a-z-]+)"', html))
-    flags = {FLAG for FLAG in _plan_flags() if FLAG != "no-gradient-checkpointing"}
+    flags = {FLAG for FLAG in _plan_flags() if not FLAG.startswith("no-")}     # --no-x: the same field as --x
     assert flags - names == set(), "CLI options without a form field"
     assert flags - set(PLAN_OPTIONS) == set(), "CLI options the API refuses"
 
@@ -447,7 +448,10 @@ def test_browser_headline_is_in_view_after_submit(server, browser, device):
     precisions = page.eval_on_selector_all("#f-precision option", "os => os.map(o => o.value)")
     assert {"fp8", "awq", "gptq", "q4_k_m", "nf4", "bf16-mixed"} <= set(precisions)
     frameworks = page.eval_on_selector_all("#f-framework option", "os => os.map(o => o.value)")
-    assert frameworks == ["", "hf", "hf-fsdp", "fsdp-qlora", "torchtune", "litgpt", "unsloth", "mlx-lm"]
+    from typing import get_args
+
+    from planner.workload import Framework
+    assert frameworks == ["", *get_args(Framework)]            # generated from the core's type, not typed twice
     page.fill("#f-model", "70b")
     page.select_option("#f-method", "qlora")
     page.fill("#f-budget", "200k")                        # the CLI's suffixes work in the page too

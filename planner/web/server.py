@@ -38,6 +38,11 @@ WORKLOAD_OPTIONS = {
     "gradient-checkpointing": "tristate", "attention": "value", "engine": "value", "framework": "value",
     "loss": "value", "grad-accum": "value", "activation-offload": "flag", "kv-cache-dtype": "value",
     "gpu-layers": "value", "gpu-memory-utilization": "value",
+    # mechanisms published runs vary (planner/estimator/stacks.py, engines.py)
+    "activation-checkpointing": "value", "ac-every": "value", "compile": "tristate",
+    "optimizer-in-backward": "tristate", "pipeline-parallel": "value", "zero3-max-live-parameters": "value",
+    "quantize-moe-experts": "flag", "n-cpu-moe": "value", "mem-fraction-static": "value", "speculative": "value",
+    "speculative-tokens": "value",
 }
 PLAN_OPTIONS = dict(WORKLOAD_OPTIONS, **{
     "budget": "value", "currency": "value", "max-gpus": "value", "gpus": "value", "include": "list",
@@ -48,7 +53,8 @@ PLAN_OPTIONS = dict(WORKLOAD_OPTIONS, **{
 })
 ESTIMATE_OPTIONS = dict(WORKLOAD_OPTIONS, **{"gpus": "value", "zero": "value", "offload": "value",
                                              "parallel": "value"})
-FLAG_ALIASES = {"deadline-days": "deadline", "no-gradient-checkpointing": "gradient-checkpointing"}
+FLAG_ALIASES = {"deadline-days": "deadline", "no-gradient-checkpointing": "gradient-checkpointing",
+                "no-compile": "compile", "no-optimizer-in-backward": "optimizer-in-backward"}
 SWEEP_KEYS = ("field", "values", "field2", "values2", "options")
 
 
@@ -68,6 +74,7 @@ def options() -> dict:
             "optimizer": list(get_args(w.Optimizer)), "attention": list(get_args(w.Attention)),
             "engine": list(get_args(w.Engine)), "framework": list(get_args(w.Framework)),
             "loss": list(get_args(w.Loss)), "kv-cache-dtype": list(get_args(w.KVCacheDtype)),
+            "activation-checkpointing": list(get_args(w.ActivationCheckpointing)),
             "parallel": list(get_args(w.Parallel)), "offload": planning["offload"],
             "force-offload": planning["force-offload"], "zero": planning["zero"], "objective": planning["objective"],
             "defaults": {"precision": dict(w.DEFAULT_PRECISION)}}
