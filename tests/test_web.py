@@ -400,7 +400,7 @@ def test_every_cli_option_has_a_field_on_the_page_and_in_the_api():
     import re
     from planner.web.server import PLAN_OPTIONS
     html = (STATIC_DIR / "index.html").read_text()
-    names = set(re.findall(r'\bname="([a-z-]+)"', html))
+    names = set(re.findall(r'\bname="([a-z0-9-]+)"', html))
     flags = {FLAG for FLAG in _plan_flags() if not FLAG.startswith("no-")}     # --no-x: the same field as --x
     assert flags - names == set(), "CLI options without a form field"
     assert flags - set(PLAN_OPTIONS) == set(), "CLI options the API refuses"
