@@ -62,7 +62,10 @@ function table(head, rows, opts = {}) {
   const tb = h("tbody");
   for (const r of rows) {
     const tr = h("tr", { class: r._class || null });
-    (r.cells || r).forEach((c, i) => tr.append(h("td", { class: (opts.right || []).includes(i) ? "r" : null }, c)));
+    // text columns (opts.wide, default the first) keep a readable width: a narrow screen scrolls the table instead
+    const wide = opts.wide || [0];
+    (r.cells || r).forEach((c, i) => tr.append(h("td", { class: [(opts.right || []).includes(i) ? "r" : "",
+      wide.includes(i) ? "w" : ""].join(" ").trim() || null }, c)));
     tb.append(tr);
   }
   t.append(tb);
@@ -245,7 +248,7 @@ function renderBom(d) {
   const cur = p.currency;
   const rows = (p.items || []).map((i) => [i.kind, i.name, num(i.count), num(i.unit_price), num(i.subtotal)]);
   rows.push({ cells: ["", "total", "", "", money(p.total_cost, cur)], _class: "total" });
-  box.append(table(["kind", "item", "count", `unit price (${cur})`, `subtotal (${cur})`], rows, { right: [2, 3, 4] }));
+  box.append(table(["kind", "item", "count", `unit price (${cur})`, `subtotal (${cur})`], rows, { right: [2, 3, 4], wide: [1] }));
   if (Array.isArray(p.machines) && p.machines.length) {
     box.append(h("h3", {}, "Machines"),
       table(["platform", "GPUs", "system RAM (GB)"], p.machines.map((m) =>
@@ -370,7 +373,7 @@ function renderAlternatives(d) {
   }
   $("#alt-panel h2").textContent = "Alternatives and why they lost";
   box.replaceChildren(table(["hardware", `cost (${cur})`, "vs plan", "time to result", "why it lost"],
-    alts.map((a) => [`${gpuText(a.gpus)} (${a.strategy})`, num(a.total_cost), `+${num(a.total_cost - p.total_cost)}`, humanTime(a.time_s), whyItLost(p, a)]), { right: [1, 2] }));
+    alts.map((a) => [`${gpuText(a.gpus)} (${a.strategy})`, num(a.total_cost), `+${num(a.total_cost - p.total_cost)}`, humanTime(a.time_s), whyItLost(p, a)]), { right: [1, 2], wide: [0, 4] }));
 }
 function renderRejected(d) {
   const rej = Object.entries(d.rejected || {});
