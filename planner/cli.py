@@ -483,10 +483,14 @@ def _validation_message(e: ValidationError) -> str:
     return f"{field}: {msg}"
 
 
+MAX_MESSAGE = 2000          # characters of an error line: values in it are cut by errors.shown; this is the backstop
+
+
 def _one_line(text: str) -> str:
     """Messages echo the user's text (argparse: `unrecognized arguments: ...`, paths): a newline or other
-    control character in it is shown escaped, so the error stays one line."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    control character in it is shown escaped, so the error stays one line, and the line is bounded."""
+    line = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text[:MAX_MESSAGE * 2])
+    return line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE - 1] + "…"
 
 
 def plan_choices() -> dict[str, list]:

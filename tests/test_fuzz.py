@@ -838,3 +838,8 @@ def test_k_m_g_suffixes_are_the_numbers_they_stand_for(short, long):
 def test_seq_len_suffix_garbage_is_refused(text):
     rc, _, err = run(["estimate", "--model", "8b", "--seq-len", text])
     assert rc == 2 and "--seq-len" in err, err
+
+
+def test_an_error_line_is_bounded_whatever_it_echoes():
+    rc, _, err = run(["--model", "8b", "--no-such-option-" + "y" * 100_000])
+    assert rc == 2 and len(err) <= 2010 and err.count("\n") == 1

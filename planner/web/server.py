@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from planner.errors import shown          # a user's value in a message: bounded
+
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_JSON_BODY = 1 << 20          # API requests: 1 MiB of JSON options is plenty
 MAX_CONFIG_BYTES = 4 << 20       # an uploaded config.json
@@ -150,7 +152,7 @@ class Uploads:
         with self.lock:
             p = self.files.get(token)
         if p is None or not p.exists():
-            raise ApiError(400, f"--model: unknown upload token {token!r}; upload the file again", "model")
+            raise ApiError(400, f"--model: unknown upload token {shown(token)}; upload the file again", "model")
         return p
 
     def close(self):
@@ -190,18 +192,18 @@ def build_argv(options: dict, allowed: dict, uploads: Uploads) -> list[str]:
             raise ApiError(400, f"--{key}: expected a value, got an object", key)
         if kind == "flag":
             if not isinstance(value, bool):
-                raise ApiError(400, f"--{key}: expected true or false, got {value!r}", key)
+                raise ApiError(400, f"--{key}: expected true or false, got {shown(value)}", key)
             if value:
                 argv.append(f"--{key}")
         elif kind == "tristate":
             if not isinstance(value, bool):
-                raise ApiError(400, f"--{key}: expected true or false, got {value!r}", key)
+                raise ApiError(400, f"--{key}: expected true or false, got {shown(value)}", key)
             argv.append(f"--{key}" if value else f"--no-{key}")
         elif kind == "list":
             items = value if isinstance(value, list) else [value]
             for item in items:
                 if isinstance(item, (dict, list)):
-                    raise ApiError(400, f"--{key}: expected names, got {item!r}", key)
+                    raise ApiError(400, f"--{key}: expected names, got {shown(item)}", key)
                 argv.append(f"--{key}={item}")
         else:
             if isinstance(value, list):
@@ -341,7 +343,7 @@ class Handler(BaseHTTPRequestHandler):
         host = (self.headers.get("Host") or "").strip().lower()
         hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
         if hostname not in ("localhost", "127.0.0.1", "[::1]", ""):
-            raise ApiError(403, f"host {host!r} refused: this server answers on localhost only", None)
+            raise ApiError(403, f"host {shown(host)} refused: this server answers on localhost only", None)
 
     def _read_body(self, limit: int) -> bytes:
         if self.headers.get("Transfer-Encoding"):
@@ -459,7 +461,7 @@ class Handler(BaseHTTPRequestHandler):
     def _proposal(self, query):
         fmt = (query.get("format") or ["html"])[0].lower()
         if fmt not in ("html", "md"):
-            raise ApiError(400, f"format: expected html or md, got {fmt!r}", "format")
+            raise ApiError(400, f"format: expected html or md, got {shown(fmt)}", "format")
         argv = ["plan"] + build_argv(self._json_body(), PLAN_OPTIONS, self.server.uploads)
         with tempfile.TemporaryDirectory(prefix="plan-proposal-") as tmp:
             path = os.path.join(tmp, f"proposal.{fmt}")
