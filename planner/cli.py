@@ -15,9 +15,9 @@ import typing
 
 from pydantic import ValidationError
 
-from planner.errors import InputError
+from planner.errors import InputError, shown
 
-SUBCOMMANDS = ("estimate", "catalog", "models", "scenario", "plan", "completion", "serve")
+SUBCOMMANDS = ("estimate", "catalog", "models", "scenario", "plan", "completion", "serve", "capacity")
 FLAG_OF = {"batch_size": "--batch-size", "seq_len": "--seq-len", "new_tokens": "--new-tokens",
            "lora_rank": "--lora-rank", "lora_targets": "--lora-targets", "zero_stage": "--zero", "gpus": "--gpus",
            "method": "--method", "precision": "--precision", "optimizer": "--optimizer", "offload": "--offload",
@@ -64,7 +64,7 @@ def _choice(flag: str, values: tuple[str, ...], aliases: dict[str, str] | None =
         import difflib
         close = difflib.get_close_matches(v, list(values) + list(aliases), n=3, cutoff=0.5)
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
-        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(values)}{hint}")
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not one of {', '.join(values)}{hint}")
     parse.__name__ = flag      # argparse names the type in its message: "invalid <name> value"
     return parse
 
@@ -86,8 +86,10 @@ def _workload_args(p: argparse.ArgumentParser, planning: bool) -> None:
     _add_choice(p, "--precision", vals(Precision), None, "weights/compute format (default: bf16 for inference "
                 "and LoRA, bf16-mixed for full training, nf4 for QLoRA)", PRECISION_ALIASES)
     p.add_argument("--batch-size", type=int, default=1, help="micro-batch per GPU (inference: concurrent sequences)")
-    p.add_argument("--seq-len", type=int, default=2048, help="training sequence / inference prompt length (tokens)")
-    p.add_argument("--new-tokens", type=int, default=256, help="tokens generated per sequence (inference)")
+    p.add_argument("--seq-len", type=_tokens_count, default=2048,
+                   help="training sequence / inference prompt length in tokens (8k = 8192)")
+    p.add_argument("--new-tokens", type=_tokens_count, default=256,
+                   help="tokens generated per sequence (inference; 1k = 1024)")
     _add_choice(p, "--optimizer", vals(Optimizer), "adamw")
     p.add_argument("--lora-rank", type=int, default=16)
     p.add_argument("--lora-targets", default="all-linear", help="all-linear | attention | q_proj,v_proj,...")
@@ -116,7 +118,7 @@ def _workload_args(p: argparse.ArgumentParser, planning: bool) -> None:
 
 
 def _plan_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--budget", type=_positive_float, help="spending limit in --currency")
+    p.add_argument("--budget", type=_positive_float, help="spending limit in --currency (200000 or 200k)")
     p.add_argument("--currency", default="USD", help="currency of budget and prices (see `plan catalog`)")
     p.add_argument("--max-gpus", type=int, default=64)
     p.add_argument("--gpus", type=int, help="plan for exactly this many GPUs (a recipe's count; default: any)")
@@ -138,19 +140,40 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     _add_choice(p, "--objective", ("cost", "time"), "cost",
                 "recommend the cheapest plan that meets the deadline, or the fastest within the budget")
     p.add_argument("--tokens", type=_positive_float,
-                   help="training tokens (default: pretrain 20 x parameters; fine-tuning --examples x --seq-len x "
-                        "--epochs)")
-    p.add_argument("--examples", type=int, help="fine-tuning examples in the job (default 10,000)")
+                   help="training tokens, 2e9 or 2G (default: pretrain 20 x parameters; fine-tuning --examples x "
+                        "--seq-len x --epochs)")
+    p.add_argument("--examples", type=_si_count, help="fine-tuning examples in the job (default 10,000)")
     p.add_argument("--epochs", type=_positive_float, help="passes over the examples (default 3)")
     p.add_argument("--deadline", "--deadline-days", dest="deadline", type=_duration_days,
                    help="the job must finish within this: 14d, 36h, 2w or 'none' (default: 7d for the stated job)")
-    p.add_argument("--requests", type=int, help="inference: sequences to serve (default 10,000)")
+    p.add_argument("--requests", type=_si_count, help="inference: sequences to serve (default 10,000; 1M = 10^6)")
+    load = p.add_mutually_exclusive_group()
+    load.add_argument("--rate", type=_positive_float, help="serving: requests per second to sustain (each "
+                      "--seq-len prompt tokens in, --new-tokens out); sizes replicas and split for the load")
+    load.add_argument("--users", type=int, help="serving: concurrent streams to serve (each always has a "
+                      "request in flight)")
+    p.add_argument("--ttft", type=_positive_float, help="serving target: mean time to first token, seconds")
+    p.add_argument("--itl", type=_positive_float, help="serving target: mean inter-token latency, seconds "
+                   "(0.05 = 20 tokens/s per user)")
+    p.add_argument("--years", type=_positive_float, default=3.0, help="cost per token: years the purchase is "
+                   "written off over")
+    p.add_argument("--utilization", type=_positive_float, default=1.0, help="cost per token: share of the "
+                   "year's hours the load runs (0-1)")
+    p.add_argument("--pue", type=_positive_float, default=1.58, help="cost per token: facility power over IT "
+                   "power (Uptime Institute 2023 average)")
+    p.add_argument("--maintenance", type=float, default=0.06, help="cost per token: maintenance per year, share "
+                   "of the purchase price (4-8%%, CTWatch 2006)")
+    p.add_argument("--residual", type=float, default=0.70, help="cost per token: resale value after --years, "
+                   "share of the purchase price (catalogue used/new prices)")
+    p.add_argument("--electricity", type=_positive_float, help="cost per token: USD per kWh (default: the "
+                   "catalogue's)")
     p.add_argument("--proposal", help="write a procurement proposal to FILE.md or FILE.html")
 
 
 COMMANDS_EPILOG = """other commands:
   plan estimate ...        peak GPU memory and system RAM of one configuration
   plan scenario FILE       plan a what-if scenario file (workloads, constraints, sweeps)
+  plan capacity --have 2xrtx-3090 --model 70b   what cards you have can serve (context, users, tokens/s)
   plan catalog             the hardware catalogue, prices and rental rates
   plan models              built-in models and size aliases
   plan completion SHELL    print a bash or zsh completion script
@@ -173,6 +196,17 @@ def build_parser() -> argparse.ArgumentParser:
     pe = sub.add_parser("estimate", help="peak GPU memory and system RAM of one configuration",
                         formatter_class=_Help)
     _workload_args(pe, planning=False)
+    pcap = sub.add_parser("capacity", help="what hardware you have can serve: context, users, tokens/s, rate",
+                          formatter_class=_Help)
+    _workload_args(pcap, planning=True)
+    pcap.add_argument("--have", action="append", default=[], help="cards or machine you have: [COUNTx]NAME "
+                      "(e.g. 2xrtx-3090, mac-studio-m4-max-128gb; see `plan catalog`)")
+    pcap.add_argument("--ttft", type=_positive_float, help="target: mean time to first token, seconds")
+    pcap.add_argument("--itl", type=_positive_float, help="target: mean inter-token latency, seconds")
+    pcap.add_argument("--margin", type=float, default=0.05, help="fraction of each card's memory kept free")
+    _add_choice(pcap, "--parallel", ("auto", "tensor", "pipeline"), "auto", "split over the cards (auto: the "
+                "engine's: vLLM tensor parallel, others layers split)")
+    pcap.add_argument("--catalog", action="append", default=[], help="YAML file adding or overriding entries")
     pc = sub.add_parser("catalog", help="list the hardware catalogue")
     pc.add_argument("--catalog", action="append", default=[])
     pc.add_argument("--json", action="store_true")
@@ -196,14 +230,45 @@ class _HelpWithEpilog(_Help, argparse.RawDescriptionHelpFormatter):
     pass
 
 
+SUFFIXES = {"k": 1e3, "m": 1e6, "g": 1e9}          # 200k USD, 1.5M examples, 2G tokens (SI, case-insensitive)
+BINARY_SUFFIXES = {"k": 1024, "m": 1024**2}      # sequence lengths: "8k context" is 8,192 tokens (Llama, Qwen cards)
+MIN_DEADLINE_DAYS = 1 / 86400                    # one second: shorter only divides the job into overflowing numbers
+
+
+def _scaled(text: str, suffixes: dict) -> float:
+    """'200k' -> 200000.0, '1.5M' -> 1500000.0, '2e9' -> 2e9; ValueError otherwise."""
+    t = text.strip()
+    scale = suffixes.get(t[-1:].lower())
+    return float(t[:-1]) * scale if scale else float(t)
+
+
 def _positive_float(text: str) -> float:
     try:
-        value = float(text)
+        value = _scaled(text, SUFFIXES)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number such as 200000, 200k or 1.5M, got {shown(text)}") from None
     if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {shown(text)}")
     return value
+
+
+def _count(suffixes: dict):
+    """An argparse type for a whole count that takes k/M/G suffixes (8k, 1.5M); argparse names it 'int'."""
+    def parse(text: str) -> int:
+        try:
+            value = _scaled(text, suffixes)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number such as 8192 or 8k, got {shown(text)}") \
+                from None
+        if not math.isfinite(value) or value != int(value):
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {shown(text)}")
+        return int(value)
+    parse.__name__ = "int"
+    return parse
+
+
+_tokens_count = _count(BINARY_SUFFIXES)          # --seq-len, --new-tokens
+_si_count = _count(SUFFIXES)                     # --examples, --requests
 
 
 def _duration_days(text: str) -> float:
@@ -214,9 +279,11 @@ def _duration_days(text: str) -> float:
     try:
         value = float(t[:-1]) * scale if scale is not None else float(t)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a duration like 14d, 36h, 2w or none, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a duration like 14d, 36h, 2w or none, got {shown(text)}") from None
     if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive duration, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a positive duration, got {shown(text)}")
+    if value < MIN_DEADLINE_DAYS:
+        raise argparse.ArgumentTypeError(f"must be at least one second (e.g. 36h or 14d), got {shown(text)}")
     return value
 
 
@@ -308,6 +375,8 @@ def constraints_from_args(a):
         raise InputError(f"--requests must be between 1 and {MAX_REQUESTS:,}, got {a.requests}")
     if a.examples is not None and not 0 < a.examples <= MAX_EXAMPLES:
         raise InputError(f"--examples must be between 1 and {MAX_EXAMPLES:,}, got {a.examples}")
+    if a.tokens is not None and a.tokens < 1:
+        raise InputError(f"--tokens must be at least 1 (a job of whole tokens), got {a.tokens:g}")
     if a.tokens is not None and a.tokens > MAX_TOKENS:
         raise InputError(f"--tokens must be at most {MAX_TOKENS:,.0f} (1,000 times the largest training runs), "
                          f"got {a.tokens:g}")
@@ -315,7 +384,9 @@ def constraints_from_args(a):
         raise InputError(f"--alternatives must be 0-10, got {a.alternatives}")
     if a.method == "inference" and (a.zero is not None or a.offload != "none" or a.force_offload):
         raise InputError("--zero and --offload apply to training methods, not inference")
-    return Constraints(budget=a.budget, currency=a.currency.upper(), max_gpus=a.max_gpus, include=_split(a.include),
+    serving, tco = serving_from_args(a)
+    return Constraints(serving=serving, tco=tco, budget=a.budget, currency=a.currency.upper(), max_gpus=a.max_gpus,
+                       include=_split(a.include),
                        exclude=_split(a.exclude), allow_used=a.allow_used, zero=a.zero,
                        offload=None if a.offload == "none" else a.offload, force_offload=a.force_offload,
                        ram_ratio=a.ram_ratio, margin=a.margin, require_nvlink=a.require_nvlink,
@@ -323,6 +394,42 @@ def constraints_from_args(a):
                        deadline_s=a.deadline * 86400 if a.deadline is not None else None,
                        requests=a.requests, objective=a.objective,
                        stack_explicit=a.framework is not None or a.engine is not None, gpus=a.gpus)
+
+
+MAX_RATE_RPS = 1e6            # a million requests per second: beyond any single deployment
+MAX_USERS = 10**7
+
+
+def serving_from_args(a):
+    """(ServingSpec or None, TcoAssumptions) from --rate/--users/--ttft/--itl and the ownership flags."""
+    from planner.serving import ServingSpec
+    from planner.tco import TcoAssumptions
+    rate, users = getattr(a, "rate", None), getattr(a, "users", None)
+    ttft, itl = getattr(a, "ttft", None), getattr(a, "itl", None)
+    if (rate is not None or users is not None or ttft is not None or itl is not None) and a.method != "inference":
+        raise InputError("--rate, --users, --ttft and --itl size serving; use them with --method inference")
+    if rate is not None and rate > MAX_RATE_RPS:
+        raise InputError(f"--rate must be at most {MAX_RATE_RPS:,.0f} requests per second, got {rate:g}")
+    if users is not None and not 1 <= users <= MAX_USERS:
+        raise InputError(f"--users must be between 1 and {MAX_USERS:,}, got {users}")
+    if (ttft is not None or itl is not None) and rate is None and users is None:
+        raise InputError("--ttft/--itl are targets under a load: add --rate R (requests/s) or --users N")
+    years = getattr(a, "years", 3.0)
+    util = getattr(a, "utilization", 1.0)
+    if not 0 < util <= 1:
+        raise InputError(f"--utilization is a share of the year's hours, between 0 and 1; got {util:g}")
+    if years > 50:
+        raise InputError(f"--years must be at most 50, got {years:g}")
+    pue = getattr(a, "pue", 1.58)
+    if not 1 <= pue <= 5:
+        raise InputError(f"--pue is facility over IT power, between 1 and 5; got {pue:g}")
+    for flag, v in (("--maintenance", getattr(a, "maintenance", 0.06)), ("--residual", getattr(a, "residual", 0.7))):
+        if not (math.isfinite(v) and 0 <= v <= 1):
+            raise InputError(f"{flag} is a share of the purchase price, between 0 and 1; got {v:g}")
+    tco = TcoAssumptions(years=years, utilization=util, pue=pue, maintenance_per_year=getattr(a, "maintenance", 0.06),
+                         residual=getattr(a, "residual", 0.7), electricity_usd_per_kwh=getattr(a, "electricity", None))
+    spec = ServingSpec(rate, users, ttft, itl) if (rate is not None or users is not None) else None
+    return spec, tco
 
 
 def cmd_plan(a, out, err=None) -> int:
@@ -341,6 +448,7 @@ def cmd_plan(a, out, err=None) -> int:
     if a.proposal and res.feasible:
         from planner.proposal import write_proposal
         write_proposal(a.proposal, arch, wl, c, catalog, res, notes)
+        print(f"proposal written to {_one_line(a.proposal)}", file=err or sys.stderr)
     if a.json:
         out.write(json.dumps(plan_json(res, notes, catalog), indent=1) + "\n")
     else:
@@ -441,19 +549,51 @@ def _validation_message(e: ValidationError) -> str:
     field = FLAG_OF.get(loc[0], loc[0]) if loc else "input"
     msg = err["msg"].removeprefix("Value error, ")
     if err.get("type") == "literal_error":
-        msg = f"got {err.get('input')!r}; {msg.lower()}"
+        msg = f"got {shown(err.get('input'))}; {msg.lower()}"
     return f"{field}: {msg}"
+
+
+MAX_MESSAGE = 2000          # characters of an error line: values in it are cut by errors.shown; this is the backstop
 
 
 def _one_line(text: str) -> str:
     """Messages echo the user's text (argparse: `unrecognized arguments: ...`, paths): a newline or other
-    control character in it is shown escaped, so the error stays one line."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    control character in it is shown escaped, so the error stays one line, and the line is bounded."""
+    line = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text[:MAX_MESSAGE * 2])
+    return line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE - 1] + "…"
+
+
+def plan_choices() -> dict[str, list]:
+    """The allowed values of the planning command's closed-set options, as its parser states them."""
+    plan = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["plan"]
+    out = {}
+    for act in plan._actions:
+        flag = act.option_strings[0].lstrip("-") if act.option_strings else ""
+        if act.choices is not None:
+            out[flag] = list(act.choices)
+        elif isinstance(act.metavar, str) and act.metavar.startswith("{"):
+            out[flag] = act.metavar.strip("{}").split(",")
+    return out
+
+
+def completion_parser() -> argparse.ArgumentParser:
+    """The parser shells complete from: the commands, and at the top level the default command's options
+    (`plan --mo<TAB>` is `plan plan --model`), which argparse alone keeps under the hidden `plan` subcommand."""
+    root = build_parser()
+    _workload_args(root, planning=True)
+    _plan_args(root)
+    parsers = [root] + [sp for act in root._actions if isinstance(act, argparse._SubParsersAction)
+                        for sp in act.choices.values()]
+    for parser in parsers:                      # closed sets (--method {inference,...}) complete their values
+        for act in parser._actions:
+            if act.choices is None and isinstance(act.metavar, str) and act.metavar.startswith("{"):
+                act.choices = act.metavar.strip("{}").split(",")
+    return root
 
 
 def cmd_completion(a, out) -> int:
     import shtab
-    out.write(shtab.complete(build_parser(), shell=a.shell) + "\n")
+    out.write(shtab.complete(completion_parser(), shell=a.shell) + "\n")
     return 0
 
 
@@ -475,6 +615,9 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
             return cmd_scenario(a, out)
         if a.command == "plan":
             return cmd_plan(a, out, err)
+        if a.command == "capacity":
+            from planner.capacity import cmd_capacity
+            return cmd_capacity(a, out)
         return {"estimate": cmd_estimate, "catalog": cmd_catalog, "models": cmd_models,
                 "completion": cmd_completion, "serve": cmd_serve}[a.command](a, out)
     except InputError as e:
