@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -624,9 +625,24 @@ def _key_of(obj, make, memo: dict | None = None) -> tuple:
         return hit[1]
     if len(memo) >= 16_384:
         memo.clear()
-    key = make(obj)
+    key = _token(make(obj))
     memo[id(obj)] = (obj, key)
     return key
+
+
+_TOKENS: dict = {}                      # value key -> a small number standing for it in cache keys
+_NEXT_TOKEN = itertools.count()         # never reused: a token forgotten with _TOKENS cannot come back meaning another
+
+
+def _token(key) -> tuple:
+    """A cheap stand-in for a large value key (platforms, constraints, cards): equal keys get the same token, so
+    cache keys hash a few numbers instead of nested tuples of every field."""
+    t = _TOKENS.get(key)
+    if t is None:
+        if len(_TOKENS) >= 100_000:
+            _TOKENS.clear()
+        t = _TOKENS[key] = ("token", next(_NEXT_TOKEN))
+    return t
 
 
 def _catalog_key(catalog: Catalog) -> tuple:
@@ -681,7 +697,6 @@ def _price_free_key(g: GPU, catalog: Catalog) -> tuple:
         return hit[2]
     if len(_PRICE_FREE) >= 16_384:
         _PRICE_FREE.clear()
-    _PLATFORMS.clear()
     key = make((g, catalog))
     _PRICE_FREE[id(g)] = (g, catalog, key)
     return key
@@ -764,7 +779,7 @@ def settled_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, c
     base = (arch, _key_of(wl, frozen), _catalog_key(catalog), _constraints_key(c), frozen(job), make.__name__)
     for card in cards:
         g, wg, stack, ev = card
-        key = base + (_key_of(g, frozen), frozen(wg), stack, ev)
+        key = base + (_key_of(g, frozen), _key_of(wg, frozen), stack, ev)
         hit = _CARD_CONFIGS.get(key)
         if hit is None:
             rej: dict[str, str] = {}
@@ -805,6 +820,7 @@ def clear_caches() -> None:
     _TEMPLATES.clear()
     _PRICE_FREE.clear()
     _PLATFORMS.clear()
+    _TOKENS.clear()
     _CARD_CONFIGS.clear()
     _FROZEN.clear()
     _ESTIMATES.clear()
