@@ -81,7 +81,8 @@ def _workload_args(p: argparse.ArgumentParser, planning: bool) -> None:
     _add_choice(p, "--precision", vals(Precision), None, "weights/compute format (default: bf16 for inference "
                 "and LoRA, bf16-mixed for full training, nf4 for QLoRA)", PRECISION_ALIASES)
     p.add_argument("--batch-size", type=int, default=1, help="micro-batch per GPU (inference: concurrent sequences)")
-    p.add_argument("--seq-len", type=int, default=2048, help="training sequence / inference prompt length (tokens)")
+    p.add_argument("--seq-len", type=int, default=2048,
+                   help="training: the longest example (memory is sized for it); inference: prompt length (tokens)")
     p.add_argument("--new-tokens", type=int, default=256, help="tokens generated per sequence (inference)")
     _add_choice(p, "--optimizer", vals(Optimizer), "adamw")
     p.add_argument("--lora-rank", type=int, default=16)
@@ -129,15 +130,22 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
                 "inference split: auto/pipeline (layers split) or tensor (one NVLink domain, one host)")
     p.add_argument("--catalog", action="append", default=[], help="YAML file adding or overriding entries")
     p.add_argument("--alternatives", type=int, default=3, help="next-cheapest plans with other GPUs (0-10)")
-    _add_choice(p, "--objective", ("cost", "time"), "cost",
-                "recommend the cheapest plan that meets the deadline, or the fastest within the budget")
+    _add_choice(p, "--objective", ("cost", "time"), None,
+                "override the decision rule: cost = the cheapest plan (meeting --deadline), time = the fastest "
+                "within the budget (default: the stated rule, README 'How a plan is chosen')")
+    p.add_argument("--min-headroom", type=float, default=0.05,
+                   help="never recommend a plan leaving less than this fraction of a card's usable memory free")
     p.add_argument("--tokens", type=_positive_float,
                    help="training tokens (default: pretrain 20 x parameters; fine-tuning --examples x --seq-len x "
                         "--epochs)")
     p.add_argument("--examples", type=int, help="fine-tuning examples in the job (default 10,000)")
+    p.add_argument("--tokens-per-example", type=int,
+                   help="mean tokens per fine-tuning example, packed (default 512, common instruction datasets; "
+                        "--seq-len is the longest)")
     p.add_argument("--epochs", type=_positive_float, help="passes over the examples (default 3)")
     p.add_argument("--deadline", "--deadline-days", dest="deadline", type=_duration_days,
-                   help="the job must finish within this: 14d, 36h, 2w or 'none' (default: 7d for the stated job)")
+                   help="the job must finish within this: 14d, 36h, 2w or 'none' (default: none, the decision rule "
+                        "picks)")
     p.add_argument("--requests", type=int, help="inference: sequences to serve (default 10,000)")
     p.add_argument("--proposal", help="write a procurement proposal to FILE.md or FILE.html")
 
@@ -264,6 +272,8 @@ def constraints_from_args(a):
     from planner.configs import Constraints
     if a.requests is not None and not 0 < a.requests <= MAX_REQUESTS:
         raise InputError(f"--requests must be between 1 and {MAX_REQUESTS:,}, got {a.requests}")
+    if a.tokens_per_example is not None and not 0 < a.tokens_per_example <= 10_000_000:
+        raise InputError(f"--tokens-per-example must be between 1 and 10,000,000, got {a.tokens_per_example}")
     if a.examples is not None and not 0 < a.examples <= MAX_EXAMPLES:
         raise InputError(f"--examples must be between 1 and {MAX_EXAMPLES:,}, got {a.examples}")
     if a.tokens is not None and a.tokens > MAX_TOKENS:
@@ -279,7 +289,8 @@ def constraints_from_args(a):
                        ram_ratio=a.ram_ratio, margin=a.margin, require_nvlink=a.require_nvlink,
                        tokens=int(a.tokens) if a.tokens is not None else None, examples=a.examples, epochs=a.epochs,
                        deadline_s=a.deadline * 86400 if a.deadline is not None else None,
-                       requests=a.requests, objective=a.objective,
+                       requests=a.requests, objective=a.objective or "auto", min_headroom=a.min_headroom,
+                       tokens_per_example=a.tokens_per_example,
                        stack_explicit=a.framework is not None or a.engine is not None, gpus=a.gpus)
 
 

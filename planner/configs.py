@@ -22,9 +22,9 @@ from planner.catalog import GB, GPU, Catalog, Platform
 from planner.errors import InputError
 from planner.estimator import CHECKPOINT_SHARD_BYTES, VLLM_GPU_MEMORY_UTILIZATION, Estimate, estimate
 from planner.software import evidence, stack_for
-from planner.timing import (DEFAULT_DEADLINE_DAYS, NETWORK_EFFICIENCY, PCIE_GBPS, JobSize, comm_bytes_per_step,
-                            comm_seconds, inference_throughput, job_size, min_gpus_for_deadline,
-                            training_throughput)
+from planner.job import JobSize, job_size
+from planner.timing import (NETWORK_EFFICIENCY, PCIE_GBPS, comm_bytes_per_step, comm_seconds, inference_throughput,
+                            min_gpus_for_deadline, training_throughput)
 from planner.workload import Workload
 
 STRATEGIES = [(0, "none"), (1, "none"), (2, "none"), (3, "none"), (2, "optimizer"), (3, "optimizer"),
@@ -53,19 +53,23 @@ class Constraints:
     tokens: int | None = None            # training tokens (None: the default job)
     examples: int | None = None          # fine-tuning examples (default job: 10,000)
     epochs: float | None = None          # fine-tuning epochs (default job: 3)
-    deadline_s: float | None = None      # None: the default (7 days); inf: no deadline
+    tokens_per_example: int | None = None  # fine-tuning: mean tokens per example (default: planner/job.py)
+    deadline_s: float | None = None      # None or inf: no deadline (the decision rule picks, planner/decision.py)
     requests: int | None = None          # inference: sequences to serve (default job: 10,000)
-    objective: str = "cost"              # cost: cheapest meeting the deadline; time: fastest within the budget
+    # auto: the stated decision rule (planner/decision.py), or the cheapest meeting a deadline when one is given;
+    # cost: the cheapest (meeting the deadline); time: the fastest within the budget
+    objective: str = "auto"
+    min_headroom: float = 0.05           # never recommend a plan leaving less of a card's usable memory free
     mode: str = "sequential"             # several workloads: one after another, or concurrent (own cards each)
     stack_explicit: bool = False         # the user named --framework / --engine: no per-family default
     gpus: int | None = None              # plan for exactly this many GPUs (a recipe's count); None: any
 
     @property
     def deadline(self) -> float | None:
-        """Seconds the job may take: the user's, the stated default, or None (no deadline)."""
-        if self.deadline_s is None:
-            return DEFAULT_DEADLINE_DAYS * 86400
-        return None if math.isinf(self.deadline_s) else self.deadline_s
+        """Seconds the job may take: the user's, or None (no deadline: there is no hidden default)."""
+        if self.deadline_s is None or math.isinf(self.deadline_s):
+            return None
+        return self.deadline_s
 
     def validate(self, catalog: Catalog) -> None:
         for flag, v in (("--budget", self.budget), ("--ram-ratio", self.ram_ratio), ("--margin", self.margin)):
@@ -85,6 +89,10 @@ class Constraints:
             raise InputError(f"--tokens must be positive, got {self.tokens}")
         if self.epochs is not None and not (0 < self.epochs <= 1000):
             raise InputError(f"--epochs must be in (0, 1000], got {self.epochs:g}")
+        if not 0 <= self.min_headroom < 0.9:
+            raise InputError(f"--min-headroom must be a fraction in [0, 0.9), got {self.min_headroom:g}")
+        if self.tokens_per_example is not None and self.tokens_per_example <= 0:
+            raise InputError(f"--tokens-per-example must be positive, got {self.tokens_per_example}")
         if not 0 <= self.margin < 0.9:
             raise InputError(f"--margin must be a fraction in [0, 0.9), got {self.margin:g}")
         catalog.rate(self.currency)
@@ -609,4 +617,4 @@ def prune(configs: list[Config]) -> list[Config]:
 
 
 def job_for(arch: Architecture, wl: Workload, c: Constraints) -> JobSize:
-    return job_size(arch, wl, c.tokens, c.examples, c.epochs, c.requests)
+    return job_size(arch, wl, c.tokens, c.examples, c.epochs, c.requests, c.tokens_per_example)

@@ -76,7 +76,7 @@ class ConstraintSpec(BaseModel):
     ram_ratio: float = Field(1.0, ge=0, le=64)
     margin: float = Field(0.05, ge=0, lt=0.9)
     require_nvlink: bool = False
-    deadline_days: float | Literal["none"] | None = None     # None: the default week; "none": no deadline
+    deadline_days: float | Literal["none"] | None = None     # None or "none": no deadline (the decision rule)
 
     @field_validator("deadline_days")
     @classmethod
@@ -84,7 +84,9 @@ class ConstraintSpec(BaseModel):
         if isinstance(v, (int, float)) and not (v > 0 and math.isfinite(v)):
             raise ValueError("must be a positive number of days or 'none'")
         return v
-    objective: Literal["cost", "time"] = "cost"
+    objective: Literal["auto", "cost", "time"] = "auto"
+    min_headroom: float = Field(0.05, ge=0, lt=0.9)
+    tokens_per_example: int | None = Field(None, gt=0, le=10_000_000)
     force_offload: Literal["optimizer", "optimizer+params"] | None = None
     examples: int | None = Field(None, gt=0, le=MAX_EXAMPLES)
     epochs: float | None = Field(None, gt=0)
@@ -289,6 +291,7 @@ def _constraints(sc: Scenario) -> Constraints:
                        deadline_s=(math.inf if c.deadline_days == "none" else
                                    c.deadline_days * 86400 if c.deadline_days is not None else None),
                        objective=c.objective, force_offload=c.force_offload, examples=c.examples, epochs=c.epochs,
+                       min_headroom=c.min_headroom, tokens_per_example=c.tokens_per_example,
                        mode=sc.mode)
 
 

@@ -22,7 +22,9 @@ from planner.configs import (Config, Constraints, Job, Machine, _NeedCache, cand
 from planner.errors import InputError
 from planner.estimator import Estimate
 from planner.files import native_stdout_silenced
-from planner.timing import JobSize, energy_kwh
+from planner import decision as rule
+from planner.job import JobSize
+from planner.timing import energy_kwh
 from planner.workload import Workload
 
 __all__ = ["Constraints", "Job", "Config", "Item", "Plan", "Result", "plan", "plan_jobs", "usable_bytes",
@@ -102,6 +104,8 @@ class Result:
     job: JobSize | None = None
     deadline_s: float | None = None
     objective: str = "cost"
+    decision: dict = field(default_factory=dict)             # {rule, text}: how the plan was picked, in words
+    warnings: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -298,7 +302,7 @@ def rent_comparison(cf: Config, p: Plan, catalog: Catalog, c: Constraints) -> di
             "usd_per_gpu_hour": r.usd_per_gpu_hour, "hourly_cost": round(hourly, 2),
             "job_cost": None if job_h is None else round(hourly * job_h, 2),
             "breakeven_hours": round(p.total_cost / saving, 1) if saving > 0 else None,
-            "currency": c.currency.upper()}
+            "currency": c.currency.upper(), "gpu": cf.gpu.name, "count": cf.count, "same_cards": True}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -403,11 +407,26 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
 
     memo = {} if memo is None else memo
     currency = c.currency.upper()
+    ilp_objective = "time" if c.objective == "time" else "cost"
+    floor = c.min_headroom
+    # the headroom floor: plans that leave less of a card free are never recommended, listed or compared
+    low = [cf for cf in configs if rule.headroom(cf) < floor - 1e-12]
+    configs = [cf for cf in configs if rule.headroom(cf) >= floor - 1e-12]
+    for cf in low:
+        if not any(o.gpu.name == cf.gpu.name for o in configs):
+            result.rejected[cf.gpu.name] = (f"fits with only {max(rule.headroom(cf), 0):.1%} of its memory free, "
+                                            f"below the {floor:.0%} headroom floor (--min-headroom to lower it)")
+    if not configs:
+        result.binding = "memory"
+        result.reason = (f"every plan that fits leaves less than {floor:.0%} of a card's memory free; "
+                         "lower --min-headroom to accept it (risky: the memory model's error is a few %)")
+        result.solve_seconds = time.perf_counter() - t0
+        return result
 
-    def best(budget=budget_usd, dl=deadline, banned=frozenset(), max_time=None, objective=c.objective):
-        key = (currency, budget, dl, banned, max_time, objective)
+    def best(budget=budget_usd, dl=deadline, banned=frozenset(), max_time=None, objective=ilp_objective):
+        key = (currency, floor, budget, dl, banned, max_time, objective)
         if key not in memo:
-            free = memo.get((currency, None, dl, banned, max_time, objective), _UNSOLVED)
+            free = memo.get((currency, floor, None, dl, banned, max_time, objective), _UNSOLVED)
             if objective == "cost" and budget is not None and free is not _UNSOLVED and \
                     (free is None or catalog.to_usd(free.total_cost, currency) <= budget * (1 + 1e-9) + 1e-6):
                 memo[key] = free      # the cheapest plan without a budget fits it: it is the optimum with it
@@ -431,11 +450,20 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
         status = _solve(m, solver)
         return _extract(m, pool, catalog, c, status) if status else None
 
-    def frontier_plans(chosen: Plan | None) -> list[Plan]:
+    def frontier_plans(chosen: Plan | None, shown=()) -> list[Plan]:
         return [plan_of(cf, cf.hosting.machines, catalog, c)
-                for cf in frontier_configs(configs, budget_usd, chosen.config if chosen else None)]
+                for cf in frontier_configs(configs, budget_usd, chosen.config if chosen else None, shown)]
 
-    chosen = best()
+    def within(cf, dl=deadline):
+        return (budget_usd is None or cf.hosting.cost_usd <= budget_usd * (1 + 1e-9) + 1e-6) and \
+            (dl is None or (cf.time_s or 0) <= dl)
+
+    by_rule = c.objective == "auto" and deadline is None
+    if by_rule:
+        picked, why = rule.pick([cf for cf in configs if within(cf)], cost=lambda cf: cf.hosting.cost_usd)
+        chosen = None if picked is None else plan_of(picked, picked.hosting.machines, catalog, c)
+    else:
+        chosen = best()
     if chosen is None:
         cheapest_any = best(budget=None, dl=None, objective="cost")
         within_budget = best(dl=None, objective="time") if budget_usd is not None else None
@@ -472,11 +500,9 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
         result.solve_seconds = time.perf_counter() - t0
         return result
     result.feasible, result.plan = True, chosen
-    result.frontier = frontier_plans(chosen)
     # Alternatives: the best configuration of each other card type under the same budget, deadline and
     # objective. Each configuration's housing cost is already exact, so these need no further solve.
-    ok = [cf for cf in configs if (budget_usd is None or cf.hosting.cost_usd <= budget_usd * (1 + 1e-9) + 1e-6)
-          and (deadline is None or (cf.time_s or 0) <= deadline)]
+    ok = [cf for cf in configs if within(cf)]
     key = (lambda cf: ((cf.time_s or 0), cf.hosting.cost_usd)) if c.objective == "time" else \
         (lambda cf: (round(cf.hosting.cost_usd, 6), cf.zero + 2 * (cf.offload != "none")))
     per_type: dict[str, Config] = {}
@@ -491,14 +517,89 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
         if other is not None:
             picks = picks[:max(alternatives - 1, 0)] + [other]
     result.alternatives = [plan_of(cf, cf.hosting.machines, catalog, c) for cf in picks]
+    result.frontier = frontier_plans(chosen, [cf.key for cf in picks])
+    within_budget = [cf for cf in configs if within(cf, None)]
+    if chosen.rent is None or chosen.rent.get("job_cost") is not None:
+        cheapest_rent = cheapest_rental_of(within_budget or configs, catalog, c)
+        if chosen.rent is None:
+            chosen.rent = cheapest_rent
+        elif cheapest_rent and cheapest_rent["job_cost"] is not None and \
+                cheapest_rent["job_cost"] < chosen.rent["job_cost"] - 0.5:
+            chosen.rent["cheapest"] = cheapest_rent
+    result.decision = _decision(result, chosen, within_budget, c, why if by_rule else "")
+    hr = rule.headroom(chosen.config)
+    if hr < rule.HEADROOM_FLOOR:
+        result.warnings.append(f"only {hr:.1%} of the fullest card's memory stays free (below "
+                               f"{rule.HEADROOM_FLOOR:.0%}): a longer sequence, a library update or fragmentation "
+                               "can run it out of memory")
     result.solve_seconds = time.perf_counter() - t0
     return result
 
 
-def frontier_configs(configs: list[Config], budget_usd: float | None, chosen: Config | None) -> list[Config]:
+def _decision(result: Result, chosen: Plan, pool: list[Config], c: Constraints, why: str) -> dict:
+    """The rule that picked the plan and, in words, what it picked, why, and the cheapest and fastest plans
+    the budget allows."""
+    from planner.render import describe_plan, human_time, money
+    floor = c.min_headroom
+    if c.objective == "time":
+        text_rule = rule.RULE_TIME.format(floor=floor)
+    elif result.deadline_s is not None:
+        text_rule = rule.RULE_DEADLINE.format(floor=floor)
+    elif c.objective == "cost":
+        text_rule = rule.RULE_COST.format(floor=floor)
+    else:
+        text_rule = rule.RULE
+    catalog_rate = chosen.total_cost / chosen.config.hosting.cost_usd if chosen.config.hosting.cost_usd else None
+
+    def say(cf: Config) -> str:
+        cost = cf.hosting.cost_usd * catalog_rate if catalog_rate else None
+        price = money(cost, chosen.currency) if cost is not None else "?"
+        return f"{describe_plan_cf(cf)} at {price}, {human_time(cf.time_s)}"
+
+    text = (f"Recommended {describe_plan(chosen)} for {money(chosen.total_cost, chosen.currency)}, "
+            f"{human_time(chosen.time_s)}, {rule.headroom(chosen.config):.0%} memory headroom")
+    if why:
+        text += f" ({why})"
+    text += "."
+    if pool:
+        cheapest = min(pool, key=lambda cf: (cf.hosting.cost_usd, cf.time_s or math.inf))
+        fastest = min(pool, key=lambda cf: (cf.time_s or math.inf, cf.hosting.cost_usd))
+        if cheapest.key != chosen.config.key:
+            text += f" Cheapest: {say(cheapest)}."
+        if fastest.key != chosen.config.key:
+            text += f" Fastest within the budget: {say(fastest)}."
+    return {"rule": text_rule, "text": text}
+
+
+def describe_plan_cf(cf: Config) -> str:
+    return f"{cf.count} x {cf.gpu.name} ({cf.strategy})"
+
+
+def cheapest_rental_of(configs: list[Config], catalog: Catalog, c: Constraints) -> dict | None:
+    """The cheapest way to rent cards that run the job, over every card type with a rental offer."""
+    best = None
+    for cf in configs:
+        r = catalog.cheapest_rental(cf.gpu.name)
+        if r is None or cf.time_s is None:
+            continue
+        job_usd = r.usd_per_gpu_hour * cf.count * cf.time_s / 3600
+        if best is None or job_usd < best[0]:
+            best = (job_usd, cf, r)
+    if best is None:
+        return None
+    job_usd, cf, r = best
+    rate = catalog.rate(c.currency)
+    return {"provider": r.provider, "as_of": r.as_of, "source": r.source, "usd_per_gpu_hour": r.usd_per_gpu_hour,
+            "hourly_cost": round(r.usd_per_gpu_hour * cf.count * rate, 2), "job_cost": round(job_usd * rate, 2),
+            "breakeven_hours": None, "currency": c.currency.upper(), "gpu": cf.gpu.name, "count": cf.count,
+            "same_cards": False}
+
+
+def frontier_configs(configs: list[Config], budget_usd: float | None, chosen: Config | None,
+                     shown=()) -> list[Config]:
     """Pareto-optimal purchases within the budget, ignoring the deadline: cost ascending, time strictly
     descending. At most FRONTIER_POINTS of them, spread evenly in log-time, always with the cheapest, the
-    fastest and the recommended one."""
+    fastest, the recommended one and every Pareto point listed elsewhere (`shown`: the alternatives' keys)."""
     pts = sorted((cf for cf in configs if cf.time_s is not None
                   and (budget_usd is None or cf.hosting.cost_usd <= budget_usd * (1 + 1e-9) + 1e-6)),
                  key=lambda cf: (cf.hosting.cost_usd, cf.time_s))
@@ -511,11 +612,12 @@ def frontier_configs(configs: list[Config], budget_usd: float | None, chosen: Co
     keep = {0, len(pareto) - 1}
     if chosen is not None:
         keep |= {i for i, cf in enumerate(pareto) if cf.key == chosen.key}
+    keep |= {i for i, cf in enumerate(pareto) if cf.key in set(shown)}
     lo, hi = math.log(pareto[-1].time_s), math.log(pareto[0].time_s)
     for k in range(1, FRONTIER_POINTS - 1):
         target = hi - (hi - lo) * k / (FRONTIER_POINTS - 1)
         keep.add(min(range(len(pareto)), key=lambda i: abs(math.log(pareto[i].time_s) - target)))
-    return [pareto[i] for i in sorted(keep)][:FRONTIER_POINTS + 1]
+    return [pareto[i] for i in sorted(keep)]
 
 
 # ---------------------------------------------------------------------------------------------------

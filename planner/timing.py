@@ -11,6 +11,9 @@ import math
 from dataclasses import dataclass
 
 from planner.architecture import Architecture
+# the job (how much work) lives in planner/job.py; re-exported here for callers of the older names
+from planner.job import (CHINCHILLA_TOKENS_PER_PARAM, DEFAULT_EPOCHS, DEFAULT_EXAMPLES, DEFAULT_REQUESTS,  # noqa: F401
+                         JobSize, default_training_tokens, job_size)
 from planner.workload import Workload
 
 # Model FLOPs utilisation (achieved / dense bf16 peak) for steps of >= 4096 tokens, medians per method
@@ -30,14 +33,6 @@ QUANT_DECODE_OVERHEAD_S_PER_LAYER = {"nf4": 1.2e-3, "int4": 1.2e-3, "int8": 4.5e
 # Data-parallel scaling and offload slow-downs (assumed; typical ZeRO reports)
 SCALING_EFFICIENCY = 0.9
 OFFLOAD_SLOWDOWN = {"none": 1.0, "optimizer": 0.7, "optimizer+params": 0.4}
-CHINCHILLA_TOKENS_PER_PARAM = 20
-# Default jobs, stated in every plan's assumptions and overridable: a fine-tune of 10,000 instruction examples
-# at the workload's sequence length for 3 epochs (HF Trainer's num_train_epochs default); serving 10,000
-# requests; and a week to finish, beyond which the planner looks for faster hardware.
-DEFAULT_EXAMPLES = 10_000
-DEFAULT_EPOCHS = 3.0
-DEFAULT_REQUESTS = 10_000
-DEFAULT_DEADLINE_DAYS = 7.0
 # Effective link bandwidths (GB/s per GPU) for gradient and parameter traffic: PCIe 4.0/5.0 x16 peer traffic
 # through the root complex reaches ~25 GB/s in NCCL tests; networks carry their line rate / 8 at ~90%.
 PCIE_GBPS = 25.0
@@ -58,52 +53,6 @@ def training_flops_per_token(arch: Architecture, w: Workload) -> float:
     if w.gradient_checkpointing:
         passes += 1
     return passes * forward_flops_per_token(arch, w.seq_len)
-
-
-def default_training_tokens(arch: Architecture, w: Workload) -> int | None:
-    """Pre-training with no token count given: the Chinchilla rule of ~20 tokens per parameter."""
-    return CHINCHILLA_TOKENS_PER_PARAM * arch.params if w.method == "pretrain" else None
-
-
-@dataclass(frozen=True)
-class JobSize:
-    """The amount of work a plan's time and energy are for: training tokens or requests served."""
-    kind: str                     # pretrain | fine-tune | serve
-    tokens: int | None = None
-    requests: int | None = None
-    examples: int | None = None
-    epochs: float | None = None
-    default: bool = True          # chosen by the planner, not the user
-
-    def describe(self) -> str:
-        src = "default job" if self.default else "job"
-        if self.kind == "serve":
-            return f"{src}: serve {self.requests:,} requests"
-        if self.kind == "pretrain":
-            return f"{src}: pre-train on {self.tokens:,} tokens" + (
-                f" (Chinchilla: {CHINCHILLA_TOKENS_PER_PARAM} x parameters)" if self.default else "")
-        if self.examples:
-            return (f"{src}: fine-tune on {self.examples:,} examples x {self.epochs:g} epochs = {self.tokens:,} "
-                    "tokens")
-        return f"{src}: fine-tune on {self.tokens:,} tokens"
-
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, "tokens": self.tokens, "requests": self.requests, "examples": self.examples,
-                "epochs": self.epochs, "default": self.default, "description": self.describe()}
-
-
-def job_size(arch: Architecture, w: Workload, tokens: int | None = None, examples: int | None = None,
-             epochs: float | None = None, requests: int | None = None) -> JobSize:
-    """What the user asked for, else the stated default for the method."""
-    if not w.training:
-        return JobSize("serve", requests=requests or DEFAULT_REQUESTS, default=requests is None)
-    if w.method == "pretrain":
-        return JobSize("pretrain", tokens=tokens or default_training_tokens(arch, w), default=tokens is None)
-    if tokens:
-        return JobSize("fine-tune", tokens=tokens, default=False)
-    n, e = examples or DEFAULT_EXAMPLES, epochs or DEFAULT_EPOCHS
-    return JobSize("fine-tune", tokens=int(n * e * w.seq_len), examples=n, epochs=e,
-                   default=examples is None and epochs is None)
 
 
 def comm_bytes_per_step(arch: Architecture, w: Workload, trainable: int, weight_bytes_total: int,
