@@ -21,7 +21,8 @@ from planner.architecture import Architecture
 from planner.catalog import GB, GPU, Catalog, Platform
 from planner.errors import InputError
 from planner.estimator import CHECKPOINT_SHARD_BYTES, VLLM_GPU_MEMORY_UTILIZATION, Estimate, estimate
-from planner.software import evidence, stack_for
+from planner.savers import variants as saver_variants
+from planner.software import FRAMEWORK_NAMES, evidence, family_of, stack_for
 from planner.job import JobSize, job_size
 from planner.timing import (NETWORK_EFFICIENCY, PCIE_GBPS, comm_bytes_per_step, comm_seconds, inference_throughput,
                             min_gpus_for_deadline, training_throughput)
@@ -62,6 +63,7 @@ class Constraints:
     min_headroom: float = 0.05           # never recommend a plan leaving less of a card's usable memory free
     mode: str = "sequential"             # several workloads: one after another, or concurrent (own cards each)
     stack_explicit: bool = False         # the user named --framework / --engine: no per-family default
+    savers: bool = True                  # try memory savers before more cards (planner/savers.py); --no-savers
     gpus: int | None = None              # plan for exactly this many GPUs (a recipe's count); None: any
 
     @property
@@ -165,6 +167,7 @@ class Config:
     tensor_parallel: bool = False
     stack: str = ""
     evidence: str = ""
+    savers: tuple = ()                  # memory savers applied over the user's workload (planner/savers.py)
     workload: Workload | None = None
     parts: list[Job] = field(default_factory=list)          # several workloads on one purchase
     part_configs: list["Config"] = field(default_factory=list)
@@ -276,6 +279,7 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
         choice, name = stack
         update = {"engine": choice} if wl.method == "inference" else {"framework": choice}
         wg = wl.model_copy(update=update)
+        fam = family_of(g.vendor).name
         if g.vendor == "apple" and wl.training and (wl.optimizer.startswith("paged") or wl.optimizer == "adamw8bit"):
             rejected[g.name] = "bitsandbytes 8-bit/paged optimizers do not run on Apple silicon"
             continue
@@ -285,7 +289,14 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
         if not any(platform_takes(p, g) for p in catalog.platforms.values()) and not g.is_machine:
             rejected[g.name] = "no catalogued platform can house it (form factor or cooling)"
             continue
-        out.append((g, wg, name, evidence(choice, g.vendor)))
+        for wv, savers in saver_variants(wg, fam, explicit, c.savers):
+            if wv.framework != wg.framework:          # a saver that is a stack of its own (Unsloth)
+                if isinstance(stack_for(g.vendor, wl.method, wv.framework, None, True), str):
+                    continue
+                out.append((g, wv, f"{FRAMEWORK_NAMES[wv.framework]} ({family_of(g.vendor).label})",
+                            evidence(wv.framework, g.vendor), savers))
+            else:
+                out.append((g, wv, name, evidence(choice, g.vendor), savers))
     return out, rejected
 
 
@@ -339,14 +350,14 @@ def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, 
     strategies = [s for s in STRATEGIES if (c.zero is None or s[0] == c.zero) and s[1] in offloads]
     deadline_tokens = job_for(arch, wl, c).tokens if c.deadline is not None else None
     configs = []
-    for g, wg, stack, ev in cards:
+    for g, wg, stack, ev, savers in cards:
         usable = usable_bytes(g, c.margin)
         ctx = g.context_bytes
         step = 1 if g.is_machine else purchase_step(g, catalog, nvlink_pairs(g, c))
         max_n = 1 if g.is_machine else c.max_gpus
         lo = max(1, c.min_gpus.get(g.name, 1))
         best_gap, found = None, []
-        for zero, offload in strategies:
+        for zero, offload in allowed_strategies(wg, strategies):
             if g.is_machine and (zero, offload) != (0, "none"):
                 continue            # one machine; offloading to unified memory gains nothing
             fits = lambda n: need(wg, n, zero, offload, ctx).total_bytes <= usable  # noqa: E731
@@ -391,9 +402,17 @@ def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, 
                         continue
                     per_card, fixed = _host_ram(est, n)
                     configs.append(Config(g, n, zero, offload, est, est.total_bytes, usable, per_card, fixed,
-                                          stack=stack, evidence=ev, workload=wg))
+                                          stack=stack, evidence=ev, workload=wg, savers=savers))
                     break
     return configs
+
+
+def allowed_strategies(wg: Workload, strategies: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """What the stack can run: Unsloth documents one GPU or DDP (accelerate/torchrun data parallel), not
+    DeepSpeed ZeRO or FSDP sharding (docs.unsloth.ai 'Multi-GPU Training with Unsloth'), so only ZeRO-0."""
+    if wg.framework == "unsloth":
+        return [s for s in strategies if s == (0, "none")]
+    return strategies
 
 
 def _round_up(n: int, step: int) -> int:
@@ -456,7 +475,7 @@ def inference_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog,
     """Per card: one replica, and more replicas for speed (each serves its own batches)."""
     need = need or _NeedCache(arch)
     configs = []
-    for g, wg, stack, ev in cards:
+    for g, wg, stack, ev, savers in cards:
         step = 1 if g.is_machine else purchase_step(g, catalog, nvlink_pairs(g, c))
         per_machine = 1 if g.is_machine else max(
             (getattr(p, "fixed_gpus", None) or cards_per_host(g, p) for p in catalog.platforms.values()
@@ -476,7 +495,7 @@ def inference_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog,
             if c.gpus is not None and n != c.gpus:
                 continue
             configs.append(replace(one, count=n, replicas=r_eff, host_ram_per_gpu_gb=one.host_ram_per_gpu_gb,
-                                   stack=stack, evidence=ev, workload=wg))
+                                   stack=stack, evidence=ev, workload=wg, savers=savers))
     return configs
 
 
@@ -608,7 +627,7 @@ def prune(configs: list[Config]) -> list[Config]:
             keep.append(cf)
     # identical (cost, time) duplicates: keep the simplest strategy
     seen, out = set(), []
-    for cf in sorted(keep, key=lambda x: (x.zero, x.offload != "none")):
+    for cf in sorted(keep, key=lambda x: (len(x.savers), x.zero, x.offload != "none")):
         key = (cf.gpu.name, round(cf.hosting.cost_usd, 2), cf.time_s)
         if key not in seen:
             seen.add(key)

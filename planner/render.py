@@ -126,6 +126,10 @@ def render_plan(console: "Console", res: "Result", notes: list[str], catalog, bu
     goal = "Fastest within the budget" if res.objective == "time" else "Recommended"
     console.print(_plan_table(p, f"{goal}: {describe_plan(p)}  {budget_text}"))
     console.print(f"stack: {p.stack} - {p.evidence}", highlight=False)
+    if p.config is not None and p.config.savers:
+        from planner.savers import describe
+        console.print("memory savers applied (to turn one off: its flag): " + "; ".join(
+            f"{d['name']} ({d['off']})" for d in describe(p.config.savers)), highlight=False)
     m = Table(title="Memory per GPU (GiB, modelled by the estimator)", title_justify="left")
     for col in ("GPU", "count", "need at peak", "usable", "headroom"):
         m.add_column(col, justify="right" if col != "GPU" else "left", no_wrap=col == "GPU")

@@ -24,6 +24,7 @@ from planner.estimator import Estimate
 from planner.files import native_stdout_silenced
 from planner import decision as rule
 from planner.job import JobSize
+from planner.savers import describe as describe_savers
 from planner.timing import energy_kwh
 from planner.workload import Workload
 
@@ -86,6 +87,8 @@ class Plan:
             "gpus": self.gpus, "hosts": self.hosts, "machines": self.machines, "ram_gb": self.ram_gb,
             "vram_gb": round(self.vram_gb, 1), "power_w": round(self.power_w), "memory": self.per_gpu,
             "rent": self.rent, "optimality": self.optimality,
+            "savers": list(self.config.savers) if self.config else [],
+            "savers_off": {d["name"]: d["off"] for d in describe_savers(self.config.savers)} if self.config else {},
         }
 
 
@@ -558,6 +561,8 @@ def _decision(result: Result, chosen: Plan, pool: list[Config], c: Constraints, 
 
     text = (f"Recommended {describe_plan(chosen)} for {money(chosen.total_cost, chosen.currency)}, "
             f"{human_time(chosen.time_s)}, {rule.headroom(chosen.config):.0%} memory headroom")
+    if chosen.config.savers:
+        text += " with " + ", ".join(chosen.config.savers)
     if why:
         text += f" ({why})"
     text += "."
@@ -567,7 +572,7 @@ def _decision(result: Result, chosen: Plan, pool: list[Config], c: Constraints, 
         if cheapest.key != chosen.config.key:
             text += f" Cheapest: {say(cheapest)}."
         if fastest.key != chosen.config.key:
-            text += f" Fastest within the budget: {say(fastest)}."
+            text += f" Fastest{' within the budget' if c.budget is not None else ''}: {say(fastest)}."
     return {"rule": text_rule, "text": text}
 
 
@@ -660,9 +665,9 @@ def candidates_for_jobs(jobs: list[Job], catalog: Catalog, c: Constraints) -> Ca
         if j.workload.training:
             raw = training_configs(j.arch, j.workload, cards, catalog, cj, rejected, need)
         else:
-            raw = [one_replica(j.arch, wg, g, cj, need) for g, wg, _, _ in cards]
-            raw = [replace(cf, stack=st, evidence=ev, workload=wg) if cf else None
-                   for cf, (g, wg, st, ev) in zip(raw, cards)]
+            raw = [one_replica(j.arch, wg, g, cj, need) for g, wg, _, _, _ in cards]
+            raw = [replace(cf, stack=st, evidence=ev, workload=wg, savers=sv) if cf else None
+                   for cf, (g, wg, st, ev, sv) in zip(raw, cards)]
         smallest: dict[str, Config] = {}
         for cf in raw:
             if cf is not None and (cf.gpu.name not in smallest or cf.count < smallest[cf.gpu.name].count):
