@@ -88,7 +88,12 @@ class GPU(BaseModel):
 
     @property
     def context_bytes(self) -> int:
-        return 0 if self.form == "unified" else NVIDIA_CONTEXT_BYTES
+        """The driver context each process keeps on the card. NVIDIA unified machines (DGX Spark's GB10) run the
+        same CUDA driver, its context in the shared pool (size measured on H100, assumed here); Apple Metal has
+        none; AMD's HIP context on Ryzen AI Max is not measured (0)."""
+        if self.form == "unified":
+            return NVIDIA_CONTEXT_BYTES if self.vendor == "nvidia" else 0
+        return NVIDIA_CONTEXT_BYTES
 
 
 class Platform(BaseModel):

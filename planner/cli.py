@@ -104,7 +104,9 @@ def _workload_args(p: argparse.ArgumentParser, planning: bool) -> None:
     p.add_argument("--gpu-memory-utilization", type=float, default=0.90, help="vLLM: share of each card it may use")
     if not planning:
         p.add_argument("--gpus", type=int, default=1)
-        p.add_argument("--zero", type=int, default=0, choices=[0, 1, 2, 3], help="ZeRO / FSDP stage")
+        p.add_argument("--zero", type=int, default=None, choices=[0, 1, 2, 3],
+                       help="ZeRO / FSDP stage (default: 3 = FULL_SHARD for the FSDP stacks on several GPUs, as "
+                            "accelerate, fsdp_qlora, torchtune and LitGPT default to; else 0)")
         _add_choice(p, "--offload", ("none", "optimizer", "optimizer+params"), "none", "what lives in host RAM")
         _add_choice(p, "--parallel", ("auto", "tensor", "pipeline"), "auto", "inference split over --gpus")
     p.add_argument("--json", action="store_true", help="print one JSON document and nothing else")
@@ -133,6 +135,9 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     _add_choice(p, "--objective", ("cost", "time"), None,
                 "override the decision rule: cost = the cheapest plan (meeting --deadline), time = the fastest "
                 "within the budget (default: the stated rule, README 'How a plan is chosen')")
+    p.add_argument("--no-savers", dest="savers", action="store_false",
+                   help="plan the workload exactly as given: no gradient checkpointing, flash attention, fused loss, "
+                        "Unsloth or quantised KV cache added to fit fewer cards")
     p.add_argument("--min-headroom", type=float, default=0.05,
                    help="never recommend a plan leaving less than this fraction of a card's usable memory free")
     p.add_argument("--tokens", type=_positive_float,
@@ -230,15 +235,24 @@ def _workload(a, **override):
     from planner.workload import Workload
     kw = dict(method=a.method, precision=a.precision, batch_size=a.batch_size, seq_len=a.seq_len,
               new_tokens=a.new_tokens, optimizer=a.optimizer, lora_rank=a.lora_rank, lora_targets=a.lora_targets,
-              gradient_checkpointing=a.gc, attention=a.attention, loss=a.loss, grad_accum=a.grad_accum,
+              attention=a.attention, loss=a.loss, grad_accum=a.grad_accum,
               activation_offload=a.activation_offload, kv_cache_dtype=a.kv_cache_dtype, gpu_layers=a.gpu_layers,
               gpu_memory_utilization=a.gpu_memory_utilization)
+    if a.gc is not None:                 # only an explicit choice: unset, the planner may add it (planner/savers.py)
+        kw["gradient_checkpointing"] = a.gc
     if a.engine is not None:
         kw["engine"] = a.engine
     if a.framework is not None:
         kw["framework"] = a.framework
     if getattr(a, "command", "") == "estimate":
-        kw.update(gpus=a.gpus, zero_stage=a.zero, offload=a.offload, parallel=a.parallel)
+        zero = a.zero
+        if zero is None:
+            # FSDP stacks shard fully unless told otherwise: accelerate's fsdp_sharding_strategy defaults to
+            # FULL_SHARD, fsdp_qlora train.py to "full_shard", torchtune's fully_shard and LitGPT's FSDPStrategy
+            # too; DeepSpeed (hf) and single-GPU stacks: no ZeRO unless asked
+            fsdp = kw.get("framework", "hf") in ("hf-fsdp", "fsdp-qlora", "torchtune", "litgpt")
+            zero = 3 if fsdp and a.gpus > 1 and a.method != "inference" else 0
+        kw.update(gpus=a.gpus, zero_stage=zero, offload=a.offload, parallel=a.parallel)
     elif a.method == "inference":
         kw.update(parallel=a.parallel)
     kw.update(override)
@@ -290,7 +304,7 @@ def constraints_from_args(a):
                        tokens=int(a.tokens) if a.tokens is not None else None, examples=a.examples, epochs=a.epochs,
                        deadline_s=a.deadline * 86400 if a.deadline is not None else None,
                        requests=a.requests, objective=a.objective or "auto", min_headroom=a.min_headroom,
-                       tokens_per_example=a.tokens_per_example,
+                       tokens_per_example=a.tokens_per_example, savers=a.savers,
                        stack_explicit=a.framework is not None or a.engine is not None, gpus=a.gpus)
 
 

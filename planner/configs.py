@@ -22,7 +22,7 @@ from planner.catalog import GB, GPU, Catalog, Platform
 from planner.errors import InputError
 from planner.estimator import CHECKPOINT_SHARD_BYTES, VLLM_GPU_MEMORY_UTILIZATION, Estimate, estimate
 from planner.savers import variants as saver_variants
-from planner.software import FRAMEWORK_NAMES, evidence, family_of, stack_for
+from planner.software import FRAMEWORK_NAMES, evidence, family_of, stack_for, stack_note
 from planner.job import JobSize, job_size
 from planner.timing import (NETWORK_EFFICIENCY, PCIE_GBPS, comm_bytes_per_step, comm_seconds, inference_throughput,
                             min_gpus_for_deadline, training_throughput)
@@ -205,12 +205,29 @@ class Config:
 
 
 def usable_bytes(g: GPU, margin: float, engine: str = "transformers", utilization: float | None = None) -> int:
-    """Memory a job may use on one card: after the safety margin, a unified machine's GPU working-set limit,
-    and for vLLM its gpu_memory_utilization (vLLM refuses to start beyond that share of the card)."""
+    """Memory a job may use on one card: after the safety margin and a unified machine's GPU working-set limit.
+    vLLM's gpu_memory_utilization is not taken off here: the vLLM estimate already counts the share it leaves
+    free (`utilization_headroom`, estimator/engines.py), and taking it twice bought a second card."""
     fraction = g.usable_fraction if g.is_machine else 1.0
-    if engine == "vllm":
-        fraction *= utilization if utilization is not None else VLLM_GPU_MEMORY_UTILIZATION
     return int(g.memory_bytes * fraction * (1 - margin))
+
+
+def vllm_share(engine: str, utilization: float | None) -> float:
+    """The share of a card vLLM may fill (gpu_memory_utilization), 1 for other engines."""
+    if engine != "vllm":
+        return 1.0
+    return utilization if utilization is not None else VLLM_GPU_MEMORY_UTILIZATION
+
+
+def platform_notes(est: Estimate, g: GPU) -> Estimate:
+    """The estimator writes one note for every card without a CUDA context ("Apple unified memory ... MPS");
+    say what the machine really is: Apple Metal, or AMD ROCm on a unified-memory APU."""
+    if g.vendor == "apple" or g.context_bytes:
+        return est
+    fixed = [("unified memory (AMD ROCm on an APU): the GPU's share of the pool is set by the driver "
+              f"({g.usable_fraction:.0%} here); HIP context not counted (not measured)")
+             if a.startswith("Apple unified memory") else a for a in est.assumptions]
+    return replace(est, assumptions=fixed)
 
 
 def cards_per_host(g: GPU, p: Platform) -> int:
@@ -272,7 +289,7 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
             continue
         # a non-default stack in the workload is the user's choice too (the API's callers pass no flag)
         explicit = c.stack_explicit or wl.framework != "hf" or wl.engine != "transformers"
-        stack = stack_for(g.vendor, wl.method, wl.framework, wl.engine, explicit)
+        stack = stack_for(g.vendor, wl.method, wl.framework, wl.engine, explicit, g.generation)
         if isinstance(stack, str):
             rejected[g.name] = stack
             continue
@@ -296,7 +313,12 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
                 out.append((g, wv, f"{FRAMEWORK_NAMES[wv.framework]} ({family_of(g.vendor).label})",
                             evidence(wv.framework, g.vendor), savers))
             else:
-                out.append((g, wv, name, evidence(choice, g.vendor), savers))
+                note = stack_note(choice, g.generation)
+                if note and (wl.method in ("lora", "qlora") or choice != "mlx-lm"):
+                    name_here = f"{name}; {note}"
+                else:
+                    name_here = name
+                out.append((g, wv, name_here, evidence(choice, g.vendor), savers))
     return out, rejected
 
 
@@ -389,9 +411,12 @@ def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, 
             # the smallest count that meets the deadline at compute speed (communication is timed in settle)
             counts.add(_round_up(max(base, min_gpus_for_deadline(arch, wg, g.bf16_tflops, deadline_tokens,
                                                                  c.deadline)), step))
+        alone = base == 1 and lo <= 1 and step == 2 and nvlink_pairs(g, c) and purchase_step(g, catalog, False) == 1
+        if alone:
+            counts.add(1)                         # a card that holds the job alone needs no NVLink partner
         counts = sorted(counts)
         if c.gpus is not None:
-            counts = [c.gpus] if c.gpus % step == 0 or g.is_machine else []
+            counts = [c.gpus] if c.gpus % step == 0 or g.is_machine or (alone and c.gpus == 1) else []
         for n in counts:
             if n > max_n:
                 break
@@ -431,8 +456,9 @@ def layer_split_need(est: Estimate) -> tuple[int, int]:
 
 
 def layer_split_room(g: GPU, margin: float, engine: str, overhead: int, utilization: float | None = None) -> int:
-    """Bytes of a card left for its share of a layer split (vLLM's headroom comes off usable memory)."""
-    return usable_bytes(g, margin, engine, utilization) - overhead - g.context_bytes
+    """Bytes of a card left for its share of a layer split (the split's parts exclude vLLM's headroom, so it
+    comes off the card here)."""
+    return int(usable_bytes(g, margin) * vllm_share(engine, utilization)) - overhead - g.context_bytes
 
 
 def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: _NeedCache,
@@ -454,7 +480,7 @@ def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: 
         if wg.parallel == "tensor" or wg.engine != "vllm":
             return None
         # vLLM beyond one host: pipeline stages of 8-way tensor parallel (modelled as a layer split of TP=8)
-    est = need(wg, 1, 0, "none", 0 if g.is_machine else g.context_bytes, parallel="pipeline")
+    est = need(wg, 1, 0, "none", g.context_bytes, parallel="pipeline")
     shared, overhead = layer_split_need(est)
     room = layer_split_room(g, c.margin, wg.engine, overhead, wg.gpu_memory_utilization)
     if room <= 0:
@@ -464,7 +490,7 @@ def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: 
         n = _round_up(n, step)                    # baseboards and NVLink pairs come whole
     if n > (1 if g.is_machine else c.max_gpus):
         return None
-    need_bytes = int(shared / n + overhead + g.context_bytes)
+    need_bytes = int((shared / n + overhead + g.context_bytes) / vllm_share(wg.engine, wg.gpu_memory_utilization))
     per_card = est.cpu_ram_bytes / n / GB
     return Config(g, n, 0, "none", est, need_bytes, usable, per_card, 0.0, replica_gpus=n,
                   span_hosts=wg.engine == "vllm")
@@ -616,11 +642,16 @@ def replica_throughput(arch: Architecture, wl: Workload, cf: Config, requests: i
 def prune(configs: list[Config]) -> list[Config]:
     """Drop configurations another of the same card type beats on both cost and time: they can never be the
     cheapest plan within a deadline, the fastest within a budget, or a card type's best alternative."""
+    from planner.decision import HEADROOM_PREFERRED, headroom
+    room = {id(cf): headroom(cf) for cf in configs}
     keep = []
     for cf in configs:
         t = cf.time_s if cf.time_s is not None else math.inf
+        # dominated: another of the same card no dearer, no slower, and at least as safe (headroom up to the
+        # 10% the decision rule prefers)
         dominated = any(o is not cf and o.gpu.name == cf.gpu.name and o.hosting.cost_usd <= cf.hosting.cost_usd
                         and (o.time_s if o.time_s is not None else math.inf) <= t
+                        and room[id(o)] >= min(room[id(cf)], HEADROOM_PREFERRED) - 1e-12
                         and (o.hosting.cost_usd, o.time_s or 0) != (cf.hosting.cost_usd, cf.time_s or 0)
                         for o in configs)
         if not dominated:

@@ -271,6 +271,8 @@ def _jobs(sc: Scenario, path: Path) -> list[Job]:
         except InputError as e:
             _fail(path, ("workloads", i, "model"), str(e).removeprefix("--model: "))
         kw = w.model_dump(exclude={"name", "model", "concurrency", "tokens", "requests"})
+        if kw.get("gradient_checkpointing") is None:
+            kw.pop("gradient_checkpointing", None)     # unset: the planner may add it (planner/savers.py)
         if w.concurrency is not None:
             kw["batch_size"] = w.concurrency
         try:

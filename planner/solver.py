@@ -18,6 +18,7 @@ import pulp
 from planner.architecture import Architecture
 from planner.catalog import Catalog
 from planner.configs import (Config, Constraints, Job, Machine, _NeedCache, candidate_gpus, cards_per_host,
+                             platform_notes,
                              inference_configs, job_for, one_replica, prune, settle, training_configs, usable_bytes)
 from planner.errors import InputError
 from planner.estimator import Estimate
@@ -282,7 +283,7 @@ def plan_of(cf: Config, used: list[tuple[Machine, int]], catalog: Catalog, c: Co
                    for j, pc in zip(cf.parts, cf.part_configs)]
     vram = g.memory_gb * cf.count
     p = Plan(items, total, c.currency.upper(), cf.strategy, {g.name: cf.count}, hosts, ram_gb, vram, power, per_gpu,
-             cf.estimate, cf, machines, cf.stack, cf.evidence, tokens_per_s=cf.tokens_per_s, time_s=cf.time_s,
+             platform_notes(cf.estimate, g), cf, machines, cf.stack, cf.evidence, tokens_per_s=cf.tokens_per_s, time_s=cf.time_s,
              energy_kwh=kwh, energy_cost=None if kwh is None else kwh * catalog.electricity_usd_per_kwh * rate,
              time_detail=cf.time_detail, optimality=optimality)
     p.rent = rent_comparison(cf, p, catalog, c)
@@ -357,6 +358,13 @@ def _configs_for(arch: Architecture, wl: Workload, catalog: Catalog, c: Constrai
     for name, why in unhoused.items():
         if not any(cf.gpu.name == name for cf in settled):
             rejected[name] = why
+    # below the headroom floor a plan is never recommended: drop it before it can dominate a safer one
+    low = [cf for cf in settled if rule.headroom(cf) < c.min_headroom - 1e-12]
+    settled = [cf for cf in settled if rule.headroom(cf) >= c.min_headroom - 1e-12]
+    for cf in low:
+        if not any(o.gpu.name == cf.gpu.name for o in settled):
+            rejected[cf.gpu.name] = (f"fits with only {max(rule.headroom(cf), 0):.1%} of its memory free, below "
+                                     f"the {c.min_headroom:.0%} headroom floor (--min-headroom to lower it)")
     return prune(settled)
 
 
