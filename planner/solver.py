@@ -74,11 +74,16 @@ class Plan:
     time_detail: str = ""
     rent: dict | None = None
     optimality: str = "proven"           # proven | time limit (best found, not proven cheapest)
+    link: str = ""                       # the link the time's communication crossed
+    time_basis: str = ""                 # how the time was obtained, with the model's measured error
+    time_range_s: tuple[float, float] | None = None
 
     def to_dict(self) -> dict:
         return {
             "stack": self.stack, "evidence": self.evidence,
             "tokens_per_s": round(self.tokens_per_s, 1), "time_s": self.time_s,
+            "time_range_s": None if self.time_range_s is None else [round(x, 1) for x in self.time_range_s],
+            "time_basis": self.time_basis, "link": self.link,
             "time_days": None if self.time_s is None else round(self.time_s / 86400, 3),
             "energy_kwh": None if self.energy_kwh is None else round(self.energy_kwh, 1),
             "energy_cost": None if self.energy_cost is None else round(self.energy_cost, 2),
@@ -285,7 +290,8 @@ def plan_of(cf: Config, used: list[tuple[Machine, int]], catalog: Catalog, c: Co
     p = Plan(items, total, c.currency.upper(), cf.strategy, {g.name: cf.count}, hosts, ram_gb, vram, power, per_gpu,
              platform_notes(cf.estimate, g), cf, machines, cf.stack, cf.evidence, tokens_per_s=cf.tokens_per_s, time_s=cf.time_s,
              energy_kwh=kwh, energy_cost=None if kwh is None else kwh * catalog.electricity_usd_per_kwh * rate,
-             time_detail=cf.time_detail, optimality=optimality)
+             time_detail=cf.time_detail, optimality=optimality, link=cf.link, time_basis=cf.time_basis,
+             time_range_s=cf.time_range_s)
     p.rent = rent_comparison(cf, p, catalog, c)
     return p
 
@@ -528,7 +534,7 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
         if other is not None:
             picks = picks[:max(alternatives - 1, 0)] + [other]
     result.alternatives = [plan_of(cf, cf.hosting.machines, catalog, c) for cf in picks]
-    result.frontier = frontier_plans(chosen, [cf.key for cf in picks])
+    result.frontier = frontier_plans(chosen, picks)
     within_budget = [cf for cf in configs if within(cf, None)]
     if chosen.rent is None or chosen.rent.get("job_cost") is not None:
         cheapest_rent = cheapest_rental_of(within_budget or configs, catalog, c)
@@ -612,7 +618,8 @@ def frontier_configs(configs: list[Config], budget_usd: float | None, chosen: Co
                      shown=()) -> list[Config]:
     """Pareto-optimal purchases within the budget, ignoring the deadline: cost ascending, time strictly
     descending. At most FRONTIER_POINTS of them, spread evenly in log-time, always with the cheapest, the
-    fastest, the recommended one and every Pareto point listed elsewhere (`shown`: the alternatives' keys)."""
+    fastest, the recommended one and, for every configuration listed elsewhere (`shown`: the alternatives), the
+    frontier point that is it or beats it."""
     pts = sorted((cf for cf in configs if cf.time_s is not None
                   and (budget_usd is None or cf.hosting.cost_usd <= budget_usd * (1 + 1e-9) + 1e-6)),
                  key=lambda cf: (cf.hosting.cost_usd, cf.time_s))
@@ -625,7 +632,12 @@ def frontier_configs(configs: list[Config], budget_usd: float | None, chosen: Co
     keep = {0, len(pareto) - 1}
     if chosen is not None:
         keep |= {i for i, cf in enumerate(pareto) if cf.key == chosen.key}
-    keep |= {i for i, cf in enumerate(pareto) if cf.key in set(shown)}
+    for cf in shown:
+        # an alternative on the frontier is listed there; one off it, with the frontier point that beats it
+        beats = [i for i, p in enumerate(pareto) if p.hosting.cost_usd <= cf.hosting.cost_usd * (1 + 1e-9) + 1e-6
+                 and p.time_s <= (cf.time_s if cf.time_s is not None else math.inf)]
+        if beats:
+            keep.add(min(beats, key=lambda i: (pareto[i].hosting.cost_usd, -pareto[i].time_s)))
     lo, hi = math.log(pareto[-1].time_s), math.log(pareto[0].time_s)
     for k in range(1, FRONTIER_POINTS - 1):
         target = hi - (hi - lo) * k / (FRONTIER_POINTS - 1)

@@ -328,13 +328,13 @@ def test_more_budget_or_one_more_gpu_type_never_makes_the_optimum_worse(specs, p
     cat = _tiny_catalog(specs, platform)
     arch = reg.models["qwen2.5-0.5b"]
     wl = Workload(method="inference", batch_size=2, seq_len=4096)
-    tight = plan(arch, wl, cat, Constraints(budget=budget, max_gpus=4), alternatives=0)
-    loose = plan(arch, wl, cat, Constraints(budget=budget + extra, max_gpus=4), alternatives=0)
+    tight = plan(arch, wl, cat, Constraints(budget=budget, max_gpus=4, objective="cost"), alternatives=0)
+    loose = plan(arch, wl, cat, Constraints(budget=budget + extra, max_gpus=4, objective="cost"), alternatives=0)
     if tight.feasible:
         assert loose.feasible and loose.plan.total_cost <= tight.plan.total_cost + 1e-6
     fewer = _tiny_catalog(specs[:-1], platform)
-    small = plan(arch, wl, fewer, Constraints(max_gpus=4), alternatives=0)
-    full = plan(arch, wl, cat, Constraints(max_gpus=4), alternatives=0)
+    small = plan(arch, wl, fewer, Constraints(max_gpus=4, objective="cost"), alternatives=0)
+    full = plan(arch, wl, cat, Constraints(max_gpus=4, objective="cost"), alternatives=0)
     if small.feasible:
         assert full.feasible and full.plan.total_cost <= small.plan.total_cost + 1e-6
 
@@ -356,7 +356,8 @@ def test_vllm_headroom_is_per_card_so_huge_models_can_still_be_split():
     assert res.feasible
     for row in res.plan.per_gpu:
         g = CATALOG.gpus[row["gpu"]]
-        assert row["usable_bytes"] <= 0.9 * g.memory_bytes and row["need_bytes"] <= row["usable_bytes"]
+        # the need counts vLLM's 10% share (gpu_memory_utilization 0.9) once; usable is the card after the margin
+        assert row["usable_bytes"] <= 0.95 * g.memory_bytes and row["need_bytes"] <= row["usable_bytes"]
     assert not any(CATALOG.gpus[n].is_machine for n in res.plan.gpus)     # vLLM is modelled for CUDA only
 
 
