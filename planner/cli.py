@@ -135,6 +135,10 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     _add_choice(p, "--objective", ("cost", "time"), None,
                 "override the decision rule: cost = the cheapest plan (meeting --deadline), time = the fastest "
                 "within the budget (default: the stated rule, README 'How a plan is chosen')")
+    p.add_argument("--have", action="append", default=[], metavar="[COUNTx]NAME",
+                   help="hardware you already have, repeatable: a catalogue GPU (2xrtx-3090), host platform "
+                        "(desktop-am5) or machine (mac-studio-m4-max-128gb); it costs nothing, the plan buys the rest")
+    p.add_argument("--max-machines", type=int, help="at most this many machines (1: one box)")
     p.add_argument("--no-savers", dest="savers", action="store_false",
                    help="plan the workload exactly as given: no gradient checkpointing, flash attention, fused loss, "
                         "Unsloth or quantised KV cache added to fit fewer cards")
@@ -304,7 +308,7 @@ def constraints_from_args(a):
                        tokens=int(a.tokens) if a.tokens is not None else None, examples=a.examples, epochs=a.epochs,
                        deadline_s=a.deadline * 86400 if a.deadline is not None else None,
                        requests=a.requests, objective=a.objective or "auto", min_headroom=a.min_headroom,
-                       tokens_per_example=a.tokens_per_example, savers=a.savers,
+                       tokens_per_example=a.tokens_per_example, savers=a.savers, max_machines=a.max_machines,
                        stack_explicit=a.framework is not None or a.engine is not None, gpus=a.gpus)
 
 
@@ -319,6 +323,8 @@ def cmd_plan(a, out, err=None) -> int:
         from planner.proposal import check_output_path
         check_output_path(a.proposal)
     catalog = load_catalog(a.catalog)
+    from planner.owned import parse_have
+    c.owned = parse_have(_split(a.have), catalog)
     res = plan(arch, wl, catalog, c, alternatives=a.alternatives)
     budget_text = f"(budget {a.budget:,.0f} {c.currency})" if a.budget else "(no budget given)"
     if a.proposal and res.feasible:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 from dataclasses import dataclass, field, replace
 
@@ -22,6 +23,7 @@ from planner.catalog import GB, GPU, Catalog, Platform
 from planner.errors import InputError
 from planner.estimator import CHECKPOINT_SHARD_BYTES, VLLM_GPU_MEMORY_UTILIZATION, Estimate, estimate
 from planner.job import JobSize, job_size
+from planner.owned import Owned
 from planner.savers import variants as saver_variants
 from planner.software import FRAMEWORK_NAMES, evidence, family_of, stack_for, stack_note
 from planner.throughput import time_training
@@ -67,6 +69,8 @@ class Constraints:
     mode: str = "sequential"             # several workloads: one after another, or concurrent (own cards each)
     stack_explicit: bool = False         # the user named --framework / --engine: no per-family default
     savers: bool = True                  # try memory savers before more cards (planner/savers.py); --no-savers
+    owned: Owned = field(default_factory=Owned)   # --have: cards, hosts and machines the user has (cost 0)
+    max_machines: int | None = None      # --max-machines: at most this many machines (1 = "a box")
     gpus: int | None = None              # plan for exactly this many GPUs (a recipe's count); None: any
 
     @property
@@ -94,6 +98,8 @@ class Constraints:
             raise InputError(f"--tokens must be positive, got {self.tokens}")
         if self.epochs is not None and not (0 < self.epochs <= 1000):
             raise InputError(f"--epochs must be in (0, 1000], got {self.epochs:g}")
+        if self.max_machines is not None and not 1 <= self.max_machines <= 4096:
+            raise InputError(f"--max-machines must be between 1 and 4096, got {self.max_machines}")
         if not 0 <= self.min_headroom < 0.9:
             raise InputError(f"--min-headroom must be a fraction in [0, 0.9), got {self.min_headroom:g}")
         if self.tokens_per_example is not None and self.tokens_per_example <= 0:
@@ -132,6 +138,8 @@ class Machine:
     network_usd: float = 0.0            # added when the purchase has more than one machine
     ram_usd: float = 0.0                # the machine's RAM (part of cost_usd)
     bridge_usd: float = 0.0             # one NVLink bridge
+    owned: bool = False                 # the user's own host (--have): host and RAM cost nothing
+    owned_usd: float = 0.0              # what the owned host and RAM would cost new (for comparisons)
 
     @property
     def name(self) -> str:
@@ -145,7 +153,15 @@ class Machine:
 @dataclass
 class Hosting:
     machines: list[tuple[Machine, int]]     # (machine, how many of it)
-    cost_usd: float
+    cost_usd: float                         # what the user pays: owned cards and hosts cost nothing
+    discount_usd: float = 0.0               # owned cards of the configuration (constant per configuration)
+    owned_usd: float = 0.0                  # what the owned cards and hosts used would cost new
+    network: bool = True                    # several machines pay a cluster network (not independent replicas)
+
+    @property
+    def value_usd(self) -> float:
+        """The hardware's worth, owned parts included: what speed-for-price comparisons weigh."""
+        return self.cost_usd + self.owned_usd
 
     @property
     def count(self) -> int:
@@ -204,6 +220,14 @@ class Config:
             return "single GPU" + (f" (ZeRO-{self.zero}{offload})" if offload else "")
         s = f"{self.count} GPUs, " + ("DDP" if self.zero == 0 else f"ZeRO-{self.zero}/FSDP")
         return s + offload
+
+    @property
+    def needs_network(self) -> bool:
+        """Several machines need a cluster network for training and for a replica split across hosts;
+        independent replicas (each inside one machine) share nothing and need none."""
+        wls = [j.workload for j in self.parts] if self.parts else [self.workload]
+        return any(w is None or w.training for w in wls) or (self.span_hosts and self.replica_gpus > 1) \
+            or (self.span_hosts and self.replicas == 1)
 
     @property
     def key(self) -> tuple:
@@ -284,7 +308,7 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
         if key in exclude:
             rejected[g.name] = "excluded"
             continue
-        if g.market == "used" and not c.allow_used and key not in include:
+        if g.market == "used" and not c.allow_used and key not in include and key not in c.owned.gpus:
             rejected[g.name] = "used market (add --allow-used)"
             continue
         if ("full" if wl.full else wl.method) not in g.supports:
@@ -417,6 +441,9 @@ def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, 
             # the smallest count that meets the deadline at compute speed (communication is timed in settle)
             counts.add(_round_up(max(base, min_gpus_for_deadline(arch, wg, card_of(g), deadline_tokens,
                                                                  c.deadline)), step))
+        mine = c.owned.gpus.get(g.name.lower(), 0)
+        if mine and not g.is_machine and mine >= base:
+            counts.add(_round_up(mine, step))    # exactly the cards the user has
         alone = base == 1 and lo <= 1 and step == 2 and nvlink_pairs(g, c) and purchase_step(g, catalog, False) == 1
         if alone:
             counts.add(1)                         # a card that holds the job alone needs no NVLink partner
@@ -519,7 +546,8 @@ def inference_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog,
             continue
         if one.replica_gpus == 1 and nvlink_pairs(g, c):
             step = 1                                # one card that holds the model needs no partner
-        for r in REPLICA_COUNTS:
+        mine = c.owned.gpus.get(g.name.lower(), 0) // one.replica_gpus
+        for r in sorted(set(REPLICA_COUNTS) | ({mine} if mine > 0 else set())):
             n = _round_up(one.replica_gpus * r, step) if not g.is_machine else 1
             if n > (1 if g.is_machine else c.max_gpus) or (g.is_machine and r > 1):
                 break
@@ -540,6 +568,7 @@ def machine_options(cf: Config, catalog: Catalog, c: Constraints) -> list[Machin
     if g.is_machine:
         return [Machine(None, g, 1, int(g.memory_gb), catalog.gpu_price_usd(g), g.tdp_w)]
     pairs = nvlink_pairs(g, c) and cf.count > 1
+    owned_hosts = c.owned.platforms if c.owned else {}
     out = []
     for p in catalog.platforms.values():
         if not platform_takes(p, g):
@@ -566,34 +595,132 @@ def machine_options(cf: Config, catalog: Catalog, c: Constraints) -> list[Machin
             cost = catalog.to_usd(p.price, p.currency) + k * catalog.gpu_price_usd(g) + ram_usd + bridges * bridge_usd
             out.append(Machine(p, g, k, ram, cost, p.base_w + k * g.tdp_w, bridges,
                                catalog.to_usd(p.network_per_node, p.currency), ram_usd, bridge_usd))
+            if owned_hosts.get(p.name.lower()):
+                host_usd = catalog.to_usd(p.price, p.currency) + ram_usd
+                out.append(replace(out[-1], cost_usd=cost - host_usd, owned=True, owned_usd=host_usd))
     return out
 
 
-def cheapest_hosting(count: int, options: list[Machine]) -> Hosting | None:
-    """Exactly `count` cards in the cheapest set of machines: one machine, or several (each paying its network
-    port) on platforms that may be clustered. Exact: an unbounded knapsack over the machine options."""
-    best: Hosting | None = None
-    for o in options:
-        if o.k == count and (best is None or o.cost_usd < best.cost_usd):
-            best = Hosting([(o, 1)], o.cost_usd)
-    multi = [o for o in options if o.multi_node and o.k < count]
-    if multi:
-        inf = float("inf")
-        cost = [0.0] + [inf] * count
-        pick: list[Machine | None] = [None] * (count + 1)
+def cheapest_hosting(count: int, options: list[Machine], network: bool = True, max_machines: int | None = None,
+                     owned_hosts: dict[str, int] | None = None) -> Hosting | None:
+    """Exactly `count` cards in the cheapest set of machines. Exact, by exhaustion of the owned hosts used
+    (at most as many of each platform as the user has) and an unbounded knapsack over the machines bought.
+
+    One machine pays no network. Several: with `network` (training, a replica across hosts) every machine must
+    be clusterable and pays its port; without (independent replicas) any machines, no network.
+    `max_machines` bounds the machines (1: "a box")."""
+    owned_hosts = owned_hosts or {}
+    cap = min(max_machines or count, count)
+    bought = [o for o in options if not o.owned]
+    owned = [o for o in options if o.owned and owned_hosts.get(o.platform.name.lower(), 0) > 0]
+    inf = float("inf")
+
+    def extra(o: Machine) -> float:
+        return o.network_usd if network else 0.0
+
+    multi = [o for o in bought if o.multi_node or not network]
+    # cost[m][n]: n cards in exactly m bought machines of the multi-machine kind, each paying its port
+    rows = cap if max_machines is not None else 1
+    cost = [[inf] * (count + 1) for _ in range(rows + 1)]
+    pick: list[list[Machine | None]] = [[None] * (count + 1) for _ in range(rows + 1)]
+    if max_machines is not None:
+        cost[0][0] = 0.0
+        for m in range(1, rows + 1):
+            for n in range(1, count + 1):
+                for o in multi:
+                    if o.k <= n and cost[m - 1][n - o.k] + o.cost_usd + extra(o) < cost[m][n]:
+                        cost[m][n], pick[m][n] = cost[m - 1][n - o.k] + o.cost_usd + extra(o), o
+    else:
+        cost[0][0] = 0.0                          # row 0: any number of machines
         for n in range(1, count + 1):
             for o in multi:
-                if o.k <= n and cost[n - o.k] + o.cost_usd + o.network_usd < cost[n]:
-                    cost[n], pick[n] = cost[n - o.k] + o.cost_usd + o.network_usd, o
-        if cost[count] < inf and (best is None or cost[count] < best.cost_usd - 1e-9):
-            counts: dict[Machine, int] = {}
-            n = count
+                if o.k <= n and cost[0][n - o.k] + o.cost_usd + extra(o) < cost[0][n]:
+                    cost[0][n], pick[0][n] = cost[0][n - o.k] + o.cost_usd + extra(o), o
+
+    def bought_best(n: int, most: int) -> tuple[float, list[Machine]]:
+        """The cheapest n cards in 1..most bought machines (the multi-machine kind), and those machines."""
+        if n == 0:
+            return 0.0, []
+        if max_machines is None:
+            if cost[0][n] == inf:
+                return inf, []
+            out = []
             while n:
-                counts[pick[n]] = counts.get(pick[n], 0) + 1
-                n -= pick[n].k
-            if sum(counts.values()) > 1:
-                best = Hosting(list(counts.items()), cost[count])
-    return best
+                out.append(pick[0][n])
+                n -= pick[0][n].k
+            return sum(o.cost_usd + extra(o) for o in out), out
+        best_m = min(range(1, min(most, rows) + 1), key=lambda m: cost[m][n], default=None)
+        if best_m is None or cost[best_m][n] == inf:
+            return inf, []
+        out, m = [], best_m
+        while n:
+            o = pick[m][n]
+            out.append(o)
+            n, m = n - o.k, m - 1
+        return sum(o.cost_usd + extra(o) for o in out), out
+
+    def owned_sets():
+        """Every multiset of owned machines within what the user has, as (machines, cards)."""
+        by_platform: dict[str, list[Machine]] = {}
+        for o in owned:
+            by_platform.setdefault(o.platform.name.lower(), []).append(o)
+        sets = [([], 0)]
+        for name, opts in by_platform.items():
+            limit = min(owned_hosts[name], cap, count)
+            grown = []
+            for ms, cards in sets:
+                for t in range(0, limit + 1):
+                    for combo in itertools.combinations_with_replacement(opts, t):
+                        total = cards + sum(o.k for o in combo)
+                        if total <= count and len(ms) + t <= cap:
+                            grown.append((ms + list(combo), total))
+            sets = grown
+        return sets
+
+    best: tuple[float, list[Machine]] | None = None
+    for o in bought:                              # one bought machine: no network
+        if o.k == count and (best is None or o.cost_usd < best[0] - 1e-9):
+            best = (o.cost_usd, [o])
+    for ms, cards in owned_sets():
+        rest = count - cards
+        if not ms:
+            if rest:
+                c_b, picked = bought_best(rest, cap)
+                if len(picked) > 1 and c_b < inf and (best is None or c_b < best[0] - 1e-9):
+                    best = (c_b, picked)
+            continue
+        if rest == 0 and len(ms) == 1:
+            c_o = ms[0].cost_usd
+            if best is None or c_o < best[0] - 1e-9:
+                best = (c_o, list(ms))
+            continue
+        if network and not all(o.multi_node for o in ms):
+            continue                              # several machines, one of them not clusterable
+        c_o = sum(o.cost_usd + extra(o) for o in ms)
+        c_b, picked = bought_best(rest, cap - len(ms)) if rest else (0.0, [])
+        if c_b < inf and (best is None or c_o + c_b < best[0] - 1e-9):
+            best = (c_o + c_b, list(ms) + picked)
+    if best is None:
+        return None
+    counts: dict[Machine, int] = {}
+    for o in best[1]:
+        counts[o] = counts.get(o, 0) + 1
+    owned_usd = sum(o.owned_usd * n for o, n in counts.items())
+    return Hosting(list(counts.items()), best[0], owned_usd=owned_usd, network=network and len(best[1]) > 1)
+
+
+def house(cf: Config, catalog: Catalog, c: Constraints) -> Hosting | None:
+    """The cheapest housing of the configuration's cards, less the cards the user owns."""
+    owned = c.owned or Owned()
+    h = cheapest_hosting(cf.count, cf.options, cf.needs_network, c.max_machines, owned.platforms)
+    if h is None:
+        return None
+    mine = min(cf.count, owned.gpus.get(cf.gpu.name.lower(), 0))
+    if mine:
+        h.discount_usd = mine * catalog.gpu_price_usd(cf.gpu)
+        h.cost_usd -= h.discount_usd
+        h.owned_usd += h.discount_usd
+    return h
 
 
 def link_of(cf: Config, hosting: Hosting) -> Link:
@@ -632,7 +759,7 @@ def _node_network_gbits(m: Machine) -> float:
 def settle(arch: Architecture, job: JobSize, cf: Config, catalog: Catalog, c: Constraints) -> Config | None:
     """House the configuration and time the job on that housing; None when no machine can house it."""
     cf.options = machine_options(cf, catalog, c)
-    cf.hosting = cheapest_hosting(cf.count, cf.options)
+    cf.hosting = house(cf, catalog, c)
     if cf.hosting is None:
         return None
     wl = cf.workload

@@ -68,7 +68,8 @@ def _plan_table(p: "Plan", title: str) -> "Table":
     t.add_column(f"unit price ({p.currency})", justify="right")
     t.add_column(f"subtotal ({p.currency})", justify="right")
     for i in p.items:
-        t.add_row(i.kind, i.name, str(i.count), f"{i.unit_price:,.0f}", f"{i.subtotal:,.0f}")
+        t.add_row(i.kind, i.name + (" [owned]" if i.owned else ""), str(i.count),
+                  "owned" if i.owned else f"{i.unit_price:,.0f}", f"{i.subtotal:,.0f}")
     t.add_section()
     t.add_row("", "[bold]total[/bold]", "", "", f"[bold]{p.total_cost:,.0f}[/bold]")
     return t

@@ -44,6 +44,7 @@ class Item:
     name: str
     count: int
     unit_price: float  # in the plan's currency
+    owned: bool = False  # the user has it (--have): costs nothing, listed so the bill of materials is whole
 
     @property
     def subtotal(self) -> float:
@@ -88,7 +89,7 @@ class Plan:
             "energy_kwh": None if self.energy_kwh is None else round(self.energy_kwh, 1),
             "energy_cost": None if self.energy_cost is None else round(self.energy_cost, 2),
             "items": [{"kind": i.kind, "name": i.name, "count": i.count, "unit_price": round(i.unit_price, 2),
-                       "subtotal": round(i.subtotal, 2)} for i in self.items],
+                       "subtotal": round(i.subtotal, 2), "owned": i.owned} for i in self.items],
             "total_cost": round(self.total_cost, 2), "currency": self.currency, "strategy": self.strategy,
             "gpus": self.gpus, "hosts": self.hosts, "machines": self.machines, "ram_gb": self.ram_gb,
             "vram_gb": round(self.vram_gb, 1), "power_w": round(self.power_w), "memory": self.per_gpu,
@@ -170,10 +171,11 @@ def _expr(terms) -> pulp.LpAffineExpression:
 
 def build_model(configs: list[Config], budget_usd: float | None, deadline_s: float | None,
                 banned: frozenset[str] = frozenset(), max_time_s: float | None = None,
-                objective: str = "cost") -> _Model:
+                objective: str = "cost", max_machines: int | None = None) -> _Model:
     """min cost (or time) s.t. one configuration; exactly its cards in whole machines; several machines only
-    on clusterable platforms, each then paying its network port; cost within the budget; time within the
-    deadline (and `max_time_s`, for the frontier)."""
+    on clusterable platforms, each then paying its network port (not for independent replicas); owned hosts
+    at most as many as the user has and owned cards free; at most `max_machines` machines; cost within the
+    budget; time within the deadline (and `max_time_s`, for the frontier)."""
     prob = pulp.LpProblem("hardware_plan", pulp.LpMinimize)
     LE, EQ = pulp.LpConstraintLE, pulp.LpConstraintEQ
     x, m, machines = {}, {}, {}
@@ -184,14 +186,21 @@ def build_model(configs: list[Config], budget_usd: float | None, deadline_s: flo
             and (max_time_s is None or t <= max_time_s)
         x[i] = _var(prob, f"cfg_{i}", 0, 1 if allowed else 0, "Binary")
         opts = machines[i] = _useful_machines(cf)
+        used = dict(cf.hosting.machines)
         for j, o in enumerate(opts):
-            m[i, j] = _var(prob, f"m_{i}_{j}", 0, cf.count // o.k, "Integer")
+            # an owned host: no more of it than the cheapest housing uses, which is within what the user has
+            m[i, j] = _var(prob, f"m_{i}_{j}", 0, used[o] if o.owned else cf.count // o.k, "Integer")
             cost.append((m[i, j], o.cost_usd))
             power.append((m[i, j], o.power_w))
+        if cf.hosting.discount_usd:
+            cost.append((x[i], -cf.hosting.discount_usd))         # the cards the user owns
+        if max_machines is not None:
+            prob.addConstraint(pulp.LpConstraint(_expr([(m[i, j], 1) for j in range(len(opts))]), LE,
+                                                 rhs=max_machines), f"max_machines_{i}")
         # exactly the configuration's cards, housed in whole machines
         prob.addConstraint(pulp.LpConstraint(_expr([(m[i, j], o.k) for j, o in enumerate(opts)] + [(x[i], -cf.count)]),
                                              EQ, rhs=0), f"cards_{i}")
-        if sum(cf.count // o.k for o in opts) > 1:
+        if cf.needs_network and sum(cf.count // o.k for o in opts) > 1:
             # more than one machine: all clusterable, each paying a network port (multi = 1)
             multi = _var(prob, f"multi_{i}", 0, 1, "Binary")
             big = cf.count
@@ -246,36 +255,55 @@ def plan_of(cf: Config, used: list[tuple[Machine, int]], catalog: Catalog, c: Co
     hosts: dict[str, int] = {}
     machines: list[dict] = []
     ram_gb = 0
+    mine = min(cf.count, (c.owned.gpus if c.owned else {}).get(g.name.lower(), 0))
     if g.is_machine:
-        items.append(Item("machine", g.name, 1, catalog.gpu_price_usd(g) * rate))
-        machines.append({"platform": g.name, "gpus": {g.name: 1}, "ram_gb": int(g.memory_gb), "power_w": g.tdp_w})
+        if mine:
+            items.append(Item("machine", g.name, 1, 0.0, owned=True))
+        else:
+            items.append(Item("machine", g.name, 1, catalog.gpu_price_usd(g) * rate))
+        machines.append({"platform": g.name, "gpus": {g.name: 1}, "ram_gb": int(g.memory_gb), "power_w": g.tdp_w,
+                         "owned": bool(mine)})
         ram_gb = int(g.memory_gb)
     else:
-        items.append(Item("gpu", g.name, cf.count, catalog.gpu_price_usd(g) * rate))
+        if mine:
+            items.append(Item("gpu", g.name, mine, 0.0, owned=True))
+        if cf.count > mine:
+            items.append(Item("gpu", g.name, cf.count - mine, catalog.gpu_price_usd(g) * rate))
+        owned_hosts: dict[str, int] = {}
         for o, n in used:
             p = o.platform
             hosts[p.name] = hosts.get(p.name, 0) + n
+            if o.owned:
+                owned_hosts[p.name] = owned_hosts.get(p.name, 0) + n
             ram_gb += o.ram_gb * n
-            machines += [{"platform": p.name, "gpus": {g.name: o.k}, "ram_gb": o.ram_gb, "power_w": o.power_w}] * n
+            machines += [{"platform": p.name, "gpus": {g.name: o.k}, "ram_gb": o.ram_gb, "power_w": o.power_w,
+                          "owned": o.owned}] * n
         for pname, n in hosts.items():
             p = catalog.platforms[pname.lower()]
-            items.append(Item("host", pname, n, catalog.to_usd(p.price, p.currency) * rate))
+            have = owned_hosts.get(pname, 0)
+            if have:
+                items.append(Item("host", pname, have, 0.0, owned=True))
+            if n > have:
+                items.append(Item("host", pname, n - have, catalog.to_usd(p.price, p.currency) * rate))
         for o, n in used:
-            if o.ram_gb:
+            if o.ram_gb and o.owned:
+                items.append(Item("ram", f"ram {o.ram_gb} GB per machine ({o.platform.name}; owned: assumed "
+                                  "present, buy what is missing)", n, 0.0, owned=True))
+            elif o.ram_gb:
                 items.append(Item("ram", f"ram {o.ram_gb} GB per machine ({o.platform.name}, "
                                   f"{o.ram_usd / o.ram_gb * rate:,.2f} {c.currency.upper()}/GB)", n, o.ram_usd * rate))
             if o.bridges:
                 items.append(Item("bridge", f"nvlink-bridge ({g.name})", o.bridges * n, o.bridge_usd * rate))
-        if n_machines > 1:
+        if n_machines > 1 and cf.needs_network:
             for o, n in used:
                 items.append(Item("network", f"network per node ({o.platform.name})", n, o.network_usd * rate))
     merged: dict[tuple, Item] = {}
     for it in items:                 # machines of one platform with different card counts share RAM and ports
-        key = (it.kind, it.name, round(it.unit_price, 6))
+        key = (it.kind, it.name, round(it.unit_price, 6), it.owned)
         if key in merged:
             merged[key].count += it.count
         else:
-            merged[key] = Item(it.kind, it.name, it.count, it.unit_price)
+            merged[key] = Item(it.kind, it.name, it.count, it.unit_price, it.owned)
     items = list(merged.values())
     total = sum(it.subtotal for it in items)
     power = sum(mc["power_w"] for mc in machines)
@@ -463,7 +491,7 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
         order = (lambda cf: (cf.time_s or 0, cf.hosting.cost_usd)) if objective == "time" else \
             (lambda cf: cf.hosting.cost_usd)
         pool = sorted(pool, key=order)[:ILP_CANDIDATES]
-        m = build_model(pool, budget, dl, frozenset(), max_time, objective)
+        m = build_model(pool, budget, dl, frozenset(), max_time, objective, c.max_machines)
         status = _solve(m, solver)
         return _extract(m, pool, catalog, c, status) if status else None
 
@@ -477,7 +505,8 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
 
     by_rule = c.objective == "auto" and deadline is None
     if by_rule:
-        picked, why = rule.pick([cf for cf in configs if within(cf)], cost=lambda cf: cf.hosting.cost_usd)
+        picked, why = rule.pick([cf for cf in configs if within(cf)], cost=lambda cf: cf.hosting.cost_usd,
+                                value=lambda cf: cf.hosting.value_usd)
         chosen = None if picked is None else plan_of(picked, picked.hosting.machines, catalog, c)
     else:
         chosen = best()
@@ -577,6 +606,9 @@ def _decision(result: Result, chosen: Plan, pool: list[Config], c: Constraints, 
             f"{human_time(chosen.time_s)}, {rule.headroom(chosen.config):.0%} memory headroom")
     if chosen.config.savers:
         text += " with " + ", ".join(chosen.config.savers)
+    if c.owned:
+        mine = [f"{i.count} x {i.name}" for i in chosen.items if i.owned and i.kind != "ram"]
+        text += f"; uses what you have: {', '.join(mine)}" if mine else "; uses none of what you have"
     if why:
         text += f" ({why})"
     text += "."
