@@ -115,6 +115,12 @@ class Platform(BaseModel):
     network_per_node: float = Field(ge=0, le=1e9)   # per machine in a cluster (NIC, switch port); the solver's
                                                     # big-M constraints break down on absurd values
     multi_node: bool = True                   # may be clustered (consumer desktops are not)
+    # the cluster network a machine brings when several are bought (configs.link_of): per-GPU NICs (HGX rails,
+    # Gb/s per GPU) or one port per machine (Gb/s); unset: throughput.comm.DEFAULT_NODE_NETWORK_GBITS
+    nic_gbps_per_gpu: float | None = Field(None, gt=0, le=10_000)
+    network_gbps: float | None = Field(None, gt=0, le=100_000)
+    pcie_lanes_per_gpu: int | None = Field(None, ge=1, le=16)   # electrical lanes each card gets (x8/x8 desktops)
+    build: Literal["desktop", "tower", "open-frame", "server", "baseboard"] | None = None  # what people call it
     price: float = Field(ge=0)
     currency: str = "USD"
     as_of: str = ""

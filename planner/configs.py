@@ -336,7 +336,7 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
         if not any(platform_takes(p, g) for p in catalog.platforms.values()) and not g.is_machine:
             rejected[g.name] = "no catalogued platform can house it (form factor or cooling)"
             continue
-        for wv, savers in saver_variants(wg, fam, explicit, c.savers):
+        for wv, savers in saver_variants(wg, fam, explicit, c.savers, fp8=bool(getattr(g, "fp8", False))):
             if wv.framework != wg.framework:          # a saver that is a stack of its own (Unsloth)
                 if isinstance(stack_for(g.vendor, wl.method, wv.framework, None, True), str):
                     continue

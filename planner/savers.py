@@ -31,7 +31,8 @@ def _explicit_gc(w: Workload) -> bool:
     return "gradient_checkpointing" in w.model_fields_set
 
 
-def variants(w: Workload, family: str, stack_explicit: bool, enabled: bool = True) -> list[tuple[Workload, tuple]]:
+def variants(w: Workload, family: str, stack_explicit: bool, enabled: bool = True,
+             fp8: bool = True) -> list[tuple[Workload, tuple]]:
     """(workload, savers applied) to try on one card of `family` (cuda | rocm | metal): the workload as given
     first, then with the savers its stack supports; duplicates dropped."""
     out: list[tuple[Workload, tuple]] = [(w, ())]
@@ -56,7 +57,8 @@ def variants(w: Workload, family: str, stack_explicit: bool, enabled: bool = Tru
                 and w.attention == "auto" and w.loss == "auto":
             out.append((w.model_copy(update={"framework": "unsloth", "gradient_checkpointing": True}), ("Unsloth",)))
     elif w.kv_cache_dtype == "auto":
-        if w.engine == "vllm" and family in ("cuda", "rocm"):
+        if w.engine == "vllm" and family in ("cuda", "rocm") and fp8:   # the estimator's FP8 cards (Ada, Hopper,
+                                                                        # Blackwell, MI300): conservative
             out.append((w.model_copy(update={"kv_cache_dtype": "fp8"}), ("fp8 KV cache",)))
         elif w.engine == "llama.cpp":
             out.append((w.model_copy(update={"kv_cache_dtype": "q8_0"}), ("q8_0 KV cache",)))
