@@ -547,7 +547,10 @@ def inference_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog,
         if one.replica_gpus == 1 and nvlink_pairs(g, c):
             step = 1                                # one card that holds the model needs no partner
         mine = c.owned.gpus.get(g.name.lower(), 0) // one.replica_gpus
-        for r in sorted(set(REPLICA_COUNTS) | ({mine} if mine > 0 else set())):
+        wanted = {mine} if mine > 0 else set()
+        if c.gpus is not None and c.gpus % one.replica_gpus == 0:
+            wanted.add(c.gpus // one.replica_gpus)     # --gpus 3: three replicas, not only powers of two
+        for r in sorted(set(REPLICA_COUNTS) | wanted):
             n = _round_up(one.replica_gpus * r, step) if not g.is_machine else 1
             if n > (1 if g.is_machine else c.max_gpus) or (g.is_machine and r > 1):
                 break
