@@ -86,6 +86,9 @@ class ConstraintSpec(BaseModel):
         return v
     objective: Literal["auto", "cost", "time"] = "auto"
     min_headroom: float = Field(0.05, ge=0, lt=0.9)
+    have: list[str] = []                  # hardware the user has: [COUNTx]NAME (planner/owned.py)
+    max_machines: int | None = Field(None, ge=1, le=4096)
+    savers: bool = True
     tokens_per_example: int | None = Field(None, gt=0, le=10_000_000)
     force_offload: Literal["optimizer", "optimizer+params"] | None = None
     examples: int | None = Field(None, gt=0, le=MAX_EXAMPLES)
@@ -294,6 +297,7 @@ def _constraints(sc: Scenario) -> Constraints:
                                    c.deadline_days * 86400 if c.deadline_days is not None else None),
                        objective=c.objective, force_offload=c.force_offload, examples=c.examples, epochs=c.epochs,
                        min_headroom=c.min_headroom, tokens_per_example=c.tokens_per_example,
+                       max_machines=c.max_machines, savers=c.savers,
                        mode=sc.mode)
 
 
@@ -319,7 +323,18 @@ def _variant_inputs(path: Path, base: Catalog, variant: dict):
     except ValidationError as e:
         err = e.errors()[0]
         _fail(path, ("sweep",) + tuple(err["loc"][-1:]), err["msg"])
-    return sc, apply_overrides(base, sc.catalog, path), _constraints(sc)
+    cat = apply_overrides(base, sc.catalog, path)
+    return sc, cat, _owned_in(_constraints(sc), sc, cat, path)
+
+
+def _owned_in(c: Constraints, sc: Scenario, cat: Catalog, path: Path) -> Constraints:
+    """constraints.have, checked against the scenario's own catalogue (a line-numbered error when unknown)."""
+    from planner.owned import parse_have
+    try:
+        c.owned = parse_have(sc.constraints.have, cat)
+    except InputError as e:
+        _fail(path, ("constraints", "have"), str(e).removeprefix("--have: "))
+    return c
 
 
 _SHARED: dict = {}          # the scenario's path and base catalogue: set once per worker process (_init_worker)

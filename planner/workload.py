@@ -92,7 +92,8 @@ class Workload(BaseModel):
         if self.precision is None:
             self.precision = DEFAULT_PRECISION[self.method]
         if self.gradient_checkpointing is None:
-            self.gradient_checkpointing = self.method == "qlora"
+            # a default, not the user's choice: kept out of model_fields_set (planner/savers.py reads it)
+            self.__dict__["gradient_checkpointing"] = self.method == "qlora"
         if self.method == "qlora" and self.precision not in ("nf4", "int4", "int8"):
             raise ValueError(f"qlora trains on a quantised base: precision must be nf4, int4 or int8, "
                              f"not {self.precision}")

@@ -274,3 +274,71 @@ def test_objective_time_does_not_take_a_card_with_one_percent_headroom():
     assert "fast" in res.rejected and "headroom floor" in res.rejected["fast"]
     asked = plan(arch, wl, cat, Constraints(objective="time", savers=False, max_gpus=1, min_headroom=0))
     assert asked.plan.gpus == {"fast": 1} and asked.warnings
+
+
+# ---- 4. owned hardware --------------------------------------------------------------------------------------
+
+def test_have_a_desktop_buys_only_a_card():
+    code, d = run_json("--model", "8b", "--method", "qlora", "--have", "desktop-am5", "--budget", "2500")
+    assert code == 0
+    items = d["plan"]["items"]
+    assert [i["kind"] for i in items if i["owned"]] == ["host", "ram"]
+    assert all(i["subtotal"] == 0 for i in items if i["owned"])
+    assert d["plan"]["total_cost"] == sum(i["subtotal"] for i in items) <= 2500
+    assert "uses what you have: 1 x desktop-am5" in d["decision"]["text"]
+
+
+def test_have_cards_plans_what_to_add_beside_them():
+    code, d = run_json("--model", "8b", "--method", "full", "--have", "2xrtx-a6000", "--include", "rtx-a6000",
+                       "--objective", "cost", "--gpus", "4")
+    assert code == 0
+    gpu = {i["owned"]: i["count"] for i in d["plan"]["items"] if i["kind"] == "gpu"}
+    assert gpu == {True: 2, False: 2}                      # two owned, two bought
+
+
+def test_have_in_a_scenario_and_the_web_api(tmp_path):
+    from planner.scenario import run_scenario
+    f = tmp_path / "s.yaml"
+    f.write_text("workloads: [{model: llama-3.1-8b, method: qlora}]\n"
+                 "constraints: {budget: 2500, have: [desktop-am5]}\n")
+    _, rows = run_scenario(str(f))
+    assert rows[0]["feasible"] and rows[0]["cost"] <= 2500
+    from planner.web.server import PLAN_OPTIONS, build_argv
+    argv = build_argv({"model": "8b", "method": "qlora", "have": ["desktop-am5"], "budget": 2500}, PLAN_OPTIONS,
+                      None)
+    assert "--have=desktop-am5" in argv
+
+
+def test_an_unknown_owned_name_is_a_one_line_error():
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["--model", "8b", "--have", "rtx-9999"], out=out, err=err) == 2
+    assert err.getvalue().count("\n") == 1 and "--have" in err.getvalue()
+
+
+# ---- 5. machines people build -------------------------------------------------------------------------------
+
+def test_four_3090s_go_in_an_open_frame_rig_not_a_4u_server():
+    res = plan(reg.models["llama-3.1-70b"], Workload(engine="vllm", precision="awq", batch_size=8), CATALOG,
+               Constraints(include=["rtx-3090"], allow_used=True, gpus=4))
+    assert res.plan.hosts == {"open-frame-epyc": 1}
+    assert res.plan.total_cost < 8_000                     # not the 29,832 USD 4U server
+
+
+def test_max_machines_one_is_a_box():
+    res = plan(reg.models["llama-3.1-70b"], Workload(method="full", gradient_checkpointing=True), CATALOG,
+               Constraints(budget=2_000_000, max_machines=1))
+    assert res.feasible and len(res.plan.machines) == 1
+    for p in res.frontier + res.alternatives:
+        assert len(p.machines) == 1
+
+
+def test_independent_serving_replicas_pay_no_cluster_network():
+    res = plan(reg.models["llama-3.1-8b"], Workload(engine="vllm", batch_size=16), CATALOG,
+               Constraints(include=["rtx-3090"], allow_used=True, gpus=4, objective="cost"))
+    assert res.feasible and "replicas" in res.plan.strategy
+    assert not any(i.kind == "network" for i in res.plan.items)
+
+
+def test_platforms_carry_network_bandwidth():
+    for p in CATALOG.platforms.values():
+        assert p.nic_gbps_per_gpu or p.network_gbps, p.name

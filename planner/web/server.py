@@ -44,7 +44,8 @@ PLAN_OPTIONS = dict(WORKLOAD_OPTIONS, **{
     "allow-used": "flag", "zero": "value", "offload": "value", "ram-ratio": "value", "margin": "value",
     "require-nvlink": "flag", "parallel": "value", "alternatives": "value", "tokens": "value",
     "deadline": "value", "requests": "value", "objective": "value", "examples": "value", "epochs": "value",
-    "min-headroom": "value", "tokens-per-example": "value", "no-savers": "flag",
+    "min-headroom": "value", "tokens-per-example": "value", "no-savers": "flag", "have": "list",
+    "max-machines": "value",
 })
 ESTIMATE_OPTIONS = dict(WORKLOAD_OPTIONS, **{"gpus": "value", "zero": "value", "offload": "value",
                                              "parallel": "value"})

@@ -78,7 +78,7 @@ function formOptions() {
     const v = el.value.trim();
     if (v === "") continue;
     if (el.dataset.kind === "tristate") opts[el.name] = v === "true";
-    else if (el.name === "include" || el.name === "exclude") opts[el.name] = v.split(",").map((s) => s.trim()).filter(Boolean);
+    else if (el.name === "include" || el.name === "exclude" || el.name === "have") opts[el.name] = v.split(",").map((s) => s.trim()).filter(Boolean);
     else if (el.type === "number") opts[el.name] = Number(v);
     else opts[el.name] = v;
   }
