@@ -103,6 +103,7 @@ class Platform(BaseModel):
     forms: list[Literal["pcie", "sxm", "oam"]]
     max_gpus: int = Field(ge=1, le=64)
     fixed_gpus: int | None = Field(None, ge=1, le=64)   # baseboard systems: every machine carries exactly this many
+    min_gpus: int = Field(1, ge=1, le=64)     # fewest cards it is built for (an open-frame rig is not built for one)
     gpus: list[str] | None = None             # when set, only these GPU names may go in
     passive_cooling: bool = False             # chassis airflow for passively cooled cards
     slot_width: int = Field(ge=1)

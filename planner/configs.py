@@ -580,7 +580,7 @@ def machine_options(cf: Config, catalog: Catalog, c: Constraints) -> list[Machin
         fixed = getattr(p, "fixed_gpus", None)
         ks = [fixed] if fixed else range(1, min(cap, cf.count) + 1)
         for k in ks:
-            if k > cap or k > cf.count:
+            if k > cap or k > cf.count or k < getattr(p, "min_gpus", 1):
                 continue
             if pairs and k % 2:
                 continue                          # a bridge joins two cards in the same machine

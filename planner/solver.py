@@ -572,7 +572,7 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
         elif cheapest_rent and cheapest_rent["job_cost"] is not None and \
                 cheapest_rent["job_cost"] < chosen.rent["job_cost"] - 0.5:
             chosen.rent["cheapest"] = cheapest_rent
-    result.decision = _decision(result, chosen, within_budget, c, why if by_rule else "")
+    result.decision = _decision(result, chosen, within_budget, c, why if by_rule else "", catalog.rate(c.currency))
     hr = rule.headroom(chosen.config)
     if hr < rule.HEADROOM_FLOOR:
         result.warnings.append(f"only {hr:.1%} of the fullest card's memory stays free (below "
@@ -582,7 +582,7 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
     return result
 
 
-def _decision(result: Result, chosen: Plan, pool: list[Config], c: Constraints, why: str) -> dict:
+def _decision(result: Result, chosen: Plan, pool: list[Config], c: Constraints, why: str, rate: float) -> dict:
     """The rule that picked the plan and, in words, what it picked, why, and the cheapest and fastest plans
     the budget allows."""
     from planner.render import describe_plan, human_time, money
@@ -595,12 +595,9 @@ def _decision(result: Result, chosen: Plan, pool: list[Config], c: Constraints, 
         text_rule = rule.RULE_COST.format(floor=floor)
     else:
         text_rule = rule.RULE
-    catalog_rate = chosen.total_cost / chosen.config.hosting.cost_usd if chosen.config.hosting.cost_usd else None
-
     def say(cf: Config) -> str:
-        cost = cf.hosting.cost_usd * catalog_rate if catalog_rate else None
-        price = money(cost, chosen.currency) if cost is not None else "?"
-        return f"{describe_plan_cf(cf)} at {price}, {human_time(cf.time_s)}"
+        return f"{describe_plan_cf(cf)} at {money(cf.hosting.cost_usd * rate, chosen.currency)}, " \
+               f"{human_time(cf.time_s)}"
 
     text = (f"Recommended {describe_plan(chosen)} for {money(chosen.total_cost, chosen.currency)}, "
             f"{human_time(chosen.time_s)}, {rule.headroom(chosen.config):.0%} memory headroom")

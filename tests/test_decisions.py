@@ -92,11 +92,17 @@ def _pick(cfs):
 
 
 def test_rule_buys_speed_only_while_it_beats_its_price_by_half_again():
-    slow, bargain, proportional = _cf(3000, 1000), _cf(5000, 200), _cf(50000, 20)
+    slow, bargain, proportional = _cf(3000, 100), _cf(5000, 20), _cf(50000, 2)
     # 5x faster for 1.7x the price: worth it; then 10x faster for 10x the price: not
     assert _pick([slow, bargain, proportional]) is bargain
     # a step that only matches its price (more of the same hardware) is not taken
-    assert _pick([slow, _cf(6000, 500)]) is slow
+    assert _pick([slow, _cf(6000, 50)]) is slow
+
+
+def test_rule_buys_proportional_speed_while_the_job_takes_over_a_week():
+    weeks, days = _cf(3000, 1000), _cf(30000, 100)          # 10x faster for 10x the price
+    assert _pick([weeks, days]) is days
+    assert _pick([weeks, _cf(30000, 120)]) is weeks        # less than proportional: not even then
 
 
 def test_rule_stops_once_the_job_fits_in_a_working_day():
