@@ -23,7 +23,12 @@ FLAG_OF = {"batch_size": "--batch-size", "seq_len": "--seq-len", "new_tokens": "
            "method": "--method", "precision": "--precision", "optimizer": "--optimizer", "offload": "--offload",
            "attention": "--attention", "parallel": "--parallel", "engine": "--engine", "framework": "--framework",
            "loss": "--loss", "grad_accum": "--grad-accum", "kv_cache_dtype": "--kv-cache-dtype",
-           "gpu_layers": "--gpu-layers", "gpu_memory_utilization": "--gpu-memory-utilization"}
+           "gpu_layers": "--gpu-layers", "gpu_memory_utilization": "--gpu-memory-utilization",
+           "activation_checkpointing": "--activation-checkpointing", "ac_every": "--ac-every",
+           "optimizer_in_backward": "--optimizer-in-backward", "compile": "--compile", "pipeline_parallel": "--pipeline-parallel",
+           "zero3_max_live_parameters": "--zero3-max-live-parameters", "cpu_moe_layers": "--n-cpu-moe", "quantize_moe_experts": "--quantize-moe-experts",
+           "mem_fraction_static": "--mem-fraction-static", "speculative": "--speculative",
+           "speculative_tokens": "--speculative-tokens"}
 
 
 # Job sizes far beyond any real job (the largest pre-training runs are ~4e13 tokens); larger ones only overflow
@@ -102,6 +107,7 @@ def _workload_args(p: argparse.ArgumentParser, planning: bool) -> None:
     _add_choice(p, "--kv-cache-dtype", vals(KVCacheDtype), "auto", "KV cache format (auto: the compute dtype)")
     p.add_argument("--gpu-layers", type=int, help="llama.cpp -ngl: layers on the GPU (default: all)")
     p.add_argument("--gpu-memory-utilization", type=float, default=0.90, help="vLLM: share of each card it may use")
+    _add_mechanism_args(p)
     if not planning:
         p.add_argument("--gpus", type=int, default=1)
         p.add_argument("--zero", type=int, default=None, choices=[0, 1, 2, 3],
@@ -231,6 +237,36 @@ def _duration_days(text: str) -> float:
     return value
 
 
+def _add_mechanism_args(p: argparse.ArgumentParser) -> None:
+    """Mechanisms published runs vary per run (planner/estimator/stacks.py and engines.py cite their code)."""
+    from planner.workload import ActivationCheckpointing
+    _add_choice(p, "--activation-checkpointing", typing.get_args(ActivationCheckpointing), "auto",
+                "full: recompute every layer; selective: torchtitan/torchtune per-op policy (or every N-th layer "
+                "with --ac-every N); none (auto: --gradient-checkpointing's choice)")
+    p.add_argument("--ac-every", type=int, help="selective checkpointing: checkpoint every N-th layer")
+    comp = p.add_mutually_exclusive_group()
+    comp.add_argument("--compile", dest="compile", action="store_true", default=None,
+                      help="the model runs under torch.compile (default: the stack's, e.g. torchtune on)")
+    comp.add_argument("--no-compile", dest="compile", action="store_false")
+    oib = p.add_mutually_exclusive_group()
+    oib.add_argument("--optimizer-in-backward", dest="optimizer_in_backward", action="store_true", default=None,
+                     help="step each parameter in backward and free its gradient (torchtune optimizer_in_bwd)")
+    oib.add_argument("--no-optimizer-in-backward", dest="optimizer_in_backward", action="store_false")
+    p.add_argument("--pipeline-parallel", type=int, default=1,
+                   help="serving: pipeline stages (vLLM/SGLang --pipeline-parallel-size); tensor parallel = gpus / N")
+    p.add_argument("--zero3-max-live-parameters", type=int,
+                   help="DeepSpeed stage3_max_live_parameters (default 1e9)")
+    p.add_argument("--quantize-moe-experts", action="store_true",
+                   help="bitsandbytes-quantise the fused MoE experts too (Axolotl quantize_moe_experts)")
+    p.add_argument("--n-cpu-moe", type=int, default=0,
+                   help="llama.cpp: keep the MoE experts of the first N layers in host RAM")
+    p.add_argument("--mem-fraction-static", type=float,
+                   help="SGLang: share of the card for weights + KV pool (default: SGLang's by card size)")
+    p.add_argument("--speculative", help="serving: speculative decoding with the model's MTP heads (mtp) or a "
+                   "built-in draft model name")
+    p.add_argument("--speculative-tokens", type=int, default=1, help="draft tokens proposed per step")
+
+
 def _split(values: list[str]) -> list[str]:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
@@ -241,7 +277,13 @@ def _workload(a, **override):
               new_tokens=a.new_tokens, optimizer=a.optimizer, lora_rank=a.lora_rank, lora_targets=a.lora_targets,
               attention=a.attention, loss=a.loss, grad_accum=a.grad_accum,
               activation_offload=a.activation_offload, kv_cache_dtype=a.kv_cache_dtype, gpu_layers=a.gpu_layers,
-              gpu_memory_utilization=a.gpu_memory_utilization)
+              gpu_memory_utilization=a.gpu_memory_utilization,
+              activation_checkpointing=a.activation_checkpointing, ac_every=a.ac_every,
+              optimizer_in_backward=a.optimizer_in_backward, compile=a.compile, pipeline_parallel=a.pipeline_parallel,
+              zero3_max_live_parameters=a.zero3_max_live_parameters, cpu_moe_layers=a.n_cpu_moe,
+              quantize_moe_experts=a.quantize_moe_experts,
+              mem_fraction_static=a.mem_fraction_static, speculative=a.speculative,
+              speculative_tokens=a.speculative_tokens)
     if a.gc is not None:                 # only an explicit choice: unset, the planner may add it (planner/savers.py)
         kw["gradient_checkpointing"] = a.gc
     if a.engine is not None:
@@ -254,7 +296,7 @@ def _workload(a, **override):
             # FSDP stacks shard fully unless told otherwise: accelerate's fsdp_sharding_strategy defaults to
             # FULL_SHARD, fsdp_qlora train.py to "full_shard", torchtune's fully_shard and LitGPT's FSDPStrategy
             # too; DeepSpeed (hf) and single-GPU stacks: no ZeRO unless asked
-            fsdp = kw.get("framework", "hf") in ("hf-fsdp", "fsdp-qlora", "torchtune", "litgpt")
+            fsdp = kw.get("framework", "hf") in ("hf-fsdp", "fsdp-qlora", "torchtune", "litgpt", "torchtitan")
             zero = 3 if fsdp and a.gpus > 1 and a.method != "inference" else 0
         kw.update(gpus=a.gpus, zero_stage=zero, offload=a.offload, parallel=a.parallel)
     elif a.method == "inference":
@@ -353,6 +395,7 @@ def cmd_catalog(a, out) -> int:
         out.write(json.dumps({"as_of": cat.as_of, "gpus": [g.model_dump() for g in cat.gpus.values()],
                               "platforms": [p.model_dump() for p in cat.platforms.values()],
                               "rentals": [r.model_dump() for rs in cat.rentals.values() for r in rs],
+                              "api_prices": [a.model_dump() for m in cat.api_prices for a in cat.api_offers(m)],
                               "software": software, "rates": cat.rates, "rates_as_of": cat.rates_as_of},
                              indent=1) + "\n")
         return 0
@@ -385,6 +428,16 @@ def cmd_catalog(a, out) -> int:
             for r in sorted(rs, key=lambda r: r.usd_per_gpu_hour):
                 t3.add_row(name, r.provider, f"{r.usd_per_gpu_hour:.2f}", r.interconnect or "-", r.as_of)
         c.print(t3)
+    if cat.api_prices:
+        t4 = Table(title="Hosted APIs for the built-in open models (USD per million tokens, pay as you go)",
+                   title_justify="left")
+        for col in ("model", "provider", "in", "out", "provider's id", "as of"):
+            t4.add_column(col, no_wrap=col in ("model", "as of"))
+        for m in sorted(cat.api_prices):
+            for a in cat.api_offers(m):
+                t4.add_row(m, a.provider, f"{a.input_usd_per_mtok:.2f}", f"{a.output_usd_per_mtok:.2f}", a.model_id,
+                           a.as_of)
+        c.print(t4)
     for label, sw in software.items():
         c.print(f"{label}: training "
                 + ", ".join(f"{k} ({'/'.join(v)})" for k, v in sw["training"].items())

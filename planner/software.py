@@ -12,8 +12,9 @@ from dataclasses import dataclass
 # Display names of the training stacks (--framework) and serving engines (--engine)
 FRAMEWORK_NAMES = {"hf": "transformers+peft+bitsandbytes", "hf-fsdp": "transformers+peft+accelerate FSDP",
                    "fsdp-qlora": "Answer.AI fsdp_qlora", "torchtune": "torchtune", "litgpt": "LitGPT",
-                   "unsloth": "Unsloth", "mlx-lm": "mlx-lm"}
-ENGINE_NAMES = {"transformers": "transformers generate()", "vllm": "vLLM", "llama.cpp": "llama.cpp", "mlx": "mlx-lm"}
+                   "unsloth": "Unsloth", "mlx-lm": "mlx-lm", "torchtitan": "torchtitan", "axolotl": "Axolotl"}
+ENGINE_NAMES = {"transformers": "transformers generate()", "vllm": "vLLM", "llama.cpp": "llama.cpp", "mlx": "mlx-lm",
+                "sglang": "SGLang"}
 
 # How far each (stack, family) memory model is checked: measured on our own H100 runs, checked against
 # published figures of that stack (validation/), or modelled from its code and documentation only.
@@ -23,7 +24,7 @@ EVIDENCE = {("hf", "cuda"): "memory measured (121 H100 runs, calibration/)",
 
 @dataclass(frozen=True)
 class Family:
-    name: str                          # cuda | rocm | metal
+    name: str                          # cuda | rocm | metal | xpu
     label: str                         # as users say it: CUDA, ROCm, Metal
     frameworks: dict[str, tuple[str, ...]]   # training stack -> methods it runs here
     engines: tuple[str, ...]           # serving engines that run here
@@ -38,12 +39,14 @@ FAMILIES = {
     # NVIDIA CUDA (discrete cards, HGX, DGX Spark): every stack the planner models
     "cuda": Family("cuda", "CUDA",
                    {"hf": TRAIN_ALL, "hf-fsdp": TRAIN_ALL, "fsdp-qlora": ("lora", "qlora"),
-                    "torchtune": TRAIN_ALL, "litgpt": TRAIN_ALL, "unsloth": ("full", "lora", "qlora")},
-                   ("transformers", "vllm", "llama.cpp"), "hf", "transformers"),
+                    "torchtune": TRAIN_ALL, "litgpt": TRAIN_ALL, "unsloth": ("full", "lora", "qlora"),
+                    "torchtitan": ("pretrain", "full"), "axolotl": TRAIN_ALL},
+                   ("transformers", "vllm", "llama.cpp", "sglang"), "hf", "transformers"),
     # AMD ROCm (Instinct, Radeon, Ryzen AI Max): PyTorch, vLLM and llama.cpp run; bitsandbytes has a ROCm
     # backend (multi-backend since 0.44) but no paged optimizers are assumed; Unsloth and fsdp_qlora are CUDA-first
     "rocm": Family("rocm", "ROCm",
-                   {"hf": TRAIN_ALL, "hf-fsdp": TRAIN_ALL, "torchtune": TRAIN_ALL, "litgpt": TRAIN_ALL},
+                   {"hf": TRAIN_ALL, "hf-fsdp": TRAIN_ALL, "torchtune": TRAIN_ALL, "litgpt": TRAIN_ALL,
+                    "torchtitan": ("pretrain", "full"), "axolotl": TRAIN_ALL},
                    ("transformers", "vllm", "llama.cpp"), "hf", "transformers",
                    "ROCm stacks are modelled as their CUDA equivalents; not measured"),
     # Apple Metal: MLX (mlx-lm LoRA/QLoRA/full fine-tuning and serving) and llama.cpp; PyTorch MPS runs HF
@@ -52,15 +55,15 @@ FAMILIES = {
                     {"mlx-lm": ("full", "lora", "qlora"), "hf": ("full", "lora")},
                     ("mlx", "llama.cpp", "transformers"), "mlx-lm", "mlx",
                     "MLX and llama.cpp on Apple silicon are modelled from their code, not measured"),
+    # Intel Arc / Arc Pro (Xe2 Battlemage): llama.cpp runs through its SYCL (oneAPI) and Vulkan backends;
+    # ggml-org/llama.cpp docs/backend/SYCL.md: "primarily designed for Intel GPUs", verified devices "Arc 770, 730M,
+    # Arc A750, B580" (the B580 is the B60's BMG-G21 die), multi-GPU "--split-mode: [none|layer]". Serving only. PyTorch XPU + peft training on
+    # Arc is not planned: no measured or documented LoRA/QLoRA run on Battlemage was found (bitsandbytes' XPU
+    # backend is partial), so the catalogue marks Intel cards `supports: [inference]`.
+    "xpu": Family("xpu", "Intel XPU", {}, ("llama.cpp",), "hf", "llama.cpp",
+                  "llama.cpp SYCL/Vulkan on Intel Arc is modelled as its CUDA equivalent; not measured"),
 }
 
-
-FAMILIES["xpu"] = Family(
-    # Intel Arc / Data Center GPUs: PyTorch XPU runs HF training; vLLM lists "Intel ARC GPU" and "Intel Data
-    # Center GPU" as supported hardware (docs.vllm.ai GPU installation, v0.14); llama.cpp has SYCL and Vulkan
-    # backends. bitsandbytes 4-bit on XPU is not assumed (QLoRA left out).
-    "xpu", "Intel XPU", {"hf": ("pretrain", "full", "lora")}, ("transformers", "vllm", "llama.cpp"), "hf",
-    "transformers", "Intel XPU stacks are modelled as their CUDA equivalents; not measured")
 
 # Where a stack runs within a family, per card generation (the catalogue's `generation`), as the stacks document:
 # vLLM on ROCm: "GPU: MI200s (gfx90a), MI300 (gfx942), MI350 (gfx950), Radeon RX 7900 series (gfx1100/1101),
