@@ -10,6 +10,7 @@ THE RULE (printed in the first lines of every answer and in JSON `decision.rule`
    price must buy at least three times the speed). More of the same hardware gives at most proportional
    speed and can be bought later; the margin keeps the choice from flipping on the time model's error.
    Of the faster plans worth it, the cheapest is taken, and the walk repeats from there.
+   A step to fewer cards (less to shard, no collectives to tune) needs only proportional speed: 1 x for 1 x.
 3. While the plan takes longer than LONG_S (a week), speed at the same price per speed is worth it too
    (SPEED_FOR_PRICE_LONG = 1): a job that blocks iteration for weeks is worth proportional spending.
 4. Never beyond a plan that already finishes the job within ENOUGH_S (8 hours, a working day or a night):
@@ -32,7 +33,8 @@ ENOUGH_S = 8 * 3600.0
 
 RULE = ("no deadline given: the cheapest plan within the budget with >= 10% memory headroom (5% at least), on "
         "one machine when one can run the job, upgraded to a faster plan only while 1 x more money buys >= 1.5 x "
-        "more speed (>= 1 x while the job takes over a week), and not beyond a plan that finishes within 8 hours")
+        "more speed (>= 1 x for fewer cards or while the job takes over a week), and not beyond a plan that "
+        "finishes within 8 hours")
 RULE_DEADLINE = "the cheapest plan within the budget that finishes the job by the deadline (>= {floor:.0%} headroom)"
 RULE_COST = "--objective cost: the cheapest plan within the budget (>= {floor:.0%} headroom)"
 RULE_TIME = "--objective time: the fastest plan within the budget (>= {floor:.0%} headroom)"
@@ -77,9 +79,11 @@ def pick(configs: list, cost, value=None) -> tuple[object | None, str]:
     cur = front[0]
     why.append("the cheapest" + (" such plan" if len(why) else " plan"))
     while _time(cur) > ENOUGH_S:
-        need = SPEED_FOR_PRICE_LONG if _time(cur) > LONG_S else SPEED_FOR_PRICE
+        def need(q) -> float:
+            fewer = getattr(q, "count", 1) < getattr(cur, "count", 1)
+            return SPEED_FOR_PRICE_LONG if _time(cur) > LONG_S or fewer else SPEED_FOR_PRICE
         better = [q for q in front if _time(q) < _time(cur) and value(q) > 0
-                  and (_time(cur) / _time(q)) >= need * (value(q) / max(value(cur), 1e-9))]
+                  and (_time(cur) / _time(q)) >= need(q) * (value(q) / max(value(cur), 1e-9))]
         if not better:
             break
         nxt = min(better, key=lambda q: (cost(q), _time(q)))

@@ -81,10 +81,10 @@ def test_a_user_deadline_or_objective_overrides_the_rule():
     assert dl.plan.time_s <= 3600 and "deadline" in dl.decision["rule"]
 
 
-def _cf(cost, hours, headroom=0.3, machines=1):
+def _cf(cost, hours, headroom=0.3, machines=1, cards=1):
     need = 1000 * (1 - headroom)
     return SimpleNamespace(cost=cost, time_s=hours * 3600, usable_bytes=1000, need_bytes=need, part_configs=[],
-                           hosting=SimpleNamespace(count=machines))
+                           hosting=SimpleNamespace(count=machines), count=cards)
 
 
 def _pick(cfs):
@@ -103,6 +103,12 @@ def test_rule_buys_proportional_speed_while_the_job_takes_over_a_week():
     weeks, days = _cf(3000, 1000), _cf(30000, 100)          # 10x faster for 10x the price
     assert _pick([weeks, days]) is days
     assert _pick([weeks, _cf(30000, 120)]) is weeks        # less than proportional: not even then
+
+
+def test_rule_takes_one_card_over_two_at_proportional_speed():
+    two, one = _cf(4100, 10.4, cards=2), _cf(5050, 7.5, cards=1)   # 1.4x faster for 1.2x the price, one card
+    assert _pick([two, one]) is one
+    assert _pick([_cf(4100, 10.4, cards=2), _cf(5050, 9.9, cards=4)]) is not None
 
 
 def test_rule_stops_once_the_job_fits_in_a_working_day():
