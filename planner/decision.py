@@ -93,5 +93,6 @@ def pick(configs: list, cost, value=None) -> tuple[object | None, str]:
     if _time(cur) <= ENOUGH_S and cur is not front[-1]:
         why.append("it finishes within 8 hours, so nothing faster is bought")
     elif cur is not front[-1]:
-        why.append("faster plans cost more than 1.5x their speed-up")
+        why.append("no faster plan's speed-up is worth its price (1.5x speed per 1x price; 1x for fewer cards or "
+                   "a job over a week)")
     return cur, "; ".join(why)

@@ -597,7 +597,7 @@ def _decision(result: Result, chosen: Plan, pool: list[Config], c: Constraints, 
         text_rule = rule.RULE
     def say(cf: Config) -> str:
         return f"{describe_plan_cf(cf)} at {money(cf.hosting.cost_usd * rate, chosen.currency)}, " \
-               f"{human_time(cf.time_s)}"
+               f"{human_time(cf.time_s)}, {rule.headroom(cf):.0%} headroom"
 
     text = (f"Recommended {describe_plan(chosen)} for {money(chosen.total_cost, chosen.currency)}, "
             f"{human_time(chosen.time_s)}, {rule.headroom(chosen.config):.0%} memory headroom")
