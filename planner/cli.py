@@ -15,7 +15,7 @@ import typing
 
 from pydantic import ValidationError
 
-from planner.errors import InputError
+from planner.errors import InputError, shown
 
 SUBCOMMANDS = ("estimate", "catalog", "models", "scenario", "plan", "completion", "serve")
 FLAG_OF = {"batch_size": "--batch-size", "seq_len": "--seq-len", "new_tokens": "--new-tokens",
@@ -64,7 +64,7 @@ def _choice(flag: str, values: tuple[str, ...], aliases: dict[str, str] | None =
         import difflib
         close = difflib.get_close_matches(v, list(values) + list(aliases), n=3, cutoff=0.5)
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
-        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(values)}{hint}")
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not one of {', '.join(values)}{hint}")
     parse.__name__ = flag      # argparse names the type in its message: "invalid <name> value"
     return parse
 
@@ -86,9 +86,11 @@ def _workload_args(p: argparse.ArgumentParser, planning: bool) -> None:
     _add_choice(p, "--precision", vals(Precision), None, "weights/compute format (default: bf16 for inference "
                 "and LoRA, bf16-mixed for full training, nf4 for QLoRA)", PRECISION_ALIASES)
     p.add_argument("--batch-size", type=int, default=1, help="micro-batch per GPU (inference: concurrent sequences)")
-    p.add_argument("--seq-len", type=int, default=2048,
-                   help="training: the longest example (memory is sized for it); inference: prompt length (tokens)")
-    p.add_argument("--new-tokens", type=int, default=256, help="tokens generated per sequence (inference)")
+    p.add_argument("--seq-len", type=_tokens_count, default=2048,
+                   help="training: the longest example, memory is sized for it; inference: prompt length in tokens "
+                        "(8k = 8192)")
+    p.add_argument("--new-tokens", type=_tokens_count, default=256,
+                   help="tokens generated per sequence (inference; 1k = 1024)")
     _add_choice(p, "--optimizer", vals(Optimizer), "adamw")
     p.add_argument("--lora-rank", type=int, default=16)
     p.add_argument("--lora-targets", default="all-linear", help="all-linear | attention | q_proj,v_proj,...")
@@ -119,7 +121,7 @@ def _workload_args(p: argparse.ArgumentParser, planning: bool) -> None:
 
 
 def _plan_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--budget", type=_positive_float, help="spending limit in --currency")
+    p.add_argument("--budget", type=_positive_float, help="spending limit in --currency (200000 or 200k)")
     p.add_argument("--currency", default="USD", help="currency of budget and prices (see `plan catalog`)")
     p.add_argument("--max-gpus", type=int, default=64)
     p.add_argument("--gpus", type=int, help="plan for exactly this many GPUs (a recipe's count; default: any)")
@@ -151,17 +153,17 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-headroom", type=float, default=0.05,
                    help="never recommend a plan leaving less than this fraction of a card's usable memory free")
     p.add_argument("--tokens", type=_positive_float,
-                   help="training tokens (default: pretrain 20 x parameters; fine-tuning --examples x --seq-len x "
-                        "--epochs)")
-    p.add_argument("--examples", type=int, help="fine-tuning examples in the job (default 10,000)")
-    p.add_argument("--tokens-per-example", type=int,
+                   help="training tokens, 2e9 or 2G (default: pretrain 20 x parameters; fine-tuning --examples x "
+                        "--tokens-per-example x --epochs)")
+    p.add_argument("--examples", type=_si_count, help="fine-tuning examples in the job (default 10,000)")
+    p.add_argument("--tokens-per-example", type=_tokens_count,
                    help="mean tokens per fine-tuning example, packed (default 512, common instruction datasets; "
                         "--seq-len is the longest)")
     p.add_argument("--epochs", type=_positive_float, help="passes over the examples (default 3)")
     p.add_argument("--deadline", "--deadline-days", dest="deadline", type=_duration_days,
                    help="the job must finish within this: 14d, 36h, 2w or 'none' (default: none, the decision rule "
                         "picks)")
-    p.add_argument("--requests", type=int, help="inference: sequences to serve (default 10,000)")
+    p.add_argument("--requests", type=_si_count, help="inference: sequences to serve (default 10,000; 1M = 10^6)")
     p.add_argument("--proposal", help="write a procurement proposal to FILE.md or FILE.html")
 
 
@@ -213,14 +215,45 @@ class _HelpWithEpilog(_Help, argparse.RawDescriptionHelpFormatter):
     pass
 
 
+SUFFIXES = {"k": 1e3, "m": 1e6, "g": 1e9}          # 200k USD, 1.5M examples, 2G tokens (SI, case-insensitive)
+BINARY_SUFFIXES = {"k": 1024, "m": 1024**2}      # sequence lengths: "8k context" is 8,192 tokens (Llama, Qwen cards)
+MIN_DEADLINE_DAYS = 1 / 86400                    # one second: shorter only divides the job into overflowing numbers
+
+
+def _scaled(text: str, suffixes: dict) -> float:
+    """'200k' -> 200000.0, '1.5M' -> 1500000.0, '2e9' -> 2e9; ValueError otherwise."""
+    t = text.strip()
+    scale = suffixes.get(t[-1:].lower())
+    return float(t[:-1]) * scale if scale else float(t)
+
+
 def _positive_float(text: str) -> float:
     try:
-        value = float(text)
+        value = _scaled(text, SUFFIXES)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number such as 200000, 200k or 1.5M, got {shown(text)}") from None
     if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {shown(text)}")
     return value
+
+
+def _count(suffixes: dict):
+    """An argparse type for a whole count that takes k/M/G suffixes (8k, 1.5M); argparse names it 'int'."""
+    def parse(text: str) -> int:
+        try:
+            value = _scaled(text, suffixes)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number such as 8192 or 8k, got {shown(text)}") \
+                from None
+        if not math.isfinite(value) or value != int(value):
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {shown(text)}")
+        return int(value)
+    parse.__name__ = "int"
+    return parse
+
+
+_tokens_count = _count(BINARY_SUFFIXES)          # --seq-len, --new-tokens
+_si_count = _count(SUFFIXES)                     # --examples, --requests
 
 
 def _duration_days(text: str) -> float:
@@ -231,9 +264,11 @@ def _duration_days(text: str) -> float:
     try:
         value = float(t[:-1]) * scale if scale is not None else float(t)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a duration like 14d, 36h, 2w or none, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a duration like 14d, 36h, 2w or none, got {shown(text)}") from None
     if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive duration, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a positive duration, got {shown(text)}")
+    if value < MIN_DEADLINE_DAYS:
+        raise argparse.ArgumentTypeError(f"must be at least one second (e.g. 36h or 14d), got {shown(text)}")
     return value
 
 
@@ -336,6 +371,8 @@ def constraints_from_args(a):
         raise InputError(f"--tokens-per-example must be between 1 and 10,000,000, got {a.tokens_per_example}")
     if a.examples is not None and not 0 < a.examples <= MAX_EXAMPLES:
         raise InputError(f"--examples must be between 1 and {MAX_EXAMPLES:,}, got {a.examples}")
+    if a.tokens is not None and a.tokens < 1:
+        raise InputError(f"--tokens must be at least 1 (a job of whole tokens), got {a.tokens:g}")
     if a.tokens is not None and a.tokens > MAX_TOKENS:
         raise InputError(f"--tokens must be at most {MAX_TOKENS:,.0f} (1,000 times the largest training runs), "
                          f"got {a.tokens:g}")
@@ -372,6 +409,7 @@ def cmd_plan(a, out, err=None) -> int:
     if a.proposal and res.feasible:
         from planner.proposal import write_proposal
         write_proposal(a.proposal, arch, wl, c, catalog, res, notes)
+        print(f"proposal written to {_one_line(a.proposal)}", file=err or sys.stderr)
     if a.json:
         out.write(json.dumps(plan_json(res, notes, catalog), indent=1) + "\n")
     else:
@@ -472,19 +510,51 @@ def _validation_message(e: ValidationError) -> str:
     field = FLAG_OF.get(loc[0], loc[0]) if loc else "input"
     msg = err["msg"].removeprefix("Value error, ")
     if err.get("type") == "literal_error":
-        msg = f"got {err.get('input')!r}; {msg.lower()}"
+        msg = f"got {shown(err.get('input'))}; {msg.lower()}"
     return f"{field}: {msg}"
+
+
+MAX_MESSAGE = 2000          # characters of an error line: values in it are cut by errors.shown; this is the backstop
 
 
 def _one_line(text: str) -> str:
     """Messages echo the user's text (argparse: `unrecognized arguments: ...`, paths): a newline or other
-    control character in it is shown escaped, so the error stays one line."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    control character in it is shown escaped, so the error stays one line, and the line is bounded."""
+    line = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text[:MAX_MESSAGE * 2])
+    return line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE - 1] + "…"
+
+
+def plan_choices() -> dict[str, list]:
+    """The allowed values of the planning command's closed-set options, as its parser states them."""
+    plan = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["plan"]
+    out = {}
+    for act in plan._actions:
+        flag = act.option_strings[0].lstrip("-") if act.option_strings else ""
+        if act.choices is not None:
+            out[flag] = list(act.choices)
+        elif isinstance(act.metavar, str) and act.metavar.startswith("{"):
+            out[flag] = act.metavar.strip("{}").split(",")
+    return out
+
+
+def completion_parser() -> argparse.ArgumentParser:
+    """The parser shells complete from: the commands, and at the top level the default command's options
+    (`plan --mo<TAB>` is `plan plan --model`), which argparse alone keeps under the hidden `plan` subcommand."""
+    root = build_parser()
+    _workload_args(root, planning=True)
+    _plan_args(root)
+    parsers = [root] + [sp for act in root._actions if isinstance(act, argparse._SubParsersAction)
+                        for sp in act.choices.values()]
+    for parser in parsers:                      # closed sets (--method {inference,...}) complete their values
+        for act in parser._actions:
+            if act.choices is None and isinstance(act.metavar, str) and act.metavar.startswith("{"):
+                act.choices = act.metavar.strip("{}").split(",")
+    return root
 
 
 def cmd_completion(a, out) -> int:
     import shtab
-    out.write(shtab.complete(build_parser(), shell=a.shell) + "\n")
+    out.write(shtab.complete(completion_parser(), shell=a.shell) + "\n")
     return 0
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from planner.architecture import Architecture
+from planner.errors import InputError
 from planner.workload import Workload
 
 CHINCHILLA_TOKENS_PER_PARAM = 20          # Hoffmann et al. 2022, compute-optimal tokens per parameter
@@ -75,6 +76,9 @@ def job_size(arch: Architecture, w: Workload, tokens: int | None = None, example
     if tokens:
         return JobSize("fine-tune", tokens=tokens, default=False)
     n, e = examples or DEFAULT_EXAMPLES, epochs or DEFAULT_EPOCHS
+    if n * e < 1:                   # less than one example seen: a job of 0 tokens, planned as if free
+        raise InputError(f"--epochs: {n:,} examples x {e:g} epochs is less than one example; the job must train "
+                         "on at least one sequence (raise --epochs or --examples)")
     per = min(tokens_per_example or DEFAULT_TOKENS_PER_EXAMPLE, w.seq_len)
     return JobSize("fine-tune", tokens=int(n * e * per), examples=n, epochs=e,
                    default=examples is None and epochs is None and tokens_per_example is None,

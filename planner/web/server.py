@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from planner.errors import shown          # a user's value in a message: bounded
+
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_JSON_BODY = 1 << 20          # API requests: 1 MiB of JSON options is plenty
 MAX_CONFIG_BYTES = 4 << 20       # an uploaded config.json
@@ -35,22 +37,51 @@ MAX_SWEEP_VARIANTS = 100
 WORKLOAD_OPTIONS = {
     "model": "value", "method": "value", "precision": "value", "batch-size": "value", "seq-len": "value",
     "new-tokens": "value", "optimizer": "value", "lora-rank": "value", "lora-targets": "value",
-    "gradient-checkpointing": "tristate", "attention": "value", "engine": "value",
-    # being added to the CLI in parallel: passed through when given; an older CLI answers 400 naming the flag
-    "framework": "value",
+    "gradient-checkpointing": "tristate", "attention": "value", "engine": "value", "framework": "value",
+    "loss": "value", "grad-accum": "value", "activation-offload": "flag", "kv-cache-dtype": "value",
+    "gpu-layers": "value", "gpu-memory-utilization": "value",
+    # mechanisms published runs vary (planner/estimator/stacks.py, engines.py)
+    "activation-checkpointing": "value", "ac-every": "value", "compile": "tristate",
+    "optimizer-in-backward": "tristate", "pipeline-parallel": "value", "zero3-max-live-parameters": "value",
+    "quantize-moe-experts": "flag", "n-cpu-moe": "value", "mem-fraction-static": "value", "speculative": "value",
+    "speculative-tokens": "value",
 }
 PLAN_OPTIONS = dict(WORKLOAD_OPTIONS, **{
-    "budget": "value", "currency": "value", "max-gpus": "value", "include": "list", "exclude": "list",
-    "allow-used": "flag", "zero": "value", "offload": "value", "ram-ratio": "value", "margin": "value",
-    "require-nvlink": "flag", "parallel": "value", "alternatives": "value", "tokens": "value",
-    "deadline": "value", "requests": "value", "objective": "value", "examples": "value", "epochs": "value",
+    "budget": "value", "currency": "value", "max-gpus": "value", "gpus": "value", "include": "list",
+    "exclude": "list", "allow-used": "flag", "zero": "value", "offload": "value", "force-offload": "value",
+    "ram-ratio": "value", "margin": "value", "require-nvlink": "flag", "parallel": "value", "alternatives": "value",
+    "tokens": "value", "deadline": "value", "requests": "value", "objective": "value", "examples": "value",
+    "epochs": "value",
     "min-headroom": "value", "tokens-per-example": "value", "no-savers": "flag", "have": "list",
     "max-machines": "value",
 })
 ESTIMATE_OPTIONS = dict(WORKLOAD_OPTIONS, **{"gpus": "value", "zero": "value", "offload": "value",
                                              "parallel": "value"})
-FLAG_ALIASES = {"deadline-days": "deadline", "no-gradient-checkpointing": "gradient-checkpointing"}
+FLAG_ALIASES = {"deadline-days": "deadline", "no-gradient-checkpointing": "gradient-checkpointing",
+                "no-compile": "compile", "no-optimizer-in-backward": "optimizer-in-backward"}
 SWEEP_KEYS = ("field", "values", "field2", "values2", "options")
+
+
+def options() -> dict:
+    """GET /api/options: the allowed values of every closed-set option, taken from the core's types
+    (planner/workload.py Literals), so the page's choices are the CLI's and can never drift from them."""
+    from typing import get_args
+
+    from planner import workload as w
+    from planner.cli import plan_choices
+    planning = plan_choices()                   # options of planning only (offload ... any, objective): the CLI's
+    return {"method": list(get_args(w.Method)), "precision": list(get_args(w.Precision)),
+            "precision_groups": {
+                "float": [p for p in get_args(w.Precision) if p not in w.QUANTISED + w.SERVING_FORMATS],
+                "bitsandbytes": list(w.QUANTISED),
+                "serving": [p for p in w.SERVING_FORMATS if p not in w.GGUF_TYPES], "gguf": list(w.GGUF_TYPES)},
+            "optimizer": list(get_args(w.Optimizer)), "attention": list(get_args(w.Attention)),
+            "engine": list(get_args(w.Engine)), "framework": list(get_args(w.Framework)),
+            "loss": list(get_args(w.Loss)), "kv-cache-dtype": list(get_args(w.KVCacheDtype)),
+            "activation-checkpointing": list(get_args(w.ActivationCheckpointing)),
+            "parallel": list(get_args(w.Parallel)), "offload": planning["offload"],
+            "force-offload": planning["force-offload"], "zero": planning["zero"], "objective": planning["objective"],
+            "defaults": {"precision": dict(w.DEFAULT_PRECISION)}}
 
 
 class ApiError(Exception):
@@ -123,7 +154,7 @@ class Uploads:
         with self.lock:
             p = self.files.get(token)
         if p is None or not p.exists():
-            raise ApiError(400, f"--model: unknown upload token {token!r}; upload the file again", "model")
+            raise ApiError(400, f"--model: unknown upload token {shown(token)}; upload the file again", "model")
         return p
 
     def close(self):
@@ -163,18 +194,18 @@ def build_argv(options: dict, allowed: dict, uploads: Uploads) -> list[str]:
             raise ApiError(400, f"--{key}: expected a value, got an object", key)
         if kind == "flag":
             if not isinstance(value, bool):
-                raise ApiError(400, f"--{key}: expected true or false, got {value!r}", key)
+                raise ApiError(400, f"--{key}: expected true or false, got {shown(value)}", key)
             if value:
                 argv.append(f"--{key}")
         elif kind == "tristate":
             if not isinstance(value, bool):
-                raise ApiError(400, f"--{key}: expected true or false, got {value!r}", key)
+                raise ApiError(400, f"--{key}: expected true or false, got {shown(value)}", key)
             argv.append(f"--{key}" if value else f"--no-{key}")
         elif kind == "list":
             items = value if isinstance(value, list) else [value]
             for item in items:
                 if isinstance(item, (dict, list)):
-                    raise ApiError(400, f"--{key}: expected names, got {item!r}", key)
+                    raise ApiError(400, f"--{key}: expected names, got {shown(item)}", key)
                 argv.append(f"--{key}={item}")
         else:
             if isinstance(value, list):
@@ -314,7 +345,7 @@ class Handler(BaseHTTPRequestHandler):
         host = (self.headers.get("Host") or "").strip().lower()
         hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
         if hostname not in ("localhost", "127.0.0.1", "[::1]", ""):
-            raise ApiError(403, f"host {host!r} refused: this server answers on localhost only", None)
+            raise ApiError(403, f"host {shown(host)} refused: this server answers on localhost only", None)
 
     def _read_body(self, limit: int) -> bytes:
         if self.headers.get("Transfer-Encoding"):
@@ -370,6 +401,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._cli_get(["catalog", "--json"])
             if path == "/api/models":
                 return self._cli_get(["models", "--json"])
+            if path == "/api/options":
+                return self._json(200, options())
             if path.startswith("/api/"):
                 raise ApiError(404, f"no such endpoint: GET {path}", None)
             self._static(path)
@@ -430,7 +463,7 @@ class Handler(BaseHTTPRequestHandler):
     def _proposal(self, query):
         fmt = (query.get("format") or ["html"])[0].lower()
         if fmt not in ("html", "md"):
-            raise ApiError(400, f"format: expected html or md, got {fmt!r}", "format")
+            raise ApiError(400, f"format: expected html or md, got {shown(fmt)}", "format")
         argv = ["plan"] + build_argv(self._json_body(), PLAN_OPTIONS, self.server.uploads)
         with tempfile.TemporaryDirectory(prefix="plan-proposal-") as tmp:
             path = os.path.join(tmp, f"proposal.{fmt}")
