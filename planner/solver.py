@@ -356,6 +356,9 @@ def memory_advice(wl: Workload, c: Constraints) -> str:
         tips.append("use --method qlora")
     if wl.training and c.offload is None and not c.force_offload:
         tips.append("allow CPU offload (--offload any)")
+    if wl.method == "qlora" and wl.framework != "fsdp-qlora":
+        tips.append("Answer.AI's recipe for 70B on two 24 GB cards: --framework fsdp-qlora --force-offload "
+                    "optimizer+params (slow)")
     if wl.batch_size > 1:
         tips.append("lower --batch-size")
     if wl.seq_len > 2048:
