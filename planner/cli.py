@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from planner.errors import InputError, shown
 
-SUBCOMMANDS = ("estimate", "catalog", "models", "scenario", "plan", "completion", "serve")
+SUBCOMMANDS = ("estimate", "catalog", "models", "scenario", "plan", "completion", "serve", "capacity")
 FLAG_OF = {"batch_size": "--batch-size", "seq_len": "--seq-len", "new_tokens": "--new-tokens",
            "lora_rank": "--lora-rank", "lora_targets": "--lora-targets", "zero_stage": "--zero", "gpus": "--gpus",
            "method": "--method", "precision": "--precision", "optimizer": "--optimizer", "offload": "--offload",
@@ -164,12 +164,33 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
                    help="the job must finish within this: 14d, 36h, 2w or 'none' (default: none, the decision rule "
                         "picks)")
     p.add_argument("--requests", type=_si_count, help="inference: sequences to serve (default 10,000; 1M = 10^6)")
+    load = p.add_mutually_exclusive_group()
+    load.add_argument("--rate", type=_positive_float, help="serving: requests per second to sustain (each "
+                      "--seq-len prompt tokens in, --new-tokens out); sizes replicas and split for the load")
+    load.add_argument("--users", type=int, help="serving: concurrent streams to serve (each always has a "
+                      "request in flight)")
+    p.add_argument("--ttft", type=_positive_float, help="serving target: mean time to first token, seconds")
+    p.add_argument("--itl", type=_positive_float, help="serving target: mean inter-token latency, seconds "
+                   "(0.05 = 20 tokens/s per user)")
+    p.add_argument("--years", type=_positive_float, default=3.0, help="cost per token: years the purchase is "
+                   "written off over")
+    p.add_argument("--utilization", type=_positive_float, default=1.0, help="cost per token: share of the "
+                   "year's hours the load runs (0-1)")
+    p.add_argument("--pue", type=_positive_float, default=1.58, help="cost per token: facility power over IT "
+                   "power (Uptime Institute 2023 average)")
+    p.add_argument("--maintenance", type=float, default=0.06, help="cost per token: maintenance per year, share "
+                   "of the purchase price (4-8%%, CTWatch 2006)")
+    p.add_argument("--residual", type=float, default=0.70, help="cost per token: resale value after --years, "
+                   "share of the purchase price (catalogue used/new prices)")
+    p.add_argument("--electricity", type=_positive_float, help="cost per token: USD per kWh (default: the "
+                   "catalogue's)")
     p.add_argument("--proposal", help="write a procurement proposal to FILE.md or FILE.html")
 
 
 COMMANDS_EPILOG = """other commands:
   plan estimate ...        peak GPU memory and system RAM of one configuration
   plan scenario FILE       plan a what-if scenario file (workloads, constraints, sweeps)
+  plan capacity --have 2xrtx-3090 --model 70b   what cards you have can serve (context, users, tokens/s)
   plan catalog             the hardware catalogue, prices and rental rates
   plan models              built-in models and size aliases
   plan completion SHELL    print a bash or zsh completion script
@@ -192,6 +213,17 @@ def build_parser() -> argparse.ArgumentParser:
     pe = sub.add_parser("estimate", help="peak GPU memory and system RAM of one configuration",
                         formatter_class=_Help)
     _workload_args(pe, planning=False)
+    pcap = sub.add_parser("capacity", help="what hardware you have can serve: context, users, tokens/s, rate",
+                          formatter_class=_Help)
+    _workload_args(pcap, planning=True)
+    pcap.add_argument("--have", action="append", default=[], help="cards or machine you have: [COUNTx]NAME "
+                      "(e.g. 2xrtx-3090, mac-studio-m4-max-128gb; see `plan catalog`)")
+    pcap.add_argument("--ttft", type=_positive_float, help="target: mean time to first token, seconds")
+    pcap.add_argument("--itl", type=_positive_float, help="target: mean inter-token latency, seconds")
+    pcap.add_argument("--margin", type=float, default=0.05, help="fraction of each card's memory kept free")
+    _add_choice(pcap, "--parallel", ("auto", "tensor", "pipeline"), "auto", "split over the cards (auto: the "
+                "engine's: vLLM tensor parallel, others layers split)")
+    pcap.add_argument("--catalog", action="append", default=[], help="YAML file adding or overriding entries")
     pc = sub.add_parser("catalog", help="list the hardware catalogue")
     pc.add_argument("--catalog", action="append", default=[])
     pc.add_argument("--json", action="store_true")
@@ -380,7 +412,9 @@ def constraints_from_args(a):
         raise InputError(f"--alternatives must be 0-10, got {a.alternatives}")
     if a.method == "inference" and (a.zero is not None or a.offload != "none" or a.force_offload):
         raise InputError("--zero and --offload apply to training methods, not inference")
-    return Constraints(budget=a.budget, currency=a.currency.upper(), max_gpus=a.max_gpus, include=_split(a.include),
+    serving, tco = serving_from_args(a)
+    return Constraints(serving=serving, tco=tco, budget=a.budget, currency=a.currency.upper(), max_gpus=a.max_gpus,
+                       include=_split(a.include),
                        exclude=_split(a.exclude), allow_used=a.allow_used, zero=a.zero,
                        offload=None if a.offload == "none" else a.offload, force_offload=a.force_offload,
                        ram_ratio=a.ram_ratio, margin=a.margin, require_nvlink=a.require_nvlink,
@@ -389,6 +423,42 @@ def constraints_from_args(a):
                        requests=a.requests, objective=a.objective or "auto", min_headroom=a.min_headroom,
                        tokens_per_example=a.tokens_per_example, savers=a.savers, max_machines=a.max_machines,
                        stack_explicit=a.framework is not None or a.engine is not None, gpus=a.gpus)
+
+
+MAX_RATE_RPS = 1e6            # a million requests per second: beyond any single deployment
+MAX_USERS = 10**7
+
+
+def serving_from_args(a):
+    """(ServingSpec or None, TcoAssumptions) from --rate/--users/--ttft/--itl and the ownership flags."""
+    from planner.serving import ServingSpec
+    from planner.tco import TcoAssumptions
+    rate, users = getattr(a, "rate", None), getattr(a, "users", None)
+    ttft, itl = getattr(a, "ttft", None), getattr(a, "itl", None)
+    if (rate is not None or users is not None or ttft is not None or itl is not None) and a.method != "inference":
+        raise InputError("--rate, --users, --ttft and --itl size serving; use them with --method inference")
+    if rate is not None and rate > MAX_RATE_RPS:
+        raise InputError(f"--rate must be at most {MAX_RATE_RPS:,.0f} requests per second, got {rate:g}")
+    if users is not None and not 1 <= users <= MAX_USERS:
+        raise InputError(f"--users must be between 1 and {MAX_USERS:,}, got {users}")
+    if (ttft is not None or itl is not None) and rate is None and users is None:
+        raise InputError("--ttft/--itl are targets under a load: add --rate R (requests/s) or --users N")
+    years = getattr(a, "years", 3.0)
+    util = getattr(a, "utilization", 1.0)
+    if not 0 < util <= 1:
+        raise InputError(f"--utilization is a share of the year's hours, between 0 and 1; got {util:g}")
+    if years > 50:
+        raise InputError(f"--years must be at most 50, got {years:g}")
+    pue = getattr(a, "pue", 1.58)
+    if not 1 <= pue <= 5:
+        raise InputError(f"--pue is facility over IT power, between 1 and 5; got {pue:g}")
+    for flag, v in (("--maintenance", getattr(a, "maintenance", 0.06)), ("--residual", getattr(a, "residual", 0.7))):
+        if not (math.isfinite(v) and 0 <= v <= 1):
+            raise InputError(f"{flag} is a share of the purchase price, between 0 and 1; got {v:g}")
+    tco = TcoAssumptions(years=years, utilization=util, pue=pue, maintenance_per_year=getattr(a, "maintenance", 0.06),
+                         residual=getattr(a, "residual", 0.7), electricity_usd_per_kwh=getattr(a, "electricity", None))
+    spec = ServingSpec(rate, users, ttft, itl) if (rate is not None or users is not None) else None
+    return spec, tco
 
 
 def cmd_plan(a, out, err=None) -> int:
@@ -576,6 +646,9 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
             return cmd_scenario(a, out)
         if a.command == "plan":
             return cmd_plan(a, out, err)
+        if a.command == "capacity":
+            from planner.capacity import cmd_capacity
+            return cmd_capacity(a, out)
         return {"estimate": cmd_estimate, "catalog": cmd_catalog, "models": cmd_models,
                 "completion": cmd_completion, "serve": cmd_serve}[a.command](a, out)
     except InputError as e:

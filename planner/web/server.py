@@ -54,6 +54,9 @@ PLAN_OPTIONS = dict(WORKLOAD_OPTIONS, **{
     "epochs": "value",
     "min-headroom": "value", "tokens-per-example": "value", "no-savers": "flag", "have": "list",
     "max-machines": "value",
+    # serving by load and latency, and the ownership assumptions behind the cost per token (planner/serving.py, tco.py)
+    "rate": "value", "users": "value", "ttft": "value", "itl": "value", "years": "value", "utilization": "value",
+    "pue": "value", "maintenance": "value", "residual": "value", "electricity": "value",
 })
 ESTIMATE_OPTIONS = dict(WORKLOAD_OPTIONS, **{"gpus": "value", "zero": "value", "offload": "value",
                                              "parallel": "value"})
