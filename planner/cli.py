@@ -87,7 +87,8 @@ def _workload_args(p: argparse.ArgumentParser, planning: bool) -> None:
                 "and LoRA, bf16-mixed for full training, nf4 for QLoRA)", PRECISION_ALIASES)
     p.add_argument("--batch-size", type=int, default=1, help="micro-batch per GPU (inference: concurrent sequences)")
     p.add_argument("--seq-len", type=_tokens_count, default=2048,
-                   help="training sequence / inference prompt length in tokens (8k = 8192)")
+                   help="training: the longest example, memory is sized for it; inference: prompt length in tokens "
+                        "(8k = 8192)")
     p.add_argument("--new-tokens", type=_tokens_count, default=256,
                    help="tokens generated per sequence (inference; 1k = 1024)")
     _add_choice(p, "--optimizer", vals(Optimizer), "adamw")
@@ -111,7 +112,9 @@ def _workload_args(p: argparse.ArgumentParser, planning: bool) -> None:
     _add_mechanism_args(p)
     if not planning:
         p.add_argument("--gpus", type=int, default=1)
-        p.add_argument("--zero", type=int, default=0, choices=[0, 1, 2, 3], help="ZeRO / FSDP stage")
+        p.add_argument("--zero", type=int, default=None, choices=[0, 1, 2, 3],
+                       help="ZeRO / FSDP stage (default: 3 = FULL_SHARD for the FSDP stacks on several GPUs, as "
+                            "accelerate, fsdp_qlora, torchtune and LitGPT default to; else 0)")
         _add_choice(p, "--offload", ("none", "optimizer", "optimizer+params"), "none", "what lives in host RAM")
         _add_choice(p, "--parallel", ("auto", "tensor", "pipeline"), "auto", "inference split over --gpus")
     p.add_argument("--json", action="store_true", help="print one JSON document and nothing else")
@@ -137,15 +140,29 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
                 "inference split: auto/pipeline (layers split) or tensor (one NVLink domain, one host)")
     p.add_argument("--catalog", action="append", default=[], help="YAML file adding or overriding entries")
     p.add_argument("--alternatives", type=int, default=3, help="next-cheapest plans with other GPUs (0-10)")
-    _add_choice(p, "--objective", ("cost", "time"), "cost",
-                "recommend the cheapest plan that meets the deadline, or the fastest within the budget")
+    _add_choice(p, "--objective", ("cost", "time"), None,
+                "override the decision rule: cost = the cheapest plan (meeting --deadline), time = the fastest "
+                "within the budget (default: the stated rule, README 'How a plan is chosen')")
+    p.add_argument("--have", action="append", default=[], metavar="[COUNTx]NAME",
+                   help="hardware you already have, repeatable: a catalogue GPU (2xrtx-3090), host platform "
+                        "(desktop-am5) or machine (mac-studio-m4-max-128gb); it costs nothing, the plan buys the rest")
+    p.add_argument("--max-machines", type=int, help="at most this many machines (1: one box)")
+    p.add_argument("--no-savers", dest="savers", action="store_false",
+                   help="plan the workload exactly as given: no gradient checkpointing, flash attention, fused loss, "
+                        "Unsloth or quantised KV cache added to fit fewer cards")
+    p.add_argument("--min-headroom", type=float, default=0.05,
+                   help="never recommend a plan leaving less than this fraction of a card's usable memory free")
     p.add_argument("--tokens", type=_positive_float,
                    help="training tokens, 2e9 or 2G (default: pretrain 20 x parameters; fine-tuning --examples x "
-                        "--seq-len x --epochs)")
+                        "--tokens-per-example x --epochs)")
     p.add_argument("--examples", type=_si_count, help="fine-tuning examples in the job (default 10,000)")
+    p.add_argument("--tokens-per-example", type=_tokens_count,
+                   help="mean tokens per fine-tuning example, packed (default 512, common instruction datasets; "
+                        "--seq-len is the longest)")
     p.add_argument("--epochs", type=_positive_float, help="passes over the examples (default 3)")
     p.add_argument("--deadline", "--deadline-days", dest="deadline", type=_duration_days,
-                   help="the job must finish within this: 14d, 36h, 2w or 'none' (default: 7d for the stated job)")
+                   help="the job must finish within this: 14d, 36h, 2w or 'none' (default: none, the decision rule "
+                        "picks)")
     p.add_argument("--requests", type=_si_count, help="inference: sequences to serve (default 10,000; 1M = 10^6)")
     load = p.add_mutually_exclusive_group()
     load.add_argument("--rate", type=_positive_float, help="serving: requests per second to sustain (each "
@@ -325,7 +342,7 @@ def _workload(a, **override):
     from planner.workload import Workload
     kw = dict(method=a.method, precision=a.precision, batch_size=a.batch_size, seq_len=a.seq_len,
               new_tokens=a.new_tokens, optimizer=a.optimizer, lora_rank=a.lora_rank, lora_targets=a.lora_targets,
-              gradient_checkpointing=a.gc, attention=a.attention, loss=a.loss, grad_accum=a.grad_accum,
+              attention=a.attention, loss=a.loss, grad_accum=a.grad_accum,
               activation_offload=a.activation_offload, kv_cache_dtype=a.kv_cache_dtype, gpu_layers=a.gpu_layers,
               gpu_memory_utilization=a.gpu_memory_utilization,
               activation_checkpointing=a.activation_checkpointing, ac_every=a.ac_every,
@@ -334,12 +351,21 @@ def _workload(a, **override):
               quantize_moe_experts=a.quantize_moe_experts,
               mem_fraction_static=a.mem_fraction_static, speculative=a.speculative,
               speculative_tokens=a.speculative_tokens)
+    if a.gc is not None:                 # only an explicit choice: unset, the planner may add it (planner/savers.py)
+        kw["gradient_checkpointing"] = a.gc
     if a.engine is not None:
         kw["engine"] = a.engine
     if a.framework is not None:
         kw["framework"] = a.framework
     if getattr(a, "command", "") == "estimate":
-        kw.update(gpus=a.gpus, zero_stage=a.zero, offload=a.offload, parallel=a.parallel)
+        zero = a.zero
+        if zero is None:
+            # FSDP stacks shard fully unless told otherwise: accelerate's fsdp_sharding_strategy defaults to
+            # FULL_SHARD, fsdp_qlora train.py to "full_shard", torchtune's fully_shard and LitGPT's FSDPStrategy
+            # too; DeepSpeed (hf) and single-GPU stacks: no ZeRO unless asked
+            fsdp = kw.get("framework", "hf") in ("hf-fsdp", "fsdp-qlora", "torchtune", "litgpt", "torchtitan")
+            zero = 3 if fsdp and a.gpus > 1 and a.method != "inference" else 0
+        kw.update(gpus=a.gpus, zero_stage=zero, offload=a.offload, parallel=a.parallel)
     elif a.method == "inference":
         kw.update(parallel=a.parallel)
     kw.update(override)
@@ -373,6 +399,8 @@ def constraints_from_args(a):
     from planner.configs import Constraints
     if a.requests is not None and not 0 < a.requests <= MAX_REQUESTS:
         raise InputError(f"--requests must be between 1 and {MAX_REQUESTS:,}, got {a.requests}")
+    if a.tokens_per_example is not None and not 0 < a.tokens_per_example <= 10_000_000:
+        raise InputError(f"--tokens-per-example must be between 1 and 10,000,000, got {a.tokens_per_example}")
     if a.examples is not None and not 0 < a.examples <= MAX_EXAMPLES:
         raise InputError(f"--examples must be between 1 and {MAX_EXAMPLES:,}, got {a.examples}")
     if a.tokens is not None and a.tokens < 1:
@@ -392,7 +420,8 @@ def constraints_from_args(a):
                        ram_ratio=a.ram_ratio, margin=a.margin, require_nvlink=a.require_nvlink,
                        tokens=int(a.tokens) if a.tokens is not None else None, examples=a.examples, epochs=a.epochs,
                        deadline_s=a.deadline * 86400 if a.deadline is not None else None,
-                       requests=a.requests, objective=a.objective,
+                       requests=a.requests, objective=a.objective or "auto", min_headroom=a.min_headroom,
+                       tokens_per_example=a.tokens_per_example, savers=a.savers, max_machines=a.max_machines,
                        stack_explicit=a.framework is not None or a.engine is not None, gpus=a.gpus)
 
 
@@ -443,6 +472,8 @@ def cmd_plan(a, out, err=None) -> int:
         from planner.proposal import check_output_path
         check_output_path(a.proposal)
     catalog = load_catalog(a.catalog)
+    from planner.owned import parse_have
+    c.owned = parse_have(_split(a.have), catalog)
     res = plan(arch, wl, catalog, c, alternatives=a.alternatives)
     budget_text = f"(budget {a.budget:,.0f} {c.currency})" if a.budget else "(no budget given)"
     if a.proposal and res.feasible:

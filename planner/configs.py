@@ -16,19 +16,20 @@ from __future__ import annotations
 import difflib
 import itertools
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from planner.architecture import Architecture
 from planner.catalog import GB, GPU, Catalog, Platform
 from planner.errors import InputError
 from planner.estimator import CHECKPOINT_SHARD_BYTES, VLLM_GPU_MEMORY_UTILIZATION, Estimate, estimate
-from planner.software import evidence, stack_for
+from planner.job import JobSize, job_size
+from planner.owned import Owned
+from planner.savers import variants as saver_variants
+from planner.software import FRAMEWORK_NAMES, evidence, family_of, stack_for, stack_note
 from planner.throughput import time_training
 from planner.throughput.comm import DEFAULT_NODE_NETWORK_GBITS, Link, network_link, nvlink_link, pcie_link
 from planner.throughput.hardware import card_of
 from planner.throughput.training import min_gpus_for_deadline
-from planner.timing import DEFAULT_DEADLINE_DAYS, JobSize, job_size
 from planner.workload import Workload
 
 STRATEGIES = [(0, "none"), (1, "none"), (2, "none"), (3, "none"), (2, "optimizer"), (3, "optimizer"),
@@ -57,21 +58,28 @@ class Constraints:
     tokens: int | None = None            # training tokens (None: the default job)
     examples: int | None = None          # fine-tuning examples (default job: 10,000)
     epochs: float | None = None          # fine-tuning epochs (default job: 3)
-    deadline_s: float | None = None      # None: the default (7 days); inf: no deadline
+    tokens_per_example: int | None = None  # fine-tuning: mean tokens per example (default: planner/job.py)
+    deadline_s: float | None = None      # None or inf: no deadline (the decision rule picks, planner/decision.py)
     requests: int | None = None          # inference: sequences to serve (default job: 10,000)
-    objective: str = "cost"              # cost: cheapest meeting the deadline; time: fastest within the budget
+    # auto: the stated decision rule (planner/decision.py), or the cheapest meeting a deadline when one is given;
+    # cost: the cheapest (meeting the deadline); time: the fastest within the budget
+    objective: str = "auto"
+    min_headroom: float = 0.05           # never recommend a plan leaving less of a card's usable memory free
     mode: str = "sequential"             # several workloads: one after another, or concurrent (own cards each)
     stack_explicit: bool = False         # the user named --framework / --engine: no per-family default
+    savers: bool = True                  # try memory savers before more cards (planner/savers.py); --no-savers
+    owned: Owned = field(default_factory=Owned)   # --have: cards, hosts and machines the user has (cost 0)
+    max_machines: int | None = None      # --max-machines: at most this many machines (1 = "a box")
     gpus: int | None = None              # plan for exactly this many GPUs (a recipe's count); None: any
     serving: object | None = None        # planner.serving.ServingSpec: load and latency targets (--rate/--users)
     tco: object | None = None            # planner.tco.TcoAssumptions: ownership costs (--years, --pue, ...)
 
     @property
     def deadline(self) -> float | None:
-        """Seconds the job may take: the user's, the stated default, or None (no deadline)."""
-        if self.deadline_s is None:
-            return DEFAULT_DEADLINE_DAYS * 86400
-        return None if math.isinf(self.deadline_s) else self.deadline_s
+        """Seconds the job may take: the user's, or None (no deadline: there is no hidden default)."""
+        if self.deadline_s is None or math.isinf(self.deadline_s):
+            return None
+        return self.deadline_s
 
     def validate(self, catalog: Catalog) -> None:
         for flag, v in (("--budget", self.budget), ("--ram-ratio", self.ram_ratio), ("--margin", self.margin)):
@@ -91,6 +99,12 @@ class Constraints:
             raise InputError(f"--tokens must be positive, got {self.tokens}")
         if self.epochs is not None and not (0 < self.epochs <= 1000):
             raise InputError(f"--epochs must be in (0, 1000], got {self.epochs:g}")
+        if self.max_machines is not None and not 1 <= self.max_machines <= 4096:
+            raise InputError(f"--max-machines must be between 1 and 4096, got {self.max_machines}")
+        if not 0 <= self.min_headroom < 0.9:
+            raise InputError(f"--min-headroom must be a fraction in [0, 0.9), got {self.min_headroom:g}")
+        if self.tokens_per_example is not None and self.tokens_per_example <= 0:
+            raise InputError(f"--tokens-per-example must be positive, got {self.tokens_per_example}")
         if not 0 <= self.margin < 0.9:
             raise InputError(f"--margin must be a fraction in [0, 0.9), got {self.margin:g}")
         catalog.rate(self.currency)
@@ -125,6 +139,8 @@ class Machine:
     network_usd: float = 0.0            # added when the purchase has more than one machine
     ram_usd: float = 0.0                # the machine's RAM (part of cost_usd)
     bridge_usd: float = 0.0             # one NVLink bridge
+    owned: bool = False                 # the user's own host (--have): host and RAM cost nothing
+    owned_usd: float = 0.0              # what the owned host and RAM would cost new (for comparisons)
 
     @property
     def name(self) -> str:
@@ -138,7 +154,15 @@ class Machine:
 @dataclass
 class Hosting:
     machines: list[tuple[Machine, int]]     # (machine, how many of it)
-    cost_usd: float
+    cost_usd: float                         # what the user pays: owned cards and hosts cost nothing
+    discount_usd: float = 0.0               # owned cards of the configuration (constant per configuration)
+    owned_usd: float = 0.0                  # what the owned cards and hosts used would cost new
+    network: bool = True                    # several machines pay a cluster network (not independent replicas)
+
+    @property
+    def value_usd(self) -> float:
+        """The hardware's worth, owned parts included: what speed-for-price comparisons weigh."""
+        return self.cost_usd + self.owned_usd
 
     @property
     def count(self) -> int:
@@ -163,6 +187,7 @@ class Config:
     tensor_parallel: bool = False
     stack: str = ""
     evidence: str = ""
+    savers: tuple = ()                  # memory savers applied over the user's workload (planner/savers.py)
     workload: Workload | None = None
     parts: list[Job] = field(default_factory=list)          # several workloads on one purchase
     part_configs: list["Config"] = field(default_factory=list)
@@ -199,17 +224,42 @@ class Config:
         return s + offload
 
     @property
+    def needs_network(self) -> bool:
+        """Several machines need a cluster network for training and for a replica split across hosts;
+        independent replicas (each inside one machine) share nothing and need none."""
+        wls = [j.workload for j in self.parts] if self.parts else [self.workload]
+        return any(w is None or w.training for w in wls) or (self.span_hosts and self.replica_gpus > 1) \
+            or (self.span_hosts and self.replicas == 1)
+
+    @property
     def key(self) -> tuple:
-        return (self.gpu.name, self.count, self.zero, self.offload, self.replicas)
+        return (self.gpu.name, self.count, self.zero, self.offload, self.replicas, self.savers)
 
 
 def usable_bytes(g: GPU, margin: float, engine: str = "transformers", utilization: float | None = None) -> int:
-    """Memory a job may use on one card: after the safety margin, a unified machine's GPU working-set limit,
-    and for vLLM its gpu_memory_utilization (vLLM refuses to start beyond that share of the card)."""
+    """Memory a job may use on one card: after the safety margin and a unified machine's GPU working-set limit.
+    vLLM's gpu_memory_utilization is not taken off here: the vLLM estimate already counts the share it leaves
+    free (`utilization_headroom`, estimator/engines.py), and taking it twice bought a second card."""
     fraction = g.usable_fraction if g.is_machine else 1.0
-    if engine == "vllm":
-        fraction *= utilization if utilization is not None else VLLM_GPU_MEMORY_UTILIZATION
     return int(g.memory_bytes * fraction * (1 - margin))
+
+
+def vllm_share(engine: str, utilization: float | None) -> float:
+    """The share of a card vLLM may fill (gpu_memory_utilization), 1 for other engines."""
+    if engine != "vllm":
+        return 1.0
+    return utilization if utilization is not None else VLLM_GPU_MEMORY_UTILIZATION
+
+
+def platform_notes(est: Estimate, g: GPU) -> Estimate:
+    """The estimator writes one note for every card without a CUDA context ("Apple unified memory ... MPS");
+    say what the machine really is: Apple Metal, or AMD ROCm on a unified-memory APU."""
+    if g.vendor == "apple" or g.context_bytes:
+        return est
+    fixed = [("unified memory (AMD ROCm on an APU): the GPU's share of the pool is set by the driver "
+              f"({g.usable_fraction:.0%} here); HIP context not counted (not measured)")
+             if a.startswith("Apple unified memory") else a for a in est.assumptions]
+    return replace(est, assumptions=fixed)
 
 
 def cards_per_host(g: GPU, p: Platform) -> int:
@@ -261,7 +311,7 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
         if key in exclude:
             rejected[g.name] = "excluded"
             continue
-        if g.market == "used" and not c.allow_used and key not in include:
+        if g.market == "used" and not c.allow_used and key not in include and key not in c.owned.gpus:
             rejected[g.name] = "used market (add --allow-used)"
             continue
         if ("full" if wl.full else wl.method) not in g.supports:
@@ -272,7 +322,7 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
             continue
         # a non-default stack in the workload is the user's choice too (the API's callers pass no flag)
         explicit = c.stack_explicit or wl.framework != "hf" or wl.engine != "transformers"
-        stack = stack_for(g.vendor, wl.method, wl.framework, wl.engine, explicit)
+        stack = stack_for(g.vendor, wl.method, wl.framework, wl.engine, explicit, g.generation)
         if isinstance(stack, str):
             rejected[g.name] = stack
             continue
@@ -281,6 +331,7 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
         wg = stacked.get(choice)
         if wg is None:                      # one workload per stack, shared by the cards that run it
             wg = stacked[choice] = wl.model_copy(update=update)
+        fam = family_of(g.vendor).name
         if g.vendor == "apple" and wl.training and (wl.optimizer.startswith("paged") or wl.optimizer == "adamw8bit"):
             rejected[g.name] = "bitsandbytes 8-bit/paged optimizers do not run on Apple silicon"
             continue
@@ -290,7 +341,19 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
         if not any(platform_takes(p, g) for p in catalog.platforms.values()) and not g.is_machine:
             rejected[g.name] = "no catalogued platform can house it (form factor or cooling)"
             continue
-        out.append((g, wg, name, evidence(choice, g.vendor)))
+        for wv, savers in saver_variants(wg, fam, explicit, c.savers, fp8=bool(getattr(g, "fp8", False))):
+            if wv.framework != wg.framework:          # a saver that is a stack of its own (Unsloth)
+                if isinstance(stack_for(g.vendor, wl.method, wv.framework, None, True), str):
+                    continue
+                out.append((g, wv, f"{FRAMEWORK_NAMES[wv.framework]} ({family_of(g.vendor).label})",
+                            evidence(wv.framework, g.vendor), savers))
+            else:
+                note = stack_note(choice, g.generation)
+                if note and (wl.method in ("lora", "qlora") or choice != "mlx-lm"):
+                    name_here = f"{name}; {note}"
+                else:
+                    name_here = name
+                out.append((g, wv, name_here, evidence(choice, g.vendor), savers))
     return out, rejected
 
 
@@ -348,14 +411,14 @@ def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, 
     strategies = [s for s in STRATEGIES if (c.zero is None or s[0] == c.zero) and s[1] in offloads]
     deadline_tokens = job_for(arch, wl, c).tokens if c.deadline is not None else None
     configs = []
-    for g, wg, stack, ev in cards:
+    for g, wg, stack, ev, savers in cards:
         usable = usable_bytes(g, c.margin)
         ctx = g.context_bytes
         step = 1 if g.is_machine else purchase_step(g, catalog, nvlink_pairs(g, c))
         max_n = 1 if g.is_machine else c.max_gpus
         lo = max(1, c.min_gpus.get(g.name, 1))
         best_gap, found = None, []
-        for zero, offload in strategies:
+        for zero, offload in allowed_strategies(wg, strategies):
             if g.is_machine and (zero, offload) != (0, "none"):
                 continue            # one machine; offloading to unified memory gains nothing
             fits = lambda n: need(wg, n, zero, offload, ctx).total_bytes <= usable  # noqa: E731
@@ -387,9 +450,15 @@ def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, 
             # the smallest count that meets the deadline at compute speed (communication is timed in settle)
             counts.add(_round_up(max(base, min_gpus_for_deadline(arch, wg, card_of(g), deadline_tokens,
                                                                  c.deadline)), step))
+        mine = c.owned.gpus.get(g.name.lower(), 0)
+        if mine and not g.is_machine and mine >= base:
+            counts.add(_round_up(mine, step))    # exactly the cards the user has
+        alone = base == 1 and lo <= 1 and step == 2 and nvlink_pairs(g, c) and purchase_step(g, catalog, False) == 1
+        if alone:
+            counts.add(1)                         # a card that holds the job alone needs no NVLink partner
         counts = sorted(counts)
         if c.gpus is not None:
-            counts = [c.gpus] if c.gpus % step == 0 or g.is_machine else []
+            counts = [c.gpus] if c.gpus % step == 0 or g.is_machine or (alone and c.gpus == 1) else []
         for n in counts:
             if n > max_n:
                 break
@@ -400,9 +469,17 @@ def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, 
                         continue
                     per_card, fixed = _host_ram(est, n)
                     configs.append(Config(g, n, zero, offload, est, est.total_bytes, usable, per_card, fixed,
-                                          stack=stack, evidence=ev, workload=wg))
+                                          stack=stack, evidence=ev, workload=wg, savers=savers))
                     break
     return configs
+
+
+def allowed_strategies(wg: Workload, strategies: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """What the stack can run: Unsloth documents one GPU or DDP (accelerate/torchrun data parallel), not
+    DeepSpeed ZeRO or FSDP sharding (docs.unsloth.ai 'Multi-GPU Training with Unsloth'), so only ZeRO-0."""
+    if wg.framework == "unsloth":
+        return [s for s in strategies if s == (0, "none")]
+    return strategies
 
 
 def _round_up(n: int, step: int) -> int:
@@ -421,8 +498,9 @@ def layer_split_need(est: Estimate) -> tuple[int, int]:
 
 
 def layer_split_room(g: GPU, margin: float, engine: str, overhead: int, utilization: float | None = None) -> int:
-    """Bytes of a card left for its share of a layer split (vLLM's headroom comes off usable memory)."""
-    return usable_bytes(g, margin, engine, utilization) - overhead - g.context_bytes
+    """Bytes of a card left for its share of a layer split (the split's parts exclude vLLM's headroom, so it
+    comes off the card here)."""
+    return int(usable_bytes(g, margin) * vllm_share(engine, utilization)) - overhead - g.context_bytes
 
 
 def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: _NeedCache,
@@ -444,7 +522,7 @@ def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: 
         if wg.parallel == "tensor" or wg.engine not in ("vllm", "sglang"):
             return None
         # vLLM beyond one host: pipeline stages of 8-way tensor parallel (modelled as a layer split of TP=8)
-    est = need(wg, 1, 0, "none", 0 if g.is_machine else g.context_bytes, parallel="pipeline")
+    est = need(wg, 1, 0, "none", g.context_bytes, parallel="pipeline")
     shared, overhead = layer_split_need(est)
     room = layer_split_room(g, c.margin, wg.engine, overhead, wg.gpu_memory_utilization)
     if room <= 0:
@@ -454,7 +532,7 @@ def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: 
         n = _round_up(n, step)                    # baseboards and NVLink pairs come whole
     if n > (1 if g.is_machine else c.max_gpus):
         return None
-    need_bytes = int(shared / n + overhead + g.context_bytes)
+    need_bytes = int((shared / n + overhead + g.context_bytes) / vllm_share(wg.engine, wg.gpu_memory_utilization))
     per_card = est.cpu_ram_bytes / n / GB
     return Config(g, n, 0, "none", est, need_bytes, usable, per_card, 0.0, replica_gpus=n,
                   span_hosts=wg.engine == "vllm")
@@ -469,7 +547,7 @@ def inference_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog,
         from planner.serving import serving_configs
         return serving_configs(arch, wl, cards, catalog, c, rejected, need)
     configs = []
-    for g, wg, stack, ev in cards:
+    for g, wg, stack, ev, savers in cards:
         step = 1 if g.is_machine else purchase_step(g, catalog, nvlink_pairs(g, c))
         per_machine = 1 if g.is_machine else max(
             (getattr(p, "fixed_gpus", None) or cards_per_host(g, p) for p in catalog.platforms.values()
@@ -481,7 +559,11 @@ def inference_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog,
             continue
         if one.replica_gpus == 1 and nvlink_pairs(g, c):
             step = 1                                # one card that holds the model needs no partner
-        for r in REPLICA_COUNTS:
+        mine = c.owned.gpus.get(g.name.lower(), 0) // one.replica_gpus
+        wanted = {mine} if mine > 0 else set()
+        if c.gpus is not None and c.gpus % one.replica_gpus == 0:
+            wanted.add(c.gpus // one.replica_gpus)     # --gpus 3: three replicas, not only powers of two
+        for r in sorted(set(REPLICA_COUNTS) | wanted):
             n = _round_up(one.replica_gpus * r, step) if not g.is_machine else 1
             if n > (1 if g.is_machine else c.max_gpus) or (g.is_machine and r > 1):
                 break
@@ -489,7 +571,7 @@ def inference_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog,
             if c.gpus is not None and n != c.gpus:
                 continue
             configs.append(replace(one, count=n, replicas=r_eff, host_ram_per_gpu_gb=one.host_ram_per_gpu_gb,
-                                   stack=stack, evidence=ev, workload=wg))
+                                   stack=stack, evidence=ev, workload=wg, savers=savers))
     return configs
 
 
@@ -501,33 +583,17 @@ def machine_options(cf: Config, catalog: Catalog, c: Constraints) -> list[Machin
     g = cf.gpu
     if g.is_machine:
         return [Machine(None, g, 1, int(g.memory_gb), catalog.gpu_price_usd(g), g.tdp_w)]
-    return _priced(g, catalog.gpu_price_usd(g), _machine_rows(cf, catalog, c))
-
-
-def _priced(g: GPU, card_usd: float, rows: list[tuple]) -> list[Machine]:
-    """The machines of `rows` carrying card g at card_usd each."""
-    return [Machine(p, g, k, ram, host_usd + k * card_usd + ram_usd + bridges * bridge_usd, power, bridges,
-                    network_usd, ram_usd, bridge_usd)
-            for p, k, ram, bridges, power, host_usd, ram_usd, bridge_usd, network_usd in rows]
-
-
-def _machine_rows(cf: Config, catalog: Catalog, c: Constraints) -> list[tuple]:
-    """(platform, k, RAM GB, bridges, power W, host USD, RAM USD, bridge USD, network USD) of every buildable
-    machine for a configuration of a discrete card: all but the cards' price."""
-    g = cf.gpu
     pairs = nvlink_pairs(g, c) and cf.count > 1
+    owned_hosts = c.owned.platforms if c.owned else {}
     out = []
-    bridge_usd = catalog.to_usd(g.nvlink.bridge_price, g.currency) if g.nvlink else 0.0
     for p in catalog.platforms.values():
         if not platform_takes(p, g):
             continue
         cap = cards_per_host(g, p)
         fixed = getattr(p, "fixed_gpus", None)
         ks = [fixed] if fixed else range(1, min(cap, cf.count) + 1)
-        rate = catalog.rate(p.currency)
-        host_usd, network_usd = p.price / rate, p.network_per_node / rate     # Catalog.to_usd
         for k in ks:
-            if k > cap or k > cf.count:
+            if k > cap or k > cf.count or k < getattr(p, "min_gpus", 1):
                 continue
             if pairs and k % 2:
                 continue                          # a bridge joins two cards in the same machine
@@ -540,49 +606,137 @@ def _machine_rows(cf: Config, catalog: Catalog, c: Constraints) -> list[tuple]:
                 continue
             bridges = k // 2 if pairs else 0
             # every price in USD: the platform's (host, RAM, network port) in its currency, a bridge in the card's
-            ram_usd = ram * p.ram_price_per_gb / rate
-            out.append((p, k, ram, bridges, p.base_w + k * g.tdp_w, host_usd, ram_usd, bridge_usd, network_usd))
+            bridge_usd = catalog.to_usd(g.nvlink.bridge_price, g.currency) if g.nvlink else 0.0
+            ram_usd = catalog.to_usd(ram * p.ram_price_per_gb, p.currency)
+            cost = catalog.to_usd(p.price, p.currency) + k * catalog.gpu_price_usd(g) + ram_usd + bridges * bridge_usd
+            out.append(Machine(p, g, k, ram, cost, p.base_w + k * g.tdp_w, bridges,
+                               catalog.to_usd(p.network_per_node, p.currency), ram_usd, bridge_usd))
+            if owned_hosts.get(p.name.lower()):
+                host_usd = catalog.to_usd(p.price, p.currency) + ram_usd
+                out.append(replace(out[-1], cost_usd=cost - host_usd, owned=True, owned_usd=host_usd))
     return out
 
 
-def cheapest_hosting(count: int, options: list[Machine]) -> Hosting | None:
-    """Exactly `count` cards in the cheapest set of machines: one machine, or several (each paying its network
-    port) on platforms that may be clustered. Exact: an unbounded knapsack over the machine options."""
-    return _cheapest_hosting(count, options)[0]
+def cheapest_hosting(count: int, options: list[Machine], network: bool = True, max_machines: int | None = None,
+                     owned_hosts: dict[str, int] | None = None) -> Hosting | None:
+    """Exactly `count` cards in the cheapest set of machines. Exact, by exhaustion of the owned hosts used
+    (at most as many of each platform as the user has) and an unbounded knapsack over the machines bought.
 
+    One machine pays no network. Several: with `network` (training, a replica across hosts) every machine must
+    be clusterable and pays its port; without (independent replicas) any machines, no network.
+    `max_machines` bounds the machines (1: "a box")."""
+    owned_hosts = owned_hosts or {}
+    cap = min(max_machines or count, count)
+    bought = [o for o in options if not o.owned]
+    owned = [o for o in options if o.owned and owned_hosts.get(o.platform.name.lower(), 0) > 0]
+    inf = float("inf")
 
-def _cheapest_hosting(count: int, options: list[Machine]) -> tuple[Hosting | None, list[Machine]]:
-    """cheapest_hosting and, for several machines, the knapsack's chain of picks (from `count` down)."""
-    best: Hosting | None = None
-    chain: list[Machine] = []
-    for o in options:
-        if o.k == count and (best is None or o.cost_usd < best.cost_usd):
-            best = Hosting([(o, 1)], o.cost_usd)
-    multi = [o for o in options if o.multi_node and o.k < count]
-    if multi:
-        inf = float("inf")
-        cost = [0.0] + [inf] * count
-        pick: list[int] = [-1] * (count + 1)
-        terms = [(j, o.k, o.cost_usd, o.network_usd) for j, o in enumerate(multi)]
+    def extra(o: Machine) -> float:
+        return o.network_usd if network else 0.0
+
+    multi = [o for o in bought if o.multi_node or not network]
+    # cost[m][n]: n cards in exactly m bought machines of the multi-machine kind, each paying its port
+    rows = cap if max_machines is not None else 1
+    cost = [[inf] * (count + 1) for _ in range(rows + 1)]
+    pick: list[list[Machine | None]] = [[None] * (count + 1) for _ in range(rows + 1)]
+    if max_machines is not None:
+        cost[0][0] = 0.0
+        for m in range(1, rows + 1):
+            for n in range(1, count + 1):
+                for o in multi:
+                    if o.k <= n and cost[m - 1][n - o.k] + o.cost_usd + extra(o) < cost[m][n]:
+                        cost[m][n], pick[m][n] = cost[m - 1][n - o.k] + o.cost_usd + extra(o), o
+    else:
+        cost[0][0] = 0.0                          # row 0: any number of machines
         for n in range(1, count + 1):
-            best_n, best_j = inf, -1
-            for j, k, machine_usd, network_usd in terms:
-                if k <= n:
-                    v = cost[n - k] + machine_usd + network_usd
-                    if v < best_n:
-                        best_n, best_j = v, j
-            cost[n], pick[n] = best_n, best_j
-        if cost[count] < inf and (best is None or cost[count] < best.cost_usd - 1e-9):
-            counts: dict[Machine, int] = {}
-            n, picks = count, []
+            for o in multi:
+                if o.k <= n and cost[0][n - o.k] + o.cost_usd + extra(o) < cost[0][n]:
+                    cost[0][n], pick[0][n] = cost[0][n - o.k] + o.cost_usd + extra(o), o
+
+    def bought_best(n: int, most: int) -> tuple[float, list[Machine]]:
+        """The cheapest n cards in 1..most bought machines (the multi-machine kind), and those machines."""
+        if n == 0:
+            return 0.0, []
+        if max_machines is None:
+            if cost[0][n] == inf:
+                return inf, []
+            out = []
             while n:
-                o = multi[pick[n]]
-                counts[o] = counts.get(o, 0) + 1
-                picks.append(o)
-                n -= o.k
-            if sum(counts.values()) > 1:
-                best, chain = Hosting(list(counts.items()), cost[count]), picks
-    return best, chain
+                out.append(pick[0][n])
+                n -= pick[0][n].k
+            return sum(o.cost_usd + extra(o) for o in out), out
+        best_m = min(range(1, min(most, rows) + 1), key=lambda m: cost[m][n], default=None)
+        if best_m is None or cost[best_m][n] == inf:
+            return inf, []
+        out, m = [], best_m
+        while n:
+            o = pick[m][n]
+            out.append(o)
+            n, m = n - o.k, m - 1
+        return sum(o.cost_usd + extra(o) for o in out), out
+
+    def owned_sets():
+        """Every multiset of owned machines within what the user has, as (machines, cards)."""
+        by_platform: dict[str, list[Machine]] = {}
+        for o in owned:
+            by_platform.setdefault(o.platform.name.lower(), []).append(o)
+        sets = [([], 0)]
+        for name, opts in by_platform.items():
+            limit = min(owned_hosts[name], cap, count)
+            grown = []
+            for ms, cards in sets:
+                for t in range(0, limit + 1):
+                    for combo in itertools.combinations_with_replacement(opts, t):
+                        total = cards + sum(o.k for o in combo)
+                        if total <= count and len(ms) + t <= cap:
+                            grown.append((ms + list(combo), total))
+            sets = grown
+        return sets
+
+    best: tuple[float, list[Machine]] | None = None
+    for o in bought:                              # one bought machine: no network
+        if o.k == count and (best is None or o.cost_usd < best[0] - 1e-9):
+            best = (o.cost_usd, [o])
+    for ms, cards in owned_sets():
+        rest = count - cards
+        if not ms:
+            if rest:
+                c_b, picked = bought_best(rest, cap)
+                if len(picked) > 1 and c_b < inf and (best is None or c_b < best[0] - 1e-9):
+                    best = (c_b, picked)
+            continue
+        if rest == 0 and len(ms) == 1:
+            c_o = ms[0].cost_usd
+            if best is None or c_o < best[0] - 1e-9:
+                best = (c_o, list(ms))
+            continue
+        if network and not all(o.multi_node for o in ms):
+            continue                              # several machines, one of them not clusterable
+        c_o = sum(o.cost_usd + extra(o) for o in ms)
+        c_b, picked = bought_best(rest, cap - len(ms)) if rest else (0.0, [])
+        if c_b < inf and (best is None or c_o + c_b < best[0] - 1e-9):
+            best = (c_o + c_b, list(ms) + picked)
+    if best is None:
+        return None
+    counts: dict[Machine, int] = {}
+    for o in best[1]:
+        counts[o] = counts.get(o, 0) + 1
+    owned_usd = sum(o.owned_usd * n for o, n in counts.items())
+    return Hosting(list(counts.items()), best[0], owned_usd=owned_usd, network=network and len(best[1]) > 1)
+
+
+def house(cf: Config, catalog: Catalog, c: Constraints) -> Hosting | None:
+    """The cheapest housing of the configuration's cards, less the cards the user owns."""
+    owned = c.owned or Owned()
+    h = cheapest_hosting(cf.count, cf.options, cf.needs_network, c.max_machines, owned.platforms)
+    if h is None:
+        return None
+    mine = min(cf.count, owned.gpus.get(cf.gpu.name.lower(), 0))
+    if mine:
+        h.discount_usd = mine * catalog.gpu_price_usd(cf.gpu)
+        h.cost_usd -= h.discount_usd
+        h.owned_usd += h.discount_usd
+    return h
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -659,105 +813,20 @@ def _constraints_key(c: Constraints) -> tuple:
 
 
 def housing(cf: Config, catalog: Catalog, c: Constraints) -> list:
-    """[machine_options, cheapest_hosting, link] of a configuration, shared by every configuration with the
-    same card, count, per-machine RAM need, replica shape, platforms, rates and constraints.
-
-    Which machines house the cards does not depend on the card's price: every housing of `count` cards pays
-    count x the price. So the options and the cheapest housing are found once per price-free key (the card
-    without its name and price, which platforms take it, and the rest) on the costs without the cards, and each
-    SKU of that card - a regional price list, a sweep's price change - only prices them: its machines cost
-    host + k x its price + RAM + bridges, and a housing of several machines sums them in the knapsack's own
-    order. Cold or warm, the result is the same."""
+    """[machine_options, house, link] of a configuration, shared by every configuration with the same card,
+    count, per-machine RAM need, replica shape, network need, platforms, rates and constraints (owned hardware
+    and --max-machines included: the constraints' whole value is in the key). house() is applied once, before
+    the result is shared."""
     key = (_key_of(cf.gpu, frozen), cf.count, cf.span_hosts, cf.replica_gpus, cf.host_ram_per_gpu_gb, cf.host_ram_fixed_gb,
-           _catalog_key(catalog), _constraints_key(c))
+           cf.needs_network, _catalog_key(catalog), _constraints_key(c))
     hit = _HOUSING.get(key)
     if hit is None:
-        if cf.gpu.is_machine:
-            options = machine_options(cf, catalog, c)
-            hit = [options, cheapest_hosting(cf.count, options), None]
-        else:
-            hit = _priced_housing(cf, catalog, c, key[1:])
+        cf.options = machine_options(cf, catalog, c)
+        hit = [cf.options, house(cf, catalog, c), None]
         if len(_HOUSING) >= _CACHE_MAX:
             _HOUSING.clear()
         _HOUSING[key] = hit
     return hit
-
-
-_TEMPLATES: dict[tuple, tuple] = {}        # price-free key -> (template options, single index | None, chain indices)
-
-
-def _price_free_key(g: GPU, catalog: Catalog) -> tuple:
-    """A card as housing sees it, without its name and price: its other fields and which platforms take it."""
-    def make(pair):
-        card, cat = pair
-        fields = tuple((k, frozen(v)) for k, v in card.__dict__.items() if k not in ("name", "price"))
-        return fields + (tuple(platform_takes(p, card) for p in cat.platforms.values()),)
-    hit = _PRICE_FREE.get(id(g))
-    if hit is not None and hit[0] is g and hit[1] is catalog:
-        return hit[2]
-    if len(_PRICE_FREE) >= 16_384:
-        _PRICE_FREE.clear()
-    key = make((g, catalog))
-    _PRICE_FREE[id(g)] = (g, catalog, key)
-    return key
-
-
-_PRICE_FREE: dict[int, tuple] = {}      # id(card) -> (card, catalogue, its price-free key)
-
-
-def _priced_housing(cf: Config, catalog: Catalog, c: Constraints, rest: tuple) -> list:
-    g = cf.gpu
-    tkey = (_price_free_key(g, catalog),) + rest
-    template = _TEMPLATES.get(tkey)
-    if template is None:
-        # the options and the knapsack on the costs without the cards (price 0: exact, the same for every SKU)
-        rows = _machine_rows(cf, catalog, c)
-        free = _priced(g, 0.0, rows)
-        hosting, chain = _cheapest_hosting(cf.count, free)
-        index = {id(o): i for i, o in enumerate(free)}
-        single = index[id(hosting.machines[0][0])] if hosting is not None and not chain else None
-        template = (rows, single, [index[id(o)] for o in chain], hosting is not None)
-        if len(_TEMPLATES) >= _CACHE_MAX:
-            _TEMPLATES.clear()
-        _TEMPLATES[tkey] = template
-    rows, single, chain, housed = template
-    options = PricedOptions(g, catalog.gpu_price_usd(g), rows)
-    if not housed:
-        return [options, None, None]
-    if single is not None:
-        o = options[single]
-        return [options, Hosting([(o, 1)], o.cost_usd), None]
-    counts: dict[Machine, int] = {}
-    total = 0.0
-    for i in reversed(chain):               # the knapsack adds from its smallest count up
-        o = options[i]
-        total = total + o.cost_usd + o.network_usd
-        counts[o] = counts.get(o, 0) + 1
-    order = list(dict.fromkeys(options[i] for i in chain))      # machines in the knapsack's order, as it lists them
-    return [options, Hosting([(o, counts[o]) for o in order], total), None]
-
-
-class PricedOptions(Sequence):
-    """A SKU's machine options (machine_options), each made when first read: a plan reads only its housing's
-    machines, so a fleet catalogue's thousands of SKUs never build the rest."""
-
-    def __init__(self, g: GPU, card_usd: float, rows: list[tuple]):
-        self._g, self._card_usd, self._rows, self._made = g, card_usd, rows, {}
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = range(len(self._rows))[i]
-        m = self._made.get(i)
-        if m is None:
-            m = self._made[i] = _priced(self._g, self._card_usd, [self._rows[i]])[0]
-        return m
-
-    def __eq__(self, other) -> bool:
-        return list(self) == list(other)
 
 
 def _housed_link(cf: Config, housed: list) -> Link:
@@ -770,36 +839,58 @@ def _housed_link(cf: Config, housed: list) -> Link:
 
 def settled_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, c: Constraints, job: JobSize,
                     rejected: dict[str, str], need: "_NeedCache", make) -> list[Config]:
-    """Every card's configurations (make: training_configs or inference_configs), housed, timed and pruned
-    (prune compares within a card type only), in card order; cards without any are named in `rejected`. A card's configurations depend only on (architecture,
-    workload, card, stack, platforms, rates, constraints, job): kept per such key, so a sweep variant that
-    changes one card's price recomputes that card alone (copies are returned: callers may annotate them)."""
+    """Every card's configurations (make: training_configs or inference_configs), housed, timed, above the
+    headroom floor and pruned (prune compares within a card type only), in card order; cards without any are
+    named in `rejected` (why make refused them, then machines that cannot house them, then the headroom floor,
+    as planning them together does). A card's configurations depend only on (architecture, workload, card,
+    stack, platforms, rates, constraints, job): kept per such key, so a sweep variant that changes one card's
+    price recomputes that card alone (copies are returned: callers may annotate them)."""
+    from planner.decision import headroom
+
     settled: list[Config] = []
     unhoused: dict[str, str] = {}
+    low: dict[str, str] = {}
     base = (arch, _key_of(wl, frozen), _catalog_key(catalog), _constraints_key(c), frozen(job), make.__name__)
-    for card in cards:
-        g, wg, stack, ev = card
-        key = base + (_key_of(g, frozen), _key_of(wg, frozen), stack, ev)
+    groups: list[list] = []                 # a card's entries (one per stack or memory-saver variant), in order
+    for entry in cards:
+        if groups and groups[-1][0][0] is entry[0]:
+            groups[-1].append(entry)
+        else:
+            groups.append([entry])
+    for group in groups:
+        g = group[0][0]
+        key = base + (_key_of(g, frozen),) + tuple((_key_of(e[1], frozen),) + tuple(frozen(x) for x in e[2:])
+                                                   for e in group)
         hit = _CARD_CONFIGS.get(key)
         if hit is None:
             rej: dict[str, str] = {}
             mine, why = [], None
-            for cf in make(arch, wl, [card], catalog, c, rej, need):
+            for cf in make(arch, wl, group, catalog, c, rej, need):
                 if settle(arch, job, cf, catalog, c) is None:
                     why = why or (f"no catalogued machine can house {cf.count} of them (slots, power, cooling, "
                                   "RAM or a replica wider than one machine)")
                 else:
                     mine.append(cf)
-            hit = (prune(mine), rej, None if mine else why)    # pruning is per card type
+            # below the headroom floor a plan is never recommended: drop it before it can dominate a safer one
+            safe = [cf for cf in mine if headroom(cf) >= c.min_headroom - 1e-12]
+            floor = None
+            if mine and not safe:
+                cf = next(cf for cf in reversed(mine) if headroom(cf) < c.min_headroom - 1e-12)
+                floor = (f"fits with only {max(headroom(cf), 0):.1%} of its memory free, below "
+                         f"the {c.min_headroom:.0%} headroom floor (--min-headroom to lower it)")
+            hit = (prune(safe), rej, None if mine else why, floor)
             if len(_CARD_CONFIGS) >= _CACHE_MAX:
                 _CARD_CONFIGS.clear()
             _CARD_CONFIGS[key] = hit
-        mine, rej, why = hit
+        mine, rej, why, floor = hit
         rejected.update(rej)
         if why:
             unhoused[g.name] = why
+        if floor:
+            low[g.name] = floor
         settled += [_copy(cf) for cf in mine]
     rejected.update(unhoused)
+    rejected.update(low)
     return settled
 
 
@@ -817,8 +908,6 @@ def clear_caches() -> None:
     throughput._TIMINGS.clear()
     hardware._BY_OBJECT.clear()
     _HOUSING.clear()
-    _TEMPLATES.clear()
-    _PRICE_FREE.clear()
     _PLATFORMS.clear()
     _TOKENS.clear()
     _CARD_CONFIGS.clear()
@@ -894,45 +983,35 @@ def replica_throughput(arch: Architecture, wl: Workload, cf: Config, requests: i
 
 def prune(configs: list[Config]) -> list[Config]:
     """Drop configurations another of the same card type beats on both cost and time: they can never be the
-    cheapest plan within a deadline, the fastest within a budget, or a card type's best alternative.
-
-    o dominates cf when o costs no more, takes no longer (no time: forever), and differs in (cost, time).
-    Per card type, sorted by cost: cf is dominated by a strictly cheaper o when the fastest of those is no
-    slower, else by an o of the same cost that is faster - O(n log n), the same as comparing all pairs
-    (tests/test_speed.py checks it on random inputs)."""
-    by_card: dict[str, list[int]] = {}
-    for i, cf in enumerate(configs):
-        by_card.setdefault(cf.gpu.name, []).append(i)
-    dominated = [False] * len(configs)
-    for idx in by_card.values():
-        idx.sort(key=lambda i: configs[i].hosting.cost_usd)
-        cheaper, fastest_cheaper = False, math.inf   # any strictly cheaper one; the fastest of them
-        start = 0
-        while start < len(idx):
-            cost = configs[idx[start]].hosting.cost_usd
-            end = start
-            while end < len(idx) and configs[idx[end]].hosting.cost_usd == cost:
+    cheapest plan within a deadline, the fastest within a budget, or a card type's best alternative."""
+    from planner.decision import HEADROOM_PREFERRED, headroom
+    room = {id(cf): headroom(cf) for cf in configs}
+    # Only another of the same card, no dearer, can dominate: per card type, sorted by cost, each configuration
+    # is compared with the prefix that costs no more (not with every configuration of every card: a fleet
+    # catalogue's thousands of SKUs made that quadratic). tests/test_speed.py checks it equals all pairs.
+    by_card: dict[str, list[Config]] = {}
+    for cf in configs:
+        by_card.setdefault(cf.gpu.name, []).append(cf)
+    dominated: set[int] = set()
+    for group in by_card.values():
+        group = sorted(group, key=lambda x: x.hosting.cost_usd)
+        end = 0
+        for cf in group:
+            cost = cf.hosting.cost_usd
+            while end < len(group) and group[end].hosting.cost_usd <= cost:
                 end += 1
-            level = idx[start:end]           # the configurations of one cost
-            times = [configs[i].time_s for i in level]
-            timed = [t for t in times if t is not None]
-            fastest_timed = min(timed, default=math.inf)
-            untimed = len(timed) < len(times)
-            for i, t in zip(level, times):
-                if t is None:
-                    # no time (forever, but compared as 0): any cheaper one, or one of this cost with a time
-                    dominated[i] = cheaper or any(x != 0 for x in timed)
-                else:
-                    # a cheaper one no slower, a faster one of this cost, or (at time inf) an untimed one
-                    dominated[i] = (cheaper and fastest_cheaper <= t) or fastest_timed < t or \
-                        (untimed and t == math.inf)
-            cheaper = True
-            fastest_cheaper = min(fastest_cheaper, fastest_timed)   # an untimed one counts as inf
-            start = end
-    keep = [cf for cf, d in zip(configs, dominated) if not d]
+            t = cf.time_s if cf.time_s is not None else math.inf
+            # dominated: another of the same card no dearer, no slower, and at least as safe (headroom up to the
+            # 10% the decision rule prefers)
+            if any(o is not cf and (o.time_s if o.time_s is not None else math.inf) <= t
+                   and room[id(o)] >= min(room[id(cf)], HEADROOM_PREFERRED) - 1e-12
+                   and (o.hosting.cost_usd, o.time_s or 0) != (cost, cf.time_s or 0)
+                   for o in group[:end]):
+                dominated.add(id(cf))
+    keep = [cf for cf in configs if id(cf) not in dominated]
     # identical (cost, time) duplicates: keep the simplest strategy
     seen, out = set(), []
-    for cf in sorted(keep, key=lambda x: (x.zero, x.offload != "none")):
+    for cf in sorted(keep, key=lambda x: (len(x.savers), x.zero, x.offload != "none")):
         key = (cf.gpu.name, round(cf.hosting.cost_usd, 2), cf.time_s)
         if key not in seen:
             seen.add(key)
@@ -941,4 +1020,4 @@ def prune(configs: list[Config]) -> list[Config]:
 
 
 def job_for(arch: Architecture, wl: Workload, c: Constraints) -> JobSize:
-    return job_size(arch, wl, c.tokens, c.examples, c.epochs, c.requests)
+    return job_size(arch, wl, c.tokens, c.examples, c.epochs, c.requests, c.tokens_per_example)

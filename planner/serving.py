@@ -228,7 +228,7 @@ EXTRA_REPLICAS = 2               # counts beyond the smallest that carries the l
 
 def card_link(g, tp: int, bridged: bool) -> Card:
     """The link a replica's all-reduces cross: NVLink/xGMI on a baseboard (SXM, OAM) or a bridged pair, else
-    PCIe peer traffic (planner/timing.py PCIE_GBPS)."""
+    PCIe peer traffic."""
     from planner.throughput.inference import PCIE_ALLREDUCE_GBPS
     if g.nvlink and tp <= g.nvlink.width and (g.nvlink.width > 2 or bridged):
         return Card(g, "nvlink", g.nvlink.bandwidth_gbps)
@@ -284,7 +284,7 @@ def serving_configs(arch: Architecture, wl: Workload, cards, catalog, c, rejecte
     spec: ServingSpec = c.serving
     load, targets = spec.load(wl), spec.targets()
     out = []
-    for g, wg, stack, ev in cards:
+    for g, wg, stack, ev, savers in cards:
         wg1 = wg.model_copy(update={"batch_size": 1})
         bridged = nvlink_pairs(g, c)
         step = 1 if g.is_machine else purchase_step(g, catalog, bridged)
@@ -321,7 +321,7 @@ def serving_configs(arch: Architecture, wl: Workload, cards, catalog, c, rejecte
                 per_rate = load.rate_rps / r if load.rate_rps is not None else None
                 per_users = load.users / r if load.users is not None else None
                 op = at_load(arch, wg, card, tp, pp, load, per_rate, per_users, cap)
-                cf = replace(shape, count=count, replicas=r, stack=stack, evidence=ev, workload=wg)
+                cf = replace(shape, count=count, replicas=r, stack=stack, evidence=ev, workload=wg, savers=savers)
                 cf.serving = serving_dict(cap, op, r, tp, pp, load, spec, card)
                 out.append(cf)
         if not any(cf.gpu.name == g.name for cf in out):
@@ -359,7 +359,7 @@ def serving_dict(cap: ReplicaCapacity, op: OperatingPoint, replicas: int, tp: in
 def config_throughput(arch: Architecture, wl: Workload, cf, requests: int | None, link=None):
     """Throughput and time to serve `requests` on a configuration: at the sized load when one was given
     (cf.serving), else its static batch of wl.batch_size sequences per replica."""
-    from planner.timing import Throughput
+    from planner.throughput import Timing as Throughput
     tp, pp = split_of(cf)
     g = cf.gpu
     if cf.serving:

@@ -52,6 +52,8 @@ PLAN_OPTIONS = dict(WORKLOAD_OPTIONS, **{
     "ram-ratio": "value", "margin": "value", "require-nvlink": "flag", "parallel": "value", "alternatives": "value",
     "tokens": "value", "deadline": "value", "requests": "value", "objective": "value", "examples": "value",
     "epochs": "value",
+    "min-headroom": "value", "tokens-per-example": "value", "no-savers": "flag", "have": "list",
+    "max-machines": "value",
     # serving by load and latency, and the ownership assumptions behind the cost per token (planner/serving.py, tco.py)
     "rate": "value", "users": "value", "ttft": "value", "itl": "value", "years": "value", "utilization": "value",
     "pue": "value", "maintenance": "value", "residual": "value", "electricity": "value",
