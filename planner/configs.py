@@ -586,12 +586,18 @@ def machine_options(cf: Config, catalog: Catalog, c: Constraints) -> list[Machin
     pairs = nvlink_pairs(g, c) and cf.count > 1
     owned_hosts = c.owned.platforms if c.owned else {}
     out = []
+    # loop invariants, each the same expression as in the loop it left (prices are bit-for-bit the same)
+    card_usd = catalog.gpu_price_usd(g)
+    bridge_usd = catalog.to_usd(g.nvlink.bridge_price, g.currency) if g.nvlink else 0.0
     for p in catalog.platforms.values():
         if not platform_takes(p, g):
             continue
         cap = cards_per_host(g, p)
         fixed = getattr(p, "fixed_gpus", None)
         ks = [fixed] if fixed else range(1, min(cap, cf.count) + 1)
+        rate = catalog.rate(p.currency)
+        host_usd, network_usd = p.price / rate, p.network_per_node / rate      # Catalog.to_usd
+        owned_host = owned_hosts.get(p.name.lower())
         for k in ks:
             if k > cap or k > cf.count or k < getattr(p, "min_gpus", 1):
                 continue
@@ -606,14 +612,12 @@ def machine_options(cf: Config, catalog: Catalog, c: Constraints) -> list[Machin
                 continue
             bridges = k // 2 if pairs else 0
             # every price in USD: the platform's (host, RAM, network port) in its currency, a bridge in the card's
-            bridge_usd = catalog.to_usd(g.nvlink.bridge_price, g.currency) if g.nvlink else 0.0
-            ram_usd = catalog.to_usd(ram * p.ram_price_per_gb, p.currency)
-            cost = catalog.to_usd(p.price, p.currency) + k * catalog.gpu_price_usd(g) + ram_usd + bridges * bridge_usd
-            out.append(Machine(p, g, k, ram, cost, p.base_w + k * g.tdp_w, bridges,
-                               catalog.to_usd(p.network_per_node, p.currency), ram_usd, bridge_usd))
-            if owned_hosts.get(p.name.lower()):
-                host_usd = catalog.to_usd(p.price, p.currency) + ram_usd
-                out.append(replace(out[-1], cost_usd=cost - host_usd, owned=True, owned_usd=host_usd))
+            ram_usd = ram * p.ram_price_per_gb / rate
+            cost = host_usd + k * card_usd + ram_usd + bridges * bridge_usd
+            out.append(Machine(p, g, k, ram, cost, p.base_w + k * g.tdp_w, bridges, network_usd, ram_usd, bridge_usd))
+            if owned_host:
+                mine_usd = host_usd + ram_usd
+                out.append(replace(out[-1], cost_usd=cost - mine_usd, owned=True, owned_usd=mine_usd))
     return out
 
 
@@ -648,10 +652,17 @@ def cheapest_hosting(count: int, options: list[Machine], network: bool = True, m
                         cost[m][n], pick[m][n] = cost[m - 1][n - o.k] + o.cost_usd + extra(o), o
     else:
         cost[0][0] = 0.0                          # row 0: any number of machines
+        row, picks = cost[0], pick[0]
+        terms = [(o, o.k, o.cost_usd, extra(o)) for o in multi]    # the same sums, without attribute look-ups
         for n in range(1, count + 1):
-            for o in multi:
-                if o.k <= n and cost[0][n - o.k] + o.cost_usd + extra(o) < cost[0][n]:
-                    cost[0][n], pick[0][n] = cost[0][n - o.k] + o.cost_usd + extra(o), o
+            best_n, best_o = row[n], None
+            for o, k, machine_usd, port_usd in terms:
+                if k <= n:
+                    v = row[n - k] + machine_usd + port_usd
+                    if v < best_n:
+                        best_n, best_o = v, o
+            if best_o is not None:
+                row[n], picks[n] = best_n, best_o
 
     def bought_best(n: int, most: int) -> tuple[float, list[Machine]]:
         """The cheapest n cards in 1..most bought machines (the multi-machine kind), and those machines."""
