@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import sys
 import typing
@@ -17,20 +16,7 @@ from pydantic import ValidationError
 
 from planner.errors import InputError
 
-SUBCOMMANDS = ("estimate", "catalog", "models", "scenario", "plan", "completion", "serve")
-FLAG_OF = {"batch_size": "--batch-size", "seq_len": "--seq-len", "new_tokens": "--new-tokens",
-           "lora_rank": "--lora-rank", "lora_targets": "--lora-targets", "zero_stage": "--zero", "gpus": "--gpus",
-           "method": "--method", "precision": "--precision", "optimizer": "--optimizer", "offload": "--offload",
-           "attention": "--attention", "parallel": "--parallel", "engine": "--engine", "framework": "--framework",
-           "loss": "--loss", "grad_accum": "--grad-accum", "kv_cache_dtype": "--kv-cache-dtype",
-           "gpu_layers": "--gpu-layers", "gpu_memory_utilization": "--gpu-memory-utilization"}
-
-
-# Job sizes far beyond any real job (the largest pre-training runs are ~4e13 tokens); larger ones only overflow
-# the solver's time coefficients
-MAX_TOKENS = 1e15
-MAX_EXAMPLES = 10**9
-MAX_REQUESTS = 10**12
+SUBCOMMANDS = ("estimate", "catalog", "models", "scenario", "plan", "completion", "serve", "schema", "mcp")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,108 +24,58 @@ class _Parser(argparse.ArgumentParser):
         raise InputError(message)
 
 
-class _Help(argparse.ArgumentDefaultsHelpFormatter):
-    """Help shows each option's default (and, through the metavar, its allowed values)."""
-
-    def _get_help_string(self, action):
-        if action.default in (None, False, [], argparse.SUPPRESS):
-            return action.help
-        return super()._get_help_string(action)
+class _Help(argparse.RawDescriptionHelpFormatter):
+    pass
 
 
-def _choice(flag: str, values: tuple[str, ...], aliases: dict[str, str] | None = None):
-    """An argparse type for a closed set of values: case-insensitive, aliases mapped, close matches suggested."""
-    aliases = aliases or {}
-
-    def parse(text: str) -> str:
-        v = text.strip().lower()
-        v = aliases.get(v, v)
-        if v in values:
-            return v
-        import difflib
-        close = difflib.get_close_matches(v, list(values) + list(aliases), n=3, cutoff=0.5)
-        hint = f"; did you mean {' or '.join(close)}?" if close else ""
-        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(values)}{hint}")
-    parse.__name__ = flag      # argparse names the type in its message: "invalid <name> value"
-    return parse
-
-
-def _add_choice(p, flag: str, values: tuple[str, ...], default=None, help: str = "", aliases=None) -> None:
-    p.add_argument(flag, type=_choice(flag, values, aliases), default=default, metavar="{" + ",".join(values) + "}",
-                   help=help)
-
-
-def _workload_args(p: argparse.ArgumentParser, planning: bool) -> None:
-    from planner.workload import (METHOD_ALIASES, PRECISION_ALIASES, Attention, Engine, Framework, KVCacheDtype,
-                                  Loss, Method, Optimizer, Precision)
-    vals = typing.get_args
-    p.add_argument("--model", required=True,
-                   help="built-in name or size alias (70b, 8x7b), Hugging Face id (org/name), model folder, "
-                        "config.json or .gguf file")
-    _add_choice(p, "--method", vals(Method), "inference", "what to run; pretrain = full training from scratch "
-                "(Chinchilla tokens by default), full = full fine-tuning", METHOD_ALIASES)
-    _add_choice(p, "--precision", vals(Precision), None, "weights/compute format (default: bf16 for inference "
-                "and LoRA, bf16-mixed for full training, nf4 for QLoRA)", PRECISION_ALIASES)
-    p.add_argument("--batch-size", type=int, default=1, help="micro-batch per GPU (inference: concurrent sequences)")
-    p.add_argument("--seq-len", type=int, default=2048, help="training sequence / inference prompt length (tokens)")
-    p.add_argument("--new-tokens", type=int, default=256, help="tokens generated per sequence (inference)")
-    _add_choice(p, "--optimizer", vals(Optimizer), "adamw")
-    p.add_argument("--lora-rank", type=int, default=16)
-    p.add_argument("--lora-targets", default="all-linear", help="all-linear | attention | q_proj,v_proj,...")
-    gc = p.add_mutually_exclusive_group()
-    gc.add_argument("--gradient-checkpointing", dest="gc", action="store_true", default=None,
-                    help="recompute activations in backward (default: on for QLoRA)")
-    gc.add_argument("--no-gradient-checkpointing", dest="gc", action="store_false")
-    _add_choice(p, "--attention", vals(Attention), "auto", "attention kernel (auto: the stack's default)")
-    _add_choice(p, "--engine", vals(Engine), None, "inference runtime (default: transformers generate(), which the "
-                "measurements cover; on Apple machines mlx when planning)")
-    _add_choice(p, "--framework", vals(Framework), None, "training stack (default: hf = HF Trainer + peft + "
-                "bitsandbytes; on Apple machines mlx-lm when planning)")
-    _add_choice(p, "--loss", vals(Loss), "auto", "cross-entropy implementation (auto: the stack's default)")
-    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
-    p.add_argument("--activation-offload", action="store_true", help="keep activation checkpoints in host RAM")
-    _add_choice(p, "--kv-cache-dtype", vals(KVCacheDtype), "auto", "KV cache format (auto: the compute dtype)")
-    p.add_argument("--gpu-layers", type=int, help="llama.cpp -ngl: layers on the GPU (default: all)")
-    p.add_argument("--gpu-memory-utilization", type=float, default=0.90, help="vLLM: share of each card it may use")
-    if not planning:
-        p.add_argument("--gpus", type=int, default=1)
-        p.add_argument("--zero", type=int, default=0, choices=[0, 1, 2, 3], help="ZeRO / FSDP stage")
-        _add_choice(p, "--offload", ("none", "optimizer", "optimizer+params"), "none", "what lives in host RAM")
-        _add_choice(p, "--parallel", ("auto", "tensor", "pipeline"), "auto", "inference split over --gpus")
-    p.add_argument("--json", action="store_true", help="print one JSON document and nothing else")
+def add_request_options(p: argparse.ArgumentParser, model) -> None:
+    """One CLI option per field of a planner.api request model: --the-field-name (or its declared flag), its
+    description as help, its default shown, its closed set of values as the metavar. Values are passed on as
+    typed and validated by the model, so the CLI, the web API and MCP give the same one-line errors."""
+    from planner import api
+    for name, field in model.model_fields.items():
+        meta = api.cli_meta(field)
+        flag = api.flag_of(name, model)
+        flags = [flag, *meta.aliases]
+        help_text = field.description or ""
+        default = field.default
+        if default not in (None, False, [], ()) and not field.is_required():
+            help_text += f" (default: {default})"
+        if field.annotation is bool:
+            p.add_argument(*flags, dest=name, action="store_true", default=argparse.SUPPRESS, help=help_text)
+        elif field.annotation == typing.Optional[bool]:
+            g = p.add_mutually_exclusive_group()
+            g.add_argument(*flags, dest=name, action="store_const", const=True, default=argparse.SUPPRESS,
+                           help=help_text)
+            g.add_argument("--no-" + flag.removeprefix("--"), dest=name, action="store_const", const=False,
+                           default=argparse.SUPPRESS)
+        else:
+            values = _literal_values(field.annotation)
+            metavar = meta.metavar or ("{" + ",".join(str(v) for v in values) + "}" if values else None)
+            repeat = typing.get_origin(_unwrap(field.annotation)) is list
+            p.add_argument(*flags, dest=name, required=field.is_required(), default=argparse.SUPPRESS,
+                           action="append" if repeat else "store", metavar=metavar, help=help_text)
 
 
-def _plan_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--budget", type=_positive_float, help="spending limit in --currency")
-    p.add_argument("--currency", default="USD", help="currency of budget and prices (see `plan catalog`)")
-    p.add_argument("--max-gpus", type=int, default=64)
-    p.add_argument("--gpus", type=int, help="plan for exactly this many GPUs (a recipe's count; default: any)")
-    p.add_argument("--include", action="append", default=[], help="only these GPUs (repeat or comma-separate)")
-    p.add_argument("--exclude", action="append", default=[], help="never these GPUs")
-    p.add_argument("--allow-used", action="store_true", help="consider used-market cards")
-    p.add_argument("--zero", type=int, choices=[0, 1, 2, 3], help="force a ZeRO/FSDP stage (default: try all)")
-    _add_choice(p, "--offload", ("none", "optimizer", "optimizer+params", "any"), "none",
-                "CPU offload the planner may use besides none (it is slow, so never by default)")
-    _add_choice(p, "--force-offload", ("optimizer", "optimizer+params"), None,
-                "plan only with this CPU offload (e.g. Answer.AI's 70B recipe on 24 GB cards)")
-    p.add_argument("--ram-ratio", type=float, default=1.0, help="system RAM >= ratio x VRAM, per machine")
-    p.add_argument("--margin", type=float, default=0.05, help="fraction of each card's memory kept free")
-    p.add_argument("--require-nvlink", action="store_true", help="cards bridged in pairs or on an NVSwitch")
-    _add_choice(p, "--parallel", ("auto", "tensor", "pipeline"), "auto",
-                "inference split: auto/pipeline (layers split) or tensor (one NVLink domain, one host)")
-    p.add_argument("--catalog", action="append", default=[], help="YAML file adding or overriding entries")
-    p.add_argument("--alternatives", type=int, default=3, help="next-cheapest plans with other GPUs (0-10)")
-    _add_choice(p, "--objective", ("cost", "time"), "cost",
-                "recommend the cheapest plan that meets the deadline, or the fastest within the budget")
-    p.add_argument("--tokens", type=_positive_float,
-                   help="training tokens (default: pretrain 20 x parameters; fine-tuning --examples x --seq-len x "
-                        "--epochs)")
-    p.add_argument("--examples", type=int, help="fine-tuning examples in the job (default 10,000)")
-    p.add_argument("--epochs", type=_positive_float, help="passes over the examples (default 3)")
-    p.add_argument("--deadline", "--deadline-days", dest="deadline", type=_duration_days,
-                   help="the job must finish within this: 14d, 36h, 2w or 'none' (default: 7d for the stated job)")
-    p.add_argument("--requests", type=int, help="inference: sequences to serve (default 10,000)")
-    p.add_argument("--proposal", help="write a procurement proposal to FILE.md or FILE.html")
+def _unwrap(annotation):
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
+def _literal_values(annotation) -> tuple:
+    annotation = _unwrap(annotation)
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)
+    for arg in typing.get_args(annotation):
+        if typing.get_origin(_unwrap(arg)) is typing.Literal:
+            return typing.get_args(_unwrap(arg))
+    return ()
+
+
+def request_of(a: argparse.Namespace, model):
+    from planner import api
+    return api.request(model, {k: v for k, v in vars(a).items() if k in model.model_fields})
 
 
 COMMANDS_EPILOG = """other commands:
@@ -148,12 +84,15 @@ COMMANDS_EPILOG = """other commands:
   plan catalog             the hardware catalogue, prices and rental rates
   plan models              built-in models and size aliases
   plan completion SHELL    print a bash or zsh completion script
+  plan serve               a local web page and JSON API (OpenAPI at /docs)
+  plan schema KIND         JSON Schema of plan|estimate|capacity|scenario|catalog|models --json output
+  plan mcp                 a Model Context Protocol server on stdio for AI assistants
 
 exit status: 0 a plan was found, 2 bad input, 3 no plan fits, 1 internal error"""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from planner import __version__
+    from planner import __version__, api
     root = _Parser(prog="plan", description="What hardware to buy (GPUs, hosts, system RAM) to run an LLM "
                    "workload, what it costs and how long the job takes.", epilog=COMMANDS_EPILOG,
                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -161,12 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", parser_class=_Parser)
     pp = sub.add_parser("plan", prog="plan", help="find the hardware (the default command: `plan --model ...`)",
                         description="Find the cheapest hardware that runs the workload (the default command).",
-                        epilog=COMMANDS_EPILOG, formatter_class=_HelpWithEpilog)
-    _workload_args(pp, planning=True)
-    _plan_args(pp)
+                        epilog=COMMANDS_EPILOG, formatter_class=_Help)
+    add_request_options(pp, api.PlanRequest)
+    pp.add_argument("--json", action="store_true", help="print one JSON document and nothing else")
     pe = sub.add_parser("estimate", help="peak GPU memory and system RAM of one configuration",
                         formatter_class=_Help)
-    _workload_args(pe, planning=False)
+    add_request_options(pe, api.EstimateRequest)
+    pe.add_argument("--json", action="store_true", help="print one JSON document and nothing else")
     pc = sub.add_parser("catalog", help="list the hardware catalogue")
     pc.add_argument("--catalog", action="append", default=[])
     pc.add_argument("--json", action="store_true")
@@ -178,153 +118,69 @@ def build_parser() -> argparse.ArgumentParser:
     pm = sub.add_parser("models", help="list built-in models and size aliases")
     pm.add_argument("--json", action="store_true")
     pcomp = sub.add_parser("completion", help="print a shell completion script")
-    pcomp.add_argument("shell", type=_choice("shell", ("bash", "zsh")))
+    pcomp.add_argument("shell", type=_choice_of("shell", ("bash", "zsh")))
     pw = sub.add_parser("serve", help="a local web page and JSON API over the same planner")
     pw.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     pw.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     pw.add_argument("--open", action="store_true", help="open the page in the default browser")
+    pw.add_argument("--workers", type=int, default=None,
+                    help="processes that plan in parallel (default: one per core)")
+    psch = sub.add_parser("schema", help="print the JSON Schema of a command's --json output (and its request)")
+    psch.add_argument("kind", type=_choice_of("kind", tuple(api.RESULTS)))
+    sub.add_parser("mcp", help="a Model Context Protocol server on stdio (tools: plan, estimate, capacity, "
+                   "catalog) for AI assistants")
     return root
 
 
-class _HelpWithEpilog(_Help, argparse.RawDescriptionHelpFormatter):
-    pass
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
-    return value
-
-
-def _duration_days(text: str) -> float:
-    t = text.strip().lower()
-    if t in ("none", "no", "off"):
-        return math.inf                               # explicitly no deadline
-    scale = {"d": 1.0, "h": 1 / 24, "w": 7.0}.get(t[-1:], None)
-    try:
-        value = float(t[:-1]) * scale if scale is not None else float(t)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a duration like 14d, 36h, 2w or none, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive duration, got {text!r}")
-    return value
-
-
-def _split(values: list[str]) -> list[str]:
-    return [v.strip() for item in values for v in item.split(",") if v.strip()]
-
-
-def _workload(a, **override):
-    from planner.workload import Workload
-    kw = dict(method=a.method, precision=a.precision, batch_size=a.batch_size, seq_len=a.seq_len,
-              new_tokens=a.new_tokens, optimizer=a.optimizer, lora_rank=a.lora_rank, lora_targets=a.lora_targets,
-              gradient_checkpointing=a.gc, attention=a.attention, loss=a.loss, grad_accum=a.grad_accum,
-              activation_offload=a.activation_offload, kv_cache_dtype=a.kv_cache_dtype, gpu_layers=a.gpu_layers,
-              gpu_memory_utilization=a.gpu_memory_utilization)
-    if a.engine is not None:
-        kw["engine"] = a.engine
-    if a.framework is not None:
-        kw["framework"] = a.framework
-    if getattr(a, "command", "") == "estimate":
-        kw.update(gpus=a.gpus, zero_stage=a.zero, offload=a.offload, parallel=a.parallel)
-    elif a.method == "inference":
-        kw.update(parallel=a.parallel)
-    kw.update(override)
-    return Workload(**kw)
-
-
-def _resolve_model(name: str):
-    """(architecture, notes): where the model came from and what its stored weights are (planner/sources.py)."""
-    from planner.data import builtin_registry
-    arch, note = builtin_registry().resolve(name)
-    return arch, ([note] if note else []) + list(arch.notes)
+def _choice_of(name: str, values: tuple[str, ...]):
+    """An argparse type for a closed set of words (subcommand arguments such as the shell or schema kind)."""
+    def parse(text: str) -> str:
+        v = text.strip().lower()
+        if v in values:
+            return v
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(values)}")
+    parse.__name__ = name
+    return parse
 
 
 def cmd_estimate(a, out) -> int:
-    from planner.estimator import estimate
+    from planner import api
     from planner.render import console_for, render_estimate
-    arch, notes = _resolve_model(a.model)
-    wl = _workload(a)
-    est = estimate(arch, wl)
+    result = api.run_estimate(request_of(a, api.EstimateRequest))
     if a.json:
-        d = est.to_dict()
-        d["assumptions"] = notes + d["assumptions"]
-        d["workload"] = wl.model_dump()
-        out.write(json.dumps(d, indent=1) + "\n")
-    else:
-        render_estimate(console_for(out), est, notes)
+        out.write(api.dumps(result))
+    else:                                      # the notes are already the first assumptions
+        render_estimate(console_for(out), result, [])
     return 0
 
 
-def constraints_from_args(a):
-    from planner.configs import Constraints
-    if a.requests is not None and not 0 < a.requests <= MAX_REQUESTS:
-        raise InputError(f"--requests must be between 1 and {MAX_REQUESTS:,}, got {a.requests}")
-    if a.examples is not None and not 0 < a.examples <= MAX_EXAMPLES:
-        raise InputError(f"--examples must be between 1 and {MAX_EXAMPLES:,}, got {a.examples}")
-    if a.tokens is not None and a.tokens > MAX_TOKENS:
-        raise InputError(f"--tokens must be at most {MAX_TOKENS:,.0f} (1,000 times the largest training runs), "
-                         f"got {a.tokens:g}")
-    if a.alternatives < 0 or a.alternatives > 10:
-        raise InputError(f"--alternatives must be 0-10, got {a.alternatives}")
-    if a.method == "inference" and (a.zero is not None or a.offload != "none" or a.force_offload):
-        raise InputError("--zero and --offload apply to training methods, not inference")
-    return Constraints(budget=a.budget, currency=a.currency.upper(), max_gpus=a.max_gpus, include=_split(a.include),
-                       exclude=_split(a.exclude), allow_used=a.allow_used, zero=a.zero,
-                       offload=None if a.offload == "none" else a.offload, force_offload=a.force_offload,
-                       ram_ratio=a.ram_ratio, margin=a.margin, require_nvlink=a.require_nvlink,
-                       tokens=int(a.tokens) if a.tokens is not None else None, examples=a.examples, epochs=a.epochs,
-                       deadline_s=a.deadline * 86400 if a.deadline is not None else None,
-                       requests=a.requests, objective=a.objective,
-                       stack_explicit=a.framework is not None or a.engine is not None, gpus=a.gpus)
-
-
 def cmd_plan(a, out, err=None) -> int:
-    from planner.catalog import load_catalog
-    from planner.render import console_for, plan_json, render_plan
-    from planner.solver import plan
-    arch, notes = _resolve_model(a.model)
-    wl = _workload(a)
-    c = constraints_from_args(a)
-    if a.proposal:
-        from planner.proposal import check_output_path
-        check_output_path(a.proposal)
-    catalog = load_catalog(a.catalog)
-    res = plan(arch, wl, catalog, c, alternatives=a.alternatives)
-    budget_text = f"(budget {a.budget:,.0f} {c.currency})" if a.budget else "(no budget given)"
-    if a.proposal and res.feasible:
-        from planner.proposal import write_proposal
-        write_proposal(a.proposal, arch, wl, c, catalog, res, notes)
+    from planner import api
+    from planner.render import console_for, render_plan
+    req = request_of(a, api.PlanRequest)
+    result = api.run_plan(req)
+    res, notes, catalog, c = result._result
     if a.json:
-        out.write(json.dumps(plan_json(res, notes, catalog), indent=1) + "\n")
+        out.write(api.dumps(result))
     else:
+        budget_text = f"(budget {req.budget:,.0f} {c.currency})" if req.budget else "(no budget given)"
         render_plan(console_for(out), res, notes, catalog, budget_text)
-    if a.proposal and not res.feasible:
-        print(f"no proposal written to {a.proposal}: no plan fits ({res.binding})", file=err or sys.stderr)
+    if req.proposal and not res.feasible:
+        print(f"no proposal written to {req.proposal}: no plan fits ({res.binding})", file=err or sys.stderr)
     return 0 if res.feasible else 3
 
 
 def cmd_catalog(a, out) -> int:
     from rich.table import Table
 
-    from planner.catalog import load_catalog
+    from planner import api
     from planner.render import console_for
-    from planner.software import FAMILIES
-    cat = load_catalog(a.catalog)
-    software = {f.label: {"family": f.name, "training": {k: list(v) for k, v in f.frameworks.items()},
-                          "serving": list(f.engines), "default_training": f.default_framework,
-                          "default_serving": f.default_engine, "note": f.note} for f in FAMILIES.values()}
+    result = api.run_catalog(a.catalog)
     if a.json:
-        out.write(json.dumps({"as_of": cat.as_of, "gpus": [g.model_dump() for g in cat.gpus.values()],
-                              "platforms": [p.model_dump() for p in cat.platforms.values()],
-                              "rentals": [r.model_dump() for rs in cat.rentals.values() for r in rs],
-                              "software": software, "rates": cat.rates, "rates_as_of": cat.rates_as_of},
-                             indent=1) + "\n")
+        out.write(api.dumps(result))
         return 0
+    cat = result._catalog
+    software = {label: sw.model_dump() for label, sw in result.software.items()}
     t = Table(title=f"GPUs and machines: memory GB, bandwidth GB/s, dense bf16 TFLOPS (prices as of {cat.as_of})",
               title_justify="left")
     for col in ("name", "GB", "GB/s", "TFLOPS", "TDP W", "NVLink", "form", "cooling", "market", "price"):
@@ -365,11 +221,11 @@ def cmd_catalog(a, out) -> int:
 
 
 def cmd_models(a, out) -> int:
+    from planner import api
     from planner.data import builtin_registry
     reg = builtin_registry()
     if a.json:
-        out.write(json.dumps({"models": {k: {"params": m.params, "family": m.family, "source": m.source}
-                                         for k, m in reg.models.items()}, "aliases": reg.aliases}, indent=1) + "\n")
+        out.write(api.dumps(api.models()))
         return 0
     for k, m in reg.models.items():
         out.write(f"{k:22} {m.params / 1e9:8.2f}B  {m.family:12} {m.source}\n")
@@ -379,13 +235,25 @@ def cmd_models(a, out) -> int:
 
 def cmd_serve(a, out) -> int:
     from planner.web.server import serve
-    return serve(a.host, a.port, open_browser=a.open, out=out)
+    return serve(a.host, a.port, open_browser=a.open, out=out, workers=a.workers)
+
+
+def cmd_schema(a, out) -> int:
+    from planner import api
+    out.write(json.dumps(api.schema(a.kind), indent=1) + "\n")
+    return 0
+
+
+def cmd_mcp(a, out) -> int:
+    from planner.mcp_server import run_stdio
+    return run_stdio()
 
 
 def _validation_message(e: ValidationError) -> str:
     err = e.errors()[0]
     loc = [str(x) for x in err["loc"]]
-    field = FLAG_OF.get(loc[0], loc[0]) if loc else "input"
+    from planner.api import flag_of
+    field = flag_of(loc[0]) if loc else "input"
     msg = err["msg"].removeprefix("Value error, ")
     if err.get("type") == "literal_error":
         msg = f"got {err.get('input')!r}; {msg.lower()}"
@@ -423,7 +291,8 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
         if a.command == "plan":
             return cmd_plan(a, out, err)
         return {"estimate": cmd_estimate, "catalog": cmd_catalog, "models": cmd_models,
-                "completion": cmd_completion, "serve": cmd_serve}[a.command](a, out)
+                "completion": cmd_completion, "serve": cmd_serve, "schema": cmd_schema,
+                "mcp": cmd_mcp}[a.command](a, out)
     except InputError as e:
         print(f"error: {_one_line(str(e))}", file=err)
         return 2

@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from planner.catalog import GPU, MAX_RATE, MIN_RATE, Catalog, load_catalog
-from planner.cli import MAX_EXAMPLES, MAX_REQUESTS, MAX_TOKENS
+from planner.api import MAX_EXAMPLES, MAX_REQUESTS, MAX_TOKENS
 from planner.data import builtin_registry
 from planner.files import read_text, read_yaml
 from planner.errors import InputError
@@ -418,7 +418,9 @@ def cmd_scenario(a, out) -> int:
     fmt = "json" if a.json else "csv" if a.csv else "table"
     sc, rows = run_scenario(a.file, progress=(fmt == "table" and sys.stdout.isatty()))
     if fmt == "json":
-        out.write(json.dumps({"scenario": sc.name, "mode": sc.mode, "variants": rows}, indent=1) + "\n")
+        from planner import api
+        out.write(api.dumps(api.ScenarioResult.model_validate({"scenario": sc.name, "mode": sc.mode,
+                                                               "variants": rows})))
     elif fmt == "csv":
         keys = list(dict.fromkeys(k for r in rows for k in r))
         buf = io.StringIO()
