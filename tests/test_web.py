@@ -50,7 +50,7 @@ def request(server, method, path, body=None, headers=None, raw=None):
     r = conn.getresponse()
     payload = r.read()
     conn.close()
-    return r.status, dict(r.getheaders()), payload
+    return r.status, r.headers, payload     # header names are case-insensitive (r.headers is a Message)
 
 
 def test_plan_api_equals_cli_json(server):
@@ -210,11 +210,11 @@ def test_upload_limits(server):
 
 
 def test_internal_error_is_500_with_the_cli_line(server, monkeypatch):
-    import planner.cli
+    import planner.api
 
-    def broken(a, out, err=None):
+    def broken(req, files=True):
         raise RuntimeError("boom")
-    monkeypatch.setattr(planner.cli, "cmd_plan", broken)
+    monkeypatch.setattr(planner.api, "run_plan", broken)
     monkeypatch.delenv("PLANNER_DEBUG", raising=False)
     status, _, payload = request(server, "POST", "/api/plan", {"model": "70b"})
     assert status == 500
