@@ -655,6 +655,9 @@ def scenario(path: str) -> ScenarioResult:
     return out
 
 
+RUNNERS = {"plan": run_plan, "estimate": run_estimate}     # request kind -> function(request) -> result
+
+
 def schema(kind: str) -> dict:
     """The JSON Schema of a command's result (`plan schema KIND`), with its request's schema under 'request'."""
     if kind not in RESULTS:
