@@ -318,7 +318,7 @@ class State:
             self.pending -= 1
 
 
-def _call_work(kind, options, upload, proposal):
+def _call_work(kind, options, upload=None, proposal=None):
     return work(kind, options, upload, proposal)
 
 
