@@ -17,6 +17,7 @@ Bad input raises planner.errors.InputError naming the option (`.field`) and the 
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import typing
 from dataclasses import dataclass
@@ -593,7 +594,7 @@ def run_plan(req: PlanRequest, files: bool = True) -> PlanResult:
     if req.proposal:
         from planner.proposal import check_output_path
         check_output_path(req.proposal)
-    catalog = load_catalog(list(req.catalog))
+    catalog = load_catalog(list(req.catalog)) if req.catalog else builtin_catalog()
     res = solve(arch, wl, catalog, c, alternatives=req.alternatives)
     if req.proposal and res.feasible:
         from planner.proposal import write_proposal
@@ -601,6 +602,14 @@ def run_plan(req: PlanRequest, files: bool = True) -> PlanResult:
     out = PlanResult.model_validate(plan_json(res, notes, catalog))
     out._result = (res, notes, catalog, c)
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def builtin_catalog():
+    """The built-in catalogue, validated once per process (about a fifth of a plan's time otherwise); the planner
+    only reads it."""
+    from planner.catalog import load_catalog
+    return load_catalog([])
 
 
 def run_catalog(files: list[str] | tuple[str, ...] = ()) -> CatalogResult:
