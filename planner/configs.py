@@ -22,9 +22,11 @@ from planner.catalog import GB, GPU, Catalog, Platform
 from planner.errors import InputError
 from planner.estimator import CHECKPOINT_SHARD_BYTES, VLLM_GPU_MEMORY_UTILIZATION, Estimate, estimate
 from planner.software import evidence, stack_for
-from planner.timing import (DEFAULT_DEADLINE_DAYS, NETWORK_EFFICIENCY, PCIE_GBPS, JobSize, comm_bytes_per_step,
-                            comm_seconds, inference_throughput, job_size, min_gpus_for_deadline,
-                            training_throughput)
+from planner.throughput import time_training
+from planner.throughput.comm import DEFAULT_NODE_NETWORK_GBITS, Link, network_link, nvlink_link, pcie_link
+from planner.throughput.hardware import card_of
+from planner.throughput.training import min_gpus_for_deadline
+from planner.timing import DEFAULT_DEADLINE_DAYS, JobSize, inference_throughput, job_size
 from planner.workload import Workload
 
 STRATEGIES = [(0, "none"), (1, "none"), (2, "none"), (3, "none"), (2, "optimizer"), (3, "optimizer"),
@@ -166,6 +168,9 @@ class Config:
     tokens_per_s: float = 0.0
     time_s: float | None = None
     time_detail: str = ""
+    link: str = ""                      # what the time's communication crossed: none, nvlink, pcie, network, unified
+    time_basis: str = ""                # how the time was obtained (planner/throughput/basis.py)
+    time_range_s: tuple[float, float] | None = None
 
     @property
     def strategy(self) -> str:
@@ -368,7 +373,7 @@ def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, 
         counts = {_round_up(max(base, lo), step)} | {_round_up(base * f, step) for f in SPEEDUP_FACTORS}
         if deadline_tokens and not g.is_machine:
             # the smallest count that meets the deadline at compute speed (communication is timed in settle)
-            counts.add(_round_up(max(base, min_gpus_for_deadline(arch, wg, g.bf16_tflops, deadline_tokens,
+            counts.add(_round_up(max(base, min_gpus_for_deadline(arch, wg, card_of(g), deadline_tokens,
                                                                  c.deadline)), step))
         counts = sorted(counts)
         if c.gpus is not None:
@@ -537,16 +542,37 @@ def cheapest_hosting(count: int, options: list[Machine]) -> Hosting | None:
     return best
 
 
-def link_of(cf: Config, hosting: Hosting) -> tuple[str, float]:
-    """The slowest link the configuration's collectives cross, and its bandwidth in GB/s."""
+def link_of(cf: Config, hosting: Hosting) -> Link:
+    """The slowest link the configuration's collectives cross, as bought: NVLink only on baseboards and on
+    bridged pairs, PCIe (peer-to-peer, or staged through host memory on GeForce cards) otherwise, and the
+    machines' network when there are several."""
     g = cf.gpu
+    card = card_of(g)
+    if g.is_machine:
+        return Link("unified", 0.0, "unified memory")
+    machine = hosting.machines[0][0]
+    baseboard = bool(g.nvlink) and g.nvlink.width > 2 and g.form in ("sxm", "oam")
+    bridged = bool(g.nvlink) and all(m.bridges * 2 >= m.k for m, _ in hosting.machines) and machine.k <= 2
+    if cf.count <= 1:
+        intra = Link("none", 0.0, "one GPU")
+    elif baseboard or bridged:
+        intra = nvlink_link(card, g.nvlink.bandwidth_gbps)
+    else:
+        lanes = min(getattr(m.platform, "pcie_lanes_per_gpu", None) or 16 for m, _ in hosting.machines)
+        intra = pcie_link(card, lanes)
     if hosting.count > 1:
-        gbps = min(getattr(m.platform, "network_gbps", 100.0) for m, _ in hosting.machines)
-        return f"{gbps:g} Gb/s network", gbps / 8 * NETWORK_EFFICIENCY
-    k = hosting.machines[0][0].k
-    if g.nvlink and (g.nvlink.width >= k) and (g.nvlink.width > 2 or k <= 2):
-        return "NVLink", g.nvlink.bandwidth_gbps
-    return "PCIe", PCIE_GBPS
+        gbits = min(_node_network_gbits(m) for m, _ in hosting.machines)
+        return network_link(gbits, intra)
+    return intra
+
+
+def _node_network_gbits(m: Machine) -> float:
+    """A machine's network bandwidth: per-GPU NICs (HGX rails) times its cards, else its one port."""
+    p = m.platform
+    per_gpu = getattr(p, "nic_gbps_per_gpu", None)
+    if per_gpu:
+        return per_gpu * m.k
+    return getattr(p, "network_gbps", None) or DEFAULT_NODE_NETWORK_GBITS
 
 
 def settle(arch: Architecture, job: JobSize, cf: Config, catalog: Catalog, c: Constraints) -> Config | None:
@@ -559,14 +585,13 @@ def settle(arch: Architecture, job: JobSize, cf: Config, catalog: Catalog, c: Co
     if cf.parts:
         return cf
     if wl.training:
-        link, gbps = link_of(cf, cf.hosting)
-        e = cf.estimate
-        weight_total = e.breakdown["weights"] * (cf.count if cf.zero >= 3 else 1)
-        comm = comm_seconds(comm_bytes_per_step(arch, wl, e.trainable_params, weight_total, cf.zero), cf.count, gbps)
-        tp = training_throughput(arch, wl, cf.gpu.bf16_tflops, cf.count, cf.offload, job.tokens, comm, link)
+        link = link_of(cf, cf.hosting)
+        t = time_training(arch, wl, cf.gpu, cf.count, cf.zero, cf.offload, link, job.tokens)
+        cf.tokens_per_s, cf.time_s, cf.time_detail = t.tokens_per_s, t.seconds, t.detail
+        cf.link, cf.time_basis, cf.time_range_s = t.link, t.basis, t.range_s
     else:
         tp = replica_throughput(arch, wl, cf, job.requests)
-    cf.tokens_per_s, cf.time_s, cf.time_detail = tp.tokens_per_s, tp.seconds, tp.detail
+        cf.tokens_per_s, cf.time_s, cf.time_detail = tp.tokens_per_s, tp.seconds, tp.detail
     return cf
 
 

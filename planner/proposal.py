@@ -90,14 +90,19 @@ def _sections(arch: Architecture, wl: Workload, c: Constraints, catalog: Catalog
         "" if res.deadline_s is None else f"; deadline {human_time(res.deadline_s)}"),
         f"throughput: ~{p.tokens_per_s:,.0f} tokens/s ({p.time_detail})"]
     if p.time_s is not None:
-        timing.append(f"time to result: {human_time(p.time_s)}")
+        rng = "" if not p.time_range_s else \
+            f" (likely {human_time(p.time_range_s[0])} - {human_time(p.time_range_s[1])})"
+        timing.append(f"time to result: {human_time(p.time_s)}{rng}")
+    if p.time_basis:
+        timing.append(f"time basis: {p.time_basis}; link: {p.link or 'n/a'}")
         timing.append(f"energy: {p.energy_kwh:,.0f} kWh at {catalog.electricity_usd_per_kwh:g} USD/kWh = "
                       f"{p.energy_cost:,.0f} {cur}")
     if p.rent:
         timing.append(rent_line(p))
-    time_model = ("time model (modelled): FLOPs (6 x parameters x tokens for full training, 2-3 forwards for "
-                  "LoRA/QLoRA) / (TFLOPS x utilisation measured on H100), slowed to the communication time over "
-                  "the cards' link where that is longer" if wl.training else
+    time_model = ("time model (planner/throughput/training.py): each step's matmuls, attention, pointwise traffic, "
+                  "QLoRA dequantisation and host launch time on this card, the optimizer step, offload and "
+                  "communication over the link bought, with stack efficiencies fitted on measured and published "
+                  "runs (benchmarks/throughput.py)" if wl.training else
                   "time model (modelled): prefill FLOPs / (TFLOPS x utilisation); each decode step reads the weights "
                   "and KV cache at a measured fraction of memory bandwidth")
     assumptions = notes + e.assumptions + [

@@ -198,8 +198,12 @@ def human_time(seconds: float | None) -> str:
 def time_line(p: "Plan") -> str:
     s = f"throughput ~{p.tokens_per_s:,.0f} tokens/s ({p.time_detail})"
     if p.time_s is not None:
-        s += f"; time to result {human_time(p.time_s)}, energy {p.energy_kwh:,.0f} kWh = " \
+        rng = "" if not p.time_range_s else \
+            f" (likely {human_time(p.time_range_s[0])} - {human_time(p.time_range_s[1])})"
+        s += f"; time to result {human_time(p.time_s)}{rng}, energy {p.energy_kwh:,.0f} kWh = " \
              f"{p.energy_cost:,.0f} {p.currency}"
+    if p.time_basis:
+        s += f"; time {p.time_basis}"
     return s
 
 
@@ -223,4 +227,6 @@ def plan_json(res: "Result", notes: list[str], catalog) -> dict:
             "rejected": res.rejected, "notes": notes, "prices_as_of": catalog.as_of,
             "rates_as_of": catalog.rates_as_of, "solve_seconds": round(res.solve_seconds, 4), "solver": res.solver,
             "measured_vs_modelled": "memory: modelled by the estimator (the hf/transformers stack on CUDA is "
-                                    "checked against 121 H100 measurements); time, energy and rent: modelled"}
+                                    "checked against 121 H100 measurements); time: the throughput model (planner/throughput/), "
+                                    "its basis and range per plan in plan.time_basis and plan.time_range_s; "
+                                    "energy and rent: modelled"}

@@ -70,11 +70,16 @@ class Plan:
     time_detail: str = ""
     rent: dict | None = None
     optimality: str = "proven"           # proven | time limit (best found, not proven cheapest)
+    link: str = ""                       # the link the time's communication crossed
+    time_basis: str = ""                 # how the time was obtained, with the model's measured error
+    time_range_s: tuple[float, float] | None = None
 
     def to_dict(self) -> dict:
         return {
             "stack": self.stack, "evidence": self.evidence,
             "tokens_per_s": round(self.tokens_per_s, 1), "time_s": self.time_s,
+            "time_range_s": None if self.time_range_s is None else [round(x, 1) for x in self.time_range_s],
+            "time_basis": self.time_basis, "link": self.link,
             "time_days": None if self.time_s is None else round(self.time_s / 86400, 3),
             "energy_kwh": None if self.energy_kwh is None else round(self.energy_kwh, 1),
             "energy_cost": None if self.energy_cost is None else round(self.energy_cost, 2),
@@ -277,7 +282,8 @@ def plan_of(cf: Config, used: list[tuple[Machine, int]], catalog: Catalog, c: Co
     p = Plan(items, total, c.currency.upper(), cf.strategy, {g.name: cf.count}, hosts, ram_gb, vram, power, per_gpu,
              cf.estimate, cf, machines, cf.stack, cf.evidence, tokens_per_s=cf.tokens_per_s, time_s=cf.time_s,
              energy_kwh=kwh, energy_cost=None if kwh is None else kwh * catalog.electricity_usd_per_kwh * rate,
-             time_detail=cf.time_detail, optimality=optimality)
+             time_detail=cf.time_detail, optimality=optimality, link=cf.link, time_basis=cf.time_basis,
+             time_range_s=cf.time_range_s)
     p.rent = rent_comparison(cf, p, catalog, c)
     return p
 

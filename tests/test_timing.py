@@ -1,44 +1,99 @@
-"""The time model: its constants are what the measured tokens/s say, and it behaves as physics says."""
+"""The time model: mechanisms that behave as physics says, and constants that are what the data says."""
 import importlib.util
 from pathlib import Path
 
 import pytest
 
+from planner.catalog import load_catalog
 from planner.data import builtin_registry
-from planner.timing import MFU, inference_throughput, training_flops_per_token, training_throughput
+from planner.throughput.comm import Link, nvlink_link, pcie_link
+from planner.throughput.hardware import card_of
+from planner.throughput.presets import PRESETS
+from planner.throughput.training import model_flops_per_token, training_step
+from planner.timing import inference_throughput
 from planner.workload import Workload
 
 spec = importlib.util.spec_from_file_location("throughput", Path(__file__).parent.parent / "benchmarks" / "throughput.py")
 bench = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench)
 reg = builtin_registry()
+cat = load_catalog()
+NONE = Link("none", 0.0)
 
 
-def test_utilisation_constants_match_the_measurements():
-    _, medians = bench.measured_mfu()
-    for method, value in medians.items():
-        assert MFU[method] == pytest.approx(value, abs=0.02), method
+def card(name):
+    return card_of(cat.gpus[name])
 
 
-def test_decode_model_is_within_a_third_on_unquantised_cases():
-    errs = [pred / meas - 1 for cid, model, b, meas, pred in bench.decode_errors()]
-    errs.sort(key=abs)
-    assert abs(errs[len(errs) // 2]) < 0.33
+def tps(model, w, gpu="h100-sxm", n=1, link=NONE, **kw):
+    return training_step(reg.models[model], w, card(gpu), n, link, **kw).tokens_per_s
 
 
-def test_full_training_is_six_flops_per_parameter_per_token():
+def test_eager_hf_constants_are_what_the_h100_runs_say():
+    """presets.py's eager-HF numbers are the fit (benchmarks/throughput.py --fit): refitting cannot improve the
+    error on the measured runs by more than 3%."""
+    fitted, best = bench.fit(rounds=2, steps=8)
+    assert bench.loss(PRESETS["hf"]) <= best * 1.03 + 1e-4
+
+
+def test_measured_h100_runs_within_targets():
+    fs = [bench.factor(p, q) for _, _, p, q in bench.measured_rows()]
+    fs.sort()
+    assert fs[len(fs) // 2] < 1.3 and bench.quantile(fs, 0.9) < 2.0
+
+
+@pytest.mark.parametrize("stack", ["torchtune", "unsloth"])
+@pytest.mark.parametrize("method,precision", [("lora", "bf16"), ("qlora", "nf4"), ("full", "bf16")])
+def test_a_faster_stack_is_never_slower_than_hf_eager(stack, method, precision):
+    base = Workload(method=method, precision=precision, batch_size=2, seq_len=2048, gradient_checkpointing=True)
+    hf = tps("llama-3.1-8b", base)
+    other = tps("llama-3.1-8b", base.model_copy(update={"framework": stack}))
+    assert other >= hf
+
+
+@pytest.mark.parametrize("method,precision", [("lora", "bf16"), ("qlora", "nf4"), ("full", "bf16-mixed")])
+def test_a_bigger_micro_batch_never_lowers_tokens_per_s(method, precision):
+    rates = [tps("llama-3.2-3b", Workload(method=method, precision=precision, batch_size=b, seq_len=1024))
+             for b in (1, 2, 4, 8, 16)]
+    assert rates == sorted(rates)
+
+
+def test_a_bridged_nvlink_pair_is_never_slower_than_the_same_pair_over_pcie():
+    c = card("rtx-3090")
+    w = Workload(method="qlora", precision="nf4", batch_size=1, seq_len=2048, framework="fsdp-qlora", gpus=2)
+    arch = reg.models["llama-3.1-70b"]
+    nv = training_step(arch, w, c, 2, nvlink_link(c, 112.5), zero=3).tokens_per_s
+    pc = training_step(arch, w, c, 2, pcie_link(c), zero=3).tokens_per_s
+    assert nv >= pc
+
+
+@pytest.mark.parametrize("zero", [0, 3])
+def test_more_gpus_never_lengthen_a_data_parallel_job(zero):
+    c = card("h100-sxm")
+    link = nvlink_link(c, 900)
+    w = Workload(method="full", precision="bf16-mixed", batch_size=2, seq_len=4096)
+    rates = [training_step(reg.models["llama-3.1-8b"], w.model_copy(update={"gpus": n}), c, n, link,
+                           zero=zero).tokens_per_s for n in (1, 2, 4, 8, 16)]
+    assert rates == sorted(rates)
+
+
+def test_geforce_pcie_without_peer_to_peer_is_slower_than_with_it():
+    assert pcie_link(card("rtx-4090")).gbps < pcie_link(card("rtx-6000-ada")).gbps
+
+
+def test_qlora_with_a_bf16_stream_runs_near_lora_speed_and_hf_upcast_is_slower():
+    """Answer.AI's and torchtune's QLoRA runs are within ~10-20% of LoRA; HF's fp32 up-cast is not."""
+    lora = Workload(method="lora", precision="bf16", batch_size=4, seq_len=2048, gradient_checkpointing=True,
+                    framework="torchtune")
+    qlora = lora.model_copy(update={"method": "qlora", "precision": "nf4"})
+    assert 0.75 < tps("llama-3.1-8b", qlora) / tps("llama-3.1-8b", lora) <= 1.0
+    hf_q = qlora.model_copy(update={"framework": "hf"})
+    assert tps("llama-3.1-8b", hf_q) < 0.8 * tps("llama-3.1-8b", qlora)
+
+
+def test_full_training_costs_six_flops_per_parameter_per_token():
     m = reg.models["llama-3.1-8b"]
-    f = training_flops_per_token(m, Workload(method="full", seq_len=1))
-    assert f == pytest.approx(6 * m.params, rel=0.01)
-
-
-def test_more_gpus_train_faster_and_pretraining_defaults_to_chinchilla():
-    m = reg.models["llama-3.2-1b"]
-    w = Workload(method="pretrain", seq_len=2048)
-    one = training_throughput(m, w, 989, 1)
-    eight = training_throughput(m, w, 989, 8)
-    assert eight.seconds < one.seconds / 6
-    assert one.seconds == pytest.approx(20 * m.params / one.tokens_per_s)
+    assert model_flops_per_token(m, 1) == pytest.approx(6 * m.params, rel=0.01)
 
 
 def test_decode_is_bandwidth_bound():

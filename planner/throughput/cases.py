@@ -1,0 +1,117 @@
+"""The model's value of a published or measured figure (validation/throughput-*.json, calibration/): the case's
+hardware, job and stack turned into the time model's inputs, and its `metric` computed from the prediction.
+Used by benchmarks/throughput.py and the tests; the planner itself never reads these files."""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from planner.throughput.comm import Link, network_link, nvlink_link, pcie_link
+from planner.throughput.hardware import card_of
+from planner.throughput.presets import preset_for
+from planner.throughput.training import training_step
+from planner.workload import Workload
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+VALIDATION_DIR = ROOT / "validation"
+TRAINING_CATEGORIES = ("pretrain", "train-full", "train-lora", "train-qlora")
+# Stacks of published runs -> the memory preset whose dtypes, kernels and loss they share (planner/estimator/stacks.py);
+# the time preset is looked up by the stack's own name first (presets.PRESETS)
+MEMORY_PRESET = {"hf": "hf", "transformers": "hf", "trl": "hf", "axolotl": "hf", "deepspeed": "hf",
+                 "llama-factory": "hf", "ms-swift": "hf", "hf-fsdp": "hf-fsdp", "fsdp-qlora": "fsdp-qlora",
+                 "torchtune": "torchtune", "torchtitan": "torchtune", "megatron": "torchtune", "nemo": "torchtune",
+                 "litgpt": "litgpt", "unsloth": "unsloth", "mlx-lm": "mlx-lm", "llm.c": "torchtune",
+                 "nanogpt": "torchtune"}
+
+
+@lru_cache(maxsize=None)
+def _catalog():
+    from planner.catalog import load_catalog
+    return load_catalog()
+
+
+@lru_cache(maxsize=None)
+def _registry():
+    from planner.data import builtin_registry
+    return builtin_registry()
+
+
+def load_cases(pattern: str = "throughput-*.json", directory: Path = VALIDATION_DIR) -> list[dict]:
+    out = []
+    for path in sorted(directory.glob(pattern)):
+        data = json.loads(path.read_text())
+        for case in data.get("cases", []):
+            out.append({**case, "_file": path.name})
+    return out
+
+
+def case_arch(case: dict):
+    return _registry().resolve(case["model"])[0]
+
+
+def case_workload(case: dict) -> Workload:
+    """The job of a training case; fields the source does not state take the stack's defaults."""
+    method = case.get("method") or {"train-full": "full", "pretrain": "pretrain", "train-lora": "lora",
+                                    "train-qlora": "qlora"}[case["category"]]
+    precision = case.get("precision") or None
+    if precision in ("bf16", "fp16") and method in ("full", "pretrain"):
+        precision = "bf16-mixed" if case.get("stack") in ("hf", "deepspeed", "axolotl") else "bf16"
+    if precision in ("fp8", "fp8-mixed", "mxfp8"):
+        precision = "bf16"                       # fp8 compute: see training_step(fp8=...)
+    if method == "qlora" and precision not in ("nf4", "int4", "int8"):
+        precision = "nf4"
+    gc = case.get("gradient_checkpointing")
+    framework = MEMORY_PRESET.get(case.get("stack") or "hf", "hf")
+    return Workload(method=method, precision=precision, batch_size=max(1, int(case.get("batch_size") or 1)),
+                    seq_len=int(case.get("seq_len") or 2048), grad_accum=int(case.get("grad_accum") or 1),
+                    gradient_checkpointing=bool(gc) if gc is not None else None,
+                    lora_rank=int(case.get("lora_rank") or 16), framework=framework)
+
+
+def case_link(case: dict, card, gpus: int, nodes: int):
+    g = _catalog().gpus.get((case.get("gpu") or "").lower())
+    text = (case.get("interconnect") or "").lower()
+    if gpus <= 1:
+        return Link("none", 0.0)
+    if g is not None and g.nvlink and ("nvlink" in text or "nvswitch" in text or "sxm" in text
+                                       or g.form in ("sxm", "oam") or not text):
+        intra = nvlink_link(card, g.nvlink.bandwidth_gbps)
+    else:
+        intra = pcie_link(card)
+    if nodes > 1:
+        import re
+        m = re.search(r"(\d+)\s*x\s*(\d+)\s*g", text) or re.search(r"(\d+)\s*g", text)
+        node_gbits = (int(m.group(1)) * int(m.group(2)) if m and m.lastindex == 2 else
+                      int(m.group(1)) * 8 if m else 8 * 400.0)
+        return network_link(node_gbits, intra)
+    return intra
+
+
+def predict_training(case: dict) -> float:
+    """The model's value of a training case's metric."""
+    arch, w = case_arch(case), case_workload(case)
+    g = _catalog().gpus[(case["gpu"]).lower()]
+    card = card_of(g)
+    gpus = int(case.get("gpus") or 1)
+    nodes = int(case.get("nodes") or 1)
+    zero = case.get("zero")
+    zero = int(zero) if zero is not None else (3 if gpus > 1 and case.get("stack") in (
+        "fsdp-qlora", "torchtune", "torchtitan", "hf-fsdp", "litgpt") else 0)
+    w = w.model_copy(update={"gpus": gpus})
+    st = training_step(arch, w, card, gpus, case_link(case, card, gpus, nodes), zero,
+                       case.get("offload") or "none", preset_for(case.get("stack") or w.framework))
+    tps = st.tokens_per_s
+    metric = case["metric"]
+    if metric == "tokens_per_s_per_gpu":
+        return tps / gpus
+    if metric == "tokens_per_s":
+        return tps
+    if metric == "step_time_s":
+        return st.seconds
+    if metric == "time_to_train_s":
+        return float(case["tokens"]) / tps
+    if metric == "mfu":
+        from planner.throughput.training import model_flops_per_token
+        return tps / gpus * model_flops_per_token(arch, w.seq_len) / (g.bf16_tflops * 1e12)
+    raise ValueError(f"metric {metric!r} is not a training metric")

@@ -1,0 +1,215 @@
+"""One training step on one card type, as the sum of its mechanisms.
+
+Per micro-batch of T = batch x seq tokens on each GPU:
+  matmuls     forward 2 FLOPs per weight per token; backward 2x that for trained weights (input and weight
+              gradients), 1x for frozen ones (input gradients only: LoRA/QLoRA's base); full activation
+              checkpointing recomputes the decoder layers' forward. Each at the rate of its dtype: 16-bit tensor
+              cores, or CUDA-core fp32 where the stack keeps fp32 (fp32 training, QLoRA's up-cast lm_head,
+              peft's fp32 adapters).
+  attention   causal QK^T and PV: forward 2 x b x s^2 x heads x head_dim per layer, backward 2.5x (Dao 2023,
+              FlashAttention-2: 5 matmuls vs 2), at the kernel's rate (flash; the math backend in fp32 also
+              writes the score matrix).
+  pointwise   norms, RoPE, SwiGLU, residuals and casts as bytes over bandwidth (op count of transformers'
+              Llama layer; the stack's fusion scales it); the loss's fp32 logits likewise.
+  dequant     QLoRA: bitsandbytes dequantises every 4-bit weight to 16-bit before each use (forward, backward,
+              recompute): 0.5 bytes read + 2 written per weight per use.
+  host        eager PyTorch's per-op launch time; the GPU runs asynchronously, so a micro-batch takes the
+              larger of GPU time and host time.
+Per optimizer step: the optimizer's bytes over bandwidth (or CPU Adam over host memory when offloaded), and
+communication (comm.py) over the link really bought, overlapped with compute as DDP buckets and FSDP/ZeRO
+prefetch do.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from planner.architecture import Architecture
+from planner.throughput.comm import Link, data_parallel_bytes
+from planner.throughput.hardware import Card
+from planner.throughput.presets import TimePreset, preset_for
+from planner.workload import Workload
+
+# FlashAttention-2 backward / forward FLOPs (Dao 2023, section 3.1.2: 5 matmuls backward vs 2 forward)
+ATTN_BACKWARD_RATIO = 2.5
+# Pointwise bytes per token per decoder layer in eager transformers (LlamaDecoderLayer forward, bf16 stream):
+# 2 x LlamaRMSNorm (upcast to fp32, pow, mean, rsqrt-mul, downcast, weight-mul: ~26 bytes x hidden each),
+# 2 residual adds (6 bytes x hidden each), attention output transpose/reshape (4 x hidden), RoPE on q and k
+# (rotate_half cat + 2 muls + add: ~10 bytes per element) and SwiGLU (act(gate) then x up: 10 bytes x
+# intermediate). Backward touches each about twice.
+NORM_BYTES, RESIDUAL_BYTES, RESHAPE_BYTES, ROPE_BYTES, SWIGLU_BYTES = 26, 6, 4, 10, 10
+POINTWISE_BACKWARD_RATIO = 2.0
+# transformers' ForCausalLMLoss: logits upcast to fp32, log-softmax, NLL, and in backward the fp32 gradient
+# and its downcast: ~6 passes over a vocab x tokens fp32 tensor. Chunked losses make the same passes chunk by
+# chunk (compiled chunks fuse them: 2); a fused linear-cross-entropy writes no logits at all.
+LOSS_PASSES = {"full": 6, "chunked": 6, "chunked-compiled": 2, "fused": 0}
+# bitsandbytes dequantize_4bit: reads the packed 4-bit weight and its absmax, writes the 16-bit weight
+NF4_DEQUANT_BYTES_PER_WEIGHT = 0.5 + 2.0
+INT8_DEQUANT_BYTES_PER_WEIGHT = 1.0 + 2.0 + 2.0   # LLM.int8: int8 weights, fp16 copy, outlier matmul traffic
+# Optimizer step bytes per trainable parameter: torch AdamW (foreach) reads param, grad, exp_avg, exp_avg_sq
+# (4 B each in fp32) and writes param and both states, plus foreach temporaries; bitsandbytes 8-bit states
+# are 1 B each; SGD with momentum reads param, grad, buffer and writes two.
+OPTIMIZER_BYTES = {"adamw": 36, "paged_adamw": 36, "adamw8bit": 18, "paged_adamw8bit": 18, "adafactor": 20,
+                   "sgd": 20}
+# DeepSpeed CPU Adam over host memory: the same ~28 bytes per parameter at the host's achievable memory rate;
+# a 2-socket server reaches ~100+ GB/s, a desktop ~50; assumed 40 GB/s effective for the AVX step (ZeRO-Offload,
+# Ren et al. 2021, reports CPU-Adam 6x faster than PyTorch's CPU Adam but not a bytes rate: assumed).
+CPU_ADAM_BYTES_PER_S = 40e9
+CPU_ADAM_BYTES_PER_PARAM = 28
+
+
+@dataclass
+class StepTime:
+    seconds: float                  # one optimizer step
+    tokens: int                     # tokens of that step over all GPUs
+    parts: dict[str, float] = field(default_factory=dict)   # seconds per mechanism, per step
+    bound: str = "compute"          # compute | host | communication | offload
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+def _lora_params(arch: Architecture, w: Workload) -> int:
+    return sum(w.lora_rank * (i + o) * n for name, i, o, n in arch.linear_layers(include_routed_experts=False)
+               if name in w.lora_targets)
+
+
+def _quantised_weights(arch: Architecture) -> int:
+    """Weights bitsandbytes quantises: the decoder layers' nn.Linear (not embeddings, lm_head or the fused
+    3-D routed experts of transformers 5 MoE blocks; see Architecture.routed_expert_params)."""
+    return sum(i * o * n for _, i, o, n in arch.linear_layers(include_routed_experts=False))
+
+
+def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: Link, zero: int = 0,
+                  offload: str = "none", preset: TimePreset | None = None) -> StepTime:
+    """Seconds of one optimizer step of `w` (micro-batch w.batch_size per GPU, w.grad_accum micro-batches)
+    on `gpus` cards joined by `link`."""
+    from planner.estimator.numerics import numerics
+    from planner.estimator.stacks import resolve
+
+    stack, _ = resolve(w)
+    preset = preset or preset_for(w.framework)
+    mask = bool(arch.sliding_window) and w.seq_len >= arch.sliding_window
+    nx = numerics(w, gqa=arch.num_kv_heads < arch.num_heads, mask=mask, stack=stack)
+    b, s, L, h = w.batch_size, w.seq_len, arch.num_layers, arch.hidden_size
+    T = b * s
+    frozen = not w.full
+    recompute = bool(w.gradient_checkpointing)
+    fp32_all = w.precision == "fp32"
+    # 16-bit matmul rate, fp32 CUDA-core rate
+    r16 = card.gemm_flops * preset.gemm_scale
+    r32 = card.fp32_flops
+    fast = r32 if fp32_all else r16
+
+    # -- matmuls ------------------------------------------------------------------------------------------
+    head = arch.vocab_size * h                                   # lm_head (tied or not, it runs once)
+    body = arch.active_params - arch.vocab_size * h * (1 if arch.tie_embeddings else 2) - h  # decoder layers
+    body = max(body, 0)
+    passes_body = 1 + (1 if frozen else 2) + (1 if recompute else 0)
+    passes_head = 1 + (1 if frozen else 2)
+    head_rate = r32 if (fp32_all or nx.stream_bytes == 4 and not nx.autocast) else r16   # up-cast lm_head
+    t_gemm = 2 * T * body * passes_body / fast + 2 * T * head * passes_head / head_rate
+    t_lora = 0.0
+    if w.method in ("lora", "qlora"):
+        lp = _lora_params(arch, w)
+        lora_rate = r32 if nx.adapter_bytes == 4 else fast       # peft fp32 adapters run fp32 matmuls
+        t_lora = 2 * T * lp * (1 + 2 + (1 if recompute else 0)) / lora_rate
+
+    # -- attention ---------------------------------------------------------------------------------------
+    attn_fwd = 2 * b * s * s * arch.num_heads * arch.head_dim * L          # causal: half of 4 b s^2 d
+    attn_passes = 1 + ATTN_BACKWARD_RATIO + (1 if recompute else 0)
+    if nx.attention_kernel == "flash" and not fp32_all:
+        t_attn = attn_fwd * attn_passes / card.flash_flops
+    else:
+        # math / eager / fp32 efficient kernels: batched matmuls at the dtype's rate; math and eager also
+        # write and re-read the (b, heads, s, s) score matrix (softmax in and out, backward twice)
+        rate = r32 if nx.attn == 4 else r16
+        t_attn = attn_fwd * attn_passes / rate
+        if nx.attention_kernel in ("math", "eager"):
+            score_bytes = b * arch.num_heads * s * s * nx.attn * L
+            t_attn += score_bytes * (4 + 6 + (4 if recompute else 0)) / card.bytes_per_s
+
+    # -- pointwise and loss --------------------------------------------------------------------------------
+    sb, ab = nx.stream_bytes / 2, nx.act_bytes / 2
+    per_token_layer = ((2 * NORM_BYTES + 2 * RESIDUAL_BYTES + RESHAPE_BYTES) * h * sb
+                       + ROPE_BYTES * (arch.q_dim + arch.kv_dim) * ab
+                       + SWIGLU_BYTES * arch.intermediate_size * ab)
+    pw_passes = 1 + POINTWISE_BACKWARD_RATIO + (1 if recompute else 0)
+    t_pointwise = T * L * per_token_layer * pw_passes * preset.elementwise_factor / card.bytes_per_s
+    loss = stack.loss + ("-compiled" if stack.loss == "chunked" and stack.loss_compiled else "")
+    t_loss = T * arch.vocab_size * 4 * LOSS_PASSES.get(loss, 6) / card.bytes_per_s
+
+    # -- QLoRA dequantisation ----------------------------------------------------------------------------
+    t_dequant = 0.0
+    if nx.quant:
+        per_weight = NF4_DEQUANT_BYTES_PER_WEIGHT if nx.quant == "nf4" else INT8_DEQUANT_BYTES_PER_WEIGHT
+        t_dequant = _quantised_weights(arch) * per_weight * passes_body / card.bytes_per_s
+
+    gpu_mb = t_gemm + t_lora + t_attn + t_pointwise + t_loss + t_dequant
+    # -- host launch time: Python dispatch of every op of a layer, of peft's LoRA wrappers, and of eager MoE
+    # blocks' loop over the experts that received tokens ------------------------------------------------
+    adapters = sum(n for name, _, _, n in arch.linear_layers(include_routed_experts=False)
+                   if name in w.lora_targets) if w.method in ("lora", "qlora") else 0
+    expert_calls = min(arch.num_experts, T * arch.experts_per_token) * arch.moe_layers if arch.is_moe else 0
+    host_mb = (preset.dispatch_s_per_layer * L + preset.dispatch_s_per_adapter * adapters
+               + preset.dispatch_s_per_expert * expert_calls) * (1.3 if recompute else 1.0)
+    micro = max(gpu_mb, host_mb) + (1 - preset.host_overlap) * min(gpu_mb, host_mb)
+    bound = "host" if host_mb > gpu_mb else "compute"
+
+    # -- communication -----------------------------------------------------------------------------------
+    trainable = _lora_params(arch, w) if w.method in ("lora", "qlora") else arch.params
+    shard = gpus if zero >= 1 else 1
+    grad_bytes = trainable * (4 if (nx.autocast or frozen and nx.adapter_bytes == 4 or fp32_all) else 2)
+    param_bytes = trainable * 2
+    weight_bytes = arch.params * (0.5 if nx.quant == "nf4" else 1 if nx.quant == "int8" else nx.master_bytes
+                                  if not nx.autocast else 2)
+    step_bytes, mb_bytes = data_parallel_bytes(zero, gpus, grad_bytes, param_bytes, weight_bytes, w.grad_accum)
+    comm_mb = link.seconds(mb_bytes)
+    # FSDP/ZeRO-3 prefetch overlaps the gathers with the micro-batch's compute; DDP buckets overlap the
+    # all-reduce with the last micro-batch's backward (about two thirds of it)
+    mb_time = max(micro, comm_mb)
+    comm_step = link.seconds(step_bytes)
+    exposed_step = max(0.0, comm_step - micro * 2 / 3) if zero == 0 else comm_step
+    if comm_mb > micro or exposed_step > micro / 2:
+        bound = "communication"
+
+    # -- optimizer and offload ---------------------------------------------------------------------------
+    opt_bytes = OPTIMIZER_BYTES.get(w.optimizer, 36) * trainable / shard
+    t_opt = opt_bytes / card.bytes_per_s
+    t_offload = 0.0
+    if offload in ("optimizer", "optimizer+params"):
+        # gradients down, updated 16-bit parameters up over PCIe, and the step on the CPU
+        t_opt = trainable / shard * CPU_ADAM_BYTES_PER_PARAM / CPU_ADAM_BYTES_PER_S
+        t_offload += trainable / shard * (grad_bytes / trainable + 2) / (card.host_link_gbps * 1e9)
+    if offload == "optimizer+params":
+        # parameters streamed host -> GPU for forward and backward of every micro-batch, prefetched one unit
+        # ahead: only what compute does not hide is exposed
+        stream = weight_bytes / max(gpus, 1) * 2 / (card.host_link_gbps * 1e9)
+        exposed = max(0.0, stream - micro)
+        mb_time += exposed
+        if exposed > 0:
+            bound = "offload"
+
+    seconds = mb_time * w.grad_accum + exposed_step + t_opt + t_offload
+    parts = {"matmul": t_gemm * w.grad_accum, "lora": t_lora * w.grad_accum, "attention": t_attn * w.grad_accum,
+             "pointwise": t_pointwise * w.grad_accum, "loss": t_loss * w.grad_accum,
+             "dequantise": t_dequant * w.grad_accum, "host": host_mb * w.grad_accum,
+             "communication": (comm_mb * w.grad_accum + comm_step), "optimizer": t_opt, "offload": t_offload}
+    return StepTime(seconds, T * w.grad_accum * gpus, parts, bound)
+
+
+def model_flops_per_token(arch: Architecture, seq_len: int) -> float:
+    """Model FLOPs per trained token as MFU is usually reported: 6 x active parameters plus attention,
+    12 x layers x hidden x sequence (Chowdhery et al. 2022, PaLM, appendix B)."""
+    return 6 * arch.active_params + 12 * arch.num_layers * arch.hidden_size * seq_len
+
+
+def min_gpus_for_deadline(arch: Architecture, w: Workload, card: Card, tokens: int, deadline_s: float) -> int:
+    """Smallest data-parallel GPU count whose compute alone trains `tokens` within `deadline_s` (communication
+    is timed once the machines and their link are known)."""
+    import math
+    one = training_step(arch, w, card, 1, Link("none", 0.0))
+    seconds = tokens / one.tokens_per_s if one.tokens_per_s > 0 else math.inf
+    if seconds <= deadline_s:
+        return 1
+    return max(2, math.ceil(seconds / deadline_s))
