@@ -25,7 +25,9 @@ import time
 
 def start(workers: int):
     log = tempfile.TemporaryFile(mode="w+")
-    proc = subprocess.Popen([sys.executable, "-m", "planner.cli", "serve", "--port", "0", "--workers", str(workers)],
+    # --workers 0: leave the flag out (to measure a planner whose `plan serve` has none, via PYTHONPATH)
+    extra = ["--workers", str(workers)] if workers > 0 else []
+    proc = subprocess.Popen([sys.executable, "-m", "planner.cli", "serve", "--port", "0", *extra],
                             stdout=subprocess.PIPE, stderr=log, text=True)
     line = proc.stdout.readline()
     m = re.search(r"http://[^:]+:(\d+)/", line)

@@ -132,6 +132,19 @@ def build_parser() -> argparse.ArgumentParser:
     return root
 
 
+def _workload(a: argparse.Namespace, **override):
+    """The Workload of parsed CLI arguments (benchmarks/published.py and tests go through the real parser)."""
+    from planner import api
+    model = api.EstimateRequest if a.command == "estimate" else api.PlanRequest
+    return api.workload_of(request_of(a, model), **override)
+
+
+def _resolve_model(name: str):
+    """(architecture, notes) of a --model value: planner.api.resolve_model."""
+    from planner import api
+    return api.resolve_model(name)
+
+
 def _choice_of(name: str, values: tuple[str, ...]):
     """An argparse type for a closed set of words (subcommand arguments such as the shell or schema kind)."""
     def parse(text: str) -> str:

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -194,3 +195,23 @@ def test_a_killed_servers_uploads_are_removed_by_the_next_start(tmp_path):
         assert len(left) == 1 and left[0].startswith(f"plan-serve-{s.proc.pid}-")
     finally:
         s.stop()
+
+
+def test_over_the_connection_cap_a_request_is_answered_503_not_left_waiting():
+    httpd = web.make_server("127.0.0.1", 0, max_connections=5)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    port = httpd.server_address[1]
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(5)]
+    try:
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        assert ask(port, "GET", "/api/models")[0] == 503
+        assert time.monotonic() - t0 < 5
+        for s in idle:
+            s.close()
+        time.sleep(0.5)
+        assert ask(port, "GET", "/api/models")[0] == 200
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

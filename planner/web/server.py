@@ -49,7 +49,7 @@ MAX_BODY_BYTES_IN_FLIGHT = 256 << 20   # request bodies being received at once (
 MAX_DRAIN_BYTES = 16 << 20      # a refused body up to this size is read and dropped before the 413/415
 MAX_SWEEP_VALUES = 50
 MAX_SWEEP_VARIANTS = 100
-MAX_CONNECTIONS = 2000           # open connections; uvicorn answers 503 beyond (file descriptors: 20,000 here)
+MAX_CONNECTIONS = 2000           # open connections; uvicorn answers 503 beyond (fewer if file descriptors are few)
 BACKLOG = 2048                   # listen(2) queue: a burst of connections waits instead of being refused
 HEADER_TIMEOUT_S = 10            # a connection that has not sent a whole request head by then is closed
 KEEP_ALIVE_S = 5                 # an idle keep-alive connection is closed after this
@@ -772,6 +772,24 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def connection_cap() -> int:
+    """MAX_CONNECTIONS, or fewer where the file-descriptor limit is lower (it is raised to the hard limit first:
+    many systems start processes at 1,024, which idle connections would exhaust before the cap answers 503)."""
+    try:
+        import resource
+    except ImportError:                     # Windows: no RLIMIT_NOFILE
+        return MAX_CONNECTIONS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 4 * MAX_CONNECTIONS if hard == resource.RLIM_INFINITY else min(hard, 4 * MAX_CONNECTIONS)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            soft = want
+        except (ValueError, OSError):
+            pass
+    return MAX_CONNECTIONS if soft == resource.RLIM_INFINITY else max(32, min(MAX_CONNECTIONS, soft // 2 - 64))
+
+
 def _executor(workers: int) -> Executor:
     if workers <= 0:                       # in-process (tests): one thread, so a monkeypatch reaches the work
         return ThreadPoolExecutor(max_workers=1, initializer=None)
@@ -785,7 +803,7 @@ class PlannerServer:
     """A server on one socket: serve_forever() in any thread, shutdown() from another, server_close() at the end."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8000, workers: int | None = None, verbose: bool = False,
-                 token: str | None = None, allow_hosts: tuple[str, ...] = ()):
+                 token: str | None = None, allow_hosts: tuple[str, ...] = (), max_connections: int | None = None):
         import uvicorn
         self.sock = listen(host, port)
         self.host = host.strip().strip("[]")
@@ -795,7 +813,7 @@ class PlannerServer:
         self.state = State(_executor(self.workers), self.workers, Access(self.host, self.token, allow_hosts))
         config = uvicorn.Config(create_app(self.state), http=_protocol_class(), lifespan="off",
                                 log_level="info" if verbose else "warning", access_log=verbose,
-                                limit_concurrency=MAX_CONNECTIONS, backlog=BACKLOG,
+                                limit_concurrency=max_connections or connection_cap(), backlog=BACKLOG,
                                 timeout_keep_alive=KEEP_ALIVE_S, timeout_graceful_shutdown=5,
                                 server_header=False, date_header=False,
                                 h11_max_incomplete_event_size=16 << 10)
