@@ -384,6 +384,10 @@ class PlanDetail(_Result):
     evidence: str
     tokens_per_s: Number
     time_s: Optional[Number] = Field(description="time to result for the stated job")
+    time_range_s: Optional[list[Number]] = Field(description="likely range of time_s [low, high]: the time model's "
+                                                             "measured error around it")
+    time_basis: str = Field(description="how the time was obtained, with the model's measured error ('' if none)")
+    link: str = Field(description="what the time's communication crossed: none, nvlink, pcie, network, unified")
     time_days: Optional[Number]
     energy_kwh: Optional[Number]
     energy_cost: Optional[Number]
