@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
                       model_serializer)
 
-from planner.catalog import GPU, Platform, Rental
+from planner.catalog import GPU, ApiPrice, Platform, Rental
 from planner.errors import InputError
 from planner.workload import (METHOD_ALIASES, PRECISION_ALIASES, Attention, Engine, Framework, KVCacheDtype, Loss,
                               Method, Optimizer, Parallel, Precision, Workload)
@@ -460,6 +460,7 @@ class CatalogResult(_Result):
     gpus: list[GPU]
     platforms: list[Platform]
     rentals: list[Rental]
+    api_prices: list[ApiPrice] = Field(description="hosted-API prices per model and provider (catalog/apis.yaml)")
     software: dict[str, SoftwareFamily]
     rates: dict[str, Number]
     rates_as_of: str
@@ -627,6 +628,7 @@ def run_catalog(files: list[str] | tuple[str, ...] = ()) -> CatalogResult:
         {"as_of": cat.as_of, "gpus": [g.model_dump() for g in cat.gpus.values()],
          "platforms": [p.model_dump() for p in cat.platforms.values()],
          "rentals": [r.model_dump() for rs in cat.rentals.values() for r in rs],
+         "api_prices": [a.model_dump() for m in cat.api_prices for a in cat.api_offers(m)],
          "software": software, "rates": cat.rates, "rates_as_of": cat.rates_as_of})
     out._catalog = cat
     return out

@@ -2,7 +2,7 @@
 pydantic models.
 
 Built-in files ship in the package (catalog/*.yaml). `--catalog FILE` adds or overrides entries by name:
-a user file may hold any of the top-level keys `gpus:`, `platforms:`, `rentals:`, `rates:`.
+a user file may hold any of the top-level keys `gpus:`, `platforms:`, `rentals:`, `rates:`, `api_prices:`.
 """
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ NVIDIA_CONTEXT_BYTES = 1_152_188_416
 APPLE_USABLE = (0.75, 0.84)
 
 MIN_RATE, MAX_RATE = 1e-6, 1e6    # units of a currency per USD (finite: NaN and inf fail the comparison)
-BUILTIN_FILES = ("gpus.yaml", "platforms.yaml", "cloud.yaml", "currencies.yaml")
-KNOWN_KEYS = {"gpus", "platforms", "rentals", "rates", "as_of", "source", "electricity_usd_per_kwh"}
+BUILTIN_FILES = ("gpus.yaml", "platforms.yaml", "cloud.yaml", "apis.yaml", "currencies.yaml")
+KNOWN_KEYS = {"gpus", "platforms", "rentals", "rates", "api_prices", "as_of", "source", "electricity_usd_per_kwh"}
+PCIE_LINK = r"^[1-6]\.0 x(1|2|4|8|16)$"     # PCIe generation and lanes of the card's edge connector, e.g. "4.0 x16"
 
 
 class NVLink(BaseModel):
@@ -41,6 +42,15 @@ class GPU(BaseModel):
     memory_gb: float = Field(gt=0, le=10_000)
     bandwidth_gbps: float = Field(gt=0)
     bf16_tflops: float = Field(gt=0)           # dense BF16 tensor rate, FP32 accumulate, no sparsity
+    # Optional datasheet rates for the throughput model (None = no source gives it; gpus.yaml header says how
+    # each is counted): dense FP16 tensor with FP16 accumulate, dense FP8 tensor (FP32 accumulate where that
+    # differs), dense INT8 tensor TOPS, non-tensor FP32, the PCIe link, and GPU cores of unified machines.
+    fp16_tflops: float | None = Field(None, gt=0)
+    fp8_tflops: float | None = Field(None, gt=0)
+    int8_tops: float | None = Field(None, gt=0)
+    fp32_tflops: float | None = Field(None, gt=0)
+    pcie: str | None = Field(None, pattern=PCIE_LINK)
+    gpu_cores: int | None = Field(None, gt=0)
     fp8: bool = False                          # hardware FP8 tensor cores (Ada, Hopper, Blackwell, MI300)
     tdp_w: float = Field(gt=0, le=5000)
     nvlink: NVLink | None = None
@@ -142,6 +152,20 @@ class Rental(BaseModel):
     interconnect: str | None = None           # e.g. "8x SXM NVSwitch", "PCIe"
 
 
+class ApiPrice(BaseModel):
+    """A hosted API's list price for an open-weight model the planner knows, per million tokens (serverless,
+    pay per token; not batch or cached-input discounts)."""
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    provider: str = Field(min_length=1)
+    model: str = Field(min_length=1)          # a built-in model name (an alias is taken as its model)
+    model_id: str = Field(min_length=1)       # the provider's id for it, e.g. meta-llama/Llama-3.3-70B-Instruct-Turbo
+    input_usd_per_mtok: float = Field(gt=0, le=1000)
+    output_usd_per_mtok: float = Field(gt=0, le=1000)
+    as_of: str
+    source: str = Field(min_length=1)
+    note: str = ""                            # e.g. quantisation the provider serves (fp8), a -Turbo variant
+
+
 class Catalog(BaseModel):
     gpus: dict[str, GPU]
     platforms: dict[str, Platform]
@@ -151,6 +175,7 @@ class Catalog(BaseModel):
     sources: list[str]
     electricity_usd_per_kwh: float = 0.15
     rentals: dict[str, list[Rental]] = {}    # lower-case GPU name -> offers
+    api_prices: dict[str, list[ApiPrice]] = {}   # built-in model name -> hosted-API offers
 
     def to_usd(self, amount: float, currency: str) -> float:
         return amount / self.rate(currency)
@@ -168,6 +193,21 @@ class Catalog(BaseModel):
         offers = self.rentals.get(gpu_name.lower(), [])
         return min(offers, key=lambda r: r.usd_per_gpu_hour) if offers else None
 
+    def api_offers(self, model: str) -> list[ApiPrice]:
+        """Hosted-API prices for a built-in model (or an alias of one), cheapest output price first."""
+        return sorted(self.api_prices.get(_model_key(model) or model.lower(), []),
+                      key=lambda a: (a.output_usd_per_mtok, a.input_usd_per_mtok))
+
+
+def _model_key(name: str) -> str | None:
+    """The built-in model a name or alias stands for, or None."""
+    from planner.data import builtin_registry
+    reg = builtin_registry()
+    key = name.strip().lower()
+    if key in reg.models:
+        return key
+    return reg.aliases.get(key)
+
 
 def _entries(data: dict, key: str, path: Path) -> list[dict]:
     items = data.get(key) or []
@@ -181,6 +221,8 @@ def _label(entry: dict, index: int) -> str:
         return str(entry["name"])
     if "gpu" in entry:
         return f"{entry['gpu']} at {entry.get('provider', '?')}"
+    if "model" in entry:
+        return f"{entry['model']} at {entry.get('provider', '?')}"
     return f"#{index}"
 
 
@@ -204,6 +246,7 @@ def load_catalog(extra_files: list[str] | None = None) -> Catalog:
     gpus: dict[str, GPU] = {}
     platforms: dict[str, tuple[Platform, Path]] = {}
     rentals: dict[tuple[str, str, str], tuple[Rental, Path]] = {}
+    api_prices: dict[tuple[str, str, str], ApiPrice] = {}
     rates: dict[str, float] = {}
     as_of, rates_as_of, sources = "", "", []
     electricity = 0.15
@@ -221,6 +264,14 @@ def load_catalog(extra_files: list[str] | None = None) -> Catalog:
         for i, e in enumerate(_entries(data, "rentals", path)):
             r = _validate(Rental, e, path, "rentals", i)
             rentals[r.gpu.lower(), r.provider.lower(), (r.interconnect or "").lower()] = (r, path)
+        for i, e in enumerate(_entries(data, "api_prices", path)):
+            a = _validate(ApiPrice, e, path, "api_prices", i)
+            key = _model_key(a.model)
+            if key is None:
+                raise InputError(f"catalogue {path}: api_prices entry {_label(e, i)!r}, field 'model': "
+                                 f"{a.model!r} is not a built-in model; run `plan models` for the names")
+            a = a.model_copy(update={"model": key})
+            api_prices[key, a.provider.lower(), a.model_id.lower()] = a
         if "rates" in data:
             if not isinstance(data["rates"], dict):
                 raise InputError(f"catalogue {path}: 'rates' must map currency codes to units per USD")
@@ -260,5 +311,9 @@ def load_catalog(extra_files: list[str] | None = None) -> Catalog:
             raise InputError(f"catalogue {path}: rentals entry {r.gpu + ' at ' + r.provider!r}, field 'gpu': "
                              f"{r.gpu!r} is not a catalogued GPU")
         by_gpu.setdefault(r.gpu.lower(), []).append(r)
+    by_model: dict[str, list[ApiPrice]] = {}
+    for (key, _, _), a in api_prices.items():
+        by_model.setdefault(key, []).append(a)
     return Catalog(gpus=gpus, platforms={k: p for k, (p, _) in platforms.items()}, rates=rates, as_of=as_of,
-                   rates_as_of=rates_as_of, sources=sources, electricity_usd_per_kwh=electricity, rentals=by_gpu)
+                   rates_as_of=rates_as_of, sources=sources, electricity_usd_per_kwh=electricity, rentals=by_gpu,
+                   api_prices=by_model)

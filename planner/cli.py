@@ -223,6 +223,16 @@ def cmd_catalog(a, out) -> int:
             for r in sorted(rs, key=lambda r: r.usd_per_gpu_hour):
                 t3.add_row(name, r.provider, f"{r.usd_per_gpu_hour:.2f}", r.interconnect or "-", r.as_of)
         c.print(t3)
+    if cat.api_prices:
+        t4 = Table(title="Hosted APIs for the built-in open models (USD per million tokens, pay as you go)",
+                   title_justify="left")
+        for col in ("model", "provider", "in", "out", "provider's id", "as of"):
+            t4.add_column(col, no_wrap=col in ("model", "as of"))
+        for m in sorted(cat.api_prices):
+            for a in cat.api_offers(m):
+                t4.add_row(m, a.provider, f"{a.input_usd_per_mtok:.2f}", f"{a.output_usd_per_mtok:.2f}", a.model_id,
+                           a.as_of)
+        c.print(t4)
     for label, sw in software.items():
         c.print(f"{label}: training "
                 + ", ".join(f"{k} ({'/'.join(v)})" for k, v in sw["training"].items())

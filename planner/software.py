@@ -23,7 +23,7 @@ EVIDENCE = {("hf", "cuda"): "memory measured (121 H100 runs, calibration/)",
 
 @dataclass(frozen=True)
 class Family:
-    name: str                          # cuda | rocm | metal
+    name: str                          # cuda | rocm | metal | xpu
     label: str                         # as users say it: CUDA, ROCm, Metal
     frameworks: dict[str, tuple[str, ...]]   # training stack -> methods it runs here
     engines: tuple[str, ...]           # serving engines that run here
@@ -52,11 +52,18 @@ FAMILIES = {
                     {"mlx-lm": ("full", "lora", "qlora"), "hf": ("full", "lora")},
                     ("mlx", "llama.cpp", "transformers"), "mlx-lm", "mlx",
                     "MLX and llama.cpp on Apple silicon are modelled from their code, not measured"),
+    # Intel Arc / Arc Pro (Xe2 Battlemage): llama.cpp runs through its SYCL (oneAPI) and Vulkan backends;
+    # ggml-org/llama.cpp docs/backend/SYCL.md: "primarily designed for Intel GPUs", verified devices "Arc 770, 730M,
+    # Arc A750, B580" (the B580 is the B60's BMG-G21 die), multi-GPU "--split-mode: [none|layer]". Serving only. PyTorch XPU + peft training on
+    # Arc is not planned: no measured or documented LoRA/QLoRA run on Battlemage was found (bitsandbytes' XPU
+    # backend is partial), so the catalogue marks Intel cards `supports: [inference]`.
+    "xpu": Family("xpu", "Intel XPU", {}, ("llama.cpp",), "hf", "llama.cpp",
+                  "llama.cpp SYCL/Vulkan on Intel Arc is modelled as its CUDA equivalent; not measured"),
 }
 
 
 def family_of(vendor: str) -> Family:
-    return FAMILIES["metal" if vendor == "apple" else "rocm" if vendor == "amd" else "cuda"]
+    return FAMILIES[{"apple": "metal", "amd": "rocm", "intel": "xpu"}.get(vendor, "cuda")]
 
 
 def stack_for(vendor: str, method: str, framework: str | None, engine: str | None,

@@ -53,9 +53,9 @@ sweep: {seq_len: [1024, 8192, 32768]}
 def test_price_override_changes_the_answer(tmp_path):
     base = write(tmp_path, "workloads: [{model: llama-3.1-8b, method: lora}]\n", "a.yaml")
     cheap = write(tmp_path, "workloads: [{model: llama-3.1-8b, method: lora}]\n"
-                            "catalog: {price_change: {rtx-a6000: 1}}\n", "b.yaml")
-    assert "rtx-a6000 " not in run_scenario(base)[1][0]["hardware"]
-    assert "rtx-a6000 " in run_scenario(cheap)[1][0]["hardware"]
+                            "catalog: {price_change: {rtx-6000-ada: 1}}\n", "b.yaml")
+    assert "rtx-6000-ada " not in run_scenario(base)[1][0]["hardware"]
+    assert "rtx-6000-ada " in run_scenario(cheap)[1][0]["hardware"]
 
 
 def test_concurrent_needs_at_least_as_much_as_sequential(tmp_path):

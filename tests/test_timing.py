@@ -8,7 +8,6 @@ from planner.catalog import load_catalog
 from planner.data import builtin_registry
 from planner.throughput.comm import Link, nvlink_link, pcie_link
 from planner.throughput.hardware import card_of
-from planner.throughput.presets import PRESETS
 from planner.throughput.training import model_flops_per_token, training_step
 from planner.timing import inference_throughput
 from planner.workload import Workload
@@ -29,11 +28,28 @@ def tps(model, w, gpu="h100-sxm", n=1, link=NONE, **kw):
     return training_step(reg.models[model], w, card(gpu), n, link, **kw).tokens_per_s
 
 
-def test_eager_hf_constants_are_what_the_h100_runs_say():
-    """presets.py's eager-HF numbers are the fit (benchmarks/throughput.py --fit): refitting cannot improve the
-    error on the measured runs by more than 3%."""
-    fitted, best = bench.fit(rounds=2, steps=8)
-    assert bench.loss(PRESETS["hf"]) <= best * 1.03 + 1e-4
+@pytest.mark.parametrize("family", ["eager", "fsdp", "compiled"])
+def test_fitted_constants_are_what_the_runs_say(family):
+    """presets.FIT is the fit (benchmarks/throughput.py --fit): refitting cannot improve the error on the
+    family's runs by more than 3%."""
+    from planner.throughput.presets import FIT
+    _, best = bench.fit(family, rounds=1, steps=8)
+    assert bench.loss(family, FIT) <= best * 1.03 + 1e-4
+
+
+def test_published_training_runs_within_targets():
+    fs = sorted(bench.factor(p, q) for _, cat, p, q in bench.published_rows()
+                if cat.split()[0] in ("pretrain", "train-full", "train-lora", "train-qlora"))
+    assert len(fs) >= 50
+    assert fs[len(fs) // 2] < 1.3 and bench.quantile(fs, 0.9) < 2.0
+
+
+def test_time_basis_coverage_is_what_the_benchmark_computes():
+    import json
+    from planner.throughput.basis import COVERAGE_FILE
+    committed = json.loads(COVERAGE_FILE.read_text())
+    now = bench.coverage(bench.measured_rows(), bench.published_rows())
+    assert committed == json.loads(json.dumps(now)), "run python benchmarks/throughput.py --write-coverage"
 
 
 def test_measured_h100_runs_within_targets():

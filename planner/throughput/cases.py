@@ -88,8 +88,8 @@ def case_link(case: dict, card, gpus: int, nodes: int):
     return intra
 
 
-def predict_training(case: dict) -> float:
-    """The model's value of a training case's metric."""
+def predict_training(case: dict, presets: dict | None = None) -> float:
+    """The model's value of a training case's metric (presets: stack name -> TimePreset, for fitting)."""
     arch, w = case_arch(case), case_workload(case)
     g = _catalog().gpus[(case["gpu"]).lower()]
     card = card_of(g)
@@ -99,8 +99,13 @@ def predict_training(case: dict) -> float:
     zero = int(zero) if zero is not None else (3 if gpus > 1 and case.get("stack") in (
         "fsdp-qlora", "torchtune", "torchtitan", "hf-fsdp", "litgpt") else 0)
     w = w.model_copy(update={"gpus": gpus})
-    st = training_step(arch, w, card, gpus, case_link(case, card, gpus, nodes), zero,
-                       case.get("offload") or "none", preset_for(case.get("stack") or w.framework))
+    stack = case.get("stack") or w.framework
+    preset = (presets or {}).get(stack) or preset_for(stack)
+    offload = case.get("offload")
+    offload = offload if offload in ("optimizer", "optimizer+params") else \
+        ("optimizer+params" if offload is True and zero >= 3 else "optimizer" if offload is True else "none")
+    fp8 = str(case.get("precision") or "").lower() in ("fp8", "fp8-mixed", "mxfp8")
+    st = training_step(arch, w, card, gpus, case_link(case, card, gpus, nodes), zero, offload, preset, fp8)
     tps = st.tokens_per_s
     metric = case["metric"]
     if metric == "tokens_per_s_per_gpu":
@@ -110,6 +115,8 @@ def predict_training(case: dict) -> float:
     if metric == "step_time_s":
         return st.seconds
     if metric == "time_to_train_s":
+        if not case.get("tokens"):
+            raise ValueError("time_to_train_s without a token count")
         return float(case["tokens"]) / tps
     if metric == "mfu":
         from planner.throughput.training import model_flops_per_token

@@ -48,11 +48,19 @@ class Card:
     host_link_gbps: float         # PCIe one direction, achievable (unified memory: the memory bandwidth)
     unified: bool
     p2p: bool                      # GPU-to-GPU copies over PCIe without staging in host memory
+    fp8_tflops: float = 0.0        # dense FP8 tensor rate (0: no FP8 tensor cores)
 
     @property
     def gemm_flops(self) -> float:
         """Achievable dense 16-bit matmul FLOP/s."""
         return self.bf16_tflops * 1e12 * GEMM_EFFICIENCY.get(self.generation, GEMM_EFFICIENCY["default"])
+
+    @property
+    def fp8_flops(self) -> float:
+        """Achievable dense FP8 matmul FLOP/s (the 16-bit rate where the card has no FP8 tensor cores)."""
+        if not self.fp8_tflops:
+            return self.gemm_flops
+        return self.fp8_tflops * 1e12 * GEMM_EFFICIENCY.get(self.generation, GEMM_EFFICIENCY["default"])
 
     @property
     def flash_flops(self) -> float:
@@ -84,5 +92,7 @@ def card_of(g) -> Card:
     # NVIDIA disables PCIe peer-to-peer on GeForce cards (NCCL then stages through host memory: P2P/SHM);
     # professional and data-centre cards keep it
     p2p = not (g.vendor == "nvidia" and not getattr(g, "ecc", False))
+    # FP8 tensor cores run at twice the 16-bit rate on Ada, Hopper, Blackwell and CDNA3 (datasheets)
+    fp8 = getattr(g, "fp8_tflops", None) or (2 * g.bf16_tflops if getattr(g, "fp8", False) else 0.0)
     return Card(g.name, g.vendor, g.generation or "default", g.bf16_tflops, g.bandwidth_gbps, fp32, link,
-                unified, p2p)
+                unified, p2p, fp8)

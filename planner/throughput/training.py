@@ -81,9 +81,10 @@ def _quantised_weights(arch: Architecture) -> int:
 
 
 def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: Link, zero: int = 0,
-                  offload: str = "none", preset: TimePreset | None = None) -> StepTime:
+                  offload: str = "none", preset: TimePreset | None = None, fp8: bool = False) -> StepTime:
     """Seconds of one optimizer step of `w` (micro-batch w.batch_size per GPU, w.grad_accum micro-batches)
-    on `gpus` cards joined by `link`."""
+    on `gpus` cards joined by `link`. fp8: the decoder layers' linears run FP8 matmuls (Transformer Engine,
+    torchao float8) while attention, lm_head and pointwise ops stay 16-bit."""
     from planner.estimator.numerics import numerics
     from planner.estimator.stacks import resolve
 
@@ -100,6 +101,7 @@ def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: 
     r16 = card.gemm_flops * preset.gemm_scale
     r32 = card.fp32_flops
     fast = r32 if fp32_all else r16
+    body_rate = card.fp8_flops * preset.gemm_scale if fp8 and not fp32_all else fast
 
     # -- matmuls ------------------------------------------------------------------------------------------
     head = arch.vocab_size * h                                   # lm_head (tied or not, it runs once)
@@ -108,7 +110,7 @@ def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: 
     passes_body = 1 + (1 if frozen else 2) + (1 if recompute else 0)
     passes_head = 1 + (1 if frozen else 2)
     head_rate = r32 if (fp32_all or nx.stream_bytes == 4 and not nx.autocast) else r16   # up-cast lm_head
-    t_gemm = 2 * T * body * passes_body / fast + 2 * T * head * passes_head / head_rate
+    t_gemm = 2 * T * body * passes_body / body_rate + 2 * T * head * passes_head / head_rate
     t_lora = 0.0
     if w.method in ("lora", "qlora"):
         lp = _lora_params(arch, w)
@@ -167,7 +169,7 @@ def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: 
     comm_mb = link.seconds(mb_bytes)
     # FSDP/ZeRO-3 prefetch overlaps the gathers with the micro-batch's compute; DDP buckets overlap the
     # all-reduce with the last micro-batch's backward (about two thirds of it)
-    mb_time = max(micro, comm_mb)
+    mb_time = max(micro, comm_mb) + (1 - preset.comm_overlap) * min(micro, comm_mb)
     comm_step = link.seconds(step_bytes)
     exposed_step = max(0.0, comm_step - micro * 2 / 3) if zero == 0 else comm_step
     if comm_mb > micro or exposed_step > micro / 2:
