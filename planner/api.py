@@ -675,6 +675,8 @@ RUNNERS = {"plan": run_plan, "estimate": run_estimate}     # request kind -> fun
 
 def schema(kind: str) -> dict:
     """The JSON Schema of a command's result (`plan schema KIND`), with its request's schema under 'request'."""
+    if kind == "capacity" and kind not in RESULTS:
+        raise InputError("capacity: not available yet in this version of the planner")
     if kind not in RESULTS:
         raise InputError(f"schema: expected one of {', '.join(RESULTS)}, got {kind!r}")
     doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", "schema_version": SCHEMA_VERSION}

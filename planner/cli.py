@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--workers", type=int, default=None,
                     help="processes that plan in parallel (default: one per core)")
     psch = sub.add_parser("schema", help="print the JSON Schema of a command's --json output (and its request)")
-    psch.add_argument("kind", type=_choice_of("kind", tuple(api.RESULTS)))
+    psch.add_argument("kind", type=_choice_of("kind", tuple(dict.fromkeys(("plan", "estimate", "capacity",
+                                                                             "scenario", *api.RESULTS)))))
     sub.add_parser("mcp", help="a Model Context Protocol server on stdio (tools: plan, estimate, capacity, "
                    "catalog) for AI assistants")
     return root

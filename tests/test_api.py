@@ -150,6 +150,8 @@ def test_capacity_says_it_is_not_available_yet_until_the_core_has_it():
         pytest.skip("this planner has plan capacity")
     with pytest.raises(InputError, match="not available yet"):
         api.capacity(model="8b")
+    code, _, err = cli(["schema", "capacity"])
+    assert code == 2 and "not available yet" in err and err.count("\n") == 1
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

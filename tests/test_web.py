@@ -140,6 +140,18 @@ def test_catalog_api_is_the_cli_catalog(server):
     assert status == 200 and json.loads(payload) == expected and "USD" in expected["rates"]
 
 
+def test_openapi_describes_the_api_with_the_cores_models(server):
+    status, _, payload = request(server, "GET", "/openapi.json")
+    assert status == 200
+    doc = json.loads(payload)
+    body = doc["paths"]["/api/plan"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    from planner.api import PlanRequest
+    assert set(body["properties"]) == set(PlanRequest.model_fields)
+    assert "PlanResult" in doc["components"]["schemas"]
+    status, headers, page = request(server, "GET", "/docs")
+    assert status == 200 and b"swagger" in page.lower()
+
+
 def test_foreign_host_header_is_refused(server):
     status, _, _ = request(server, "GET", "/", headers={"Host": "attacker.example:8000"})
     assert status == 403

@@ -89,9 +89,7 @@ def field_of(message: str) -> str | None:
 def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl+C reaches the whole process group; the parent stops us
     from planner import api
-    from planner.data import builtin_registry
-    builtin_registry()
-    api.run_catalog()                                 # warm the catalogue cache before the first client
+    api.plan(model="8b", method="lora", alternatives=1)   # warm every cache (models, catalogue, throughput, solver)
 
 
 def work(kind: str, options: dict, upload: str | None = None, proposal: str | None = None) -> tuple[int, bytes]:
