@@ -28,8 +28,8 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
 from planner.catalog import GPU, ApiPrice, Platform, Rental
 from planner.errors import InputError
-from planner.workload import (METHOD_ALIASES, PRECISION_ALIASES, Attention, Engine, Framework, KVCacheDtype, Loss,
-                              Method, Optimizer, Parallel, Precision, Workload)
+from planner.workload import (METHOD_ALIASES, PRECISION_ALIASES, ActivationCheckpointing, Attention, Engine, Framework,
+                              KVCacheDtype, Loss, Method, Optimizer, Parallel, Precision, Workload)
 
 # The version of the request and result schemas (`plan schema`): bumped when a key changes meaning or goes away;
 # new keys do not bump it (clients must ignore keys they do not know).
@@ -67,7 +67,7 @@ def flag_of(name: str, model: type[BaseModel] | None = None) -> str:
                 if isinstance(meta, Cli) and meta.flag:
                     return meta.flag
             return "--" + name.replace("_", "-")
-    return {"zero_stage": "--zero"}.get(name, "--" + name.replace("_", "-"))
+    return {"zero_stage": "--zero", "cpu_moe_layers": "--n-cpu-moe"}.get(name, "--" + name.replace("_", "-"))
 
 
 def cli_meta(field) -> Cli:
@@ -214,6 +214,27 @@ class WorkloadOptions(_Request):
         "auto", description="KV cache format (auto: the compute dtype)")
     gpu_layers: Optional[int] = Field(None, description="llama.cpp -ngl: layers on the GPU (default: all)")
     gpu_memory_utilization: float = Field(0.90, description="vLLM: share of each card it may use")
+    # Mechanisms published runs vary per run (planner/estimator/stacks.py and engines.py cite their code)
+    activation_checkpointing: Annotated[ActivationCheckpointing, closed(typing.get_args(ActivationCheckpointing))] = \
+        Field("auto", description="full: recompute every layer; selective: torchtitan/torchtune per-op policy (or "
+                                  "every N-th layer with --ac-every N); none (auto: --gradient-checkpointing's choice)")
+    ac_every: Optional[int] = Field(None, description="selective checkpointing: checkpoint every N-th layer")
+    compile: Optional[bool] = Field(None, description="the model runs under torch.compile (default: the stack's, "
+                                                      "e.g. torchtune on)")
+    optimizer_in_backward: Optional[bool] = Field(
+        None, description="step each parameter in backward and free its gradient (torchtune optimizer_in_bwd)")
+    pipeline_parallel: int = Field(1, description="serving: pipeline stages (vLLM/SGLang --pipeline-parallel-size); "
+                                                  "tensor parallel = gpus / N")
+    zero3_max_live_parameters: Optional[int] = Field(None, description="DeepSpeed stage3_max_live_parameters "
+                                                                       "(default 1e9)")
+    quantize_moe_experts: bool = Field(False, description="bitsandbytes-quantise the fused MoE experts too (Axolotl "
+                                                          "quantize_moe_experts)")
+    n_cpu_moe: int = Field(0, description="llama.cpp: keep the MoE experts of the first N layers in host RAM")
+    mem_fraction_static: Optional[float] = Field(
+        None, description="SGLang: share of the card for weights + KV pool (default: SGLang's by card size)")
+    speculative: Optional[str] = Field(None, description="serving: speculative decoding with the model's MTP heads "
+                                                         "(mtp) or a built-in draft model name")
+    speculative_tokens: int = Field(1, description="draft tokens proposed per step")
 
 
 class EstimateRequest(WorkloadOptions):
@@ -532,7 +553,13 @@ def workload_of(req: WorkloadOptions, **override) -> Workload:
               lora_targets=req.lora_targets, gradient_checkpointing=req.gradient_checkpointing,
               attention=req.attention, loss=req.loss, grad_accum=req.grad_accum,
               activation_offload=req.activation_offload, kv_cache_dtype=req.kv_cache_dtype,
-              gpu_layers=req.gpu_layers, gpu_memory_utilization=req.gpu_memory_utilization)
+              gpu_layers=req.gpu_layers, gpu_memory_utilization=req.gpu_memory_utilization,
+              activation_checkpointing=req.activation_checkpointing, ac_every=req.ac_every,
+              optimizer_in_backward=req.optimizer_in_backward, compile=req.compile,
+              pipeline_parallel=req.pipeline_parallel, zero3_max_live_parameters=req.zero3_max_live_parameters,
+              cpu_moe_layers=req.n_cpu_moe, quantize_moe_experts=req.quantize_moe_experts,
+              mem_fraction_static=req.mem_fraction_static, speculative=req.speculative,
+              speculative_tokens=req.speculative_tokens)
     if req.engine is not None:
         kw["engine"] = req.engine
     if req.framework is not None:

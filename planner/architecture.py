@@ -50,6 +50,16 @@ class Architecture:
     sliding_window: int = 0
     sliding_layers: int = 0
     max_position_embeddings: int = 0
+    # Hybrid linear-attention layers (Qwen3-Next Gated DeltaNet, transformers modeling_qwen3_next.py): layers with a
+    # fixed-size recurrent state per sequence instead of a KV cache. The count and the DeltaNet shapes.
+    linear_attn_layers: int = 0
+    linear_num_key_heads: int = 0
+    linear_num_value_heads: int = 0
+    linear_key_head_dim: int = 0
+    linear_value_head_dim: int = 0
+    linear_conv_kernel: int = 0
+    attn_output_gate: bool = False   # Qwen3-Next gated attention: q_proj also emits a sigmoid gate (2 x q_dim)
+    mtp_layers: int = 0              # multi-token-prediction layers shipped with the model (not in `params`)
     # What the weights on disk are (planner/sources.py fills these when it reads a model folder or a GGUF)
     stored_weight_bytes: int = 0     # exact bytes of the stored weights, vision tower included (GGUF tensor
                                      # infos, safetensors headers or index total_size); 0 = unknown
@@ -89,6 +99,47 @@ class Architecture:
     def attn_out_dim(self) -> int:
         return self.num_heads * (self.v_head_dim if self.is_mla else self.head_dim)
 
+    @property
+    def full_attention_layers(self) -> int:
+        """Layers with a KV cache (all of them, except a hybrid's linear-attention layers)."""
+        return self.num_layers - self.linear_attn_layers
+
+    @property
+    def linear_conv_dim(self) -> int:
+        """Channels of the DeltaNet's causal conv1d: q, k (key heads) and v (value heads)."""
+        return (2 * self.linear_num_key_heads * self.linear_key_head_dim
+                + self.linear_num_value_heads * self.linear_value_head_dim)
+
+    @property
+    def recurrent_state_elements(self) -> tuple[int, int]:
+        """(recurrent, conv) state elements per sequence per linear-attention layer (vLLM MambaStateShapeCalculator
+        gated_delta_net_state_shape: temporal (num_v_heads, head_k_dim, head_v_dim), conv (kernel - 1, conv_dim);
+        transformers Qwen3NextDynamicCache holds the same two tensors)."""
+        if not self.linear_attn_layers:
+            return 0, 0
+        return (self.linear_num_value_heads * self.linear_key_head_dim * self.linear_value_head_dim,
+                (self.linear_conv_kernel - 1) * self.linear_conv_dim)
+
+    def layer_is_linear_attention(self, i: int) -> bool:
+        """Hybrids place one full-attention layer after every (interval - 1) linear ones (Qwen3-Next: 3:1)."""
+        if not self.linear_attn_layers:
+            return False
+        interval = self.num_layers // max(self.full_attention_layers, 1)
+        return (i + 1) % interval != 0
+
+    def linear_attention_linears(self) -> list[tuple[str, int, int]]:
+        """(name, in, out) of a Gated DeltaNet block's projections (Qwen3NextGatedDeltaNet)."""
+        h = self.hidden_size
+        kd = self.linear_num_key_heads * self.linear_key_head_dim
+        vd = self.linear_num_value_heads * self.linear_value_head_dim
+        return [("in_proj_qkvz", h, 2 * kd + 2 * vd), ("in_proj_ba", h, 2 * self.linear_num_value_heads),
+                ("out_proj", vd, h)]
+
+    def _linear_attn_params(self) -> int:
+        """Projections + conv1d weight (no bias) + dt_bias and A_log per value head + the gated RMSNorm (head_v_dim)."""
+        return (sum(i * o for _, i, o in self.linear_attention_linears()) + self.linear_conv_dim * self.linear_conv_kernel
+                + 2 * self.linear_num_value_heads + self.linear_value_head_dim)
+
     def attention_linears(self) -> list[tuple[str, int, int]]:
         """(name, in_features, out_features) of each linear layer in one attention block."""
         h = self.hidden_size
@@ -103,7 +154,8 @@ class Architecture:
                     ("kv_b_proj", self.kv_lora_rank, self.num_heads * (self.qk_nope_head_dim + self.v_head_dim)),
                     ("o_proj", self.num_heads * self.v_head_dim, h)]
             return out
-        return [("q_proj", h, self.q_dim), ("k_proj", h, self.kv_dim), ("v_proj", h, self.kv_dim),
+        q_out = self.q_dim * (2 if self.attn_output_gate else 1)
+        return [("q_proj", h, q_out), ("k_proj", h, self.kv_dim), ("v_proj", h, self.kv_dim),
                 ("o_proj", self.q_dim, h)]
 
     def mlp_linears(self, width: int) -> list[tuple[str, int, int]]:
@@ -153,6 +205,8 @@ class Architecture:
         dense = self.num_layers - self.moe_layers
         total = dense * (per_layer_common + self._mlp_params(self.intermediate_size))
         total += self.moe_layers * (per_layer_common + self._moe_params())
+        if self.linear_attn_layers:       # hybrids: those layers have a DeltaNet block instead of attention
+            total += self.linear_attn_layers * (self._linear_attn_params() - self._attention_params())
         total += v * h + self._norm_params()               # embeddings + final norm
         if not self.tie_embeddings:
             total += v * h                                 # lm_head
@@ -194,7 +248,9 @@ class Architecture:
             for name, i, o in items:
                 out[(name, i, o)] = out.get((name, i, o), 0) + n
 
-        add(self.attention_linears(), self.num_layers)
+        add(self.attention_linears(), self.full_attention_layers)
+        if self.linear_attn_layers:
+            add(self.linear_attention_linears(), self.linear_attn_layers)
         dense = self.num_layers - self.moe_layers
         add(self.mlp_linears(self.intermediate_size), dense)
         if self.is_moe:
@@ -216,7 +272,7 @@ class Architecture:
             per_layer = self.num_heads * (self.qk_nope_head_dim + self.qk_rope_head_dim + self.v_head_dim)
         else:
             per_layer = 2 * self.kv_dim
-        return per_layer * self.num_layers
+        return per_layer * self.full_attention_layers
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -230,7 +286,7 @@ def _get(cfg: dict, *names, default=None):
 
 
 SUPPORTED_TYPES = ("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2",
-                   "gemma3", "gemma3_text", "phi3", "olmoe", "deepseek_v3", "deepseek_v2")
+                   "gemma3", "gemma3_text", "phi3", "olmoe", "deepseek_v3", "deepseek_v2", "qwen3_next")
 
 
 def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
@@ -260,7 +316,7 @@ def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
                     max_position_embeddings=int(_get(cfg, "max_position_embeddings", default=0)), source=source)
     if mt == "qwen2" or mt == "qwen2_moe":
         kw["qkv_bias"] = True
-    if mt in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text"):
+    if mt in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text", "qwen3_next"):
         kw["qk_norm"] = "head"
     if mt == "olmoe":
         kw["qk_norm"] = "full"
@@ -285,10 +341,26 @@ def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
     if mt == "mixtral":
         kw.update(num_experts=int(cfg["num_local_experts"]), experts_per_token=int(cfg["num_experts_per_tok"]),
                   expert_intermediate_size=f)
-    elif mt in ("qwen2_moe", "qwen3_moe", "olmoe"):
+    if mt == "qwen3_next":
+        # Gated DeltaNet layers between full-attention ones: layer_types, or every full_attention_interval-th layer
+        # full (Qwen3NextConfig: "linear_attention" unless (i + 1) % interval == 0)
+        types = cfg.get("layer_types")
+        interval = int(_get(cfg, "full_attention_interval", default=4))
+        n_linear = sum(t == "linear_attention" for t in types) if types else sum(
+            (i + 1) % interval != 0 for i in range(L))
+        kw.update(linear_attn_layers=n_linear, attn_output_gate=True,
+                  linear_num_key_heads=int(cfg["linear_num_key_heads"]),
+                  linear_num_value_heads=int(cfg["linear_num_value_heads"]),
+                  linear_key_head_dim=int(cfg["linear_key_head_dim"]),
+                  linear_value_head_dim=int(cfg["linear_value_head_dim"]),
+                  linear_conv_kernel=int(_get(cfg, "linear_conv_kernel_dim", default=4)))
+    mtp = _get(cfg, "num_nextn_predict_layers", "mtp_num_hidden_layers", default=0)
+    if mtp:
+        kw["mtp_layers"] = int(mtp)
+    if mt in ("qwen2_moe", "qwen3_moe", "olmoe", "qwen3_next"):
         kw.update(num_experts=int(cfg["num_experts"]), experts_per_token=int(cfg["num_experts_per_tok"]),
                   expert_intermediate_size=int(_get(cfg, "moe_intermediate_size", default=f)))
-        if mt == "qwen2_moe":
+        if mt in ("qwen2_moe", "qwen3_next"):
             kw.update(shared_expert_intermediate_size=int(_get(cfg, "shared_expert_intermediate_size", default=0)),
                       shared_expert_gate=True)
         step = int(_get(cfg, "decoder_sparse_step", default=1))

@@ -418,7 +418,7 @@ def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: 
     """Smallest number of cards of one type that hold one copy of the model: tensor parallel for vLLM and
     `--parallel tensor` (a divisor of the heads, within one host), else layers split across cards."""
     usable = usable_bytes(g, c.margin, wg.engine, wg.gpu_memory_utilization)
-    tensor = wg.engine == "vllm" or wg.parallel == "tensor"
+    tensor = wg.engine in ("vllm", "sglang") or wg.parallel == "tensor"     # SGLang: --tp like vLLM
     if tensor and not g.is_machine:
         limit = g.nvlink.width if (wg.parallel == "tensor" and g.nvlink) else 8
         for n in (1, 2, 4, 8):
@@ -429,7 +429,7 @@ def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: 
                 per_card, _ = _host_ram(est, 1)
                 return Config(g, n, 0, "none", est, est.total_bytes, usable, per_card, 0.0, replica_gpus=n,
                               span_hosts=False, tensor_parallel=n > 1)
-        if wg.parallel == "tensor" or wg.engine != "vllm":
+        if wg.parallel == "tensor" or wg.engine not in ("vllm", "sglang"):
             return None
         # vLLM beyond one host: pipeline stages of 8-way tensor parallel (modelled as a layer split of TP=8)
     est = need(wg, 1, 0, "none", 0 if g.is_machine else g.context_bytes, parallel="pipeline")

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 # Display names of the training stacks (--framework) and serving engines (--engine)
 FRAMEWORK_NAMES = {"hf": "transformers+peft+bitsandbytes", "hf-fsdp": "transformers+peft+accelerate FSDP",
                    "fsdp-qlora": "Answer.AI fsdp_qlora", "torchtune": "torchtune", "litgpt": "LitGPT",
-                   "unsloth": "Unsloth", "mlx-lm": "mlx-lm"}
-ENGINE_NAMES = {"transformers": "transformers generate()", "vllm": "vLLM", "llama.cpp": "llama.cpp", "mlx": "mlx-lm"}
+                   "unsloth": "Unsloth", "mlx-lm": "mlx-lm", "torchtitan": "torchtitan", "axolotl": "Axolotl"}
+ENGINE_NAMES = {"transformers": "transformers generate()", "vllm": "vLLM", "llama.cpp": "llama.cpp", "mlx": "mlx-lm",
+                "sglang": "SGLang"}
 
 # How far each (stack, family) memory model is checked: measured on our own H100 runs, checked against
 # published figures of that stack (validation/), or modelled from its code and documentation only.
@@ -38,12 +39,14 @@ FAMILIES = {
     # NVIDIA CUDA (discrete cards, HGX, DGX Spark): every stack the planner models
     "cuda": Family("cuda", "CUDA",
                    {"hf": TRAIN_ALL, "hf-fsdp": TRAIN_ALL, "fsdp-qlora": ("lora", "qlora"),
-                    "torchtune": TRAIN_ALL, "litgpt": TRAIN_ALL, "unsloth": ("full", "lora", "qlora")},
-                   ("transformers", "vllm", "llama.cpp"), "hf", "transformers"),
+                    "torchtune": TRAIN_ALL, "litgpt": TRAIN_ALL, "unsloth": ("full", "lora", "qlora"),
+                    "torchtitan": ("pretrain", "full"), "axolotl": TRAIN_ALL},
+                   ("transformers", "vllm", "llama.cpp", "sglang"), "hf", "transformers"),
     # AMD ROCm (Instinct, Radeon, Ryzen AI Max): PyTorch, vLLM and llama.cpp run; bitsandbytes has a ROCm
     # backend (multi-backend since 0.44) but no paged optimizers are assumed; Unsloth and fsdp_qlora are CUDA-first
     "rocm": Family("rocm", "ROCm",
-                   {"hf": TRAIN_ALL, "hf-fsdp": TRAIN_ALL, "torchtune": TRAIN_ALL, "litgpt": TRAIN_ALL},
+                   {"hf": TRAIN_ALL, "hf-fsdp": TRAIN_ALL, "torchtune": TRAIN_ALL, "litgpt": TRAIN_ALL,
+                    "torchtitan": ("pretrain", "full"), "axolotl": TRAIN_ALL},
                    ("transformers", "vllm", "llama.cpp"), "hf", "transformers",
                    "ROCm stacks are modelled as their CUDA equivalents; not measured"),
     # Apple Metal: MLX (mlx-lm LoRA/QLoRA/full fine-tuning and serving) and llama.cpp; PyTorch MPS runs HF

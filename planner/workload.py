@@ -17,11 +17,15 @@ Optimizer = Literal["adamw", "adamw8bit", "paged_adamw", "paged_adamw8bit", "ada
 Offload = Literal["none", "optimizer", "optimizer+params"]
 Attention = Literal["auto", "sdpa", "flash", "eager"]
 Parallel = Literal["auto", "tensor", "pipeline"]
-Engine = Literal["transformers", "vllm", "llama.cpp", "mlx"]
+Engine = Literal["transformers", "vllm", "llama.cpp", "mlx", "sglang"]
 # Training stacks (presets of mechanisms, planner/estimator/stacks.py): hf = HF Trainer/TRL (Axolotl,
 # LLaMA-Factory, ms-swift) + peft + bitsandbytes under DDP or DeepSpeed ZeRO; hf-fsdp = the same under
 # accelerate FSDP; fsdp-qlora = Answer.AI's train.py; torchtune, litgpt, unsloth and mlx-lm as their recipes do
-Framework = Literal["hf", "hf-fsdp", "fsdp-qlora", "torchtune", "litgpt", "unsloth", "mlx-lm"]
+Framework = Literal["hf", "hf-fsdp", "fsdp-qlora", "torchtune", "litgpt", "unsloth", "mlx-lm", "torchtitan", "axolotl"]
+# Activation checkpointing: full = every decoder layer recomputed from its input (HF gradient_checkpointing,
+# torchtitan mode "full", torchtune enable_activation_checkpointing); selective = torchtitan's mode "selective"
+# (per-op policy, or every N-th layer with --ac-every N; torchtune ac_mode "selective" / ac_option N); none
+ActivationCheckpointing = Literal["auto", "full", "selective", "none"]
 Loss = Literal["auto", "full", "chunked", "fused"]
 KVCacheDtype = Literal["auto", "fp32", "fp16", "bf16", "fp8", "q8_0", "q4_0"]
 
@@ -62,6 +66,18 @@ class Workload(BaseModel):
     kv_cache_dtype: KVCacheDtype = "auto"          # auto: the engine's default (the compute dtype)
     gpu_layers: int | None = Field(None, ge=0, le=100_000)   # llama.cpp -ngl: layers on the GPU (None: all)
     gpu_memory_utilization: float = Field(0.90, gt=0, le=1)  # vLLM: share of each card it may take
+    # --- mechanisms published runs vary (planner/estimator/stacks.py cites the code of each) ---
+    activation_checkpointing: ActivationCheckpointing = "auto"   # auto: --gradient-checkpointing's choice (full/none)
+    ac_every: int | None = Field(None, ge=1, le=100_000)       # selective: checkpoint every N-th layer (None: per op)
+    compile: bool | None = None                    # torch.compile of the model (None: the stack's default)
+    optimizer_in_backward: bool | None = None      # step each parameter in backward (None: the stack's default)
+    pipeline_parallel: int = Field(1, ge=1, le=1024)   # serving: pipeline stages; tensor parallel = gpus / stages
+    zero3_max_live_parameters: int | None = Field(None, ge=0, le=10**13)   # DeepSpeed stage3_max_live_parameters
+    quantize_moe_experts: bool = False            # bitsandbytes-quantise fused MoE experts too (Axolotl option)
+    cpu_moe_layers: int = Field(0, ge=0, le=100_000)   # llama.cpp --n-cpu-moe N: experts of the first N layers on CPU
+    mem_fraction_static: float | None = Field(None, gt=0, le=1)   # SGLang: weights + KV pool share (None: default)
+    speculative: str | None = None                 # serving: "mtp" (the model's MTP heads) or a draft model name
+    speculative_tokens: int = Field(1, ge=1, le=64)    # draft tokens per step (vLLM num_speculative_tokens)
 
     @field_validator("method", mode="before")
     @classmethod
@@ -91,8 +107,22 @@ class Workload(BaseModel):
     def _consistent(self):
         if self.precision is None:
             self.precision = DEFAULT_PRECISION[self.method]
+        if self.activation_checkpointing == "auto" and self.gradient_checkpointing is None \
+                and self.framework == "torchtitan" and self.method != "inference":
+            # torchtitan's train configs (models/llama3/train_configs/*.toml) set activation_checkpoint mode "selective"
+            self.activation_checkpointing = "selective"
+        if self.activation_checkpointing != "auto":
+            if self.gradient_checkpointing is False and self.activation_checkpointing != "none":
+                raise ValueError(f"--activation-checkpointing {self.activation_checkpointing} contradicts "
+                                 "--no-gradient-checkpointing; give one of them")
+            if self.gradient_checkpointing is True and self.activation_checkpointing == "none":
+                raise ValueError("--activation-checkpointing none contradicts --gradient-checkpointing; give one")
+            self.gradient_checkpointing = self.activation_checkpointing != "none"
         if self.gradient_checkpointing is None:
             self.gradient_checkpointing = self.method == "qlora"
+        if self.ac_every is not None and self.activation_checkpointing != "selective":
+            raise ValueError("--ac-every N sets selective activation checkpointing's layer frequency: add "
+                             "--activation-checkpointing selective")
         if self.method == "qlora" and self.precision not in ("nf4", "int4", "int8"):
             raise ValueError(f"qlora trains on a quantised base: precision must be nf4, int4 or int8, "
                              f"not {self.precision}")
@@ -110,6 +140,15 @@ class Workload(BaseModel):
             if self.offload != "none" or self.zero_stage:
                 raise ValueError("--zero and --offload apply to training; for inference use --gpus with "
                                  "--parallel tensor|pipeline")
+        if self.method != "inference" and (self.pipeline_parallel > 1 or self.speculative):
+            raise ValueError("--pipeline-parallel and --speculative describe serving (--method inference)")
+        if self.quantize_moe_experts and self.precision not in QUANTISED:
+            raise ValueError("--quantize-moe-experts quantises MoE experts with bitsandbytes: use --precision nf4 "
+                             "or int8 (--method qlora)")
+        if self.cpu_moe_layers and self.engine != "llama.cpp":
+            raise ValueError("--n-cpu-moe keeps MoE experts in host RAM under llama.cpp: add --engine llama.cpp")
+        if self.mem_fraction_static is not None and self.engine != "sglang":
+            raise ValueError("--mem-fraction-static is SGLang's: add --engine sglang")
         if self.offload == "optimizer+params" and self.zero_stage != 3:
             raise ValueError("offloading parameters needs ZeRO stage 3 (--zero 3)")
         if self.offload == "optimizer" and self.zero_stage == 0:
@@ -117,6 +156,13 @@ class Workload(BaseModel):
         if self.zero_stage and self.gpus == 1 and self.offload == "none":
             pass  # ZeRO on one GPU is legal (DeepSpeed) and shards over 1 rank: no saving
         return self
+
+    @property
+    def checkpointing(self) -> str:
+        """The activation checkpointing in force: full, selective or none."""
+        if self.activation_checkpointing != "auto":
+            return self.activation_checkpointing
+        return "full" if self.gradient_checkpointing else "none"
 
     @property
     def training(self) -> bool:

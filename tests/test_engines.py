@@ -267,3 +267,96 @@ def test_more_sequences_or_longer_context_never_need_less(model, kw):
     base = est(model, batch_size=2, seq_len=2048, **kw).total_bytes
     assert est(model, batch_size=4, seq_len=2048, **kw).total_bytes >= base
     assert est(model, batch_size=2, seq_len=8192, **kw).total_bytes >= base
+
+
+# ---------------------------------------------------------------------------------------------------
+# Issue 18: pipeline stages, SGLang's static pool, CPU-resident experts, speculative decoding
+
+def test_vllm_pipeline_stages_follow_get_pp_indices():
+    from planner.estimator.engines import stage_layers
+    assert stage_layers(80, 4) == [20, 20, 20, 20]
+    assert stage_layers(30, 4) == [7, 8, 8, 7]            # the remainder goes to the stages before the last
+    assert sum(stage_layers(61, 8)) == 61
+
+
+def test_vllm_pipeline_stage_holds_a_share_of_the_layers_and_one_vocabulary_table():
+    arch = reg.models["llama-3.1-70b"]
+    one = est("llama-3.1-70b", engine="vllm", seq_len=2048, new_tokens=0)
+    pp4 = est("llama-3.1-70b", engine="vllm", gpus=4, pipeline_parallel=4, seq_len=2048, new_tokens=0)
+    table = arch.vocab_size * arch.hidden_size * 2
+    body = one.breakdown["weights"] - 2 * table
+    assert pp4.breakdown["weights"] == pytest.approx(body / 4 + table, rel=0.01)
+
+
+def test_sglang_needs_the_static_pool_within_mem_fraction_static():
+    kw = dict(engine="sglang", seq_len=8192, new_tokens=0)
+    e = est("llama-3.1-8b", **kw)
+    static = e.breakdown["weights"] + e.breakdown["kv_cache"] + e.cuda_context_bytes
+    assert e.total_bytes >= static / 0.88
+    tight = est("llama-3.1-8b", mem_fraction_static=0.5, **kw)
+    assert tight.total_bytes > e.total_bytes
+
+
+def test_sglang_memory_grows_with_the_tokens_served():
+    assert est("llama-3.1-8b", engine="sglang", batch_size=8, seq_len=4096).total_bytes > \
+        est("llama-3.1-8b", engine="sglang", batch_size=4, seq_len=4096).total_bytes
+
+
+def test_cpu_moe_layers_move_expert_bytes_to_host_ram():
+    kw = dict(engine="llama.cpp", precision="q4_k_m", seq_len=4096, new_tokens=0)
+    gpu = [est("qwen3-30b-a3b", cpu_moe_layers=n, **kw) for n in (0, 16, 48)]
+    w = [e.breakdown["weights"] for e in gpu]
+    assert w[0] > w[1] > w[2] > 0
+    assert gpu[2].cpu_ram_bytes > gpu[0].cpu_ram_bytes
+    assert (w[0] - w[2]) == pytest.approx(gpu[2].cpu_ram_bytes - gpu[0].cpu_ram_bytes, rel=0.01)
+
+
+def test_cpu_moe_needs_llama_cpp():
+    with pytest.raises(ValueError, match="n-cpu-moe"):
+        Workload(engine="vllm", cpu_moe_layers=4)
+
+
+def test_speculative_decoding_adds_the_draft_weights_and_kv():
+    kw = dict(engine="vllm", gpus=2, seq_len=4096, new_tokens=256)
+    plain = est("llama-3.1-70b", **kw)
+    draft = est("llama-3.1-70b", speculative="llama-3.2-1b", **kw)
+    d = reg.models["llama-3.2-1b"]
+    assert draft.breakdown["weights"] - plain.breakdown["weights"] == d.params * 2
+    assert draft.breakdown["kv_cache"] > plain.breakdown["kv_cache"]
+    with pytest.raises(InputError, match="multi-token-prediction"):
+        est("llama-3.1-70b", speculative="mtp", **kw)
+
+
+def test_mtp_adds_one_decoder_layer_with_deepseeks_own_embedding_and_head():
+    kw = dict(engine="vllm", precision="fp8", gpus=8, seq_len=4096, new_tokens=256)
+    arch = reg.models["deepseek-v3"]
+    plain, mtp = est("deepseek-v3", **kw), est("deepseek-v3", speculative="mtp", **kw)
+    added = (mtp.breakdown["weights"] - plain.breakdown["weights"]) * 8
+    # DeepSeek-V3: 671B main model + 14B MTP module (the paper); stored at fp8, about a byte per parameter
+    assert 11e9 < added < 15e9
+    assert mtp.breakdown["kv_cache"] > plain.breakdown["kv_cache"]
+    assert arch.mtp_layers == 1
+
+
+def test_hybrid_linear_attention_layers_keep_a_state_not_a_kv_cache():
+    arch = reg.models["qwen3-next-80b-a3b"]
+    assert (arch.linear_attn_layers, arch.full_attention_layers) == (36, 12)
+    assert 79e9 < arch.params < 81e9                 # "80B in total" (Qwen3-Next-80B-A3B model card)
+    for engine in ("vllm", "sglang", "transformers"):
+        short = est("qwen3-next-80b-a3b", engine=engine, seq_len=1024, new_tokens=0).breakdown["kv_cache"]
+        long = est("qwen3-next-80b-a3b", engine=engine, seq_len=33792, new_tokens=0).breakdown["kv_cache"]
+        # only the 12 full-attention layers grow with the context: 2 kv heads x 256 x 2 (K, V) x 2 bytes each
+        assert long - short == pytest.approx(12 * 2 * 512 * 2 * 32768, rel=0.02), engine
+        assert short > 12 * 2 * 512 * 2 * 1024       # + the per-sequence recurrent state
+
+
+def test_unknown_draft_model_is_an_input_error():
+    with pytest.raises(InputError, match="speculative"):
+        est("llama-3.1-8b", engine="vllm", speculative="no-such-model-xyz")
+
+
+def test_new_flags_go_through_the_cli_parser():
+    a = build_parser().parse_args(["estimate", "--model", "8b", "--engine", "sglang", "--mem-fraction-static", "0.8",
+                                   "--pipeline-parallel", "2", "--gpus", "2", "--speculative", "mtp"])
+    w = _workload(a)
+    assert (w.engine, w.mem_fraction_static, w.pipeline_parallel, w.speculative) == ("sglang", 0.8, 2, "mtp")

@@ -120,3 +120,23 @@ def test_a_vision_tower_loads_beside_the_language_model(registry):
     for w in (Workload(method="inference"), Workload(method="lora"), Workload(method="qlora")):
         a, b = estimate(text, w), estimate(vl, w)
         assert b.breakdown["weights"] - a.breakdown["weights"] == 2 * 400_000_000
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["llama-3.1-8b", "qwen3-next-80b-a3b", "qwen3-30b-a3b", "gemma-2-9b"]),
+       st.sampled_from(["vllm", "sglang"]), st.integers(1, 32), st.integers(64, 32768), st.sampled_from([1, 2, 4]))
+def test_serving_engines_never_need_less_for_more_sequences_or_tokens(model, engine, b, s, pp):
+    """vLLM and SGLang, any pipeline split, dense, MoE, sliding-window and hybrid linear-attention models alike."""
+    kw = dict(method="inference", engine=engine, gpus=pp, pipeline_parallel=pp, new_tokens=0)
+    base = estimate(reg.models[model], Workload(batch_size=b, seq_len=s, **kw)).total_bytes
+    assert estimate(reg.models[model], Workload(batch_size=b + 1, seq_len=s, **kw)).total_bytes >= base
+    assert estimate(reg.models[model], Workload(batch_size=b, seq_len=s + 512, **kw)).total_bytes >= base
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 48), st.integers(1, 47))
+def test_more_cpu_resident_expert_layers_never_need_more_gpu_memory(n, extra):
+    kw = dict(method="inference", engine="llama.cpp", precision="q4_k_m", seq_len=4096, new_tokens=0)
+    arch = reg.models["qwen3-30b-a3b"]
+    assert estimate(arch, Workload(cpu_moe_layers=min(n + extra, 48), **kw)).total_bytes <= \
+        estimate(arch, Workload(cpu_moe_layers=n, **kw)).total_bytes

@@ -69,3 +69,34 @@ def test_found_cases_meet_the_issue_targets():
     s = summary(FOUND_RESULTS)
     assert s["median_abs_error"] <= 0.10, s
     assert s["p90_abs_error"] <= 0.30, s
+
+
+# ---------------------------------------------------------------------------------------------------
+# Figures found for issue 18's stacks (validation/published-cases-new.json): the acceptance bounds
+
+NEW = CASES.parent / "published-cases-new.json"
+NEW_RESULTS = evaluate(NEW)
+
+
+def test_new_stack_cases_meet_the_issue_bounds():
+    """Median |error| <= 8% and p90 <= 25% on the figures published for torchtitan and SGLang."""
+    s = summary(NEW_RESULTS)
+    assert s["cases"] >= 10
+    assert s["median_abs_error"] <= 0.08 and s["p90_abs_error"] <= 0.25, s
+
+
+def test_every_new_case_cites_its_source_and_quote():
+    for c in json.loads(NEW.read_text())["cases"]:
+        assert c["source"] and len(c["quote"]) > 10 and c["compare"] in ("reserved", "allocated", "total", "weights", "load_reserved", "outcome")
+
+
+def test_published_fits_and_oom_outcomes_agree_with_the_planners_fit_test():
+    """A published 'it fits' / 'out of memory' on a card: the estimate (with that card's CUDA context) within the
+    catalogue card's memory must agree; a disagreement must name its cause in the record (why_off)."""
+    from benchmarks.published import evaluate_outcomes
+    outcomes = evaluate_outcomes(NEW)
+    assert len(outcomes) >= 10 and {o.published for o in outcomes} == {"fits", "oom"}
+    why = {c["id"]: c.get("why_off", "") for c in json.loads(NEW.read_text())["cases"]}
+    for o in outcomes:
+        assert o.agrees or len(why[o.id]) > 40, f"{o.id}: {o.predicted} ({o.predicted_gib:.2f} of {o.card_gib:.2f} GiB)"
+    assert sum(o.agrees for o in outcomes) >= len(outcomes) - 1

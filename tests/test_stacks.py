@@ -251,3 +251,69 @@ def test_torchtune_single_device_full_finetune_steps_the_optimizer_in_backward()
     assert any("optimizer_in_bwd" in a for a in one.assumptions)
     # torchtune's recipe fits a 24 GB card with paged 8-bit AdamW (README: 18.9 GiB on a 4090)
     assert est("llama-3.1-8b", framework="torchtune", optimizer="paged_adamw8bit", **kw).total_bytes < 22 * GiB
+
+
+# ---------------------------------------------------------------------------------------------------
+# Activation checkpointing modes (issue 18): full, selective (per op / every N-th layer), none
+
+def _reserved(ac, **kw):
+    base = dict(method="full", precision="bf16-mixed", framework="torchtitan", gpus=8, zero_stage=3, batch_size=2,
+                seq_len=4096)
+    return est("llama-3.1-8b", **{**base, **kw, "activation_checkpointing": ac}).reserved_bytes
+
+
+def test_selective_checkpointing_lies_between_none_and_full():
+    assert _reserved("full") < _reserved("selective") < _reserved("none")
+
+
+def test_checkpointing_every_layer_is_full_and_rarer_checkpoints_cost_more():
+    every = [_reserved("selective", ac_every=k) for k in (1, 2, 4)]
+    assert every[0] <= _reserved("full") * 1.01 and every == sorted(every)
+
+
+def test_gradient_checkpointing_flag_is_full_checkpointing():
+    kw = dict(method="lora", seq_len=2048)
+    assert est("llama-3.2-1b", gradient_checkpointing=True, **kw).peak_allocated_bytes == \
+        est("llama-3.2-1b", activation_checkpointing="full", **kw).peak_allocated_bytes
+
+
+def test_contradictory_checkpointing_flags_are_refused():
+    with pytest.raises(ValueError, match="activation-checkpointing"):
+        Workload(method="full", gradient_checkpointing=False, activation_checkpointing="full")
+    with pytest.raises(ValueError, match="ac-every"):
+        Workload(method="full", ac_every=2)
+
+
+def test_axolotl_keeps_a_bf16_stream_where_hf_upcasts():
+    """Axolotl casts norms and embeddings back to bf16 after kbit preparation: less memory than the hf preset."""
+    kw = dict(method="qlora", seq_len=2048, batch_size=2, loss="full", attention="flash")
+    assert est("llama-3.1-8b", framework="axolotl", **kw).peak_allocated_bytes < \
+        est("llama-3.1-8b", framework="hf", **kw).peak_allocated_bytes
+
+
+def test_optimizer_in_backward_flag_overrides_the_preset():
+    kw = dict(method="full", precision="bf16", framework="hf", seq_len=512)
+    assert est("llama-3.2-1b", optimizer_in_backward=True, **kw).peak_allocated_bytes < \
+        est("llama-3.2-1b", **kw).peak_allocated_bytes
+
+
+def test_torchtitan_compiled_loss_needs_less_than_the_eager_loss():
+    kw = dict(method="full", precision="bf16-mixed", framework="torchtitan", gpus=8, zero_stage=3, seq_len=8192,
+              compile=True)
+    assert est("llama-3.1-8b", **kw).reserved_bytes < est("llama-3.1-8b", loss="full", **kw).reserved_bytes
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 8), st.integers(256, 8192), st.sampled_from(["full", "selective", "none"]))
+def test_checkpointing_modes_are_monotonic_in_batch_and_sequence(b, s, ac):
+    kw = dict(method="full", precision="bf16-mixed", framework="torchtitan", gpus=8, zero_stage=3,
+              activation_checkpointing=ac)
+    base = est("llama-3.2-1b", batch_size=b, seq_len=s, **kw).reserved_bytes
+    assert est("llama-3.2-1b", batch_size=b + 1, seq_len=s, **kw).reserved_bytes >= base
+    assert est("llama-3.2-1b", batch_size=b, seq_len=s + 256, **kw).reserved_bytes >= base
+
+
+def test_zero3_live_parameter_window_is_a_setting():
+    kw = dict(method="full", precision="bf16-mixed", gpus=8, zero_stage=3, seq_len=1024)
+    small = est("llama-3.1-8b", zero3_max_live_parameters=10**8, **kw).peak_allocated_bytes
+    assert small < est("llama-3.1-8b", **kw).peak_allocated_bytes

@@ -31,7 +31,7 @@ from planner.estimator.common import (
     Estimate,
     GiB,
 )
-from planner.estimator.engines import VLLM_GPU_MEMORY_UTILIZATION, estimate_vllm
+from planner.estimator.engines import VLLM_GPU_MEMORY_UTILIZATION, estimate_sglang, estimate_vllm
 from planner.estimator.inference import estimate_inference
 from planner.estimator.llamacpp import estimate_llamacpp
 from planner.estimator.mlx import estimate_mlx_inference, estimate_mlx_training
@@ -61,6 +61,10 @@ def estimate(arch: Architecture, w: Workload, cuda_context: int = DEFAULT_CUDA_C
         return estimate_training(arch, w, nx, cuda_context)
     if w.engine == "vllm":
         return estimate_vllm(arch, w, nx, cuda_context)
+    if w.engine == "sglang":
+        return estimate_sglang(arch, w, nx, cuda_context)
+    if w.speculative:
+        raise InputError("--speculative is modelled for --engine vllm and --engine sglang")
     if w.precision in SERVING_FORMATS:
         raise InputError(f"--precision {w.precision} is a serving format: use --engine vllm (fp8, awq, gptq) or "
                          "--engine llama.cpp (GGUF types); transformers generate() is modelled for "

@@ -129,3 +129,25 @@ def layer_backward_temp_per_token(arch: Architecture, nx: Numerics, kv_len: int)
     return max(mlp, attn) + hidden
 
 
+
+
+def selective_op_saved_bytes_per_token(arch: Architecture, w: Workload, nx: Numerics, moe: bool) -> int:
+    """Per-op selective checkpointing (torchtitan _apply_ac_to_transformer_block, selective_ac_option "op"; torchtune
+    apply_selective_activation_checkpointing is the same policy): a decoder layer keeps its input (the checkpoint)
+    and the outputs of the ops in _save_list - every odd-numbered aten.mm in forward order ("Only save every other
+    mm": wq, wv, w1, w2 of a Llama block are saved, wk, wo, w3 recomputed) and the attention kernel's output and
+    log-sum-exp. Norms, RoPE, SiLU and the SwiGLU product are recomputed in backward. LoRA's small matmuls also
+    count as mm in the alternation; only the base projections' outputs are sized here, the rank-sized ones added."""
+    h, a_b = arch.hidden_size, nx.act_bytes
+    widths = [arch.q_dim, arch.kv_dim, arch.kv_dim, h]                             # q, k, v, o outputs
+    if moe:
+        k, fe = arch.experts_per_token, arch.expert_intermediate_size
+        widths += [k * fe, k * fe, k * h]                                          # routed gate, up, down outputs
+    elif arch.gated_mlp:
+        widths += [arch.intermediate_size, arch.intermediate_size, h]              # w1 (gate), w3 (up), w2 (down)
+    else:
+        widths += [arch.intermediate_size, h]
+    mm_saved = sum(widths[0::2])                                                   # 1st, 3rd, 5th, ... mm
+    attention = nx.attn * arch.attn_out_dim + 4 * arch.num_heads                   # SDPA output + fp32 lse
+    lora = 0 if w.full else nx.adapter_bytes * w.lora_rank * sum(1 for m in ALL_LINEAR if m in w.lora_targets)
+    return nx.stream_bytes * h + a_b * mm_saved + attention + lora

@@ -33,6 +33,7 @@ class Estimate:
     gpus: int
     assumptions: list[str] = field(default_factory=list)
     kv_slack_bytes: int = 0              # part of the allocator slack that grows with the KV cache (inference)
+    load_reserved_bytes: int = 0         # reserved at the end of model loading / wrapping (training; 0: not modelled)
 
     def to_dict(self) -> dict:
         return {

@@ -20,9 +20,16 @@ import math
 
 from planner.architecture import Architecture
 from planner.estimator.common import H100_CUDA_CONTEXT_BYTES, Estimate, GiB, _finish
-from planner.estimator.kv_cache import kv_dtype, kv_elements_per_token_layer, sliding_layers
+from planner.estimator.kv_cache import (
+    hybrid_block_tokens,
+    kv_dtype,
+    kv_elements_per_token_layer,
+    recurrent_state_bytes,
+    sliding_layers,
+)
 from planner.estimator.numerics import Numerics
 from planner.estimator.weights import _quant_matmul_temp, serving_weight_bytes, stored_weights, weight_bytes
+from planner.errors import InputError
 from planner.workload import SERVING_FORMATS, Workload
 
 VLLM_GPU_MEMORY_UTILIZATION = 0.90         # CacheConfig default; the workload carries the user's value
@@ -48,6 +55,46 @@ VLLM_NCCL_BYTES = int((3.58 - 1.79) * GiB)
 VLLM_CUDA_GRAPH_BYTES = int(0.5 * GiB)
 
 
+# PP without TP: PyTorch's NCCL communicator for 2 ranks (measured on A100, NVIDIA/nccl#964; training.py)
+PP_NCCL_BYTES = 544 * 2**20
+
+
+def pipeline_stages(w: Workload) -> int:
+    """Pipeline stages: --pipeline-parallel N, or every GPU a stage with --parallel pipeline."""
+    if w.pipeline_parallel > 1:
+        return min(w.pipeline_parallel, w.gpus) if w.gpus > 1 else 1
+    return w.gpus if (w.gpus > 1 and w.parallel == "pipeline") else 1
+
+
+def stage_layers(num_layers: int, pp: int) -> list[int]:
+    """vLLM distributed/utils.py get_pp_indices: num_layers // pp per stage, the remainder added one each to the
+    stages before the last ("for i in range(2, remaining_layers + 2): partitions[-i] += 1")."""
+    parts = [num_layers // pp] * pp
+    for i in range(2, num_layers % pp + 2):
+        parts[-i] += 1
+    return parts
+
+
+def _pipeline_stage(arch: Architecture, weights: int, kv: int, forward: int, sampler: int, pp: int, nx: Numerics):
+    """(weights, kv, activations, note) of the worst pipeline stage. vLLM's model classes build embed_tokens on the
+    first rank only (and on the last when tied) and lm_head + final norm on the last (PPMissingLayer elsewhere,
+    e.g. models/llama.py); each stage profiles its own forward at max_num_batched_tokens, the last also the sampler."""
+    V, h, L = arch.vocab_size, arch.hidden_size, arch.num_layers
+    emb_b = int(V * h * weights / max(arch.params, 1))         # the stored dtype's bytes for one vocab x h table
+    head = emb_b * (1 if arch.tie_embeddings else 2)
+    per_layer = max(weights - head, 0) / max(L, 1)
+    parts = stage_layers(L, pp)
+    kv_per_layer = kv / max(L, 1)
+    first = (int(per_layer * parts[0]) + emb_b, int(kv_per_layer * parts[0]), forward)
+    last = (int(per_layer * parts[-1]) + emb_b * (2 if arch.tie_embeddings else 1),
+            int(kv_per_layer * parts[-1]), max(forward, sampler))
+    worst = max(first, last, key=sum)
+    name = "first" if worst is first else "last"
+    note = (f"pipeline parallel {pp}: layers per stage {parts}; embeddings on the first stage, lm_head and the "
+            f"sampler on the last (vLLM get_pp_indices / PPMissingLayer); the {name} stage is the largest")
+    return worst[0], worst[1], worst[2], note
+
+
 def vllm_weight_bytes(arch: Architecture, w: Workload, nx: Numerics) -> tuple[int, str]:
     p, stored = stored_weights(arch, w.precision, "vllm")
     if stored:
@@ -61,19 +108,24 @@ def estimate_vllm(arch: Architecture, w: Workload, nx: Numerics, cuda_context: i
     """Serving with vLLM: modelled from its memory profiler's accounting, not measured by this project."""
     b, s, n, N = w.batch_size, w.seq_len, w.new_tokens, w.gpus
     u = w.gpu_memory_utilization
-    parallel = "pipeline" if (N > 1 and w.parallel == "pipeline") else ("tensor" if N > 1 else "none")
+    pp = pipeline_stages(w)
+    tp = max(N // pp, 1)
+    parallel = "pipeline" if pp > 1 else ("tensor" if N > 1 else "none")
     weights, how = vllm_weight_bytes(arch, w, nx)
     # Paged KV cache: every sequence holds whole 16-token blocks
     kv_name, kv_b = kv_dtype("vllm", w.kv_cache_dtype, 4 if nx.act_bytes == 4 else 2)
-    tokens = math.ceil((s + n) / VLLM_BLOCK_TOKENS) * VLLM_BLOCK_TOKENS
+    block = hybrid_block_tokens(arch, kv_b) or VLLM_BLOCK_TOKENS
+    tokens = math.ceil((s + n) / block) * block
     per_layer = kv_elements_per_token_layer(arch, "vllm") * kv_b
     swa = sliding_layers(arch)
     window = math.ceil(min(tokens, arch.sliding_window) / VLLM_BLOCK_TOKENS) * VLLM_BLOCK_TOKENS if swa else 0
-    kv = int(b * per_layer * ((arch.num_layers - swa) * tokens + swa * window))
+    kv = int(b * per_layer * ((arch.full_attention_layers - swa) * tokens + swa * window))
+    # hybrids: each linear-attention layer holds one page per sequence, padded to the attention page size
+    state = int(b * arch.linear_attn_layers * block * per_layer) if arch.linear_attn_layers else 0
+    kv += state
     # Profiled activation peak: the forward pass at max_num_batched_tokens, or the dummy sampler run
     M = VLLM_MAX_BATCHED_TOKENS
     h = arch.hidden_size
-    tp = N if parallel == "tensor" else 1
     if arch.is_moe:
         mlp = arch.experts_per_token * 3 * nx.act_bytes * arch.expert_intermediate_size
     else:
@@ -81,18 +133,24 @@ def estimate_vllm(arch: Architecture, w: Workload, nx: Numerics, cuda_context: i
     forward = M * (2 * nx.stream_bytes * h + mlp // tp) + _quant_matmul_temp(arch, nx, M)
     max_num_seqs = max(VLLM_MAX_NUM_SEQS, b)     # serving b sequences at once needs --max-num-seqs >= b
     sampler = M * nx.stream_bytes * h + max_num_seqs * arch.vocab_size * SAMPLER_BYTES_PER_LOGIT
+    # pipeline parallel: only the last stage runs the sampler (and holds lm_head); the worst GPU is the larger of
+    # the first and the last stage
     activations = max(forward, sampler)
-    if parallel == "tensor":
-        weights //= N
+    stage_note = ""
+    if pp > 1:
+        weights, kv, activations, stage_note = _pipeline_stage(arch, weights, kv, forward, sampler, pp, nx)
+    if tp > 1:
+        weights //= tp
         if arch.is_mla:
             pass                 # the MLA latent has no head dimension: every TP rank caches all of it
         else:
-            kv = kv * max(arch.num_kv_heads // N, 1) // arch.num_kv_heads
-    elif parallel == "pipeline":
-        share = math.ceil(arch.num_layers / N) / arch.num_layers
-        weights = int(weights * share) + arch.vocab_size * h * 2
-        kv = int(kv * share)
-    nccl = VLLM_NCCL_BYTES if N > 1 else 0
+            kv = kv * max(arch.num_kv_heads // tp, 1) // arch.num_kv_heads
+    # TP >= 2: NCCL + vLLM's custom all-reduce buffers (published at TP 2); PP only: one NCCL communicator for the
+    # stage-to-stage send/recv (no custom all-reduce), sized as PyTorch's measured 2-rank communicator
+    nccl = VLLM_NCCL_BYTES if tp > 1 else (PP_NCCL_BYTES if pp > 1 else 0)
+    spec_w, spec_kv, spec_note = speculative_bytes(arch, w, b * tokens, kv_b, tp)
+    weights += spec_w
+    kv += spec_kv
     breakdown = {"weights": weights, "gradients": 0, "optimizer_states": 0, "activations": activations,
                  "kv_cache": kv, "non_torch": VLLM_NON_TORCH_BYTES, "nccl": nccl,
                  "cuda_graphs": VLLM_CUDA_GRAPH_BYTES}
@@ -100,7 +158,10 @@ def estimate_vllm(arch: Architecture, w: Workload, nx: Numerics, cuda_context: i
     reserved = sum(breakdown.values())
     assumptions = [
         f"vLLM (modelled from its memory profiler and published profiles, not measured by this project): {how}",
-        f"{b} sequences of {s} + {n} tokens in a paged {kv_name} KV cache ({VLLM_BLOCK_TOKENS}-token blocks)"
+        f"{b} sequences of {s} + {n} tokens in a paged {kv_name} KV cache ({block}-token blocks)"
+        + (f"; {arch.linear_attn_layers} linear-attention layers keep a {state / max(b, 1) / 2**20:.0f} MiB state per "
+           f"sequence (one {block}-token page each: vLLM's hybrid allocator pads attention blocks to the mamba page)"
+           if state else "")
         + (", MLA latent cache" if arch.is_mla else "")
         + (f"; {swa} sliding-window layers keep {window} tokens" if swa else ""),
         f"activation peak profiled at max_num_batched_tokens {M} and a sampler over max_num_seqs "
@@ -110,13 +171,133 @@ def estimate_vllm(arch: Architecture, w: Workload, nx: Numerics, cuda_context: i
         "rest of the budget, so this is the smallest card on which the requested batch fits",
     ]
     if N > 1:
-        assumptions.append(f"{N} GPUs, {parallel} parallel: NCCL and custom all-reduce buffers "
-                           f"{nccl / GiB:.2f} GiB per GPU (published at TP 2)")
+        assumptions.append(f"{N} GPUs: tensor parallel {tp} x pipeline parallel {pp}; communication buffers "
+                           f"{nccl / GiB:.2f} GiB per GPU" + (" (published at TP 2)" if tp > 1 else ""))
+    if stage_note:
+        assumptions.append(stage_note)
+    if spec_note:
+        assumptions.append(spec_note)
     if kv_name == "fp8" or w.precision == "fp8":
         assumptions.append("FP8 needs Ada, Hopper, Blackwell or MI300 (the planner checks the card)")
     est = _finish(arch, w, breakdown, peak, reserved, cuda_context, "serving", 0, assumptions, offloaded=0)
     est.breakdown.pop("allocator_slack", None)
     # vLLM only starts when everything fits in gpu_memory_utilization x card
     est.total_bytes = int((reserved + cuda_context) / u)
+    est.breakdown["utilization_headroom"] = est.total_bytes - reserved - cuda_context
+    return est
+
+
+# ---------------------------------------------------------------------------------------------------
+# Speculative decoding: the draft's weights and KV cache on every GPU of the target
+
+def speculative_bytes(arch: Architecture, w: Workload, tokens: int, kv_bytes: float, tp: int) -> tuple[int, int, str]:
+    """(weights, kv, note) a speculative decoder adds per GPU.
+
+    mtp: the model's multi-token-prediction module (DeepSeek-V3 num_nextn_predict_layers = 1: one more decoder layer
+    with an eh_proj of 2h x h and two norms; it shares embed_tokens and lm_head with the target - vLLM
+    DeepSeekMTP / SGLang NEXTN), with a KV cache of its own for every token. A draft model name: that built-in model
+    whole (vLLM speculative_config model=..., SGLang --speculative-draft-model-path), its KV cache for the same
+    tokens, replicated on every tensor-parallel rank (vLLM draft_tensor_parallel_size must be 1 or the target's)."""
+    spec = (w.speculative or "").strip()
+    if not spec:
+        return 0, 0, ""
+    if spec.lower() == "mtp":
+        if not arch.mtp_layers:
+            raise InputError(f"--speculative mtp: {arch.name} ships no multi-token-prediction layers (its config has "
+                             "no num_nextn_predict_layers / mtp_num_hidden_layers); name a draft model instead")
+        h = arch.hidden_size
+        # one MTP module: a decoder layer of the model's own kind (attention + MoE or MLP), eh_proj / fc (2h -> h) and
+        # its norms; DeepSeek's also carries its own embed_tokens and shared_head (vLLM deepseek_mtp.py builds both)
+        layer = arch._attention_params() + (arch._moe_params() if arch.is_moe else arch._mlp_params(
+            arch.intermediate_size)) + 4 * h
+        module = layer + 2 * h * h + (2 * arch.vocab_size * h if arch.family.startswith("deepseek") else 0)
+        stored = (serving_weight_bytes(arch, w.precision, "vllm")[0] if w.precision in SERVING_FORMATS
+                  else arch.params * (4 if w.precision == "fp32" else 2))
+        weights = int(arch.mtp_layers * module * stored / max(arch.params, 1)) // tp
+        kv = int(arch.mtp_layers * tokens * kv_elements_per_token_layer(arch, "vllm") * kv_bytes)
+        if not arch.is_mla:
+            kv = kv * max(arch.num_kv_heads // tp, 1) // arch.num_kv_heads
+        return weights, kv, (f"MTP speculative decoding ({w.speculative_tokens} token(s) per step): "
+                             f"{arch.mtp_layers} MTP layer(s) of the model and their KV cache, "
+                             f"{(weights + kv) / GiB:.2f} GiB per GPU")
+    from planner.data import builtin_registry           # the draft is a built-in model (bundled data, no network)
+    try:
+        draft, _ = builtin_registry().resolve(spec)
+    except Exception as e:                               # noqa: BLE001 - any resolution failure is an input error
+        raise InputError(f"--speculative {spec!r}: not 'mtp' and not a built-in model ({e}); use mtp or a name "
+                         "from `plan models`") from None
+    weights = draft.params * 2
+    kv = int(tokens * kv_elements_per_token_layer(draft, "vllm") * kv_bytes * draft.num_layers)
+    return weights, kv, (f"draft model {draft.name} ({w.speculative_tokens} token(s) per step): bf16 weights and its "
+                         f"own KV cache, {(weights + kv) / GiB:.2f} GiB per GPU, replicated on each GPU")
+
+
+# ---------------------------------------------------------------------------------------------------
+# SGLang
+
+# SGLang python/sglang/srt/server_args.py (v0.4.x): mem_fraction_static, when not given, by tensor-parallel size:
+# "if self.tp_size >= 16: 0.79 elif >= 8: 0.81 elif >= 4: 0.85 elif >= 2: 0.87 else: 0.88". (From mid-2025 SGLang
+# instead reserves a per-card amount, e.g. (9.5 + tp/2) GiB on 80 GB H100/A100, 0.875 at TP 1: the same order.)
+SGLANG_MFS = ((16, 0.79), (8, 0.81), (4, 0.85), (2, 0.87), (1, 0.88))
+
+
+def sglang_mem_fraction_static(w: Workload, tp: int) -> float:
+    if w.mem_fraction_static is not None:
+        return w.mem_fraction_static
+    return next(f for n, f in SGLANG_MFS if tp >= n)
+
+
+def estimate_sglang(arch: Architecture, w: Workload, nx: Numerics, cuda_context: int) -> Estimate:
+    """Serving with SGLang (modelled from its ModelRunner, not measured by this project).
+
+    model_runner.profile_max_num_token: after the weights load, the KV pool takes
+    rest = available_gpu_memory - total_gpu_memory x (1 - mem_fraction_static), so weights + KV pool (+ the context
+    and anything allocated before) may use mem_fraction_static of the card; the remaining share holds the
+    activations of chunked prefill (chunked_prefill_size 8192 on >= 25 GB cards), the sampler and CUDA graphs.
+    The token-level KV pool (page_size 1) stores K and V per token per layer (MLA: the latent)."""
+    b, s, n, N = w.batch_size, w.seq_len, w.new_tokens, w.gpus
+    pp = pipeline_stages(w)
+    tp = max(N // pp, 1)
+    weights, how = vllm_weight_bytes(arch, w, nx)
+    kv_name, kv_b = kv_dtype("vllm", w.kv_cache_dtype, 4 if nx.act_bytes == 4 else 2)
+    tokens = b * (s + n)
+    swa = sliding_layers(arch)
+    per_layer = kv_elements_per_token_layer(arch, "vllm") * kv_b
+    kv = int(per_layer * ((arch.full_attention_layers - swa) * tokens + swa * min(tokens, b * arch.sliding_window)))
+    # hybrids: SGLang's MambaPool holds each running request's conv and temporal state per linear-attention layer
+    kv += recurrent_state_bytes(arch, "sglang", b, int(kv_b))
+    h, M = arch.hidden_size, VLLM_MAX_BATCHED_TOKENS
+    mlp = (arch.experts_per_token * arch.expert_intermediate_size if arch.is_moe else arch.intermediate_size)
+    forward = M * (2 * nx.stream_bytes * h + 3 * nx.act_bytes * mlp // tp)
+    sampler = M * nx.stream_bytes * h + max(VLLM_MAX_NUM_SEQS, b) * arch.vocab_size * SAMPLER_BYTES_PER_LOGIT
+    activations = max(forward, sampler)
+    stage_note = ""
+    if pp > 1:
+        weights, kv, activations, stage_note = _pipeline_stage(arch, weights, kv, forward, sampler, pp, nx)
+    if tp > 1:
+        weights //= tp
+        if not arch.is_mla:
+            kv = kv * max(arch.num_kv_heads // tp, 1) // arch.num_kv_heads
+    spec_w, spec_kv, spec_note = speculative_bytes(arch, w, tokens, kv_b, tp)
+    weights += spec_w
+    kv += spec_kv
+    nccl = VLLM_NCCL_BYTES if tp > 1 else (PP_NCCL_BYTES if pp > 1 else 0)
+    mfs = sglang_mem_fraction_static(w, tp)
+    breakdown = {"weights": weights, "gradients": 0, "optimizer_states": 0, "activations": activations,
+                 "kv_cache": kv, "non_torch": VLLM_NON_TORCH_BYTES, "nccl": nccl, "cuda_graphs": VLLM_CUDA_GRAPH_BYTES}
+    peak = weights + activations + kv
+    reserved = sum(breakdown.values())
+    assumptions = [
+        f"SGLang (modelled from its ModelRunner memory pool, not measured by this project): {how}",
+        f"{b} sequences of {s} + {n} tokens in a token-level {kv_name} KV pool" + (", MLA latent" if arch.is_mla else ""),
+        f"mem_fraction_static {mfs:g}: weights + KV pool within {mfs:.0%} of the card; the rest holds chunked-prefill "
+        f"activations ({M} tokens), the sampler and CUDA graphs",
+    ] + ([spec_note] if spec_note else []) + ([stage_note] if stage_note else [])
+    if N > 1:
+        assumptions.append(f"{N} GPUs: tensor parallel {tp} x pipeline parallel {pp}")
+    est = _finish(arch, w, breakdown, peak, reserved, cuda_context, "serving", 0, assumptions, offloaded=0)
+    est.breakdown.pop("allocator_slack", None)
+    # the card must hold the static pool within mem_fraction_static, and everything outside it in the rest
+    est.total_bytes = int(max((weights + kv + cuda_context) / mfs, reserved + cuda_context))
     est.breakdown["utilization_headroom"] = est.total_bytes - reserved - cuda_context
     return est

@@ -159,6 +159,7 @@ class GGUFModel:
     output_file: int           # what the file stores for the output layer (a tied embedding is stored once)
     layers: tuple[int, ...]    # each repeating layer's tensors
     types: dict[str, int]      # ggml type -> tensor count (what llama_model_loader prints)
+    experts: tuple[int, ...] = ()   # each layer's routed-expert tensors (ffn_{gate,up,down}_exps), in `layers` too
 
     @property
     def total(self) -> int:
@@ -178,16 +179,26 @@ def gguf_model(arch: Architecture, ftype: str) -> GGUFModel:
 
     emb_type = tensor_type(ftype, arch, "token_embd")
     token_embd = add(emb_type, V, h)
-    layers = []
+    layers, experts = [], []
     for i in range(arch.num_layers):
         b = 0
-        for name, fin, fout in arch.attention_linears():
-            b += add(tensor_type(ftype, arch, _category(name), i), fout, fin)
+        e = 0
+        if arch.layer_is_linear_attention(i):
+            # Gated DeltaNet block (llama.cpp qwen3next: ssm_in / ssm_ba / ssm_out quantised like attention; conv1d,
+            # dt bias, A and the gated norm stay f32)
+            for name, fin, fout in arch.linear_attention_linears():
+                b += add(tensor_type(ftype, arch, "other" if name != "out_proj" else "attn_output", i), fout, fin)
+            b += add("f32", arch.linear_conv_dim, arch.linear_conv_kernel)
+            b += add("f32", 1, arch.linear_num_value_heads, 2) + add("f32", 1, arch.linear_value_head_dim)
+        else:
+            for name, fin, fout in arch.attention_linears():
+                b += add(tensor_type(ftype, arch, _category(name), i), fout, fin)
         moe = arch.is_moe and i >= arch.dense_layers
         if moe:
             fe = arch.expert_intermediate_size
             for name, fin, fout in arch.mlp_linears(fe):          # ffn_*_exps: one 3-D tensor per role
-                b += add(tensor_type(ftype, arch, _category(name), i), fout * arch.num_experts, fin)
+                e += add(tensor_type(ftype, arch, _category(name), i), fout * arch.num_experts, fin)
+            b += e
             b += add("f32", arch.num_experts, h)                  # ffn_gate_inp (router) is never quantized
             if arch.shared_expert_intermediate_size:
                 for name, fin, fout in arch.mlp_linears(arch.shared_expert_intermediate_size):
@@ -207,6 +218,7 @@ def gguf_model(arch: Architecture, ftype: str) -> GGUFModel:
             b += add("f32", 1, arch.q_lora_rank) if arch.q_lora_rank else 0
             b += add("f32", 1, arch.kv_lora_rank)
         layers.append(b)
+        experts.append(e)
     out_norm = add("f32", 1, h)
     if arch.tie_embeddings:
         # no output.weight in the file; llama.cpp loads token_embd a second time for the output layer
@@ -217,4 +229,4 @@ def gguf_model(arch: Architecture, ftype: str) -> GGUFModel:
         output = add(tensor_type(ftype, arch, "output"), V, h) + out_norm
         output_file = output
     return GGUFModel(token_embd=token_embd, output=output, output_file=output_file, layers=tuple(layers),
-                     types=types)
+                     types=types, experts=tuple(experts))

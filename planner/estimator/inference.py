@@ -5,6 +5,7 @@ import math
 
 from planner.architecture import Architecture
 from planner.estimator.common import Estimate, _finish
+from planner.estimator.kv_cache import recurrent_state_bytes
 from planner.estimator.numerics import Numerics
 from planner.estimator.weights import (
     _largest_linear_numel,
@@ -16,10 +17,12 @@ from planner.workload import Workload
 
 def _kv_cache_bytes(arch: Architecture, batch: int, tokens: int, dtype_bytes: int) -> int:
     """K and V for every layer (GQA: kv heads only; Gemma's sliding-window layers keep at most the window)."""
-    per_layer_tok = arch.kv_bytes_per_token // arch.num_layers * dtype_bytes
+    full = arch.full_attention_layers                   # hybrids: linear-attention layers keep a state instead
+    per_layer_tok = arch.kv_bytes_per_token // max(full, 1) * dtype_bytes
     sliding = arch.sliding_layers if arch.uses_sliding_cache else 0
     windowed = min(tokens, arch.sliding_window) if sliding else 0
-    return batch * per_layer_tok * ((arch.num_layers - sliding) * tokens + sliding * windowed)
+    kv = batch * per_layer_tok * ((full - sliding) * tokens + sliding * windowed)
+    return kv + recurrent_state_bytes(arch, "transformers", batch, dtype_bytes)
 
 
 
@@ -91,7 +94,7 @@ def estimate_inference(arch: Architecture, w: Workload, nx: Numerics, cuda_conte
     # Decode: the cache grows by torch.cat each step, so one layer's K (then V) exists twice briefly;
     # logits of the last position only (generate sets logits_to_keep=1), cast to fp32 for sampling.
     vocab = arch.vocab_size
-    cat_copy = _kv_cache_bytes(arch, b, s + n, kv_dtype) // arch.num_layers // 2
+    cat_copy = _kv_cache_bytes(arch, b, s + n, kv_dtype) // max(arch.full_attention_layers, 1) // 2
     decode_act = b * (hidden_live + mlp_live) + b * vocab * (a_b + 4 + 4) + _quant_matmul_temp(arch, nx, b)
     decode = {"activations": decode_act + cat_copy, "kv_cache": kv_final}
     if N > 1:

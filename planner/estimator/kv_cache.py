@@ -20,6 +20,7 @@ MLX_KV_BYTES = {"q8_0": (8 + 32 / 64) / 8, "q4_0": (4 + 32 / 64) / 8}
 ENGINE_KV_DTYPES = {
     "transformers": ("fp32", "fp16", "bf16"),
     "vllm": ("fp16", "bf16", "fp8"),                   # fp8 = fp8_e4m3 / fp8_e5m2
+    "sglang": ("fp16", "bf16", "fp8"),                 # --kv-cache-dtype fp8_e5m2 / fp8_e4m3
     "llama.cpp": ("fp32", "fp16", "bf16", "q8_0", "q4_0"),
     "mlx": ("fp32", "fp16", "bf16", "q8_0", "q4_0"),   # q8_0 / q4_0 stand for --kv-bits 8 / 4
 }
@@ -60,3 +61,35 @@ def sliding_layers(arch: Architecture) -> int:
     """Layers whose cache only needs the window (Gemma 2/3 declare them per layer; vLLM's hybrid
     allocator, llama.cpp's iSWA cache and transformers all keep only the window there)."""
     return arch.sliding_layers if arch.uses_sliding_cache else 0
+
+
+def recurrent_state_bytes(arch: Architecture, engine: str, sequences: int, compute_bytes: int = 2) -> int:
+    """Hybrid models: the fixed-size state of every linear-attention (Gated DeltaNet) layer, per sequence, that takes
+    the place of their KV cache (Architecture.recurrent_state_elements). Dtypes as each engine keeps them:
+      vLLM / SGLang  mamba_ssm_cache_dtype and the conv state "auto": the model dtype
+      transformers   torch_chunk_gated_delta_rule computes in float32 and returns last_recurrent_state in float32;
+                     the conv state is kept in the model dtype (Qwen3NextDynamicCache)
+      llama.cpp      llama_memory_recurrent allocates its r (conv) and s (state) tensors as GGML_TYPE_F32"""
+    rec, conv = arch.recurrent_state_elements
+    if not rec:
+        return 0
+    if engine == "llama.cpp":
+        rec_b, conv_b = 4, 4
+    elif engine == "transformers":
+        rec_b, conv_b = 4, compute_bytes
+    else:
+        rec_b, conv_b = compute_bytes, compute_bytes
+    return int(sequences * arch.linear_attn_layers * (rec * rec_b + conv * conv_b))
+
+
+def hybrid_block_tokens(arch: Architecture, kv_bytes: float, alignment: int = 16) -> int:
+    """vLLM's hybrid allocator gives attention and mamba layers pages of one size: the attention block grows to
+    alignment x cdiv(mamba_page, alignment x attention page per token) tokens (config.py
+    HybridAttentionMambaModelConfig.verify_and_update_config, "Setting attention block size to ... tokens to ensure
+    that attention page size is >= mamba page size"); 0 for non-hybrids."""
+    rec, conv = arch.recurrent_state_elements
+    if not rec:
+        return 0
+    mamba_page = (rec + conv) * kv_bytes
+    per_token = kv_elements_per_token_layer(arch, "vllm") * kv_bytes
+    return alignment * -(-int(mamba_page) // int(alignment * per_token))

@@ -28,7 +28,7 @@ from planner.errors import InputError
 from planner.estimator.common import GiB, Estimate, _finish
 from planner.estimator.gguf import FTYPE_DEFAULT, gguf_model
 from planner.estimator.weights import stored_weights
-from planner.estimator.kv_cache import kv_dtype, kv_elements_per_token_layer, sliding_layers
+from planner.estimator.kv_cache import kv_dtype, kv_elements_per_token_layer, recurrent_state_bytes, sliding_layers
 from planner.workload import Workload
 
 N_UBATCH = 512                 # llama-server / llama-cli default -ub
@@ -51,9 +51,16 @@ def gguf_float_type(precision: str) -> str:
 
 def model_parts(arch: Architecture, precision: str) -> tuple[int, int, list[int], str]:
     """(token_embd, output, per-layer bytes, description) of the GGUF file, exact stored bytes when known."""
+    emb, out, layers, _, how = model_parts_with_experts(arch, precision)
+    return emb, out, layers, how
+
+
+def model_parts_with_experts(arch: Architecture, precision: str) -> tuple[int, int, list[int], list[int], str]:
+    """model_parts plus each layer's routed-expert bytes (ffn_*_exps, part of the layer's bytes)."""
     if precision in FTYPE_DEFAULT:
         m = gguf_model(arch, precision)
         emb, out, layers, total = m.token_embd, m.output, list(m.layers), m.total
+        experts = list(m.experts) or [0] * arch.num_layers
         how = f"GGUF {precision.upper()} ({', '.join(f'{n} {t}' for t, n in sorted(m.types.items(), key=lambda kv: -kv[1]))})"
     else:
         t = gguf_float_type(precision)
@@ -63,14 +70,17 @@ def model_parts(arch: Architecture, precision: str) -> tuple[int, int, list[int]
         out = V * h * b + 4 * h                 # output.weight, or the duplicated token_embd when tied
         per_layer = (arch.params - arch.embedding_params - h) * b // arch.num_layers
         layers = [per_layer] * arch.num_layers
+        per_moe = arch.routed_expert_params * b // max(arch.moe_layers, 1) if arch.is_moe else 0
+        experts = [per_moe if arch.is_moe and i >= arch.dense_layers else 0 for i in range(arch.num_layers)]
         total = emb + sum(layers) + (0 if arch.tie_embeddings else V * h * b) + 4 * h
         how = f"GGUF {t.upper()}"
     _, stored = stored_weights(arch, precision, "llama.cpp")
     if stored:
         k = stored / total                                       # the file's exact tensor bytes
         emb, out, layers = int(emb * k), int(out * k), [int(x * k) for x in layers]
+        experts = [int(x * k) for x in experts]
         how += ", scaled to the file's exact tensor bytes"
-    return emb, out, layers, how
+    return emb, out, layers, experts, how
 
 
 def compute_buffer_bytes(arch: Architecture, n_kv: int, flash: bool, output_on_gpu: bool,
@@ -94,7 +104,7 @@ def estimate_llamacpp(arch: Architecture, w: Workload, cuda_context: int) -> Est
     b, s, n = w.batch_size, w.seq_len, w.new_tokens
     L = arch.num_layers
     precision, _ = stored_weights(arch, w.precision, "llama.cpp")    # a GGUF file is served as stored
-    emb, out, layers, how = model_parts(arch, precision)
+    emb, out, layers, experts, how = model_parts_with_experts(arch, precision)
     # llama-model.cpp load_tensors: i_gpu_start = max(n_layer + 1 - n_gpu_layers, 0) over n_layer + 1 slots,
     # the output layer being the last: it goes to the GPU first, then the last ngl - 1 repeating layers
     # (llama.cpp before mid-2025 used n_layer - ngl: the output layer only when ngl > n_layer)
@@ -103,6 +113,12 @@ def estimate_llamacpp(arch: Architecture, w: Workload, cuda_context: int) -> Est
     output_on_gpu = ngl >= 1
     gpu_layer_bytes = sum(layers[L - on_gpu:]) if on_gpu else 0
     cpu_layer_bytes = sum(layers[:L - on_gpu])
+    # --n-cpu-moe N (common/arg.cpp): a tensor buffer-type override keeps blk.i.ffn_(up|down|gate)_exps of the first
+    # N layers in host memory (--cpu-moe / -ot "exps=CPU": all of them); the rest of those layers stays offloaded
+    cpu_moe = min(w.cpu_moe_layers, L)
+    cpu_experts = sum(experts[i] for i in range(L - on_gpu, L) if i < cpu_moe)
+    gpu_layer_bytes -= cpu_experts
+    cpu_layer_bytes += cpu_experts
     model_gpu = gpu_layer_bytes + (out if output_on_gpu else 0)
     model_cpu = emb + cpu_layer_bytes + (0 if output_on_gpu else out)
     # KV cache: one cell per token of every slot (llama-server -np b -c b*(s+n))
@@ -117,9 +133,12 @@ def estimate_llamacpp(arch: Architecture, w: Workload, cuda_context: int) -> Est
     swa_cells = min(n_ctx, math.ceil((arch.sliding_window * b + N_UBATCH) / KV_PAD) * KV_PAD) if swa else 0
 
     def kv_layers(count: int) -> int:
-        # the first layers are on the CPU; sliding layers are spread through the model
+        # the first layers are on the CPU; sliding layers (and a hybrid's recurrent layers) are spread through the
+        # model; recurrent layers keep n_seq_max f32 states (llama_memory_recurrent, "RS buffer") instead of cells
         sl = round(swa * count / L) if L else 0
-        return int(per_cell_layer * k_bytes * ((count - sl) * n_ctx + sl * swa_cells))
+        rec = round(arch.linear_attn_layers * count / L) if L else 0
+        state = recurrent_state_bytes(arch, "llama.cpp", b) * rec // max(arch.linear_attn_layers, 1)
+        return int(per_cell_layer * k_bytes * ((count - sl - rec) * n_ctx + sl * swa_cells)) + state
 
     kv_gpu = kv_layers(on_gpu)
     kv_cpu = kv_layers(L) - kv_gpu
@@ -157,6 +176,9 @@ def estimate_llamacpp(arch: Architecture, w: Workload, cuda_context: int) -> Est
     # the pinned CUDA_Host compute buffer (about n_ubatch x n_embd x a few floats) and the process itself
     host_compute = N_UBATCH * arch.hidden_size * F32 * 3
     est.cpu_ram_bytes = int(model_cpu + kv_cpu + host_compute + LLAMACPP_HOST_PROCESS_BYTES)
+    if cpu_moe:
+        est.assumptions.append(f"--n-cpu-moe {cpu_moe}: {cpu_experts / GiB:.2f} GiB of routed experts stay in host "
+                               "RAM (their matmuls run on the CPU)")
     if model_cpu + kv_cpu:
         est.assumptions.append(f"host RAM: {model_cpu / GiB:.2f} GiB of weights (mmap) and {kv_cpu / GiB:.2f} GiB "
                                "of KV cache stay on the CPU")

@@ -24,6 +24,7 @@ class Numerics:
     fused_lora: bool = False        # unsloth's fused LoRA / RMSNorm / RoPE autograd functions
     compiled: bool = False          # torch.compile: pointwise ops recomputed in backward
     lora_dropout: str = ""          # "" (p = 0), "module" (peft: one dropout per adapted module), "fused" (litgpt)
+    quant_experts: bool = False     # fused MoE experts quantised too (Axolotl quantize_moe_experts)
 
     @property
     def attn(self) -> int:
@@ -71,6 +72,7 @@ def numerics(w: Workload, gqa: bool = True, mask: bool = False, stack=None, soft
                     attn_bytes=attn_bytes, softcap=softcap,
                     bnb_saves_inputs=bool(quant) and stack.bnb_saves_inputs,
                     fused_lora=stack.fused_lora_kernels and w.method in ("lora", "qlora"), compiled=stack.compiled,
-                    lora_dropout=stack.lora_dropout if w.method in ("lora", "qlora") else "")
+                    lora_dropout=stack.lora_dropout if w.method in ("lora", "qlora") else "",
+                    quant_experts=bool(quant) and w.quantize_moe_experts)
 
 

@@ -81,6 +81,20 @@ class Stack:
     # _get_full_state_dict_context (all parameters gathered on every rank). Its reported peak is the whole run's
     # torch.cuda.max_memory_allocated, so that moment counts.
     loads_full_16bit: bool = False
+    # FSDP1 is built with sync_module_states=True from a model only rank 0 loaded (fsdp_qlora train.py low_memory,
+    # its default: "sync_module_states=args['low_memory']"; accelerate fsdp_cpu_ram_efficient_loading, which sets
+    # sync_module_states, peft's FSDP-QLoRA recipe): the load moment in training.py
+    sync_module_states: bool = False
+    # selective activation checkpointing (--activation-checkpointing selective): "op" = torchtitan's per-op policy
+    # (torchtitan/distributed/activation_checkpoint.py _apply_op_sac, torchtune training.apply_selective_activation_
+    # checkpointing ported from it): inside every decoder layer the outputs of matmuls and attention are saved,
+    # "except every second mm", everything else (norms, RoPE, SiLU, products) recomputed in backward
+    selective_policy: str = "op"
+    # the full-vocabulary loss is torch.compile'd together with the model (torchtitan components/loss.py @e7c0cae,
+    # 2025-06: build_cross_entropy_loss "Compiling the loss function with torch.compile" when training.compile): one
+    # fused kernel keeps the 16-bit logits and a log-sum-exp and writes a 16-bit gradient, no fp32 copies. An
+    # explicit --loss full keeps the eager loss (torchtitan @9dec370, Dec 2024, left loss_fn uncompiled).
+    compile_loss: bool = False
 
     def with_workload(self, w: Workload) -> "Stack":
         """The preset with the Workload's explicit mechanism choices applied on top."""
@@ -88,9 +102,13 @@ class Stack:
         if w.attention in ("flash", "sdpa", "eager"):
             s = replace(s, attention=w.attention, eager_for_softcap=False)
         if w.loss != "auto":
-            s = replace(s, loss=w.loss)
+            s = replace(s, loss=w.loss, compile_loss=False)
         if w.activation_offload:
             s = replace(s, activation_offload=True)
+        if w.compile is not None:
+            s = replace(s, compiled=w.compile)
+        if w.optimizer_in_backward is not None:
+            s = replace(s, optimizer_in_backward=w.optimizer_in_backward)
         return s
 
 
@@ -108,7 +126,7 @@ STACKS: dict[str, Stack] = {
     # accelerate upcasts trainable params to fp32 under mixed precision; gradient accumulation runs in no_sync.
     "hf-fsdp": Stack("hf-fsdp", "HF Trainer/TRL under accelerate FSDP (root unit holds embeddings and lm_head)",
                      kbit_upcast=False, adapter_bytes=4, attention="sdpa", loss="full", sharding="fsdp1",
-                     no_sync_accum=True),
+                     no_sync_accum=True, sync_module_states=True),
     # Answer.AI fsdp_qlora train.py: precision=bf16 loads the model in bf16 with bnb quant_storage=bf16 (4-bit
     # weights shard; no MixedPrecision policy needed), get_peft_model without kbit prep (peft of early 2024 moves
     # adapters to the base weight's dtype: bf16), optimizer states in the param dtype, FSDP FULL_SHARD with lambda + transformer wrap (root: embeddings, norm, lm_head),
@@ -116,7 +134,8 @@ STACKS: dict[str, Stack] = {
     # CPUOffload(offload_params=True) when use_cpu_offload; lora_dropout default 0.1.
     "fsdp-qlora": Stack("fsdp-qlora", "Answer.AI fsdp_qlora train.py (bf16, FSDP FULL_SHARD, bf16 quant storage)",
                         kbit_upcast=False, adapter_bytes=2, attention="flash", loss="full", sharding="fsdp1",
-                        holds_logits=True, bnb_saves_inputs=True, no_sync_with_offload=True, lora_dropout="module"),
+                        holds_logits=True, bnb_saves_inputs=True, no_sync_with_offload=True, lora_dropout="module",
+                        sync_module_states=True),
     # torchtune recipes (configs at 30b8519, the README's memory tables): bf16 everywhere (dtype: bf16, LoRA params
     # bf16, no up-cast), SDPA (flash on bf16), CEWithChunkedOutputLoss(num_output_chunks=8): the output projection
     # returns 8 bf16 chunks, each upcast to fp32 inside a compiled cross-entropy, so only one chunk's logits gradient
@@ -142,6 +161,26 @@ STACKS: dict[str, Stack] = {
     "unsloth": Stack("unsloth", "Unsloth (bf16 compute, fp32 LoRA, fused CE, checkpoints offloaded to host)",
                      kbit_upcast=False, adapter_bytes=4, attention="flash", eager_for_softcap=False, loss="fused",
                      sharding="deepspeed", activation_offload=True, fused_lora_kernels=True),
+    # torchtitan (pytorch/torchtitan @9dec370, the Dec 2024 Llama 3.1 benchmarks; train_configs/llama3_8b.toml):
+    # parallelize_llama.apply_fsdp: FSDP2 fully_shard per TransformerBlock, then the root (tok_embeddings, norm,
+    # output) with reshard_after_forward=True, so only the output projection is gathered again for the loss;
+    # fp32 parameters under MixedPrecisionPolicy(param_dtype=bf16, reduce_dtype=fp32) (16 bytes/param of states,
+    # as DeepSpeed bf16); SDPA flash with is_causal (no mask); train.py loss_fn =
+    # cross_entropy(pred.flatten(0, 1).float(), labels) then `del pred` before backward: full fp32 logits;
+    # activation_checkpoint mode "selective", selective_ac_option "op" by default (_apply_ac_to_transformer_block);
+    # training.compile compiles each TransformerBlock; from 2025 it compiles the loss too (compile_loss below).
+    "torchtitan": Stack("torchtitan", "torchtitan (FSDP2 per block, bf16 compute / fp32 params, selective op AC)",
+                        kbit_upcast=False, adapter_bytes=2, attention="flash", loss="full", sharding="fsdp2",
+                        shard_embeddings=True, selective_policy="op", compile_loss=True),
+    # Axolotl (src/axolotl/loaders/model.py ModelLoader._configure_embedding_dtypes, 2025): prepare_model_for_kbit_
+    # training up-casts, then every module named *norm* and the embedding modules (embed_tokens, lm_head) are
+    # converted back to cfg.torch_dtype (bf16) "for flash-attn compatibility" when an adapter or flash attention is
+    # used, so the stream stays bf16 (unlike the hf preset's fp32 up-cast); peft keeps adapters fp32; the example
+    # configs set flash_attention: true and (2025+) the CutCrossEntropyPlugin (no logits materialised: --loss fused);
+    # multi-GPU via accelerate FSDP or DeepSpeed (--zero) as in the hf presets.
+    "axolotl": Stack("axolotl", "Axolotl (HF Trainer + peft; norms/embeddings back to bf16 after kbit prep, "
+                     "flash attention, Cut Cross Entropy)",
+                     kbit_upcast=False, adapter_bytes=4, attention="flash", loss="fused", sharding="deepspeed"),
 }
 
 

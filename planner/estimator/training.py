@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from planner.architecture import Architecture
 from planner.estimator.activations import (
     _norm_saved,
+    selective_op_saved_bytes_per_token,
     layer_backward_temp_per_token,
     layer_saved_bytes_per_token,
 )
@@ -45,6 +46,12 @@ DS_ALLGATHER_BUCKET = 5 * 10**8
 NCCL_BYTES_2_RANKS = 544 * 2**20
 NCCL_BYTES_MORE_RANKS = 688 * 2**20
 
+# FSDP1 init with sync_module_states=True (torch/distributed/fsdp/_init_utils.py): each unit's parameters are moved to
+# the GPU, broadcast from rank 0 in buckets of PARAM_BROADCAST_BUCKET_SIZE = 250 MiB, then flattened into a new
+# FlatParameter (a copy: both exist for a moment) and sharded. The root unit (embeddings, norm, lm_head) is wrapped last,
+# on top of every shard already resident.
+FSDP_BROADCAST_BUCKET_BYTES = 250 * 2**20
+
 # Liger / cut-cross-entropy fused linear cross-entropy: the chunk size is chosen so one chunk's logits hold about
 # as many elements as the hidden states (liger_kernel fused_linear_cross_entropy: chunk_size =
 # next_power_of_2(ceil(BT / ceil(V / H)))): an fp32 chunk of logits and its gradient, about 2 x 4 B x h per token.
@@ -66,6 +73,7 @@ class Sharded:
     offloaded: int               # host RAM
     grads_on_gpu: bool = True
     resident_grads: int = 0      # gradient buffers allocated once and alive in every moment (ZeRO-3 partition)
+    root_unit: int = 0           # FSDP: the root unit's parameters unsharded (embeddings, final norm, lm_head)
 
 
 def _unit_bytes(arch: Architecture, base_weights: int, adapters: int, emb: int) -> int:
@@ -119,6 +127,7 @@ def _shard(arch: Architecture, w: Workload, stack: Stack, nx: Numerics, base_wei
         # projection is gathered for the loss.
         own_units = stack.shard_embeddings or (stack.shard_embeddings_full and full)
         root = emb if not own_units else arch.vocab_size * h * (2 if nx.quant else nx.master_bytes)
+        out.root_unit = emb
         if Z >= 3 or offload != "none":
             sharded = (weights - quant_state) // N + quant_state
             # the unit in use and the one prefetched (limit_all_gathers / FSDP2 implicit prefetch: two in flight)
@@ -170,7 +179,8 @@ def _shard(arch: Architecture, w: Workload, stack: Stack, nx: Numerics, base_wei
         # stage3 allocates grad_partitions_flat_buffer (16-bit, this rank's partition) at start-up: resident
         out.resident_grads = out.grads
         out.weights = weights // N
-        live = min(DS_MAX_LIVE_PARAMETERS, arch.params) * weights // max(arch.params, 1)   # in the stored dtype
+        max_live = DS_MAX_LIVE_PARAMETERS if w.zero3_max_live_parameters is None else w.zero3_max_live_parameters
+        live = min(max_live, arch.params) * weights // max(arch.params, 1)   # in the stored dtype
         out.gathered_fwd = out.gathered_bwd = max(live, unit)
     if offload != "none":
         out.offloaded += out.states * N + out.step_temp * N + trainable * 4   # + fp32 grads on the host
@@ -219,6 +229,10 @@ def _loss_bytes(arch: Architecture, w: Workload, stack: Stack, nx: Numerics, T: 
         n = f"{stack.loss_chunk_tokens}-token chunks" if stack.loss_chunk_tokens else f"{stack.loss_chunks} chunks"
         how = "compiled" if stack.loss_compiled else ("fp32" if stack.loss_upcast else "bf16, no up-cast")
         return fwd, bwd, f"chunked cross-entropy ({n}, {how} per chunk)"
+    if stack.compile_loss and stack.compiled:
+        # compiled cross_entropy(pred.float()): the fused kernel saves the 16-bit logits and a log-sum-exp per token,
+        # and backward writes the 16-bit gradient directly
+        return 2 * T * V + softcap, 4 * T * V + softcap, "full-vocabulary cross-entropy compiled with the model"
     # transformers' ForCausalLMLoss: logits.float(); cross_entropy = log_softmax (saves its fp32 output)
     # + nll_loss. Backward creates nll's fp32 grad and log_softmax's fp32 grad while the saved output lives:
     # 3 x 4 bytes x vocab per token. Forward: 16-bit logits + fp32 copy + log_softmax output.
@@ -288,10 +302,31 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
     final_norm = T * _norm_saved(h, nx, full)
     if full:
         final_norm += T * h * (2 if nx.autocast else nx.act_bytes)   # lm_head's saved input
-    gc = w.gradient_checkpointing
+    ac = w.checkpointing
+    gc = ac != "none"
+    L = arch.num_layers
     checkpoint_layer = T * nx.stream_bytes * h
-    # HF gradient checkpointing saves each decoder layer's input and recomputes the layer in backward
-    saved = (T * arch.num_layers * nx.stream_bytes * h if gc else all_layers) + eager_mask
+    ac_text = "none"
+    if ac == "full":
+        # HF gradient checkpointing (torchtitan / torchtune full AC) saves each decoder layer's input and recomputes
+        # the layer in backward
+        layers_saved = L * checkpoint_layer
+        ac_text = "full (per decoder layer)"
+    elif ac == "selective" and w.ac_every:
+        # torchtitan selective_ac_option = N (torchtune ac_option N): layers with index % N == 0 are checkpointed,
+        # the others keep every saved tensor
+        n_ckpt = math.ceil(L / w.ac_every)
+        layers_saved = n_ckpt * checkpoint_layer + (L - n_ckpt) * all_layers // max(L, 1)
+        ac_text = f"selective: every {w.ac_every}th layer checkpointed ({n_ckpt} of {L})"
+    elif ac == "selective":
+        per_tok_sac = max(selective_op_saved_bytes_per_token(arch, w, nx, moe=False) if dense_layers else 0,
+                          selective_op_saved_bytes_per_token(arch, w, nx, moe=True) if moe_layers else 0)
+        checkpoint_layer = T * per_tok_sac
+        layers_saved = L * checkpoint_layer
+        ac_text = "selective per op (matmul outputs, every second one recomputed; attention output saved)"
+    else:
+        layers_saved = all_layers
+    saved = layers_saved + eager_mask
     host_activations = 0
     if stack.activation_offload:
         # unsloth's offloaded checkpointing / torchtune OffloadActivations: saved tensors are copied to host RAM
@@ -334,7 +369,7 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
         assumptions.append("optimizer step fused into backward (optimizer_in_bwd): one parameter's gradient at a time")
     head_grads = grads_gpu * (V * h * (1 if arch.tie_embeddings else 2) + h) // arch.params if full else 0
     if gc:
-        ckpts = saved if stack.activation_offload else arch.num_layers * checkpoint_layer
+        ckpts = saved if stack.activation_offload else layers_saved
         ends = [(ckpts, head_grads), (min(checkpoint_layer, ckpts), grads_gpu)]
         checkpoints_left, grads_so_far = max(ends, key=sum)
     else:
@@ -362,6 +397,15 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
         load_extra = full16 if N > 1 else max(full16 - weights, 0)
         if load_extra:
             moments["checkpoint load"] = {"gathered": load_extra}
+    load_default = 0
+    if stack.sync_module_states and stack.sharding == "fsdp1" and N > 1 and (Z or w.offload != "none"):
+        # model load: rank 0 holds the checkpoint, FSDP init broadcasts and flattens unit by unit; at the root unit
+        # (wrapped last) its parameters and their flattened copy both exist beside the shards already made
+        # (Answer.AI logs this moment as reserved_after_model_wrap). Those default-stream blocks stay cached for the
+        # run; FSDP's all-gathers later allocate on their own stream (see below), so they cannot reuse them.
+        load_default = weights + 2 * sh.root_unit + min(FSDP_BROADCAST_BUCKET_BYTES, sh.root_unit)
+        assumptions.append(f"model load (FSDP init, sync_module_states): {load_default / 2**30:.2f} GiB on the GPU "
+                           "while the root unit is broadcast and flattened; cached for the rest of the run")
     totals, reserved_at = {}, {}
     for name, parts in moments.items():
         st = states if name == "optimizer step" else states_at_activation_peak
@@ -375,6 +419,10 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
             # only on the stream it was allocated on (PyTorch CUDA semantics, "memory management"), so that pool's
             # high-water mark (units in flight + root) stays reserved in every moment
             reserved_at[name] += max(sh.gathered_fwd, sh.gathered_bwd) - parts.get("gathered", 0)
+            if load_default:
+                # the default stream keeps at least what the load cached; the unshard stream's pool comes on top
+                reserved_at[name] = max(reserved_at[name], int(load_default * (1 + SLACK_STATES))
+                                        + max(sh.gathered_fwd, sh.gathered_bwd))
     peak_phase = max(totals, key=totals.get)
     reserved_phase = max(reserved_at, key=reserved_at.get)
     parts = moments[peak_phase]
@@ -404,7 +452,7 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
            if w.grad_accum > 1 else ""),
         f"attention: {kernel}; loss: {loss_text}"
         + ("; Gemma-2 final logit soft-capping saves a tanh output" if arch.family == "gemma2" else ""),
-        "gradient checkpointing: per decoder layer" if gc else "no gradient checkpointing",
+        f"gradient checkpointing: {ac_text}",
     ]
     if stack.activation_offload:
         assumptions.append(f"activation offload: {host_activations / 2**30:.2f} GiB of saved activations in host "
@@ -421,5 +469,7 @@ def estimate_training(arch: Architecture, w: Workload, nx: Numerics, cuda_contex
                            if stack.kbit_upcast else "no fp32 up-cast of the non-quantised weights: bf16 stream")
     if arch.is_moe:
         assumptions.append(f"MoE: all {arch.num_experts} experts resident, {arch.experts_per_token} active per token")
-    return _finish(arch, w, breakdown, peak, reserved, cuda_context, peak_phase, trainable, assumptions,
-                   offloaded=offloaded, outside_allocator=nccl)
+    est = _finish(arch, w, breakdown, peak, reserved, cuda_context, peak_phase, trainable, assumptions,
+                  offloaded=offloaded, outside_allocator=nccl)
+    est.load_reserved_bytes = int(load_default * (1 + SLACK_STATES))
+    return est

@@ -28,7 +28,9 @@ def weight_bytes(arch: Architecture, nx: Numerics) -> int:
         return arch.params * nx.master_bytes + extra
     linear_numel = 0
     quant_bytes = 0
-    for _, i, o, count in arch.linear_layers(include_routed_experts=False):
+    # Axolotl's quantize_moe_experts (monkeypatch moe_quant: patch_moe_quantization_on_load) quantises the fused
+    # 3-D expert parameters as they load; plain transformers + bitsandbytes leaves them 16-bit
+    for _, i, o, count in arch.linear_layers(include_routed_experts=nx.quant_experts):
         if _ == "router":
             continue                                # bitsandbytes skips MoE routers (tiny, kept in bf16)
         linear_numel += i * o * count
