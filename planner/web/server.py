@@ -809,8 +809,15 @@ class PlannerServer:
         self.token = token if token is not None else (None if self.loopback else secrets.token_urlsafe(24))
         self.workers = (os.cpu_count() or 1) if workers is None else workers
         self.state = State(_executor(self.workers), self.workers, Access(self.host, self.token, allow_hosts))
+        import copy
+        from uvicorn.config import LOGGING_CONFIG
+        logging_config = copy.deepcopy(LOGGING_CONFIG)
+        # uvicorn writes its access log to stdout; here stdout carries only the URL line, so a caller that reads
+        # that line and nothing more (a pipe left full) can never block the server: every log line goes to stderr
+        logging_config["handlers"]["access"]["stream"] = "ext://sys.stderr"
         config = uvicorn.Config(create_app(self.state), http=_protocol_class(), lifespan="off",
-                                log_level="info" if verbose else "warning", access_log=verbose,
+                                log_config=logging_config, log_level="info" if verbose else "warning",
+                                access_log=verbose,
                                 limit_concurrency=max_connections or connection_cap(), backlog=BACKLOG,
                                 timeout_keep_alive=KEEP_ALIVE_S, timeout_graceful_shutdown=5,
                                 server_header=False, date_header=False,
