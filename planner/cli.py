@@ -41,7 +41,10 @@ def add_request_options(p: argparse.ArgumentParser, model) -> None:
         default = field.default
         if default not in (None, False, [], ()) and not field.is_required():
             help_text += f" (default: {default})"
-        if field.annotation is bool:
+        if field.annotation is bool and default is True:      # a switch that is on unless --no-NAME
+            p.add_argument("--no-" + flag.removeprefix("--"), dest=name, action="store_false",
+                           default=argparse.SUPPRESS, help=field.description or "")
+        elif field.annotation is bool:
             p.add_argument(*flags, dest=name, action="store_true", default=argparse.SUPPRESS, help=help_text)
         elif field.annotation == typing.Optional[bool]:
             g = p.add_mutually_exclusive_group()

@@ -166,3 +166,24 @@ def test_property_the_dump_of_any_plan_is_its_own_json_and_round_trips(batch, se
     text = api.dumps(result)
     assert json.loads(text) == dumped and text.count("\n{") == 0
     assert api.PlanResult.model_validate(dumped).model_dump(mode="json") == dumped
+
+
+def test_an_option_is_one_field_the_cli_generates_its_flag_from():
+    """What a new option looks like: a field with a description; the CLI's flag follows from its type."""
+    from typing import Annotated, Optional
+
+    from pydantic import Field
+    import argparse
+    from planner.cli import add_request_options
+
+    class Request(api.WorkloadOptions):
+        savers: bool = Field(True, description="add memory savers")
+        have: Annotated[api.Names, api.Cli(metavar="[COUNTx]NAME")] = Field([], description="owned hardware")
+        max_machines: Optional[int] = Field(None, description="at most this many machines")
+    p = argparse.ArgumentParser()
+    add_request_options(p, Request)
+    a = p.parse_args(["--model", "8b", "--no-savers", "--have", "2xrtx-3090", "--have", "a,b",
+                      "--max-machines", "1"])
+    req = api.request(Request, vars(a))
+    assert (req.savers, req.have, req.max_machines) == (False, ["2xrtx-3090", "a", "b"], 1)
+    assert api.request(Request, vars(p.parse_args(["--model", "8b"]))).savers is True
