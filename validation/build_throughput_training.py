@@ -8,7 +8,7 @@ import json, sys
 FIELDS = ["id", "source", "quote", "category", "stack", "stack_version", "gpu", "hardware", "gpus", "nodes",
           "interconnect", "model", "method", "precision", "batch_size", "seq_len", "new_tokens", "grad_accum",
           "global_batch_tokens", "gradient_checkpointing", "lora_rank", "zero", "offload", "tensor_parallel",
-          "pipeline_parallel", "compile", "packing", "metric", "value", "tokens", "rate_rps", "concurrency",
+          "pipeline_parallel", "context_parallel", "virtual_stages", "expert_parallel", "compile", "packing", "metric", "value", "tokens", "rate_rps", "concurrency",
           "percentile", "assumed", "notes"]
 CASES = []
 
@@ -255,7 +255,10 @@ MB = "github:NVIDIA-NeMo/Megatron-Bridge docs/performance-summary.md @00b7660be0
 MB_HEAD = ("## 25.11 NeMo Container ### Pre-Training Performance #### System: {sys} | Model | #-GPUs | Precision | GBS | MBS | "
            "Sequence Length | FSDP | TP | PP | CP | VP | EP | GA | Tokens / sec / GPU | Model TFLOP / sec / GPU | ")
 def mb(id, sysname, gpu, hw, row, model, gpus, gbs, mbs, seq, fsdp, tp, pp, cp, ga, value, prec="fp8", notes=""):
-    case(id=id, source=MB, quote=MB_HEAD.format(sys=sysname) + row, category="pretrain", stack="megatron",
+    cells = [x.strip() for x in row.strip("|").split("|")]
+    vp, ep = cells[10], cells[11]                # the row's VP and EP columns
+    case(context_parallel=cp, virtual_stages=int(vp) if vp.isdigit() else 1, expert_parallel=int(ep),
+         id=id, source=MB, quote=MB_HEAD.format(sys=sysname) + row, category="pretrain", stack="megatron",
          stack_version="NeMo 25.11 container (Megatron-Bridge performance recipes)", gpu=gpu, hardware=hw, gpus=gpus,
          nodes=max(1, gpus // 8), interconnect="nvlink + infiniband", model=model, method="pretrain", precision=prec,
          batch_size=mbs, seq_len=seq, grad_accum=ga, global_batch_tokens=gbs * seq, gradient_checkpointing=None,
@@ -295,6 +298,7 @@ case(id="automodel-llama33-70b-8xh100-lora", source=AM,
      hardware="DGX-H100 (8x H100 SXM 80GB, NVLink)", gpus=8, nodes=1, interconnect="nvlink", model="llama-3.1-70b",
      method="lora", precision="bf16", batch_size=1, seq_len=4096, grad_accum=4, global_batch_tokens=32 * 4096,
      gradient_checkpointing=None, lora_rank=None, zero=3, offload=False, tensor_parallel=2, pipeline_parallel=4,
+     context_parallel=1, virtual_stages=10,
      compile=False, packing=True, metric="tokens_per_s_per_gpu", value=608.42,
      assumed="System: DGX-H100, Precision: BF16 stated for the page's first table and taken to hold for the LoRA table; "
              "LoRA rank in examples/llm_finetune/llama3_3/custom_llama3_3_70b_instruct_peft_benchmark.yaml (not read)",
@@ -470,7 +474,8 @@ for gpus, cp, tflops, seq in ((8192, 1, 430, 8192), (16384, 1, 400, 8192), (1638
          hardware="H100 SXM 80GB HBM3 700 W, Grand Teton, 8 per server on NVLink, RoCE 400 Gbps",
          gpus=gpus, nodes=gpus // 8, interconnect="nvlink + rocev2 400G", model="llama-3.1-405b", method="pretrain",
          precision="bf16", batch_size=None, seq_len=seq, grad_accum=None, global_batch_tokens=16 * 1024 * 1024,
-         gradient_checkpointing=None, zero=None, offload=False, tensor_parallel=8, pipeline_parallel=16, compile=None,
+         gradient_checkpointing=None, zero=None, offload=False, tensor_parallel=8, pipeline_parallel=16,
+         context_parallel=cp, compile=None,
          packing=True, metric="mfu", value=round(tflops / 989, 4),
          assumed="seq_len 8192 for the CP 1 rows and 131,072 for the CP 16 row, and tokens/batch '16M' = 16 x 2^20: from the "
                  "paper's Table 4 (not re-read here); H100 SXM dense bf16 peak 989 TFLOPS used to turn TFLOPS/GPU into MFU",

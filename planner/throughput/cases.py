@@ -18,9 +18,9 @@ VALIDATION_DIR = ROOT / "validation"
 TRAINING_CATEGORIES = ("pretrain", "train-full", "train-lora", "train-qlora")
 # Stacks of published runs -> the memory preset whose dtypes, kernels and loss they share (planner/estimator/stacks.py);
 # the time preset is looked up by the stack's own name first (presets.PRESETS)
-MEMORY_PRESET = {"hf": "hf", "transformers": "hf", "trl": "hf", "axolotl": "hf", "deepspeed": "hf",
+MEMORY_PRESET = {"hf": "hf", "transformers": "hf", "trl": "hf", "axolotl": "axolotl", "deepspeed": "hf",
                  "llama-factory": "hf", "ms-swift": "hf", "hf-fsdp": "hf-fsdp", "fsdp-qlora": "fsdp-qlora",
-                 "torchtune": "torchtune", "torchtitan": "torchtune", "megatron": "torchtune", "nemo": "torchtune",
+                 "torchtune": "torchtune", "torchtitan": "torchtitan", "megatron": "torchtune", "nemo": "torchtune",
                  "litgpt": "litgpt", "unsloth": "unsloth", "mlx-lm": "mlx-lm", "llm.c": "torchtune",
                  "nanogpt": "torchtune"}
 
@@ -62,14 +62,16 @@ def case_workload(case: dict) -> Workload:
     if method == "qlora" and precision not in ("nf4", "int4", "int8"):
         precision = "nf4"
     gc = case.get("gradient_checkpointing")
+    ac = {"selective": "selective", True: "full", False: "none"}.get(gc, "auto")
     framework = MEMORY_PRESET.get(case.get("stack") or "hf", "hf")
+    compile_ = case.get("compile")
     return Workload(method=method, precision=precision, batch_size=max(1, int(case.get("batch_size") or 1)),
                     seq_len=int(case.get("seq_len") or 2048), grad_accum=int(case.get("grad_accum") or 1),
-                    gradient_checkpointing=bool(gc) if gc is not None else None,
-                    lora_rank=int(case.get("lora_rank") or 16), framework=framework)
+                    activation_checkpointing=ac, lora_rank=int(case.get("lora_rank") or 16), framework=framework,
+                    compile=bool(compile_) if compile_ is not None else None)
 
 
-def case_link(case: dict, card, gpus: int, nodes: int):
+def case_link(case: dict, card, gpus: int, nodes: int, intra_only: bool = False):
     g = _catalog().gpus.get((case.get("gpu") or "").lower())
     text = (case.get("interconnect") or "").lower()
     if gpus <= 1:
@@ -79,7 +81,7 @@ def case_link(case: dict, card, gpus: int, nodes: int):
         intra = nvlink_link(card, g.nvlink.bandwidth_gbps)
     else:
         intra = pcie_link(card)
-    if nodes > 1:
+    if nodes > 1 and not intra_only:
         import re
         m = re.search(r"(\d+)\s*x\s*(\d+)\s*g", text) or re.search(r"(\d+)\s*g", text)
         node_gbits = (int(m.group(1)) * int(m.group(2)) if m and m.lastindex == 2 else
@@ -98,6 +100,14 @@ def predict_training(case: dict, presets: dict | None = None) -> float:
     zero = case.get("zero")
     zero = int(zero) if zero is not None else (3 if gpus > 1 and case.get("stack") in (
         "fsdp-qlora", "torchtune", "torchtitan", "hf-fsdp", "litgpt") else 0)
+    tp = int(case.get("tensor_parallel") or 1)
+    pp = int(case.get("pipeline_parallel") or 1)
+    cp = int(case.get("context_parallel") or 1)
+    dp = max(1, gpus // (tp * pp * cp))
+    if case.get("global_batch_tokens") and not case.get("grad_accum"):
+        # micro-batches per step and pipeline: the global batch over the data-parallel ranks' micro-batches
+        m = max(1, round(float(case["global_batch_tokens"]) / (dp * w.batch_size * w.seq_len / cp)))
+        w = w.model_copy(update={"grad_accum": m})
     w = w.model_copy(update={"gpus": gpus})
     stack = case.get("stack") or w.framework
     preset = (presets or {}).get(stack) or preset_for(stack)
@@ -105,7 +115,9 @@ def predict_training(case: dict, presets: dict | None = None) -> float:
     offload = offload if offload in ("optimizer", "optimizer+params") else \
         ("optimizer+params" if offload is True and zero >= 3 else "optimizer" if offload is True else "none")
     fp8 = str(case.get("precision") or "").lower() in ("fp8", "fp8-mixed", "mxfp8")
-    st = training_step(arch, w, card, gpus, case_link(case, card, gpus, nodes), zero, offload, preset, fp8)
+    st = training_step(arch, w, card, gpus, case_link(case, card, gpus, nodes), zero, offload, preset, fp8,
+                       tp=tp, pp=pp, virtual_stages=int(case.get("virtual_stages") or 1),
+                       tp_link=case_link(case, card, min(gpus, 8), 1, intra_only=True), cp=cp)
     tps = st.tokens_per_s
     metric = case["metric"]
     if metric == "tokens_per_s_per_gpu":

@@ -21,7 +21,7 @@ prefetch do.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from planner.architecture import Architecture
 from planner.throughput.comm import Link, data_parallel_bytes
@@ -81,10 +81,18 @@ def _quantised_weights(arch: Architecture) -> int:
 
 
 def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: Link, zero: int = 0,
-                  offload: str = "none", preset: TimePreset | None = None, fp8: bool = False) -> StepTime:
+                  offload: str = "none", preset: TimePreset | None = None, fp8: bool = False,
+                  tp: int = 1, pp: int = 1, virtual_stages: int = 1, tp_link: Link | None = None,
+                  cp: int = 1) -> StepTime:
     """Seconds of one optimizer step of `w` (micro-batch w.batch_size per GPU, w.grad_accum micro-batches)
     on `gpus` cards joined by `link`. fp8: the decoder layers' linears run FP8 matmuls (Transformer Engine,
-    torchao float8) while attention, lm_head and pointwise ops stay 16-bit."""
+    torchao float8) while attention, lm_head and pointwise ops stay 16-bit.
+    tp, pp: Megatron-style tensor parallel (each layer's matmuls, heads and, with sequence parallel, pointwise
+    work split over tp GPUs, 4 activation all-reduces per layer per micro-batch over `tp_link`) and pipeline
+    stages (layers split over pp GPUs; the 1F1B bubble (pp-1)/(virtual_stages x micro-batches), Narayanan et al.
+    2021, section 2.2); cp: context parallel (each sequence's tokens and attention split over cp GPUs; the ring
+    exchange of K/V overlaps attention and is not charged); the remaining gpus / (tp x pp x cp) ranks are data
+    parallel over `link`."""
     from planner.estimator.numerics import numerics
     from planner.estimator.stacks import resolve
 
@@ -95,7 +103,26 @@ def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: 
     b, s, L, h = w.batch_size, w.seq_len, arch.num_layers, arch.hidden_size
     T = b * s
     frozen = not w.full
-    recompute = bool(w.gradient_checkpointing)
+    # what backward recomputes: full checkpointing the whole decoder layer; torchtitan's per-op selective policy
+    # every second matmul and the pointwise ops (the attention output is saved); every-N-th-layer AC a 1/N share
+    ckpt = w.checkpointing
+    if ckpt == "full":
+        re_mm = re_pw = re_attn = 1.0
+    elif ckpt == "selective" and w.ac_every:
+        re_mm = re_pw = re_attn = 1.0 / w.ac_every
+    elif ckpt == "selective":
+        re_mm, re_pw, re_attn = 0.5, 1.0, 0.0
+    else:
+        re_mm = re_pw = re_attn = 0.0
+    recompute = ckpt != "none"
+    # torch.compile on or off against the preset's family (--compile / --no-compile, or the stack's default)
+    from planner.throughput.presets import COMPILED_DISPATCH_FACTOR, FIT
+    if stack.compiled and preset.inherits in ("eager", "fsdp"):
+        preset = replace(preset, elementwise_factor=FIT["compiled"]["elementwise_factor"],
+                         dispatch_s_per_layer=preset.dispatch_s_per_layer * COMPILED_DISPATCH_FACTOR)
+    elif not stack.compiled and preset.inherits == "compiled" and w.compile is False:
+        preset = replace(preset, elementwise_factor=1.0,
+                         dispatch_s_per_layer=preset.dispatch_s_per_layer / COMPILED_DISPATCH_FACTOR)
     fp32_all = w.precision == "fp32"
     # 16-bit matmul rate, fp32 CUDA-core rate
     r16 = card.gemm_flops * preset.gemm_scale
@@ -107,7 +134,7 @@ def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: 
     head = arch.vocab_size * h                                   # lm_head (tied or not, it runs once)
     body = arch.active_params - arch.vocab_size * h * (1 if arch.tie_embeddings else 2) - h  # decoder layers
     body = max(body, 0)
-    passes_body = 1 + (1 if frozen else 2) + (1 if recompute else 0)
+    passes_body = 1 + (1 if frozen else 2) + re_mm
     passes_head = 1 + (1 if frozen else 2)
     head_rate = r32 if (fp32_all or nx.stream_bytes == 4 and not nx.autocast) else r16   # up-cast lm_head
     t_gemm = 2 * T * body * passes_body / body_rate + 2 * T * head * passes_head / head_rate
@@ -115,11 +142,11 @@ def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: 
     if w.method in ("lora", "qlora"):
         lp = _lora_params(arch, w)
         lora_rate = r32 if nx.adapter_bytes == 4 else fast       # peft fp32 adapters run fp32 matmuls
-        t_lora = 2 * T * lp * (1 + 2 + (1 if recompute else 0)) / lora_rate
+        t_lora = 2 * T * lp * (1 + 2 + re_mm) / lora_rate
 
     # -- attention ---------------------------------------------------------------------------------------
     attn_fwd = 2 * b * s * s * arch.num_heads * arch.head_dim * L          # causal: half of 4 b s^2 d
-    attn_passes = 1 + ATTN_BACKWARD_RATIO + (1 if recompute else 0)
+    attn_passes = 1 + ATTN_BACKWARD_RATIO + re_attn
     if nx.attention_kernel == "flash" and not fp32_all:
         t_attn = attn_fwd * attn_passes / card.flash_flops
     else:
@@ -129,14 +156,14 @@ def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: 
         t_attn = attn_fwd * attn_passes / rate
         if nx.attention_kernel in ("math", "eager"):
             score_bytes = b * arch.num_heads * s * s * nx.attn * L
-            t_attn += score_bytes * (4 + 6 + (4 if recompute else 0)) / card.bytes_per_s
+            t_attn += score_bytes * (4 + 6 + 4 * re_attn) / card.bytes_per_s
 
     # -- pointwise and loss --------------------------------------------------------------------------------
     sb, ab = nx.stream_bytes / 2, nx.act_bytes / 2
     per_token_layer = ((2 * NORM_BYTES + 2 * RESIDUAL_BYTES + RESHAPE_BYTES) * h * sb
                        + ROPE_BYTES * (arch.q_dim + arch.kv_dim) * ab
                        + SWIGLU_BYTES * arch.intermediate_size * ab)
-    pw_passes = 1 + POINTWISE_BACKWARD_RATIO + (1 if recompute else 0)
+    pw_passes = 1 + POINTWISE_BACKWARD_RATIO + re_pw
     t_pointwise = T * L * per_token_layer * pw_passes * preset.elementwise_factor / card.bytes_per_s
     loss = stack.loss + ("-compiled" if stack.loss == "chunked" and stack.loss_compiled else "")
     t_loss = T * arch.vocab_size * 4 * LOSS_PASSES.get(loss, 6) / card.bytes_per_s
@@ -147,25 +174,35 @@ def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: 
         per_weight = NF4_DEQUANT_BYTES_PER_WEIGHT if nx.quant == "nf4" else INT8_DEQUANT_BYTES_PER_WEIGHT
         t_dequant = _quantised_weights(arch) * per_weight * passes_body / card.bytes_per_s
 
-    gpu_mb = t_gemm + t_lora + t_attn + t_pointwise + t_loss + t_dequant
+    mp = max(1, tp) * max(1, pp)            # ranks that split the weights
+    gpu_mb = (t_gemm + t_lora + t_attn + t_pointwise + t_loss + t_dequant) / (mp * max(1, cp))
     # -- host launch time: Python dispatch of every op of a layer, of peft's LoRA wrappers, and of eager MoE
     # blocks' loop over the experts that received tokens ------------------------------------------------
     adapters = sum(n for name, _, _, n in arch.linear_layers(include_routed_experts=False)
                    if name in w.lora_targets) if w.method in ("lora", "qlora") else 0
     expert_calls = min(arch.num_experts, T * arch.experts_per_token) * arch.moe_layers if arch.is_moe else 0
     host_mb = (preset.dispatch_s_per_layer * L + preset.dispatch_s_per_adapter * adapters
-               + preset.dispatch_s_per_expert * expert_calls) * (1.3 if recompute else 1.0)
+               + preset.dispatch_s_per_expert * expert_calls) * (1.3 if recompute else 1.0) / max(1, pp)
     micro = max(gpu_mb, host_mb) + (1 - preset.host_overlap) * min(gpu_mb, host_mb)
+    if tp > 1:
+        # two all-reduces of the (tokens x hidden) 16-bit activations in forward, two in backward, per layer of
+        # the stage; they sit between dependent matmuls, so they add to the micro-batch
+        tp_bytes = 4 * (L / max(1, pp)) * 2 * (tp - 1) / tp * T / max(1, cp) * h * 2
+        tp_s = (tp_link or link).seconds(tp_bytes)
+        micro += tp_s - preset.tp_overlap * min(tp_s, gpu_mb)
     bound = "host" if host_mb > gpu_mb else "compute"
 
     # -- communication -----------------------------------------------------------------------------------
     trainable = _lora_params(arch, w) if w.method in ("lora", "qlora") else arch.params
-    shard = gpus if zero >= 1 else 1
     grad_bytes = trainable * (4 if (nx.autocast or frozen and nx.adapter_bytes == 4 or fp32_all) else 2)
     param_bytes = trainable * 2
     weight_bytes = arch.params * (0.5 if nx.quant == "nf4" else 1 if nx.quant == "int8" else nx.master_bytes
                                   if not nx.autocast else 2)
-    step_bytes, mb_bytes = data_parallel_bytes(zero, gpus, grad_bytes, param_bytes, weight_bytes, w.grad_accum)
+    dp = max(1, gpus // (mp * max(1, cp)))
+    shard = dp if zero >= 1 else 1
+    # gradients are reduced over the data- and context-parallel ranks that hold the same weight shard
+    step_bytes, mb_bytes = data_parallel_bytes(zero, dp * max(1, cp), grad_bytes / mp, param_bytes / mp,
+                                               weight_bytes / mp, w.grad_accum)
     comm_mb = link.seconds(mb_bytes)
     # FSDP/ZeRO-3 prefetch overlaps the gathers with the micro-batch's compute; DDP buckets overlap the
     # all-reduce with the last micro-batch's backward (about two thirds of it)
@@ -176,7 +213,7 @@ def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: 
         bound = "communication"
 
     # -- optimizer and offload ---------------------------------------------------------------------------
-    opt_bytes = OPTIMIZER_BYTES.get(w.optimizer, 36) * trainable / shard
+    opt_bytes = OPTIMIZER_BYTES.get(w.optimizer, 36) * trainable / shard / mp
     t_opt = opt_bytes / card.bytes_per_s
     t_offload = 0.0
     if offload in ("optimizer", "optimizer+params"):
@@ -192,12 +229,13 @@ def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: 
         if exposed > 0:
             bound = "offload"
 
-    seconds = mb_time * w.grad_accum + exposed_step + t_opt + t_offload
+    bubble = (pp - 1) / (max(1, virtual_stages) * w.grad_accum) if pp > 1 else 0.0
+    seconds = mb_time * w.grad_accum * (1 + bubble) + exposed_step + t_opt + t_offload
     parts = {"matmul": t_gemm * w.grad_accum, "lora": t_lora * w.grad_accum, "attention": t_attn * w.grad_accum,
              "pointwise": t_pointwise * w.grad_accum, "loss": t_loss * w.grad_accum,
              "dequantise": t_dequant * w.grad_accum, "host": host_mb * w.grad_accum,
              "communication": (comm_mb * w.grad_accum + comm_step), "optimizer": t_opt, "offload": t_offload}
-    return StepTime(seconds, T * w.grad_accum * gpus, parts, bound)
+    return StepTime(seconds, T * w.grad_accum * dp, parts, bound)
 
 
 def model_flops_per_token(arch: Architecture, seq_len: int) -> float:
