@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import functools
 import math
+import types
 import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional, Union
@@ -172,7 +173,7 @@ def _types_of(annotation) -> set:
     args = typing.get_args(annotation)
     if typing.get_origin(annotation) is Annotated:
         return _types_of(args[0])
-    if args and typing.get_origin(annotation) in (Union, getattr(__import__("types"), "UnionType", Union)):
+    if args and typing.get_origin(annotation) in (Union, types.UnionType):
         return set().union(*(_types_of(a) for a in args))
     return {annotation}
 

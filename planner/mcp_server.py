@@ -10,7 +10,6 @@ Uses the official MCP Python SDK (`pip install 'llm-hw-planner[mcp]'`).
 """
 from __future__ import annotations
 
-import json
 import sys
 
 from planner import api
