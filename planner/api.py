@@ -698,6 +698,35 @@ def scenario(path: str) -> ScenarioResult:
     return out
 
 
+def choices_of(annotation) -> tuple:
+    """The closed set of values of a field's type (its Literal, under Optional/Annotated), or ()."""
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) is Literal:
+        return typing.get_args(annotation)
+    for arg in typing.get_args(annotation):
+        if values := choices_of(arg):
+            return values
+    return ()
+
+
+def options() -> dict:
+    """Every closed-set option of `plan` and its values (GET /api/options: the page's choices), taken from the
+    request model, plus the precision groups and per-method default precision."""
+    from planner import workload as w
+    out: dict = {}
+    for name, field in PlanRequest.model_fields.items():
+        if values := choices_of(field.annotation):
+            out[name.replace("_", "-")] = list(values)
+    precisions = typing.get_args(Precision)
+    out["precision_groups"] = {
+        "float": [p for p in precisions if p not in w.QUANTISED + w.SERVING_FORMATS],
+        "bitsandbytes": list(w.QUANTISED),
+        "serving": [p for p in w.SERVING_FORMATS if p not in w.GGUF_TYPES], "gguf": list(w.GGUF_TYPES)}
+    out["defaults"] = {"precision": dict(w.DEFAULT_PRECISION)}
+    return out
+
+
 RUNNERS = {"plan": run_plan, "estimate": run_estimate}     # request kind -> function(request) -> result
 
 

@@ -53,27 +53,11 @@ def add_request_options(p: argparse.ArgumentParser, model) -> None:
             g.add_argument("--no-" + flag.removeprefix("--"), dest=name, action="store_const", const=False,
                            default=argparse.SUPPRESS)
         else:
-            values = _literal_values(field.annotation)
+            values = api.choices_of(field.annotation)
             metavar = meta.metavar or ("{" + ",".join(str(v) for v in values) + "}" if values else None)
-            repeat = typing.get_origin(_unwrap(field.annotation)) is list
+            repeat = field.annotation is list or typing.get_origin(field.annotation) is list
             p.add_argument(*flags, dest=name, required=field.is_required(), default=argparse.SUPPRESS,
                            action="append" if repeat else "store", metavar=metavar, help=help_text)
-
-
-def _unwrap(annotation):
-    while typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    return annotation
-
-
-def _literal_values(annotation) -> tuple:
-    annotation = _unwrap(annotation)
-    if typing.get_origin(annotation) is typing.Literal:
-        return typing.get_args(annotation)
-    for arg in typing.get_args(annotation):
-        if typing.get_origin(_unwrap(arg)) is typing.Literal:
-            return typing.get_args(_unwrap(arg))
-    return ()
 
 
 def request_of(a: argparse.Namespace, model):

@@ -152,6 +152,24 @@ def test_openapi_describes_the_api_with_the_cores_models(server):
     assert status == 200 and b"swagger" in page.lower()
 
 
+def test_options_are_the_request_models_choices(server):
+    from typing import get_args
+
+    from planner import api, workload
+    status, _, payload = request(server, "GET", "/api/options")
+    assert status == 200
+    d = json.loads(payload)
+    assert d["method"] == list(get_args(workload.Method)) and "pretrain" in d["method"]
+    assert d["framework"] == list(get_args(workload.Framework))
+    assert d["offload"] == ["none", "optimizer", "optimizer+params", "any"] and d["zero"] == [0, 1, 2, 3]
+    assert set(d["precision"]) == {p for group in d["precision_groups"].values() for p in group}
+    for key, values in d.items():
+        if key not in ("precision_groups", "defaults"):
+            field = api.PlanRequest.model_fields[key.replace("-", "_")]
+            for v in values:          # every offered value is accepted
+                api.request(api.PlanRequest, {"model": "8b", field.alias or key.replace("-", "_"): v})
+
+
 def test_foreign_host_header_is_refused(server):
     status, _, _ = request(server, "GET", "/", headers={"Host": "attacker.example:8000"})
     assert status == 403

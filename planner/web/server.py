@@ -614,6 +614,13 @@ def create_app(state: State):
         """The hardware catalogue: `plan catalog --json`."""
         return await cached("catalog")
 
+    options_body = (json.dumps(api.options(), indent=1) + "\n").encode()
+
+    @app.get("/api/options")
+    async def options():
+        """The allowed values of every closed-set option (from planner.api's request model: the CLI's own)."""
+        return json_response(200, options_body)
+
     @app.get("/api/models", responses={200: {"model": api.ModelsResult}})
     async def models():
         """Built-in models and size aliases: `plan models --json`."""
