@@ -300,7 +300,10 @@ def message_of(e: ValidationError, model: type[BaseModel] | None = None) -> tupl
     if err.get("type") == "literal_error":
         msg = f"got {err.get('input')!r}; {msg.lower()}"
     if err.get("type") == "extra_forbidden":
-        msg = "not an option of this command (see --help)"
+        known = [n.replace("_", "-") for n in (model.model_fields if model else {})]
+        close = difflib.get_close_matches((flag or "").lstrip("-"), known, n=2, cutoff=0.6)
+        msg = "not an option of this command" + (f"; did you mean --{' or --'.join(close)}?" if close
+                                                  else " (see --help)")
     return f"{flag or 'input'}: {msg}", (flag or "").lstrip("-") or None
 
 

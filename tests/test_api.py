@@ -108,6 +108,7 @@ def test_option_values_may_be_typed_or_text_and_give_the_same_request():
     ({"model": "8b", "budget": "nan"}, "--budget"),
     ({"model": "8b", "method": "sideways"}, "--method"),
     ({"model": "8b", "frobnicate": 1}, "--frobnicate"),
+    ({"model": "8b", "bugdet": 1}, "--bugdet"),                        # "did you mean --budget?"
     ({"model": "8b", "deadline": "soon"}, "--deadline"),
 ])
 def test_bad_options_raise_one_line_input_errors_naming_the_flag(options, flag):
