@@ -251,6 +251,33 @@ def test_internal_error_is_500_with_the_cli_line(server, monkeypatch):
     assert json.loads(payload)["error"].startswith("internal error (RuntimeError: boom)")
 
 
+def test_plans_queued_beyond_the_limit_are_answered_503_at_once(server, monkeypatch):
+    import planner.api
+    from planner.web import server as web
+    real = planner.api.run_plan
+
+    def slow(req, files=True):
+        time.sleep(1.5)
+        return real(req, files)
+    monkeypatch.setattr(planner.api, "run_plan", slow)
+    monkeypatch.setattr(web, "MAX_PENDING_PER_WORKER", 2)
+    results = []
+
+    def ask(_):
+        t0 = time.perf_counter()
+        status, _, payload = request(server, "POST", "/api/plan", {"model": "8b"})
+        results.append((status, time.perf_counter() - t0))
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+        time.sleep(0.1)
+    for t in threads:
+        t.join()
+    busy = [dt for status, dt in results if status == 503]
+    assert sorted(status for status, _ in results) == [200, 200, 503, 503]
+    assert all(dt < 1.0 for dt in busy)                 # refused at once, not after waiting
+
+
 def test_concurrent_requests_each_get_their_own_answer(server):
     results = {}
 
