@@ -251,6 +251,20 @@ def test_internal_error_is_500_with_the_cli_line(server, monkeypatch):
     assert json.loads(payload)["error"].startswith("internal error (RuntimeError: boom)")
 
 
+def test_a_body_that_stops_arriving_is_answered_408(server, monkeypatch):
+    import socket
+
+    from planner.web import server as web
+    monkeypatch.setattr(web, "BODY_TIMEOUT_S", 1)
+    host, port = server.server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(b"POST /api/plan HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 100\r\n\r\n{\"model\": ")
+        t0 = time.perf_counter()
+        answer = s.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 408") and time.perf_counter() - t0 < 5
+
+
 def test_plans_queued_beyond_the_limit_are_answered_503_at_once(server, monkeypatch):
     import planner.api
     from planner.web import server as web
