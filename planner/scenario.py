@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from planner.catalog import GPU, MAX_RATE, MIN_RATE, Catalog, load_catalog
-from planner.api import MAX_EXAMPLES, MAX_REQUESTS, MAX_TOKENS
+from planner.api import MAX_EXAMPLES, MAX_REQUESTS, MAX_TOKENS, WorkloadOptions
 from planner.data import builtin_registry
 from planner.files import read_text, read_yaml
 from planner.errors import InputError
@@ -36,7 +36,7 @@ MAX_VARIANTS = 20_000      # a sweep larger than this is refused before any work
 PARALLEL_FROM = 200        # variants from which a sweep uses a process pool
 
 
-class WorkloadSpec(BaseModel):
+class _WorkloadSpecBase(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str = ""
     model: str
@@ -61,6 +61,14 @@ class WorkloadSpec(BaseModel):
     gpu_memory_utilization: float = 0.90
     tokens: float | None = Field(None, gt=0, le=MAX_TOKENS)       # training tokens (default: Chinchilla)
     requests: int | None = Field(None, gt=0, le=MAX_REQUESTS)     # inference sequences to serve
+
+
+# Every other workload option of planner.api's request model (declared there once, with its CLI flag) is a scenario
+# field too, under the same name; the fields above keep the scenario's own types and defaults
+WorkloadSpec = create_model("WorkloadSpec", __base__=_WorkloadSpecBase, **{
+    name: (field.annotation, field) for name, field in WorkloadOptions.model_fields.items()
+    if name not in _WorkloadSpecBase.model_fields})
+WORKLOAD_RENAMED = {"n_cpu_moe": "cpu_moe_layers"}      # request field -> Workload field
 
 
 class ConstraintSpec(BaseModel):
@@ -269,6 +277,7 @@ def _jobs(sc: Scenario, path: Path) -> list[Job]:
         except InputError as e:
             _fail(path, ("workloads", i, "model"), str(e).removeprefix("--model: "))
         kw = w.model_dump(exclude={"name", "model", "concurrency", "tokens", "requests"})
+        kw = {WORKLOAD_RENAMED.get(k, k): v for k, v in kw.items()}
         if w.concurrency is not None:
             kw["batch_size"] = w.concurrency
         try:
