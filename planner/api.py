@@ -28,7 +28,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
                       model_serializer)
 
 from planner.catalog import GPU, ApiPrice, Platform, Rental
-from planner.errors import InputError
+from planner.errors import InputError, shown
 from planner.workload import (METHOD_ALIASES, PRECISION_ALIASES, ActivationCheckpointing, Attention, Engine, Framework,
                               KVCacheDtype, Loss, Method, Optimizer, Parallel, Precision, Workload)
 
@@ -96,26 +96,51 @@ def closed(values: tuple, aliases: dict[str, str] | None = None):
             return by_text[text]
         close = difflib.get_close_matches(text, list(by_text) + list(aliases), n=3, cutoff=0.5)
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
-        raise ValueError(f"{str(v)!r} is not one of {', '.join(by_text)}{hint}")
+        raise ValueError(f"{shown(str(v))} is not one of {', '.join(by_text)}{hint}")
     return BeforeValidator(check)
 
 
-def _number(v) -> float:
-    _reject_bool(v)
-    try:
-        return float(v.strip() if isinstance(v, str) else v)
-    except (TypeError, ValueError):
-        raise ValueError(f"expected a number, got {str(v)!r}") from None
+SUFFIXES = {"k": 1e3, "m": 1e6, "g": 1e9}          # 200k USD, 1.5M examples, 2G tokens (SI, case-insensitive)
+BINARY_SUFFIXES = {"k": 1024, "m": 1024**2}      # sequence lengths: "8k context" is 8,192 tokens (Llama, Qwen cards)
+MIN_DEADLINE_DAYS = 1 / 86400                    # one second: shorter only divides the job into overflowing numbers
+
+
+def _scaled(text: str, suffixes: dict) -> float:
+    """'200k' -> 200000.0, '1.5M' -> 1500000.0, '2e9' -> 2e9; ValueError otherwise."""
+    t = text.strip()
+    scale = suffixes.get(t[-1:].lower())
+    return float(t[:-1]) * scale if scale else float(t)
 
 
 def positive_float(v):
-    """A positive finite number (a budget, a token count)."""
+    """A positive finite number (a budget, a token count): 200000, 2e5 or 200k."""
     if v is None:
         return v
-    value = _number(v)
+    _reject_bool(v)
+    try:
+        value = _scaled(v, SUFFIXES) if isinstance(v, str) else float(v)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"expected a number such as 200000, 200k or 1.5M, got {shown(v)}") from None
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"must be a positive finite number, got {str(v)!r}")
+        raise ValueError(f"must be a positive finite number, got {shown(str(v))}")
     return value
+
+
+def count(suffixes: dict):
+    """A validator for a whole count given as text with k/M/G suffixes (8k, 1.5M); numbers pass on as they are."""
+    example = "8192 or 8k" if suffixes is BINARY_SUFFIXES else "10000 or 10k"
+
+    def check(v):
+        if not isinstance(v, str):
+            return v
+        try:
+            value = _scaled(v, suffixes)
+        except ValueError:
+            raise ValueError(f"expected a whole number such as {example}, got {shown(v)}") from None
+        if not math.isfinite(value) or value != int(value):
+            raise ValueError(f"expected a whole number, got {shown(v)}")
+        return int(value)
+    return BeforeValidator(check)
 
 
 def duration_days(v):
@@ -133,9 +158,11 @@ def duration_days(v):
         try:
             value = float(t[:-1]) * scale if scale is not None else float(t)
         except ValueError:
-            raise ValueError(f"expected a duration like 14d, 36h, 2w or none, got {str(v)!r}") from None
+            raise ValueError(f"expected a duration like 14d, 36h, 2w or none, got {shown(str(v))}") from None
     if math.isnan(value) or value <= 0:
-        raise ValueError(f"must be a positive duration, got {str(v)!r}")
+        raise ValueError(f"must be a positive duration, got {shown(str(v))}")
+    if value < MIN_DEADLINE_DAYS:
+        raise ValueError(f"must be at least one second (e.g. 36h or 14d), got {shown(str(v))}")
     return value
 
 
@@ -147,7 +174,7 @@ def names(v):
     out = []
     for item in items:
         if not isinstance(item, str):
-            raise ValueError(f"expected names, got {item!r}")
+            raise ValueError(f"expected names, got {shown(item)}")
         out += [x.strip() for x in item.split(",") if x.strip()]
     return out
 
@@ -192,8 +219,10 @@ class WorkloadOptions(_Request):
         None, description="weights/compute format (default: bf16 for inference and LoRA, bf16-mixed for full "
                           "training, nf4 for QLoRA)")
     batch_size: int = Field(1, description="micro-batch per GPU (inference: concurrent sequences)")
-    seq_len: int = Field(2048, description="training sequence / inference prompt length (tokens)")
-    new_tokens: int = Field(256, description="tokens generated per sequence (inference)")
+    seq_len: Annotated[int, count(BINARY_SUFFIXES)] = Field(
+        2048, description="training sequence / inference prompt length in tokens (8k = 8192)")
+    new_tokens: Annotated[int, count(BINARY_SUFFIXES)] = Field(
+        256, description="tokens generated per sequence (inference; 1k = 1024)")
     optimizer: Annotated[Optimizer, closed(typing.get_args(Optimizer))] = Field("adamw", description="optimizer")
     lora_rank: int = Field(16, description="LoRA rank r")
     lora_targets: str = Field("all-linear", description="all-linear | attention | q_proj,v_proj,...")
@@ -251,7 +280,7 @@ class EstimateRequest(WorkloadOptions):
 
 class PlanRequest(WorkloadOptions):
     """`plan`: the cheapest hardware (or the fastest within the budget) that runs the workload."""
-    budget: PositiveFloat = Field(None, description="spending limit in --currency")
+    budget: PositiveFloat = Field(None, description="spending limit in --currency (200000 or 200k)")
     currency: str = Field("USD", description="currency of budget and prices (see `plan catalog`)")
     max_gpus: int = Field(64, description="most GPUs in a plan")
     gpus: Optional[int] = Field(None, description="plan for exactly this many GPUs (a recipe's count; default: any)")
@@ -276,14 +305,16 @@ class PlanRequest(WorkloadOptions):
     alternatives: int = Field(3, description="next-cheapest plans with other GPUs (0-10)")
     objective: Annotated[Literal["cost", "time"], closed(("cost", "time"))] = Field(
         "cost", description="recommend the cheapest plan that meets the deadline, or the fastest within the budget")
-    tokens: PositiveFloat = Field(None, description="training tokens (default: pretrain 20 x parameters; "
-                                                    "fine-tuning --examples x --seq-len x --epochs)")
-    examples: Optional[int] = Field(None, description="fine-tuning examples in the job (default 10,000)")
+    tokens: PositiveFloat = Field(None, description="training tokens, 2e9 or 2G (default: pretrain 20 x "
+                                                    "parameters; fine-tuning --examples x --seq-len x --epochs)")
+    examples: Annotated[Optional[int], count(SUFFIXES)] = Field(
+        None, description="fine-tuning examples in the job (default 10,000)")
     epochs: PositiveFloat = Field(None, description="passes over the examples (default 3)")
     deadline: Annotated[Optional[float], BeforeValidator(duration_days), Cli(aliases=("--deadline-days",))] = Field(
         None, allow_inf_nan=True, description="the job must finish within this (days): 14d, 36h, 2w or 'none' "
                                               "(default: 7d for the stated job)")
-    requests: Optional[int] = Field(None, description="inference: sequences to serve (default 10,000)")
+    requests: Annotated[Optional[int], count(SUFFIXES)] = Field(
+        None, description="inference: sequences to serve (default 10,000; 1M = 10^6)")
     proposal: Annotated[Optional[str], Cli(local_file=True, metavar="FILE")] = Field(
         None, description="write a procurement proposal to FILE.md or FILE.html")
 
@@ -298,7 +329,7 @@ def message_of(e: ValidationError, model: type[BaseModel] | None = None) -> tupl
     flag = flag_of(loc[0], model) if loc else None
     msg = err["msg"].removeprefix("Value error, ")
     if err.get("type") == "literal_error":
-        msg = f"got {err.get('input')!r}; {msg.lower()}"
+        msg = f"got {shown(err.get('input'))}; {msg.lower()}"
     if err.get("type") == "extra_forbidden":
         known = [n.replace("_", "-") for n in (model.model_fields if model else {})]
         close = difflib.get_close_matches((flag or "").lstrip("-"), known, n=2, cutoff=0.6)
@@ -588,6 +619,8 @@ def constraints_of(req: PlanRequest):
         raise InputError(f"--requests must be between 1 and {MAX_REQUESTS:,}, got {req.requests}")
     if req.examples is not None and not 0 < req.examples <= MAX_EXAMPLES:
         raise InputError(f"--examples must be between 1 and {MAX_EXAMPLES:,}, got {req.examples}")
+    if req.tokens is not None and req.tokens < 1:
+        raise InputError(f"--tokens must be at least 1 (a job of whole tokens), got {req.tokens:g}")
     if req.tokens is not None and req.tokens > MAX_TOKENS:
         raise InputError(f"--tokens must be at most {MAX_TOKENS:,.0f} (1,000 times the largest training runs), "
                          f"got {req.tokens:g}")

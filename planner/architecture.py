@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
-from planner.errors import InputError
+from planner.errors import InputError, shown
 
 
 @dataclass(frozen=True)
@@ -289,6 +289,23 @@ SUPPORTED_TYPES = ("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3",
                    "gemma3", "gemma3_text", "phi3", "olmoe", "deepseek_v3", "deepseek_v2", "qwen3_next")
 
 
+def _size(cfg: dict, key: str, default=None, positive: bool = False) -> int:
+    """A whole-number field of config.json. JSON booleans are not sizes (`true` is not 1 layer), nor are
+    strings or fractions; 4096.0 is accepted as some writers store it."""
+    v = cfg.get(key)
+    if v is None:
+        if default is None:
+            raise InputError(f"config.json: missing field {key!r} (needed to size the model)")
+        return default
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise InputError(f"config.json: {key} must be a whole number, got {shown(v)}")
+    if positive and v <= 0:
+        raise InputError(f"config.json: {key} must be positive, got {shown(v)}")
+    return v
+
+
 def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
     """Build an Architecture from a Hugging Face config.json dictionary."""
     if "text_config" in cfg and "hidden_size" not in cfg:      # multimodal wrappers (Gemma 3, Llama 4 ...)
@@ -296,24 +313,23 @@ def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
                                                                     cfg["text_config"].get("tie_word_embeddings"))}
     mt = cfg.get("model_type")
     if mt not in SUPPORTED_TYPES:
-        raise InputError(f"config.json: model_type {mt!r} is not supported; supported: {', '.join(SUPPORTED_TYPES)}")
-    try:
-        h = int(cfg["hidden_size"])
-        L = int(cfg["num_hidden_layers"])
-        a = int(cfg["num_attention_heads"])
-        v = int(cfg["vocab_size"])
-    except KeyError as e:
-        raise InputError(f"config.json: missing field {e.args[0]!r} (needed to size the model)") from None
-    except (TypeError, ValueError) as e:
-        raise InputError(f"config.json: a size field is not an integer ({e})") from None
-    k = int(_get(cfg, "num_key_value_heads", default=a))
-    d = int(_get(cfg, "head_dim", default=h // a))
-    f = int(_get(cfg, "intermediate_size", default=4 * h))
+        raise InputError(f"config.json: model_type {shown(mt)} is not supported; supported: {', '.join(SUPPORTED_TYPES)}")
+    missing = [n for n in ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
+               if cfg.get(n) is None]
+    if missing:
+        raise InputError(f"config.json: missing field {missing[0]!r} (needed to size the model)")
+    h = _size(cfg, "hidden_size", positive=True)
+    L = _size(cfg, "num_hidden_layers", positive=True)
+    a = _size(cfg, "num_attention_heads", positive=True)     # divides hidden_size below
+    v = _size(cfg, "vocab_size", positive=True)
+    k = _size(cfg, "num_key_value_heads", default=a, positive=True)
+    d = _size(cfg, "head_dim", default=h // a)
+    f = _size(cfg, "intermediate_size", default=4 * h)
     gemma = mt.startswith("gemma")
     tie = bool(_get(cfg, "tie_word_embeddings", default=gemma or mt in ("gemma",)))
     kw: dict = dict(name=name, family=mt, hidden_size=h, num_layers=L, num_heads=a, num_kv_heads=k, head_dim=d,
                     intermediate_size=f, vocab_size=v, tie_embeddings=tie,
-                    max_position_embeddings=int(_get(cfg, "max_position_embeddings", default=0)), source=source)
+                    max_position_embeddings=_size(cfg, "max_position_embeddings", default=0), source=source)
     if mt == "qwen2" or mt == "qwen2_moe":
         kw["qkv_bias"] = True
     if mt in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text", "qwen3_next"):
@@ -325,60 +341,64 @@ def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
     if bool(_get(cfg, "attention_bias", default=False)) and mt not in ("qwen2", "qwen2_moe"):
         kw["qkv_bias"] = True
     # Sliding windows: Mistral v0.1 everywhere; Gemma 2 every other layer; Gemma 3 5 local : 1 global
-    sw = _get(cfg, "sliding_window", default=0) or 0
+    sw = _size(cfg, "sliding_window", default=0)
     if sw and mt == "mistral":
-        kw.update(sliding_window=int(sw), sliding_layers=L)
+        kw.update(sliding_window=sw, sliding_layers=L)
     elif sw and mt == "gemma2":
-        kw.update(sliding_window=int(sw), sliding_layers=(L + 1) // 2)
+        kw.update(sliding_window=sw, sliding_layers=(L + 1) // 2)
     elif sw and mt in ("gemma3", "gemma3_text"):
         types = cfg.get("layer_types")
-        n_local = sum(t == "sliding_attention" for t in types) if types else L - L // int(
-            _get(cfg, "sliding_window_pattern", default=6))
-        kw.update(sliding_window=int(sw), sliding_layers=n_local)
+        if types is not None and not isinstance(types, list):
+            raise InputError(f"config.json: layer_types must be a list of attention types, got {shown(types)}")
+        n_local = sum(t == "sliding_attention" for t in types) if types else L - L // _size(
+            cfg, "sliding_window_pattern", default=6, positive=True)
+        kw.update(sliding_window=sw, sliding_layers=n_local)
     elif sw and mt in ("qwen2", "qwen3") and _get(cfg, "use_sliding_window", default=False):
-        kw.update(sliding_window=int(sw), sliding_layers=L - int(_get(cfg, "max_window_layers", default=0)))
+        kw.update(sliding_window=sw, sliding_layers=L - _size(cfg, "max_window_layers", default=0))
     # Mixture of experts
     if mt == "mixtral":
-        kw.update(num_experts=int(cfg["num_local_experts"]), experts_per_token=int(cfg["num_experts_per_tok"]),
+        kw.update(num_experts=_size(cfg, "num_local_experts"), experts_per_token=_size(cfg, "num_experts_per_tok"),
                   expert_intermediate_size=f)
     if mt == "qwen3_next":
         # Gated DeltaNet layers between full-attention ones: layer_types, or every full_attention_interval-th layer
         # full (Qwen3NextConfig: "linear_attention" unless (i + 1) % interval == 0)
         types = cfg.get("layer_types")
-        interval = int(_get(cfg, "full_attention_interval", default=4))
+        if types is not None and not isinstance(types, list):
+            raise InputError(f"config.json: layer_types must be a list of attention types, got {shown(types)}")
+        interval = _size(cfg, "full_attention_interval", default=4, positive=True)
         n_linear = sum(t == "linear_attention" for t in types) if types else sum(
             (i + 1) % interval != 0 for i in range(L))
         kw.update(linear_attn_layers=n_linear, attn_output_gate=True,
-                  linear_num_key_heads=int(cfg["linear_num_key_heads"]),
-                  linear_num_value_heads=int(cfg["linear_num_value_heads"]),
-                  linear_key_head_dim=int(cfg["linear_key_head_dim"]),
-                  linear_value_head_dim=int(cfg["linear_value_head_dim"]),
-                  linear_conv_kernel=int(_get(cfg, "linear_conv_kernel_dim", default=4)))
-    mtp = _get(cfg, "num_nextn_predict_layers", "mtp_num_hidden_layers", default=0)
+                  linear_num_key_heads=_size(cfg, "linear_num_key_heads"),
+                  linear_num_value_heads=_size(cfg, "linear_num_value_heads"),
+                  linear_key_head_dim=_size(cfg, "linear_key_head_dim"),
+                  linear_value_head_dim=_size(cfg, "linear_value_head_dim"),
+                  linear_conv_kernel=_size(cfg, "linear_conv_kernel_dim", default=4))
+    mtp = _size(cfg, "num_nextn_predict_layers", default=0) or _size(cfg, "mtp_num_hidden_layers", default=0)
     if mtp:
-        kw["mtp_layers"] = int(mtp)
+        kw["mtp_layers"] = mtp
     if mt in ("qwen2_moe", "qwen3_moe", "olmoe", "qwen3_next"):
-        kw.update(num_experts=int(cfg["num_experts"]), experts_per_token=int(cfg["num_experts_per_tok"]),
-                  expert_intermediate_size=int(_get(cfg, "moe_intermediate_size", default=f)))
+        kw.update(num_experts=_size(cfg, "num_experts"), experts_per_token=_size(cfg, "num_experts_per_tok"),
+                  expert_intermediate_size=_size(cfg, "moe_intermediate_size", default=f))
         if mt in ("qwen2_moe", "qwen3_next"):
-            kw.update(shared_expert_intermediate_size=int(_get(cfg, "shared_expert_intermediate_size", default=0)),
+            kw.update(shared_expert_intermediate_size=_size(cfg, "shared_expert_intermediate_size", default=0),
                       shared_expert_gate=True)
-        step = int(_get(cfg, "decoder_sparse_step", default=1))
+        step = _size(cfg, "decoder_sparse_step", default=1)
         mlp_only = _get(cfg, "mlp_only_layers", default=[]) or []
         if step != 1 or mlp_only:
             raise InputError("config.json: MoE models with dense layers interleaved (decoder_sparse_step or "
                              "mlp_only_layers) are not supported yet")
     elif mt in ("deepseek_v3", "deepseek_v2"):
-        n_shared = int(_get(cfg, "n_shared_experts", default=0))
-        fe = int(cfg["moe_intermediate_size"])
-        kw.update(num_experts=int(cfg["n_routed_experts"]), experts_per_token=int(cfg["num_experts_per_tok"]),
+        n_shared = _size(cfg, "n_shared_experts", default=0)
+        fe = _size(cfg, "moe_intermediate_size")
+        kw.update(num_experts=_size(cfg, "n_routed_experts"), experts_per_token=_size(cfg, "num_experts_per_tok"),
                   expert_intermediate_size=fe, shared_expert_intermediate_size=n_shared * fe,
-                  dense_layers=int(_get(cfg, "first_k_dense_replace", default=0)),
+                  dense_layers=_size(cfg, "first_k_dense_replace", default=0),
                   router_bias=(mt == "deepseek_v3"),
-                  q_lora_rank=int(_get(cfg, "q_lora_rank", default=0) or 0), kv_lora_rank=int(cfg["kv_lora_rank"]),
-                  qk_rope_head_dim=int(cfg["qk_rope_head_dim"]), qk_nope_head_dim=int(cfg["qk_nope_head_dim"]),
-                  v_head_dim=int(cfg["v_head_dim"]),
-                  head_dim=int(cfg["qk_nope_head_dim"]) + int(cfg["qk_rope_head_dim"]))
+                  q_lora_rank=_size(cfg, "q_lora_rank", default=0), kv_lora_rank=_size(cfg, "kv_lora_rank"),
+                  qk_rope_head_dim=_size(cfg, "qk_rope_head_dim"), qk_nope_head_dim=_size(cfg, "qk_nope_head_dim"),
+                  v_head_dim=_size(cfg, "v_head_dim"),
+                  head_dim=_size(cfg, "qk_nope_head_dim") + _size(cfg, "qk_rope_head_dim"))
     arch = Architecture(**kw)
     for fname in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim", "vocab_size"):
         if getattr(arch, fname) <= 0:
@@ -457,7 +477,7 @@ class Registry:
         choices = list(self.models) + list(self.aliases)
         close = difflib.get_close_matches(key, choices, n=4, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else "; run `plan models` for the list"
-        raise InputError(f"--model: unknown model {name!r}{hint} (or ORG/NAME, a model folder, a .gguf file or "
+        raise InputError(f"--model: unknown model {shown(name)}{hint} (or ORG/NAME, a model folder, a .gguf file or "
                          f"a config.json)")
 
 

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planner.data import builtin_path, read_yaml
-from planner.errors import InputError
+from planner.errors import InputError, printable, shown
 
 GB = 10**9
 GiB = 1 << 30
@@ -217,12 +217,13 @@ def _entries(data: dict, key: str, path: Path) -> list[dict]:
 
 
 def _label(entry: dict, index: int) -> str:
+    """The entry as a message names it: its name (bounded: the value may be anything a YAML file holds)."""
     if "name" in entry:
-        return str(entry["name"])
+        return entry["name"] if isinstance(entry["name"], str) and len(entry["name"]) <= 80 else shown(entry["name"])
     if "gpu" in entry:
-        return f"{entry['gpu']} at {entry.get('provider', '?')}"
+        return f"{shown(entry['gpu'])} at {shown(entry.get('provider', '?'))}"
     if "model" in entry:
-        return f"{entry['model']} at {entry.get('provider', '?')}"
+        return f"{shown(entry['model'])} at {shown(entry.get('provider', '?'))}"
     return f"#{index}"
 
 
@@ -235,7 +236,7 @@ def _validate(model, entry, path: Path, key: str, index: int):
         err = e.errors()[0]
         field = ".".join(str(x) for x in err["loc"]) or "(entry)"
         msg = err["msg"].removeprefix("Value error, ")
-        raise InputError(f"catalogue {path}: {key} entry {_label(entry, index)!r}, field '{field}': {msg}") from None
+        raise InputError(f"catalogue {path}: {key} entry {shown(_label(entry, index))}, field '{field}': {msg}") from None
 
 
 def load_catalog(extra_files: list[str] | None = None) -> Catalog:
@@ -254,7 +255,7 @@ def load_catalog(extra_files: list[str] | None = None) -> Catalog:
         data = read_yaml(path, "catalogue" if i_file < len(builtin) else "--catalog", cache=i_file < len(builtin))
         unknown = set(data) - KNOWN_KEYS
         if unknown:
-            raise InputError(f"catalogue {path}: unknown top-level key(s) {sorted(unknown)}; expected {sorted(KNOWN_KEYS)}")
+            raise InputError(f"catalogue {path}: unknown top-level key(s) {shown(sorted(map(str, unknown)))}; expected {sorted(KNOWN_KEYS)}")
         for i, e in enumerate(_entries(data, "gpus", path)):
             g = _validate(GPU, e, path, "gpus", i)
             gpus[g.name.lower()] = g
@@ -277,16 +278,16 @@ def load_catalog(extra_files: list[str] | None = None) -> Catalog:
                 raise InputError(f"catalogue {path}: 'rates' must map currency codes to units per USD")
             for k, v in data["rates"].items():
                 if not isinstance(v, (int, float)) or isinstance(v, bool) or not MIN_RATE <= v <= MAX_RATE:
-                    raise InputError(f"catalogue {path}: rates.{k} must be a number of units per USD between "
-                                     f"{MIN_RATE:g} and {MAX_RATE:g}, got {v!r}")
+                    raise InputError(f"catalogue {path}: rates.{printable(str(k), 40)} must be a number of units per USD between "
+                                     f"{MIN_RATE:g} and {MAX_RATE:g}, got {shown(v)}")
                 rates[str(k).upper()] = float(v)
             rates_as_of = str(data.get("as_of", rates_as_of))
         elif "as_of" in data:
             as_of = max(as_of, str(data["as_of"]))
         if "electricity_usd_per_kwh" in data:
             v = data["electricity_usd_per_kwh"]
-            if not isinstance(v, (int, float)) or not 0 <= v < 10:
-                raise InputError(f"catalogue {path}: electricity_usd_per_kwh must be a price in USD per kWh, got {v!r}")
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v < 10:
+                raise InputError(f"catalogue {path}: electricity_usd_per_kwh must be a price in USD per kWh, got {shown(v)}")
             electricity = float(v)
         sources.append(str(path))
     if not gpus:

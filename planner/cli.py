@@ -14,7 +14,7 @@ import typing
 
 from pydantic import ValidationError
 
-from planner.errors import InputError
+from planner.errors import InputError, shown
 
 SUBCOMMANDS = ("estimate", "catalog", "models", "scenario", "plan", "completion", "serve", "schema", "mcp")
 
@@ -139,7 +139,7 @@ def _choice_of(name: str, values: tuple[str, ...]):
         v = text.strip().lower()
         if v in values:
             return v
-        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(values)}")
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not one of {', '.join(values)}")
     parse.__name__ = name
     return parse
 
@@ -166,6 +166,8 @@ def cmd_plan(a, out, err=None) -> int:
     else:
         budget_text = f"(budget {req.budget:,.0f} {c.currency})" if req.budget else "(no budget given)"
         render_plan(console_for(out), res, notes, catalog, budget_text)
+    if req.proposal and res.feasible:
+        print(f"proposal written to {_one_line(req.proposal)}", file=err or sys.stderr)
     if req.proposal and not res.feasible:
         print(f"no proposal written to {req.proposal}: no plan fits ({res.binding})", file=err or sys.stderr)
     return 0 if res.feasible else 3
@@ -267,19 +269,45 @@ def _validation_message(e: ValidationError) -> str:
     field = flag_of(loc[0]) if loc else "input"
     msg = err["msg"].removeprefix("Value error, ")
     if err.get("type") == "literal_error":
-        msg = f"got {err.get('input')!r}; {msg.lower()}"
+        msg = f"got {shown(err.get('input'))}; {msg.lower()}"
     return f"{field}: {msg}"
+
+
+MAX_MESSAGE = 2000          # characters of an error line: values in it are cut by errors.shown; this is the backstop
 
 
 def _one_line(text: str) -> str:
     """Messages echo the user's text (argparse: `unrecognized arguments: ...`, paths): a newline or other
-    control character in it is shown escaped, so the error stays one line."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    control character in it is shown escaped, so the error stays one line, and the line is bounded."""
+    line = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text[:MAX_MESSAGE * 2])
+    return line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE - 1] + "…"
+
+
+def plan_choices() -> dict[str, list]:
+    """The allowed values of the planning command's closed-set options (planner.api.options without the
+    precision groups and defaults)."""
+    from planner import api
+    return {k: v for k, v in api.options().items() if k not in ("precision_groups", "defaults")}
+
+
+def completion_parser() -> argparse.ArgumentParser:
+    """The parser shells complete from: the commands, and at the top level the default command's options
+    (`plan --mo<TAB>` is `plan plan --model`), which argparse alone keeps under the hidden `plan` subcommand."""
+    from planner import api
+    root = build_parser()
+    add_request_options(root, api.PlanRequest)
+    parsers = [root] + [sp for act in root._actions if isinstance(act, argparse._SubParsersAction)
+                        for sp in act.choices.values()]
+    for parser in parsers:                      # closed sets (--method {inference,...}) complete their values
+        for act in parser._actions:
+            if act.choices is None and isinstance(act.metavar, str) and act.metavar.startswith("{"):
+                act.choices = act.metavar.strip("{}").split(",")
+    return root
 
 
 def cmd_completion(a, out) -> int:
     import shtab
-    out.write(shtab.complete(build_parser(), shell=a.shell) + "\n")
+    out.write(shtab.complete(completion_parser(), shell=a.shell) + "\n")
     return 0
 
 

@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from planner.errors import InputError
+from planner.errors import InputError, shown
 
 MAX_TEXT_BYTES = 8 * 2**20          # 8 MiB: far above any real config.json, catalogue or scenario file
 MAX_YAML_ALIASES = 200              # anchors reused more often than this look like a billion-laughs bomb
@@ -61,9 +61,15 @@ def read_text(path: str | Path, what: str, limit: int = MAX_TEXT_BYTES) -> str:
 
 
 def _check_yaml_shape(text: str, what: str, where: str) -> None:
-    """Walk the event stream (no objects built) and refuse alias bombs and absurd nesting."""
+    """Walk the event stream (no objects built) and refuse alias bombs and absurd nesting. An alias stands for
+    its anchor's whole subtree, so values are counted as the loader would build them: 200 aliases of a list that
+    itself holds aliases expand to millions of values (8 levels of 8 aliases: 16 million) without ever passing
+    the alias count."""
     import yaml
-    aliases = depth = nodes = 0
+    aliases = depth = 0
+    expanded = 0                            # values the loaded document holds, aliases expanded
+    sizes: dict[str, int] = {}              # anchor -> values in its subtree, aliases expanded
+    open_anchors: list[tuple[str | None, int]] = []     # collections being read: (anchor, `expanded` at start)
     loader = getattr(yaml, "CLoader", yaml.Loader)
     for event in yaml.parse(text, Loader=loader):
         if isinstance(event, yaml.AliasEvent):
@@ -71,16 +77,40 @@ def _check_yaml_shape(text: str, what: str, where: str) -> None:
             if aliases > MAX_YAML_ALIASES:
                 raise InputError(f"{what}: {where} uses more than {MAX_YAML_ALIASES} YAML aliases; "
                                  "write the values out instead")
+            expanded += sizes.get(event.anchor, 1)
         elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_YAML_DEPTH:
                 raise InputError(f"{what}: {where} nests deeper than {MAX_YAML_DEPTH} levels")
+            open_anchors.append((event.anchor, expanded))
+            expanded += 1
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
-        if isinstance(event, yaml.NodeEvent):
-            nodes += 1
-            if nodes > MAX_YAML_NODES:
-                raise InputError(f"{what}: {where} has more than {MAX_YAML_NODES:,} YAML values")
+            anchor, start = open_anchors.pop()
+            if anchor is not None:
+                sizes[anchor] = expanded - start
+        elif isinstance(event, yaml.ScalarEvent):
+            expanded += 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        if expanded > MAX_YAML_NODES:
+            raise InputError(f"{what}: {where} holds more than {MAX_YAML_NODES:,} YAML values (aliases "
+                             "expanded); write the values out instead")
+
+
+def _check_keys(data, what: str, where: str, path: str = "") -> None:
+    """Mapping keys are names (fields, GPUs, currencies): a number, date or null key (`1:`, `2026-01-01:`,
+    `~:`) is refused with where it is, instead of failing later where names are compared or sorted. The
+    document is bounded by _check_yaml_shape, so the walk is too."""
+    if isinstance(data, dict):
+        for k, v in data.items():
+            if not isinstance(k, str):
+                raise InputError(f"{what}: {where}: key {shown(k)} at {path or 'the top level'} is not a name; "
+                                 "quote it (\"{k}\": ...)".replace("{k}", shown(k, 20)))
+            _check_keys(v, what, where, f"{path}.{k}" if path else k)
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            _check_keys(v, what, where, f"{path}[{i}]")
 
 
 def parse_yaml(text: str, what: str, where: str) -> dict:
@@ -99,29 +129,48 @@ def parse_yaml(text: str, what: str, where: str) -> dict:
         raise InputError(f"{what}: {where} nests too deeply") from None
     if data is None:
         raise InputError(f"{what}: {where} is empty")
+    _check_keys(data, what, where)
     if not isinstance(data, dict):
         raise InputError(f"{what}: {where} must be a mapping at the top level")
     return data
 
 
+CACHE_FORMAT = "llm-hw-planner yaml cache 2"
+
+
 def read_yaml(path: str | Path, what: str, cache: bool = False) -> dict:
     """A YAML mapping. cache=True (the built-in catalogue and models, trusted files read on every start): the
     parsed data is kept as JSON beside the user's cache, keyed by the file's path, size and mtime, because
-    parsing YAML costs ~100 ms of a 300 ms start while JSON loads in a few."""
+    parsing YAML costs ~100 ms of a 300 ms start while JSON loads in a few. The cache's first line holds a
+    SHA-256 of the rest: a cache cut short, edited or overwritten is detected and rebuilt from the YAML."""
     if not cache:
         return parse_yaml(read_text(path, what), what, str(path))
     cached = _yaml_cache_path(Path(path))
     if cached is not None:
-        with contextlib.suppress(OSError, ValueError):
-            data = json.loads(cached.read_text(encoding="utf-8"))
-            if isinstance(data, dict):
-                return data
+        data = _read_cache(cached)
+        if data is not None:
+            return data
     data = parse_yaml(read_text(path, what), what, str(path))
     if cached is not None:
         with contextlib.suppress(OSError, TypeError, ValueError, InputError):
             cached.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(cached, json.dumps(data), "cache")
+            body = json.dumps(data)
+            write_atomic(cached, f"{CACHE_FORMAT} {hashlib.sha256(body.encode()).hexdigest()}\n{body}", "cache")
     return data
+
+
+def _read_cache(cached: Path) -> dict | None:
+    """The cached mapping, or None when the file is missing, of another format or does not match its digest."""
+    with contextlib.suppress(OSError, ValueError, UnicodeDecodeError, RecursionError):
+        raw = cached.read_text(encoding="utf-8")
+        head, _, body = raw.partition("\n")
+        fmt, _, digest = head.rpartition(" ")
+        if fmt != CACHE_FORMAT or hashlib.sha256(body.encode()).hexdigest() != digest:
+            return None
+        data = json.loads(body)
+        if isinstance(data, dict):
+            return data
+    return None
 
 
 def _yaml_cache_path(path: Path) -> Path | None:
@@ -133,7 +182,7 @@ def _yaml_cache_path(path: Path) -> Path | None:
         return None
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llm-hw-planner"
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
-    return root / f"{path.stem}-{digest}-{st.st_size}-{st.st_mtime_ns}.json"
+    return root / f"{path.stem}-{digest}-{st.st_size}-{st.st_mtime_ns}.v2.json"
 
 
 def check_writable(path: str | Path, what: str, suffixes: tuple[str, ...]) -> Path:
@@ -156,21 +205,41 @@ def check_writable(path: str | Path, what: str, suffixes: tuple[str, ...]) -> Pa
     return p
 
 
+def _new_file_mode() -> int:
+    """The mode open() would give a new file: 0o666 less the umask (read from /proc, where Linux shows it, so
+    no thread sees the umask changed; else set and restored)."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomic(path: str | Path, text: str, what: str) -> None:
-    """Write to a temporary file beside `path`, then rename: readers see the old or the new file, never half."""
+    """Write to a temporary file beside `path`, then rename: readers see the old or the new file, never half.
+    An existing file keeps its permissions (a 0600 proposal stays private); a new one gets the umask's."""
     p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
+    tmp = None
     try:
+        try:
+            mode = stat.S_IMODE(os.stat(p).st_mode)
+        except FileNotFoundError:
+            mode = _new_file_mode()
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, p)
     except OSError as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise InputError(f"{what}: cannot write {str(path)!r}: {e.strerror}") from None
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise InputError(f"{what}: cannot write {str(path)!r}: {e.strerror or e}") from None
 
 
 @contextlib.contextmanager

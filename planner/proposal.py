@@ -122,31 +122,39 @@ def _sections(arch: Architecture, wl: Workload, c: Constraints, catalog: Catalog
                 frontier=frontier, machines=machines)
 
 
+def _md(text) -> str:
+    """Text from the run (model names, paths, notes) as Markdown shows it: Markdown renderers pass HTML through,
+    so a model named `<script>...` is escaped, and a `|` would end a table cell."""
+    return html.escape(str(text), quote=False).replace("|", "\\|")
+
+
 def to_markdown(s: dict, title: str) -> str:
     p = s["plan"]
     cur = p.currency
-    lines = [f"# {title}", "", "## Summary and recommendation", "", s["summary"], "", "## Workload", ""]
-    lines += [f"- {x}" for x in s["workload"]]
+    m = _md
+    lines = [f"# {m(title)}", "", "## Summary and recommendation", "", m(s["summary"]), "", "## Workload", ""]
+    lines += [f"- {m(x)}" for x in s["workload"]]
     lines += ["", "### Memory per card (GiB, modelled)", "", "| GPU | count | need at peak | usable | headroom |",
               "|---|---:|---:|---:|---:|"]
-    lines += [f"| {g} | {n} | {gib(need)} | {gib(use)} | {gib(head)} |" for g, n, need, use, head in s["memory"]]
+    lines += [f"| {m(g)} | {n} | {gib(need)} | {gib(use)} | {gib(head)} |" for g, n, need, use, head in s["memory"]]
     lines += ["", "### " + BREAKDOWN_TITLE[s["split"]], "", "| component | GiB |", "|---|---:|"]
-    lines += [f"| {label} | {gib(v)} |" for label, v in s["breakdown"]]
+    lines += [f"| {m(label)} | {gib(v)} |" for label, v in s["breakdown"]]
     lines += ["", "## Bill of materials", "", f"| kind | item | count | unit price ({cur}) | subtotal ({cur}) |",
               "|---|---|---:|---:|---:|"]
-    lines += [f"| {i.kind} | {i.name} | {i.count} | {i.unit_price:,.0f} | {i.subtotal:,.0f} |" for i in p.items]
+    lines += [f"| {m(i.kind)} | {m(i.name)} | {i.count} | {i.unit_price:,.0f} | {i.subtotal:,.0f} |"
+              for i in p.items]
     lines += [f"| | **total** | | | **{p.total_cost:,.0f}** |", "",
               f"System RAM {p.ram_gb:,} GB, GPU memory {p.vram_gb:,.0f} GB, power (TDP) {p.power_w:,.0f} W.", "",
-              "Machines: " + "; ".join(s["machines"]) + ".", "",
+              "Machines: " + "; ".join(m(x) for x in s["machines"]) + ".", "",
               "## Cost-time frontier", "", f"| hardware | cost ({cur}) | time to result |", "|---|---:|---|"]
-    lines += [f"| {f['summary'].split(':')[0]} | {f['total_cost']:,.0f} | {human_time(f['time_s'])} |"
+    lines += [f"| {m(f['summary'].split(':')[0])} | {f['total_cost']:,.0f} | {human_time(f['time_s'])} |"
               for f in s["frontier"]] or ["| (no timed plan) | | |"]
     lines += ["", "## Alternatives considered", "", f"| hardware | cost ({cur}) | why it lost | time to result |",
               "|---|---:|---|---|"]
-    lines += [f"| {h} | {c:,.0f} | {why} | {t} |" for h, c, why, t in s["alts"]] or ["| (none found) | | | |"]
-    lines += ["", "## Time to result and energy", ""] + [f"- {x}" for x in s["timing"]]
-    lines += ["", "## Risks", ""] + [f"- {x}" for x in s["risks"]]
-    lines += ["", "## Assumptions", ""] + [f"- {x}" for x in s["assumptions"]]
+    lines += [f"| {m(h)} | {c:,.0f} | {m(why)} | {t} |" for h, c, why, t in s["alts"]] or ["| (none found) | | | |"]
+    lines += ["", "## Time to result and energy", ""] + [f"- {m(x)}" for x in s["timing"]]
+    lines += ["", "## Risks", ""] + [f"- {m(x)}" for x in s["risks"]]
+    lines += ["", "## Assumptions", ""] + [f"- {m(x)}" for x in s["assumptions"]]
     lines += ["", "Approved by: ____________________   Date: ____________", ""]
     return "\n".join(lines)
 

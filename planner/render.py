@@ -27,9 +27,18 @@ def console_for(out) -> "Console":
     from rich.console import Console
     columns = os.environ.get("COLUMNS", "")
     if columns.isdigit() and int(columns) > 0:
-        return Console(file=out, width=int(columns))
-    is_tty = getattr(out, "isatty", lambda: False)()
-    return Console(file=out) if is_tty else Console(file=out, width=1000)
+        console = Console(file=out, width=int(columns))
+    else:
+        is_tty = getattr(out, "isatty", lambda: False)()
+        console = Console(file=out) if is_tty else Console(file=out, width=1000)
+    console.on_broken_pipe = _reader_went_away
+    return console
+
+
+def _reader_went_away() -> None:
+    """rich's default for a closed pipe is exit status 1; `plan catalog | head -1` is no error: the CLI ends
+    quietly with 0 on BrokenPipeError, as Unix tools do."""
+    raise BrokenPipeError
 
 
 def gib(x: float) -> str:
@@ -63,10 +72,11 @@ def _plan_table(p: "Plan", title: str) -> "Table":
     from rich.table import Table
     t = Table(title=title, title_justify="left")
     t.add_column("kind")
-    t.add_column("item", no_wrap=True)
-    t.add_column("count", justify="right")
-    t.add_column(f"unit price ({p.currency})", justify="right")
-    t.add_column(f"subtotal ({p.currency})", justify="right")
+    t.add_column("item", overflow="fold")
+    # numbers are never cut ("16…" at 80 columns): they keep their width and the item wraps or folds instead
+    t.add_column("count", justify="right", no_wrap=True)
+    t.add_column(f"unit price\n({p.currency})", justify="right", no_wrap=True)
+    t.add_column(f"subtotal\n({p.currency})", justify="right", no_wrap=True)
     for i in p.items:
         t.add_row(i.kind, i.name, str(i.count), f"{i.unit_price:,.0f}", f"{i.subtotal:,.0f}")
     t.add_section()

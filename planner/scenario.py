@@ -26,7 +26,7 @@ from planner.catalog import GPU, MAX_RATE, MIN_RATE, Catalog, load_catalog
 from planner.api import MAX_EXAMPLES, MAX_REQUESTS, MAX_TOKENS, WorkloadOptions
 from planner.data import builtin_registry
 from planner.files import read_text, read_yaml
-from planner.errors import InputError
+from planner.errors import InputError, shown
 from planner.render import human_time
 from planner.solver import Constraints, Job, Result, candidates_for_jobs, decide, job_constraints
 from planner.workload import Workload
@@ -59,7 +59,7 @@ class _WorkloadSpecBase(BaseModel):
     kv_cache_dtype: str = "auto"
     gpu_layers: int | None = None
     gpu_memory_utilization: float = 0.90
-    tokens: float | None = Field(None, gt=0, le=MAX_TOKENS)       # training tokens (default: Chinchilla)
+    tokens: float | None = Field(None, ge=1, le=MAX_TOKENS)       # training tokens (default: Chinchilla)
     requests: int | None = Field(None, gt=0, le=MAX_REQUESTS)     # inference sequences to serve
 
 
@@ -89,8 +89,8 @@ class ConstraintSpec(BaseModel):
     @field_validator("deadline_days")
     @classmethod
     def _positive(cls, v):
-        if isinstance(v, (int, float)) and not (v > 0 and math.isfinite(v)):
-            raise ValueError("must be a positive number of days or 'none'")
+        if isinstance(v, (int, float)) and not (v >= 1 / 86400 and math.isfinite(v)):   # at least a second
+            raise ValueError("must be a number of days of at least one second (1.2e-5) or 'none'")
         return v
     objective: Literal["cost", "time"] = "cost"
     force_offload: Literal["optimizer", "optimizer+params"] | None = None
@@ -170,7 +170,7 @@ def _sweep_target(raw: dict, key: str) -> tuple:
         return ("workloads", names.index(parts[0]), parts[1])
     if parts[0] == "mode" and len(parts) == 1:
         return ("mode",)
-    raise ValueError(f"unknown field {key!r}: sweep a workload field (seq_len, or <workload name>.seq_len), a "
+    raise ValueError(f"unknown field {shown(key)}: sweep a workload field (seq_len, or <workload name>.seq_len), a "
                      "constraint (budget, currency, ...), price_change.<gpu>, rates.<currency> or "
                      "electricity_usd_per_kwh")
 
@@ -241,7 +241,7 @@ def apply_overrides(base: Catalog, spec: CatalogSpec, path: Path) -> Catalog:
         keys = list(gpus) if name.lower() == "all" else [name.lower()]
         for k in keys:
             if k not in gpus:
-                _fail(path, ("catalog", "price_change", name), f"unknown GPU {name!r}")
+                _fail(path, ("catalog", "price_change", name), f"unknown GPU {shown(name)}")
             g = gpus[k]
             m = _PCT.match(str(change))
             if m:
@@ -249,7 +249,7 @@ def apply_overrides(base: Catalog, spec: CatalogSpec, path: Path) -> Catalog:
             elif isinstance(change, (int, float)) and not isinstance(change, bool):
                 price = float(change)
             else:
-                _fail(path, ("catalog", "price_change", name), f"expected a percentage like '-30%' or a price, got {change!r}")
+                _fail(path, ("catalog", "price_change", name), f"expected a percentage like '-30%' or a price, got {shown(change)}")
             if not 0 < price < math.inf:
                 _fail(path, ("catalog", "price_change", name), f"the new price must be a positive finite number, "
                       f"got {price:g}")

@@ -28,7 +28,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from planner.architecture import MAX_DIM, Architecture, from_config
-from planner.errors import InputError
+from planner.errors import InputError, printable, shown
 from planner.files import open_regular
 
 MAX_CONFIG_BYTES = 4 * 2**20
@@ -67,6 +67,8 @@ def read_json(path: Path, what: str = "--model", limit: int = MAX_CONFIG_BYTES) 
         raise InputError(f"{what}: {path} is not valid JSON (not UTF-8 text)") from None
     except json.JSONDecodeError as e:
         raise InputError(f"{what}: {path} is not valid JSON (line {e.lineno}: {e.msg})") from None
+    except ValueError:                    # an integer of more than 4,300 digits (Python's int/str limit)
+        raise InputError(f"{what}: {path} holds a number too long to be a model size (damaged file?)") from None
     except RecursionError:
         raise InputError(f"{what}: {path} is not valid JSON (nested too deeply)") from None
     if not isinstance(obj, dict):
@@ -74,9 +76,32 @@ def read_json(path: Path, what: str = "--model", limit: int = MAX_CONFIG_BYTES) 
     return obj
 
 
+# Bounds on one tensor's shape (the same as for GGUF tensor infos): no weight has more than 8 dimensions, a
+# dimension over 2^40 or more than 2^50 elements. Without them a 9 MiB shape list multiplied into a
+# million-digit integer (quadratic: 437 s measured)
+MAX_TENSOR_DIMS = 8
+MAX_TENSOR_DIM = 2**40
+MAX_TENSOR_NUMEL = 2**50
+MAX_STORED_BYTES = 2**50            # a safetensors index's total_size: 1 PiB, far above any checkpoint
+
+
+def _numel(shape: list, what: str) -> int:
+    """Elements of a tensor from its shape list, every dimension an integer within the bounds above."""
+    if len(shape) > MAX_TENSOR_DIMS:
+        raise InputError(f"{what} has {len(shape):,} dimensions; at most {MAX_TENSOR_DIMS} (damaged file?)")
+    n = 1
+    for d in shape:
+        if isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= MAX_TENSOR_DIM:
+            raise InputError(f"{what}: shape dimension {shown(d)} is not an integer between 0 and 2^40")
+        n *= d
+        if n > MAX_TENSOR_NUMEL:
+            raise InputError(f"{what} has more than 2^50 elements (damaged file?)")
+    return n
+
+
 def _int(value, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InputError(f"{what}: expected a non-negative integer, got {value!r}")
+        raise InputError(f"{what}: expected a non-negative integer, got {shown(value)}")
     return value
 
 
@@ -127,7 +152,8 @@ def read_safetensors_header(path: Path, facts: WeightFacts) -> None:
         raw = f.read(n)
     try:
         header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors, as is an
+        # integer of more than 4,300 digits
         raise InputError(f"--model: {path}: the safetensors header is not valid JSON (a damaged file?)") from None
     if not isinstance(header, dict):
         raise InputError(f"--model: {path}: the safetensors header is not a JSON object")
@@ -136,14 +162,14 @@ def read_safetensors_header(path: Path, facts: WeightFacts) -> None:
         if name == "__metadata__":
             continue
         if not isinstance(t, dict) or not isinstance(t.get("shape"), list) or not isinstance(t.get("dtype"), str):
-            raise InputError(f"{what}: tensor {name!r} has no dtype/shape in the safetensors header")
+            raise InputError(f"{what}: tensor {shown(name)} has no dtype/shape in the safetensors header")
         off = t.get("data_offsets")
         if not (isinstance(off, list) and len(off) == 2):
-            raise InputError(f"{what}: tensor {name!r} has no data_offsets in the safetensors header")
+            raise InputError(f"{what}: tensor {shown(name)} has no data_offsets in the safetensors header")
         begin, end = _int(off[0], f"{what}: {name} data_offsets"), _int(off[1], f"{what}: {name} data_offsets")
         if end < begin:
-            raise InputError(f"{what}: tensor {name!r} ends before it begins (data_offsets {off})")
-        numel = prod(_int(d, f"{what}: {name} shape") for d in t["shape"])
+            raise InputError(f"{what}: tensor {shown(name)} ends before it begins (data_offsets {off})")
+        numel = _numel(t["shape"], f"{what}: tensor {shown(name)}")
         nbytes = end - begin
         facts.stored_bytes += nbytes
         facts.numel += numel
@@ -178,9 +204,15 @@ def read_weight_facts(folder: Path) -> WeightFacts | None:
             else:
                 facts.missing_shards += 1
         if facts.files == 0:            # a cache or folder with only the index: its total_size is exact bytes
-            total = (idx.get("metadata") or {}).get("total_size")
-            if isinstance(total, (int, float)) and not isinstance(total, bool) and total > 0:
-                return WeightFacts(stored_bytes=int(total), from_index_only=True, missing_shards=len(shards))
+            meta = idx.get("metadata")
+            total = meta.get("total_size") if isinstance(meta, dict) else None
+            if isinstance(total, float) and total.is_integer():       # 1.6e10 as some writers put it
+                total = int(total)
+            if isinstance(total, int) and not isinstance(total, bool) and 0 < total <= MAX_STORED_BYTES:
+                return WeightFacts(stored_bytes=total, from_index_only=True, missing_shards=len(shards))
+            if total is not None:
+                raise InputError(f"--model: {index}: metadata.total_size must be a byte count between 1 and "
+                                 f"2^50, got {shown(total)}")
             return None
         return facts
     single = folder / "model.safetensors"
@@ -406,8 +438,10 @@ def _from_hf(cfg: dict, name: str, source: str, weights: WeightFacts | None) -> 
 
 def load_json_file(path: Path) -> Architecture:
     cfg = read_json(path)
-    name = (cfg.get("_name_or_path") or path.parent.name) if path.name == "config.json" else path.stem
-    return from_hf(cfg, name=str(name or path.stem), source=str(path))
+    given = cfg.get("_name_or_path")
+    given = printable(given, 120) if isinstance(given, str) else ""      # the file's text: no terminal escapes
+    name = (given or path.parent.name) if path.name == "config.json" else path.stem
+    return from_hf(cfg, name=printable(name or path.stem, 120) or "model", source=str(path))
 
 
 def load_folder(folder: Path, name: str | None = None, source: str | None = None) -> Architecture:
@@ -418,7 +452,8 @@ def load_folder(folder: Path, name: str | None = None, source: str | None = None
         raise InputError(f"--model: {cfg_path} not found (a model folder needs its config.json){hint}")
     cfg = read_json(cfg_path)
     weights = read_weight_facts(folder)
-    return from_hf(cfg, name=name or folder.resolve().name, source=source or str(cfg_path), weights=weights)
+    return from_hf(cfg, name=name or printable(folder.resolve().name, 120) or "model", source=source or str(cfg_path),
+                   weights=weights)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -540,11 +575,11 @@ class GGUFHeader:
 
     def tensor_bytes(self, dims: tuple[int, ...], gtype: int, name: str = "") -> int:
         if gtype not in GGML_TYPES:
-            raise InputError(f"--model: GGUF tensor {name!r} has unknown ggml type {gtype}")
+            raise InputError(f"--model: GGUF tensor {shown(name)} has unknown ggml type {gtype}")
         _, block, size = GGML_TYPES[gtype]
         n = prod(dims)
         if dims and dims[0] % block:
-            raise InputError(f"--model: GGUF tensor {name!r}: row of {dims[0]} elements is not a multiple of "
+            raise InputError(f"--model: GGUF tensor {shown(name)}: row of {dims[0]} elements is not a multiple of "
                              f"the {GGML_TYPES[gtype][0]} block ({block})")
         return n // block * size
 
@@ -584,10 +619,10 @@ def read_gguf_header(path: Path) -> GGUFHeader:
                 name = r.string(limit=65535)
                 n_dims = r.unpack("<I", 4)
                 if not 1 <= n_dims <= 8:
-                    raise InputError(f"--model: {path}: GGUF tensor {name!r} has {n_dims} dimensions (damaged file?)")
+                    raise InputError(f"--model: {path}: GGUF tensor {shown(name)} has {n_dims} dimensions (damaged file?)")
                 dims = tuple(r.unpack("<Q", 8) for _ in range(n_dims))
                 if any(d > 2**40 for d in dims) or prod(dims) > 2**50:
-                    raise InputError(f"--model: {path}: GGUF tensor {name!r} has an impossible shape {dims}")
+                    raise InputError(f"--model: {path}: GGUF tensor {shown(name)} has an impossible shape {dims}")
                 gtype = r.unpack("<I", 4)
                 r.unpack("<Q", 8)                                   # offset into the data section: not needed
                 tensors.append((name, dims, gtype))
@@ -608,7 +643,7 @@ def _uniform(meta: dict, key: str, default=None):
     if isinstance(v, list):
         if v and all(x == v[0] for x in v):
             return v[0]
-        raise InputError(f"--model: GGUF {key} differs between layers ({v[:4]}...); per-layer shapes are not "
+        raise InputError(f"--model: GGUF {key} differs between layers ({shown(v[:4])}...); per-layer shapes are not "
                          f"supported")
     return v
 
@@ -619,8 +654,8 @@ def gguf_config(h: GGUFHeader, path: Path) -> dict:
     arch = m.get("general.architecture")
     if arch == "clip":
         raise InputError(f"--model: {path} is a vision projector (mmproj) GGUF; pass the language model's .gguf")
-    if arch not in GGUF_ARCH:
-        raise InputError(f"--model: {path}: GGUF architecture {arch!r} is not supported; supported: "
+    if not isinstance(arch, str) or arch not in GGUF_ARCH:
+        raise InputError(f"--model: {path}: GGUF architecture {shown(arch)} is not supported; supported: "
                          f"{', '.join(GGUF_ARCH)}")
 
     def get(key, default=None, required=False):
@@ -633,6 +668,9 @@ def gguf_config(h: GGUFHeader, path: Path) -> dict:
     vocab = names["token_embd.weight"][1] if len(names.get("token_embd.weight", ())) == 2 else None
     if vocab is None:
         tokens = m.get("tokenizer.ggml.tokens")
+        if tokens is not None and not isinstance(tokens, (list, _Length)):
+            raise InputError(f"--model: {path}: GGUF tokenizer.ggml.tokens must be an array of strings, got "
+                             f"{shown(tokens)}")
         vocab = len(tokens) if tokens is not None else get("vocab_size", required=True)
     heads = get("attention.head_count", required=True)
     cfg = {"model_type": GGUF_ARCH[arch], "hidden_size": get("embedding_length", required=True),
@@ -674,19 +712,22 @@ def gguf_config(h: GGUFHeader, path: Path) -> dict:
                        kv_lora_rank=get("attention.kv_lora_rank", required=True),
                        qk_rope_head_dim=rope, qk_nope_head_dim=key_len - rope, v_head_dim=v_len)
     for k, v in cfg.items():
-        if k not in ("model_type", "layer_types") and not isinstance(v, (int, bool)):
-            raise InputError(f"--model: {path}: GGUF metadata for {k} is {v!r}, not an integer")
+        if k in ("model_type", "layer_types", "tie_word_embeddings"):
+            continue
+        if isinstance(v, bool) or not isinstance(v, int):      # a GGUF bool is no layer count
+            raise InputError(f"--model: {path}: GGUF metadata for {k} is {shown(v)}, not an integer")
     return cfg
 
 
 def load_gguf(path: Path) -> Architecture:
     h = read_gguf_header(path)
     cfg = gguf_config(h, path)
-    name = m if isinstance(m := h.metadata.get("general.name"), str) and m.strip() else path.stem
-    arch = from_config(cfg, name=name.strip(), source=str(path))
+    # general.name is the file author's text: control characters (terminal escapes) never reach the output
+    name = printable(m, 120) if isinstance(m := h.metadata.get("general.name"), str) else ""
+    arch = from_config(cfg, name=name or printable(path.stem, 120) or "model", source=str(path))
     wbytes = h.weight_bytes
     ft = h.metadata.get("general.file_type")
-    if isinstance(ft, int) and ft in FILE_TYPES:
+    if isinstance(ft, int) and not isinstance(ft, bool) and ft in FILE_TYPES:
         fmt = {"f32": "fp32", "f16": "fp16"}.get(FILE_TYPES[ft], FILE_TYPES[ft])
     else:                                       # no file type: the type holding most bytes
         by: dict[str, int] = {}
@@ -872,11 +913,11 @@ def load_path(p: Path, typed: str) -> tuple[Architecture, str]:
     try:
         st = p.stat()
     except FileNotFoundError:
-        raise InputError(f"--model: no file or folder {typed!r}; {FIX}") from None
+        raise InputError(f"--model: no file or folder {shown(typed)}; {FIX}") from None
     except OSError as e:
-        raise InputError(f"--model: cannot read {typed!r}: {e.strerror}") from None
+        raise InputError(f"--model: cannot read {shown(typed)}: {e.strerror}") from None
     except ValueError:                            # a NUL byte in the name
-        raise InputError(f"--model: {typed!r} is not a usable file name (it holds a NUL byte)") from None
+        raise InputError(f"--model: {shown(typed)} is not a usable file name (it holds a NUL byte)") from None
     low = p.name.lower()
     if stat.S_ISDIR(st.st_mode):
         if low.endswith((".json", ".gguf")):

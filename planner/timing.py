@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass
 
 from planner.architecture import Architecture
+from planner.errors import InputError
 from planner.workload import Workload
 
 # Prefill (one forward over the prompt) is a large matmul workload: assumed, not measured separately.
@@ -72,6 +73,9 @@ def job_size(arch: Architecture, w: Workload, tokens: int | None = None, example
     if tokens:
         return JobSize("fine-tune", tokens=tokens, default=False)
     n, e = examples or DEFAULT_EXAMPLES, epochs or DEFAULT_EPOCHS
+    if n * e < 1:                   # less than one example seen: a job of 0 tokens, planned as if free
+        raise InputError(f"--epochs: {n:,} examples x {e:g} epochs is less than one example; the job must train "
+                         "on at least one sequence (raise --epochs or --examples)")
     return JobSize("fine-tune", tokens=int(n * e * w.seq_len), examples=n, epochs=e,
                    default=examples is None and epochs is None)
 

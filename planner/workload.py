@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from planner.errors import shown
+
 Method = Literal["inference", "pretrain", "full", "lora", "qlora"]
 # Float and bitsandbytes precisions; weight formats of serving engines: FP8 (Hopper/Ada/Blackwell, MI300),
 # AWQ/GPTQ 4-bit, and llama.cpp's GGUF types
@@ -65,7 +67,9 @@ class Workload(BaseModel):
     activation_offload: bool = False               # checkpoints kept in host RAM (unsloth, torchtune offload)
     kv_cache_dtype: KVCacheDtype = "auto"          # auto: the engine's default (the compute dtype)
     gpu_layers: int | None = Field(None, ge=0, le=100_000)   # llama.cpp -ngl: layers on the GPU (None: all)
-    gpu_memory_utilization: float = Field(0.90, gt=0, le=1)  # vLLM: share of each card it may take
+    # vLLM: share of each card it may take. vLLM only refuses > 1; below 1% even the CUDA context (~0.5 GiB of an
+    # 80 GB card) does not fit, and the estimate divides by it (1e-320 overflowed)
+    gpu_memory_utilization: float = Field(0.90, ge=0.01, le=1, allow_inf_nan=False)
     # --- mechanisms published runs vary (planner/estimator/stacks.py cites the code of each) ---
     activation_checkpointing: ActivationCheckpointing = "auto"   # auto: --gradient-checkpointing's choice (full/none)
     ac_every: int | None = Field(None, ge=1, le=100_000)       # selective: checkpoint every N-th layer (None: per op)
@@ -75,7 +79,8 @@ class Workload(BaseModel):
     zero3_max_live_parameters: int | None = Field(None, ge=0, le=10**13)   # DeepSpeed stage3_max_live_parameters
     quantize_moe_experts: bool = False            # bitsandbytes-quantise fused MoE experts too (Axolotl option)
     cpu_moe_layers: int = Field(0, ge=0, le=100_000)   # llama.cpp --n-cpu-moe N: experts of the first N layers on CPU
-    mem_fraction_static: float | None = Field(None, gt=0, le=1)   # SGLang: weights + KV pool share (None: default)
+    # SGLang: weights + KV pool share (None: default); at least 1% for the reason gpu_memory_utilization is
+    mem_fraction_static: float | None = Field(None, ge=0.01, le=1, allow_inf_nan=False)
     speculative: str | None = None                 # serving: "mtp" (the model's MTP heads) or a draft model name
     speculative_tokens: int = Field(1, ge=1, le=64)    # draft tokens per step (vLLM num_speculative_tokens)
 
@@ -98,9 +103,14 @@ class Workload(BaseModel):
             if v == "attention":
                 return ("q_proj", "k_proj", "v_proj", "o_proj")
             v = [t.strip() for t in v.split(",") if t.strip()]
+            if not v:
+                raise ValueError("name at least one target: all-linear, attention or a comma-separated list of "
+                                 f"{', '.join(ALL_LINEAR)}")
+        if not v:
+            raise ValueError("name at least one target: all-linear, attention or some of " + ", ".join(ALL_LINEAR))
         unknown = [t for t in v if t not in ALL_LINEAR]
         if unknown:
-            raise ValueError(f"unknown LoRA target(s) {unknown}; use all-linear, attention or some of {ALL_LINEAR}")
+            raise ValueError(f"unknown LoRA target(s) {shown(unknown)}; use all-linear, attention or some of {ALL_LINEAR}")
         return tuple(v)
 
     @model_validator(mode="after")

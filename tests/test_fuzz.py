@@ -14,6 +14,7 @@ import math
 import os
 import shlex
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.cli import main
+from test_sources import TINY, tiny_gguf_model, write_gguf  # file writers for real formats
 
 SCALE = float(os.environ.get("FUZZ_EXAMPLES", "0")) or None
 TIME_LIMIT_S = 10.0
@@ -68,6 +70,7 @@ def run(argv: list[str]) -> tuple[int, str, str]:
     assert "Traceback" not in text and "internal error" not in text, what
     assert len(text.splitlines()) <= 3, what
     assert took < TIME_LIMIT_S, what
+    assert "\x1b" not in out.getvalue() + text, what             # no terminal escape from any input reaches it
     if rc == 2:
         assert text.startswith("error: ") and text.count("\n") == 1, what
     return rc, out.getvalue(), text
@@ -78,7 +81,8 @@ def run(argv: list[str]) -> tuple[int, str, str]:
 GARBAGE = st.sampled_from(["", " ", "-", "--", "nan", "NaN", "inf", "-inf", "1e309", "-1e309", "0x10", "1_000",
                            "１２", "٣", "1e3", "2.5", "-0", "+7", "None", "null", "true", "abc", "ünïcödé",
                            "😀", "\t", "a,b", ",,", "%", "-30%", "9" * 40, "9" * 5000, "1" + "0" * 12,
-                           "-" + "9" * 20, "\x00", "x" * 500])
+                           "-" + "9" * 20, "\x00", "x" * 500, "8k", "1.5M", "2G", "200K", "1e-320", "5e-324k", ",,,",
+                           " , ", "\x1b[2J\x1b]0;t\x07", "<script>"])
 INTS = st.one_of(st.integers(-3, 70), st.sampled_from([0, 1, 2, 3, 4, 8, 64, 65536, 65537, 4096, 4097, 10**6,
                                                        10**7, 10**7 + 1, 10**9, 10**12, 2**63, -2**63, 10**30]),
                  st.integers(-10**15, 10**15)).map(str)
@@ -303,7 +307,8 @@ YAML_VALUES = st.one_of(JSON_VALUES, st.sampled_from(["pcie", "sxm", "oam", "uni
 def mutated(draw, base: dict):
     e = dict(base)
     for _ in range(draw(st.integers(0, 3))):
-        key = draw(st.sampled_from(sorted(base) + ["usable_fraction", "supports", "unknown_key", "description"]))
+        key = draw(st.sampled_from(sorted(base) + ["usable_fraction", "supports", "unknown_key", "description", 1,
+                                                    None, True]))
         if draw(st.booleans()) and key in e:
             del e[key]
         else:
@@ -336,7 +341,7 @@ def catalogues(draw):
                                               ["--model", "70b", "--method", "qlora", "--max-gpus", "4096"]]))
 def test_catalogue_file(doc, cmd):
     path = Path(tempfile.mkdtemp(dir=TMP)) / "cat.yaml"
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))     # keys of any type, as written
     run(cmd + ["--catalog", str(path)])
 
 
@@ -507,3 +512,334 @@ def test_installed_command_refuses_hostile_input_on_one_line(args):
 def test_installed_models_into_a_closed_pipe_is_silent():
     r = run_installed(["models"], "| head -1; exit ${PIPESTATUS[0]}")
     assert r.returncode == 0 and r.stderr == "" and len(r.stdout.splitlines()) == 1, (r.returncode, r.stderr)
+
+
+# ---- (e2) model files: GGUF metadata, safetensors headers, YAML aliases ---------------------------------------
+
+GGUF_VALUES = st.one_of(st.sampled_from([0, 1, 2, 3, 7, 2**40, 2**63, True, False, 0.5, -1.0, "", "llama", "qwen3moe",
+                                         "clip", "\x1b[31mred\x1b[0m", "<script>x</script>", [], [0], [1, 2, 3],
+                                         ["a", "b"], [0, 0, 0]]),
+                        st.integers(0, 2**20), st.text(max_size=8))
+GGUF_KEYS = ["general.architecture", "general.name", "general.file_type", "llama.block_count", "llama.context_length",
+             "llama.embedding_length", "llama.feed_forward_length", "llama.attention.head_count",
+             "llama.attention.head_count_kv", "llama.attention.key_length", "llama.attention.sliding_window",
+             "llama.expert_count", "llama.expert_used_count", "llama.vocab_size", "tokenizer.ggml.tokens"]
+
+
+@fuzz_settings(80)
+@given(changes=st.dictionaries(st.sampled_from(GGUF_KEYS), st.one_of(st.none(), GGUF_VALUES), max_size=3),
+       cmd=st.sampled_from([["estimate"], ["estimate", "--engine", "llama.cpp"], ["plan", "--engine", "llama.cpp"]]))
+def test_gguf_metadata(changes, cmd):
+    try:
+        path = _gguf("m.gguf", **changes)
+    except (TypeError, struct.error):             # a value the test's writer cannot encode as GGUF
+        return
+    run(cmd + ["--model", path])
+
+
+SHAPES = st.one_of(st.lists(st.one_of(st.integers(-2, 2**12), st.sampled_from([2**40, 2**41, 2**64, True, 1.5, "4",
+                                                                               None])), max_size=10),
+                   st.sampled_from([None, 4, "4", {}, [[4]]]))
+TOTALS = st.sampled_from(["Infinity", "-Infinity", "NaN", "1e400", "0", "-1", "true", "null", '"12"', "16000000000",
+                          "1.6e10", "[1]", "{}", "9" * 5000])
+
+
+@fuzz_settings(60)
+@given(shape=SHAPES, offsets=st.sampled_from(["[0, 4]", "[4, 0]", "[0, 1e400]", "[0, true]", "[0]", "null",
+                                              "[0, " + "9" * 5000 + "]"]),
+       total=TOTALS, index=st.booleans())
+def test_safetensors_headers(shape, offsets, total, index):
+    folder = Path(tempfile.mkdtemp(dir=TMP))
+    (folder / "config.json").write_text(json.dumps(TINY))
+    if index:
+        (folder / "model.safetensors.index.json").write_text(
+            '{"metadata": {"total_size": %s}, "weight_map": {"w": "model-1.safetensors"}}' % total)
+    header = ('{"w": {"dtype": "F32", "shape": %s, "data_offsets": %s}}' % (json.dumps(shape), offsets)).encode()
+    (folder / ("model-1.safetensors" if index and shape is None else "model.safetensors")).write_bytes(
+        struct.pack("<Q", len(header)) + header + b"\0" * 8)
+    run(["estimate", "--model", str(folder)])
+
+
+@fuzz_settings(30)
+@given(levels=st.integers(1, 9), fanout=st.integers(1, 9),
+       where=st.sampled_from(["gpus:\n  - name: {v}\n", "rates:\n  EUR: {v}\n", "gpus: {v}\n",
+                              "electricity_usd_per_kwh: {v}\n", "platforms:\n  - forms: {v}\n"]),
+       scenario=st.booleans())
+def test_aliased_yaml(levels, fanout, where, scenario):
+    """Aliases under the 200-alias cap, nested so that they expand to anything from one value to 387 million."""
+    cat = _file("cat.yaml", where.format(v=_aliased(levels, fanout)))
+    if scenario:
+        run(["scenario", _file("s.yaml", yaml.safe_dump({"workloads": [WORKLOAD], "catalog": {"files": [cat]}}))])
+    else:
+        run(["--model", "8b", "--catalog", cat])
+
+
+# ---- (f) the third round: each cause, fixed at the input edge ---------------------------------------------
+
+
+
+def _file(name: str, text: str) -> str:
+    path = Path(tempfile.mkdtemp(dir=TMP)) / name
+    path.write_text(text)
+    return str(path)
+
+
+def _aliased(levels: int, fanout: int, leaf: str = '"' + "x" * 100 + '"') -> str:
+    """A flow-style YAML value whose aliases nest: `fanout` aliases per level, fanout**levels leaves in all, with
+    only levels x fanout aliases (8 x 8 = 64, under the 200-alias cap, expands to 16 million strings)."""
+    defs = ", ".join(f"k{i}: &b{i} [" + ", ".join(["*a" if i == 1 else f"*b{i - 1}"] * fanout) + "]"
+                     for i in range(1, levels + 1))
+    return f"[&a {leaf}, {{{defs}}}, *b{levels}]"
+
+
+@pytest.mark.parametrize("doc", [f"gpus:\n  - name: {_aliased(8, 8)}\n", f"rates:\n  EUR: {_aliased(8, 8)}\n",
+                                 f"electricity_usd_per_kwh: {_aliased(8, 8)}\n",
+                                 f"gpus: {_aliased(7, 8)}\n"], ids=["gpu-name", "rate", "electricity", "gpus"])
+def test_alias_bomb_under_the_alias_cap_is_refused_before_it_expands(doc):
+    # was: MemoryError after 12-15 s formatting the expanded value into the error message
+    t0 = time.monotonic()
+    rc, _, err = run(["--model", "8b", "--catalog", _file("bomb.yaml", doc)])
+    assert rc == 2 and "aliases expanded" in err and time.monotonic() - t0 < 3, err
+
+
+def test_alias_bomb_in_a_scenarios_catalogue_files_is_refused():
+    bomb = _file("bomb.yaml", f"gpus:\n  - name: {_aliased(8, 8)}\n")
+    scenario = _file("s.yaml", yaml.safe_dump({"workloads": [WORKLOAD], "catalog": {"files": [bomb]}}))
+    rc, _, err = run(["scenario", scenario])
+    assert rc == 2 and "aliases expanded" in err, err
+
+
+BIG = "&s '" + "y" * 2_000_000 + "'"          # a 2 MB string, anchored where it is first used
+
+
+@pytest.mark.parametrize("entry", [f"gpus:\n  - name: [{BIG}, *s, *s, *s]\n", f"rates:\n  EUR: [{BIG}, *s]\n",
+                                   f"electricity_usd_per_kwh: [{BIG}, *s]\n", f"gpus:\n  - {{name: fuzz, vendor: {BIG}}}\n"],
+                         ids=["gpu-name", "rate", "electricity", "vendor"])
+def test_messages_quote_a_bounded_part_of_the_value(entry):
+    """A message names the field and shows at most ~80 characters of what was there (was: every byte)."""
+    rc, _, err = run(["--model", "8b", "--catalog", _file("c.yaml", entry)])
+    assert rc == 2 and len(err) < 600, err[:300]
+
+
+@pytest.mark.parametrize("doc", ["{1: 2, gpus: []}\n", "gpus:\n  - {1: 2, name: x}\n", "rates: {1: 2}\n",
+                                 "2026-01-01: x\n", "~: 3\n"])
+def test_catalogue_keys_that_are_not_names_are_refused(doc):
+    # was: TypeError sorting the unknown keys (1 and 'gpus'), or a currency named '1'
+    rc, _, err = run(["catalog", "--catalog", _file("k.yaml", doc)])
+    assert rc == 2 and "is not a name" in err, err
+
+
+def test_scenario_keys_that_are_not_names_are_refused():
+    rc, _, err = run(["scenario", _file("s.yaml", "workloads: [{model: 8b}]\ncatalog:\n  price_change: {1: '-10%'}\n")])
+    assert rc == 2 and "is not a name" in err, err
+
+
+@pytest.mark.parametrize("argv", [
+    ["--model", "8b", "--method", "lora", "--deadline", "1e-320"],
+    ["--model", "8b", "--method", "lora", "--deadline", "1e-320d"],
+    ["--model", "8b", "--engine", "vllm", "--gpu-memory-utilization", "1e-320"],
+    ["estimate", "--model", "8b", "--engine", "vllm", "--gpu-memory-utilization", "5e-324"],
+    ["estimate", "--model", "8b", "--engine", "sglang", "--mem-fraction-static", "1e-320"],
+    ["estimate", "--model", "8b", "--method", "lora", "--lora-targets", ",,,"],
+    ["estimate", "--model", "8b", "--method", "lora", "--lora-targets", " , "],
+    ["--model", "8b", "--method", "lora", "--epochs", "1e-300"],
+    ["--model", "8b", "--method", "lora", "--examples", "1", "--epochs", "0.5"],
+    ["--model", "8b", "--method", "full", "--tokens", "0.5"],
+])
+def test_numbers_that_overflow_or_plan_nothing_are_refused(argv):
+    # was: OverflowError (deadline, gpu-memory-utilization), or accepted: no LoRA target, a 0-token job
+    rc, _, err = run(argv)
+    assert rc == 2, err
+    flag = next(a for a in argv if a in ("--deadline", "--gpu-memory-utilization", "--lora-targets", "--epochs",
+                                         "--tokens", "--mem-fraction-static"))
+    assert flag in err, err
+
+
+def test_scenario_deadline_below_a_second_is_refused():
+    doc = {"workloads": [dict(WORKLOAD, method="lora", engine="transformers")], "constraints": {"deadline_days": 1e-320}}
+    rc, _, err = run(["scenario", _file("s.yaml", yaml.safe_dump(doc))])
+    assert rc == 2 and "deadline_days" in err, err
+
+
+@pytest.mark.parametrize("field", ["num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size",
+                                   "intermediate_size", "num_key_value_heads"])
+@pytest.mark.parametrize("value", [True, False, "4096", 2.5])
+def test_config_sizes_must_be_whole_numbers(field, value):
+    # was: `num_hidden_layers: true` planned a 1-layer model (int(True)), "4096" and 2.5 were taken as well
+    path = _file("config.json", json.dumps(dict(TINY, **{field: value})))
+    rc, _, err = run(["estimate", "--model", path])
+    assert rc == 2 and field in err, err
+
+
+def _gguf(name: str, **changes) -> str:
+    kv, tensors = tiny_gguf_model()
+    for key, value in changes.items():
+        if value is None:
+            kv.pop(key, None)
+        else:
+            kv[key] = value
+    if "tokenizer.ggml.tokens" in changes:       # vocabulary from the tokenizer: no embedding tensor to read it from
+        tensors = [t for t in tensors if t[0] != "token_embd.weight"]
+    path = Path(tempfile.mkdtemp(dir=TMP)) / name
+    write_gguf(path, kv, tensors)
+    return str(path)
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"llama.attention.head_count": 0}, "num_attention_heads"),                  # was: ZeroDivisionError
+    ({"llama.attention.head_count_kv": 0}, "num_key_value_heads"),
+    ({"tokenizer.ggml.tokens": 5}, "tokenizer.ggml.tokens"),                     # was: TypeError (len of an int)
+    ({"tokenizer.ggml.tokens": "abc"}, "tokenizer.ggml.tokens"),
+    ({"llama.block_count": True}, "num_hidden_layers"),                          # was: accepted as 1 layer
+    ({"llama.embedding_length": False}, "hidden_size"),
+])
+def test_gguf_metadata_that_cannot_size_a_model_is_refused(changes, words):
+    rc, _, err = run(["estimate", "--model", _gguf("m.gguf", **changes)])
+    assert rc == 2 and words in err, err
+
+
+def test_gguf_names_reach_neither_the_terminal_nor_the_proposal_raw(tmp_path):
+    name = "\x1b[2J\x1b]0;pwned\x07Evil <script>alert(1)</script> | x"
+    model = _gguf("evil.gguf", **{"general.name": name})
+    proposal = tmp_path / "p.md"
+    rc, out, err = run(["--model", model, "--proposal", str(proposal)])
+    assert rc == 0, err
+    assert "\x1b" not in out and "\x07" not in out and "Evil" in out
+    md = proposal.read_text()
+    assert "<script>" not in md and "&lt;script&gt;" in md and "\x1b" not in md
+
+
+def test_safetensors_index_total_size_must_be_a_byte_count(tmp_path):
+    # was: OverflowError (int(inf)) from `"total_size": Infinity`
+    (tmp_path / "config.json").write_text(json.dumps(TINY))
+    for total in ["Infinity", "1e400", "true", '"12"', "-5"]:
+        (tmp_path / "model.safetensors.index.json").write_text(
+            '{"metadata": {"total_size": %s}, "weight_map": {"a": "model-1.safetensors"}}' % total)
+        rc, _, err = run(["estimate", "--model", str(tmp_path)])
+        assert rc == 2 and "total_size" in err, (total, err)
+
+
+@pytest.mark.parametrize("shape", [[2] * 9, [2**41], [2**30, 2**30], [True, 4], [-1, 4], [4.0, 4]])
+def test_safetensors_shapes_are_bounded(tmp_path, shape):
+    """At most 8 dimensions of at most 2^40, at most 2^50 elements: real weights are far inside."""
+    (tmp_path / "config.json").write_text(json.dumps(TINY))
+    header = json.dumps({"w": {"dtype": "F32", "shape": shape, "data_offsets": [0, 4]}}).encode()
+    (tmp_path / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 4)
+    rc, _, err = run(["estimate", "--model", str(tmp_path)])
+    assert rc == 2 and "'w'" in err, err
+
+
+def test_a_9_mib_safetensors_shape_list_is_refused_at_once(tmp_path):
+    # was: 437 s multiplying a million dimensions into a bignum
+    (tmp_path / "config.json").write_text(json.dumps(TINY))
+    header = ('{"w": {"dtype": "F32", "data_offsets": [0, 4], "shape": [' + ",".join(["1099511627776"] * 700_000)
+              + "]}}").encode()
+    (tmp_path / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 4)
+    t0 = time.monotonic()
+    rc, _, err = run(["estimate", "--model", str(tmp_path)])
+    assert rc == 2 and time.monotonic() - t0 < 3, err
+
+
+def test_a_proposal_that_cannot_be_written_is_one_line(monkeypatch, tmp_path):
+    # was: PermissionError from mkstemp, outside the try that turns OSError into a message (/sys as root)
+    def refuse(*a, **k):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    rc, _, err = run(["--model", "8b", "--proposal", str(tmp_path / "p.md")])
+    assert rc == 2 and err.startswith("error: --proposal: cannot write") and "Permission denied" in err, err
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux /sys")
+def test_a_proposal_under_sys_is_refused_on_one_line():
+    rc, _, err = run(["--model", "8b", "--proposal", "/sys/kernel/plan-proposal.md"])
+    assert rc == 2 and "--proposal" in err, err
+
+
+def test_an_overwritten_proposal_keeps_its_permissions_and_says_it_was_written(tmp_path):
+    private = tmp_path / "private.md"
+    private.write_text("old")
+    private.chmod(0o600)
+    rc, _, err = run(["--model", "8b", "--proposal", str(private)])
+    assert rc == 0 and (private.stat().st_mode & 0o777) == 0o600 and private.read_text() != "old"   # was 0644
+    assert err == f"proposal written to {private}\n"
+    fresh = tmp_path / "fresh.html"
+    saved = os.umask(0o027)
+    try:
+        assert run(["--model", "8b", "--proposal", str(fresh)])[0] == 0
+    finally:
+        os.umask(saved)
+    assert (fresh.stat().st_mode & 0o777) == 0o640                      # a new file follows the umask
+
+
+@pytest.mark.parametrize("damage", ["{}", "truncated", "edited"])
+def test_a_damaged_parse_cache_is_detected_and_rebuilt(tmp_path, damage):
+    # was: a cache holding {} made every built-in model unknown until the user found and deleted it
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path), HF_HUB_OFFLINE="1")
+    env.pop("PLANNER_NO_CACHE", None)
+    first = subprocess.run(PLAN_CMD + ["models", "--json"], env=env, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    caches = list((tmp_path / "llm-hw-planner").glob("models-*.json"))
+    assert len(caches) == 1
+    raw = caches[0].read_text()
+    caches[0].write_text({"truncated": raw[: len(raw) // 2], "edited": raw.replace('"llama-3.1-8b"', '"x"')}
+                         .get(damage, damage))
+    r = subprocess.run(PLAN_CMD + ["--model", "llama-3.1-8b", "--json"], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and json.loads(r.stdout)["feasible"], r.stderr
+    assert json.loads(subprocess.run(PLAN_CMD + ["models", "--json"], env=env, capture_output=True, text=True,
+                                     timeout=60).stdout) == json.loads(first.stdout)
+
+
+def test_installed_catalog_into_a_closed_pipe_is_silent():
+    # was: exit 1 (rich's on_broken_pipe raises SystemExit(1))
+    r = run_installed(["catalog"], "| head -1; exit ${PIPESTATUS[0]}")
+    assert r.returncode == 0 and r.stderr == "" and len(r.stdout.splitlines()) == 1, (r.returncode, r.stderr)
+
+
+def test_bill_of_materials_numbers_are_never_cut_at_80_columns(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    rc, out, _ = run(["--model", "70b", "--method", "qlora", "--budget", "200000"])
+    bom = out.split("stack:")[0]
+    assert rc == 0 and "…" not in bom, bom
+    total = json.loads(run(["--model", "70b", "--method", "qlora", "--budget", "200000", "--json"])[1])
+    assert f"{total['plan']['total_cost']:,.0f}" in bom
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_completion_offers_the_main_commands_options_and_values(shell):
+    rc, out, _ = run(["completion", shell])
+    top = next(line for line in out.splitlines() if line.startswith("_shtab_plan_option" if shell == "bash"
+                                                                     else "_shtab_plan_options=("))
+    assert rc == 0 and top
+    if shell == "bash":
+        assert "--model" in top and "--budget" in top and "--deadline" in top
+        assert "_shtab_plan___method_choices=(inference pretrain full lora qlora)" in out
+    else:
+        block = out.split("_shtab_plan_options=(")[1].split("\n)")[0]
+        assert "--model" in block and "--budget" in block and "--proposal" in block
+
+
+@pytest.mark.parametrize("short, long", [
+    (["--seq-len", "8k"], ["--seq-len", "8192"]), (["--seq-len", "32K"], ["--seq-len", "32768"]),
+    (["--budget", "200k"], ["--budget", "200000"]), (["--budget", "1.5M"], ["--budget", "1500000"]),
+    (["--tokens", "2e9"], ["--tokens", "2000000000"]), (["--tokens", "1.5M"], ["--tokens", "1500000"]),
+    (["--tokens", "2G"], ["--tokens", "2000000000"]), (["--examples", "50k"], ["--examples", "50000"]),
+])
+def test_k_m_g_suffixes_are_the_numbers_they_stand_for(short, long):
+    base = ["--model", "8b", "--method", "lora", "--json"]
+    a, b = run(base + short), run(base + long)
+    assert a[0] == b[0] and a[0] in (0, 3), (a[2], b[2])
+    da, db = json.loads(a[1]), json.loads(b[1])
+    assert {k: v for k, v in da.items() if k != "solve_seconds"} == {k: v for k, v in db.items()
+                                                                      if k != "solve_seconds"}
+
+
+@pytest.mark.parametrize("text", ["8q", "k", "1.5", "8kk", "1e-3k"])
+def test_seq_len_suffix_garbage_is_refused(text):
+    rc, _, err = run(["estimate", "--model", "8b", "--seq-len", text])
+    assert rc == 2 and "--seq-len" in err, err
+
+
+def test_an_error_line_is_bounded_whatever_it_echoes():
+    rc, _, err = run(["--model", "8b", "--no-such-option-" + "y" * 100_000])
+    assert rc == 2 and len(err) <= 2010 and err.count("\n") == 1

@@ -437,3 +437,113 @@ def test_browser_shows_no_plan_fits(server, browser):
     assert page.inner_text("#min-budget") == f"{d['min_budget']:,.0f} USD"
     assert page.errors == []
     page.close()
+
+
+# ---------- the core's choices, every CLI option, and the page at phone width ----------
+
+def test_options_endpoint_is_the_cores_types(server):
+    from typing import get_args
+
+    from planner import workload
+    status, _, payload = request(server, "GET", "/api/options")
+    d = json.loads(payload)
+    assert status == 200
+    for key, literal in (("method", workload.Method), ("precision", workload.Precision),
+                         ("framework", workload.Framework), ("engine", workload.Engine),
+                         ("optimizer", workload.Optimizer), ("loss", workload.Loss),
+                         ("kv-cache-dtype", workload.KVCacheDtype), ("attention", workload.Attention),
+                         ("activation-checkpointing", workload.ActivationCheckpointing)):
+        assert d[key] == list(get_args(literal)), key
+    assert "pretrain" in d["method"] and {"fp8", "awq", "gptq", "q4_k_m"} <= set(d["precision"])
+    assert sorted(sum(d["precision_groups"].values(), [])) == sorted(d["precision"])
+    assert d["offload"] == ["none", "optimizer", "optimizer+params", "any"] and d["objective"] == ["cost", "time"]
+
+
+def _plan_flags():
+    from planner.cli import build_parser
+    import argparse
+    plan = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["plan"]
+    flags = {s.lstrip("-") for a in plan._actions for s in a.option_strings[:1]}
+    return flags - {"h", "json", "catalog", "proposal"}    # files: the API takes none; proposals are downloads
+
+
+def test_every_cli_option_has_a_field_on_the_page_and_in_the_api():
+    import re
+    from planner.web.server import accepted_options
+    html = (STATIC_DIR / "index.html").read_text()
+    names = set(re.findall(r'\bname="([a-z0-9-]+)"', html))
+    flags = {FLAG for FLAG in _plan_flags() if not FLAG.startswith("no-")}     # --no-x: the same field as --x
+    assert flags - names == set(), "CLI options without a form field"
+    assert flags - accepted_options("plan") == set(), "CLI options the API refuses"
+
+
+@pytest.mark.parametrize("options", [
+    {"model": "8b", "engine": "vllm", "gpu-memory-utilization": 0.8, "kv-cache-dtype": "fp8", "gpus": 1},
+    {"model": "8b", "method": "qlora", "loss": "chunked", "grad-accum": 2, "activation-offload": True},
+    {"model": "8b", "engine": "llama.cpp", "precision": "q4_k_m", "gpu-layers": 20},
+    {"model": "70b", "method": "qlora", "force-offload": "optimizer", "zero": 3, "budget": "200k"},
+    {"model": "8b", "seq-len": "8k", "requests": "1M"},
+])
+def test_api_takes_the_options_the_cli_takes(server, options):
+    status, _, payload = request(server, "POST", "/api/plan", options)
+    argv = [f"--{k}" if v is True else f"--{k}={v}" for k, v in options.items()]
+    code, expected, err = cli_json(argv)
+    assert code in (0, 3) and status == 200, (json.loads(payload), err)
+    assert comparable(json.loads(payload)) == comparable(expected)
+
+
+def test_api_refuses_a_vanishing_gpu_memory_share_as_bad_input(server):
+    # was: 500 (OverflowError in the estimate)
+    status, _, payload = request(server, "POST", "/api/plan", {"model": "8b", "engine": "vllm",
+                                                              "gpu-memory-utilization": 1e-320})
+    assert status == 400 and json.loads(payload)["field"] == "gpu-memory-utilization"
+
+
+VIEWPORTS = {"desktop": {"width": 1400, "height": 1000}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.mark.parametrize("device", VIEWPORTS)
+def test_browser_headline_is_in_view_after_submit(server, browser, device):
+    """At desktop and at phone width (390 px): choices come from the core, nothing overflows sideways, the form
+    is not sticky on a phone, and after submitting, the headline is on screen."""
+    code, expected, _ = cli_json(HEADLINE)
+    page = browser.new_page(viewport=VIEWPORTS[device], is_mobile=device == "phone",
+                            has_touch=device == "phone", device_scale_factor=1)
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(server.url)
+    page.wait_for_selector("body[data-ready='1']")
+    methods = page.eval_on_selector_all("#f-method option", "os => os.map(o => [o.value, o.textContent])")
+    assert [v for v, _ in methods] == ["inference", "pretrain", "full", "lora", "qlora"]
+    assert dict(methods)["full"] == "full fine-tuning" and "pre-training" in dict(methods)["pretrain"]
+    precisions = page.eval_on_selector_all("#f-precision option", "os => os.map(o => o.value)")
+    assert {"fp8", "awq", "gptq", "q4_k_m", "nf4", "bf16-mixed"} <= set(precisions)
+    frameworks = page.eval_on_selector_all("#f-framework option", "os => os.map(o => o.value)")
+    from typing import get_args
+
+    from planner.workload import Framework
+    assert frameworks == ["", *get_args(Framework)]            # generated from the core's type, not typed twice
+    page.fill("#f-model", "70b")
+    page.select_option("#f-method", "qlora")
+    page.fill("#f-budget", "200k")                        # the CLI's suffixes work in the page too
+    page.click("#submit")
+    page.wait_for_selector("#total-cost")
+    assert float(page.get_attribute("#total-cost", "data-value")) == expected["plan"]["total_cost"]
+    page.wait_for_function("""() => { const r = document.querySelector('#headline').getBoundingClientRect();
+                                      return r.top >= -1 && r.top < window.innerHeight * 0.5 && r.height > 0; }""",
+                           timeout=5000)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page scrolls sideways by {overflow} px"
+    position = page.eval_on_selector("#plan-form", "f => getComputedStyle(f).position")
+    assert position == ("static" if device == "phone" else "sticky")
+    if device == "phone":                                 # results first; wide tables scroll inside their panel
+        assert page.eval_on_selector("#results", "r => r.getBoundingClientRect().top") < \
+            page.eval_on_selector("#plan-form", "f => f.getBoundingClientRect().top")
+        for wrap in page.query_selector_all("#out .tbl-wrap"):
+            assert wrap.evaluate("w => w.getBoundingClientRect().right <= window.innerWidth + 0.5")
+        page.wait_for_timeout(300)                        # let the charts paint
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "web-phone-390.png"))
+        page.screenshot(path=str(ARTIFACTS / "web-phone-390-full.png"), full_page=True)
+    assert page.errors == []
+    page.close()

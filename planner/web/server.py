@@ -39,6 +39,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from planner.errors import shown          # a user's value in a message: bounded
+
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_JSON_BODY = 1 << 20          # API requests: 1 MiB of JSON options is plenty
 MAX_CONFIG_BYTES = 4 << 20       # an uploaded config.json
@@ -68,6 +70,13 @@ class ApiError(Exception):
 
     def body(self) -> dict:
         return {"error": self.message, "field": self.field}
+
+
+def accepted_options(kind: str) -> set[str]:
+    """The options the web API takes for a command (CLI spelling): every request field but the local-file ones."""
+    from planner import api
+    return {name.replace("_", "-") for name, field in api.REQUESTS[kind].model_fields.items()
+            if not api.cli_meta(field).local_file}
 
 
 def _norm(key) -> str:
@@ -217,7 +226,7 @@ class Uploads:
         with self.lock:
             entry = self.files.get(token)
         if entry is None or not entry[0].exists():
-            raise ApiError(400, f"--model: unknown upload token {token!r}; upload the file again", "model")
+            raise ApiError(400, f"--model: unknown upload token {shown(token)}; upload the file again", "model")
         return entry[0]
 
     def close(self):
@@ -446,7 +455,7 @@ def create_app(state: State):
                 raise ApiError(400, f"--{flag}: expected a value, got an object", flag)
             if negate:
                 if not isinstance(value, bool):
-                    raise ApiError(400, f"--no-{flag}: expected true or false, got {value!r}", flag)
+                    raise ApiError(400, f"--no-{flag}: expected true or false, got {shown(value)}", flag)
                 value = not value
             if key == "model" and isinstance(value, str) and value.strip().startswith("upload:"):
                 upload = str(state.uploads.path(value.strip()[len("upload:"):]))
@@ -479,7 +488,7 @@ def create_app(state: State):
         """A procurement proposal (HTML or Markdown) for the plan the body asks for."""
         fmt = format.lower()
         if fmt not in ("html", "md"):
-            raise ApiError(400, f"format: expected html or md, got {fmt!r}", "format")
+            raise ApiError(400, f"format: expected html or md, got {shown(fmt)}", "format")
         options, upload = options_of(await json_body(request), "plan")
         with tempfile.TemporaryDirectory(prefix="proposal-", dir=state.uploads.dir) as tmp:
             status, payload = await state.run("plan", options, upload, os.path.join(tmp, f"proposal.{fmt}"))
@@ -676,7 +685,7 @@ def _guard(app, access: Access):
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         host = headers.get("host", "")
         if not access.host_ok(host):
-            return await refuse(send, 403, f"host {host[:100]!r} refused: this server answers to its own names only")
+            return await refuse(send, 403, f"host {shown(host)} refused: this server answers to its own names only")
         if scope["method"] not in ("GET", "HEAD") and not access.origin_ok(headers.get("origin"), host):
             return await refuse(send, 403, "cross-site request refused (Origin is not this server)")
         set_cookie = None
@@ -762,7 +771,7 @@ def listen(host: str, port: int) -> socket.socket:
     try:
         infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except (socket.gaierror, UnicodeError) as e:
-        raise InputError(f"--host: cannot listen on {host!r} ({getattr(e, 'strerror', None) or e})") from None
+        raise InputError(f"--host: cannot listen on {shown(host)} ({getattr(e, 'strerror', None) or e})") from None
     family, _, _, _, addr = infos[0]
     try:
         if family == socket.AF_INET6 and host == "::" and socket.has_dualstack_ipv6():

@@ -26,6 +26,12 @@ function h(tag, attrs = {}, ...children) {
 }
 const num = (x, d = 0) => (x === null || x === undefined || Number.isNaN(+x)) ? "–"
   : (+x).toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
+// "200k" -> 200000, as the CLI reads --budget (k/M/G: thousands, millions, billions)
+const amount = (x) => {
+  if (typeof x === "number") return x;
+  const m = /^\s*([\d.]+(?:e[+-]?\d+)?)\s*([kmg]?)\s*$/i.exec(String(x ?? ""));
+  return m ? Number(m[1]) * ({ "": 1, k: 1e3, m: 1e6, g: 1e9 }[m[2].toLowerCase()]) : null;
+};
 const money = (x, cur) => (x === null || x === undefined) ? "–" : `${num(x)} ${cur || ""}`.trim();
 const gib = (bytes) => (bytes === null || bytes === undefined) ? "–" : num(bytes / GiB, 2);
 function humanTime(s) {
@@ -56,7 +62,10 @@ function table(head, rows, opts = {}) {
   const tb = h("tbody");
   for (const r of rows) {
     const tr = h("tr", { class: r._class || null });
-    (r.cells || r).forEach((c, i) => tr.append(h("td", { class: (opts.right || []).includes(i) ? "r" : null }, c)));
+    // text columns (opts.wide, default the first) keep a readable width: a narrow screen scrolls the table instead
+    const wide = opts.wide || [0];
+    (r.cells || r).forEach((c, i) => tr.append(h("td", { class: [(opts.right || []).includes(i) ? "r" : "",
+      wide.includes(i) ? "w" : ""].join(" ").trim() || null }, c)));
     tb.append(tr);
   }
   t.append(tb);
@@ -80,7 +89,8 @@ function formOptions() {
     if (el.dataset.kind === "tristate") opts[el.name] = v === "true";
     else if (el.name === "include" || el.name === "exclude") opts[el.name] = v.split(",").map((s) => s.trim()).filter(Boolean);
     else if (el.type === "number") opts[el.name] = Number(v);
-    else opts[el.name] = v;
+    else if (el.inputMode === "decimal" && /^[+-]?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(v)) opts[el.name] = Number(v);
+    else opts[el.name] = v;     // the CLI reads it: 8k, 200k, 1.5M, 14d, none
   }
   if (upload && opts.model === upload.label) opts.model = upload.model;
   return opts;
@@ -177,7 +187,13 @@ function render(d, opts) {
   renderRejected(d);
   renderAssumptions(d);
   $("#downloads-panel").hidden = !d.feasible;
-  $("#out").scrollIntoView({ behavior: "smooth", block: "start" });
+  // narrow screens stack the form above the results: once there is an answer the results come first (CSS order)
+  // and the page scrolls to the headline; wide screens keep the form beside them
+  document.body.classList.add("has-result");
+  const narrow = window.matchMedia("(max-width: 900px)").matches;
+  $("#jump-to-form").hidden = !narrow;
+  const still = narrow || window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  $("#headline").scrollIntoView({ behavior: still ? "auto" : "smooth", block: "start" });
 }
 
 function renderHeadline(d, opts) {
@@ -207,7 +223,8 @@ function renderHeadline(d, opts) {
   if (p.energy_kwh !== null && p.energy_kwh !== undefined) stats.push(["Energy", `${num(p.energy_kwh)} kWh · ${money(p.energy_cost, cur)}`, "modelled"]);
   const gpuList = h("ul", { class: "gpu-list", id: "gpu-list" },
     Object.entries(p.gpus || {}).map(([k, n]) => h("li", { "data-gpu": k, "data-count": n }, h("b", {}, `${n} ×`), ` ${k}`)));
-  const budgetNote = opts.budget ? `budget ${money(opts.budget, cur)} · ${money(opts.budget - p.total_cost, cur)} left` : "no budget given";
+  const budget = amount(opts.budget);
+  const budgetNote = budget ? `budget ${money(budget, cur)} · ${money(budget - p.total_cost, cur)} left` : "no budget given";
   el.append(
     h("div", { class: "kicker" }, "Recommended hardware"),
     h("div", { class: "hl-main" },
@@ -231,7 +248,7 @@ function renderBom(d) {
   const cur = p.currency;
   const rows = (p.items || []).map((i) => [i.kind, i.name, num(i.count), num(i.unit_price), num(i.subtotal)]);
   rows.push({ cells: ["", "total", "", "", money(p.total_cost, cur)], _class: "total" });
-  box.append(table(["kind", "item", "count", `unit price (${cur})`, `subtotal (${cur})`], rows, { right: [2, 3, 4] }));
+  box.append(table(["kind", "item", "count", `unit price (${cur})`, `subtotal (${cur})`], rows, { right: [2, 3, 4], wide: [1] }));
   if (Array.isArray(p.machines) && p.machines.length) {
     box.append(h("h3", {}, "Machines"),
       table(["platform", "GPUs", "system RAM (GB)"], p.machines.map((m) =>
@@ -304,7 +321,8 @@ function renderFrontier(d) {
       scales: { x: { title: { display: true, text: `total cost (${cur})` } }, y: { type: "logarithmic", title: { display: true, text: "time to result (days, log scale)" } } } },
   });
   $("#frontier-table").replaceChildren(table(["hardware", `total cost (${cur})`, "time to result", "energy (kWh)"],
-    f.map((x) => [x.summary || gpuText(x.gpus), num(x.total_cost), humanTime(x.time_s), x.energy_kwh === undefined || x.energy_kwh === null ? "–" : num(x.energy_kwh)]), { right: [1, 3] }));
+    // the summary repeats cost and time after its colon ("2 x l40s (DDP): 16,756 USD, 5.9 days"): the columns show them
+    f.map((x) => [x.summary ? x.summary.split(": ")[0] : gpuText(x.gpus), num(x.total_cost), humanTime(x.time_s), x.energy_kwh === undefined || x.energy_kwh === null ? "–" : num(x.energy_kwh)]), { right: [1, 3] }));
 }
 
 function renderRent(d) {
@@ -355,7 +373,7 @@ function renderAlternatives(d) {
   }
   $("#alt-panel h2").textContent = "Alternatives and why they lost";
   box.replaceChildren(table(["hardware", `cost (${cur})`, "vs plan", "time to result", "why it lost"],
-    alts.map((a) => [`${gpuText(a.gpus)} (${a.strategy})`, num(a.total_cost), `+${num(a.total_cost - p.total_cost)}`, humanTime(a.time_s), whyItLost(p, a)]), { right: [1, 2] }));
+    alts.map((a) => [`${gpuText(a.gpus)} (${a.strategy})`, num(a.total_cost), `+${num(a.total_cost - p.total_cost)}`, humanTime(a.time_s), whyItLost(p, a)]), { right: [1, 2], wide: [0, 4] }));
 }
 function renderRejected(d) {
   const rej = Object.entries(d.rejected || {});
@@ -394,8 +412,9 @@ $("#dl-json").addEventListener("click", () => {
 });
 
 // ---------- what-if ----------
-const SWEEPABLE = ["batch-size", "seq-len", "budget", "max-gpus", "method", "precision", "lora-rank", "currency",
-  "engine", "framework", "deadline", "objective", "new-tokens", "requests", "tokens", "epochs", "optimizer", "zero", "offload", "margin", "ram-ratio"];
+const SWEEPABLE = ["batch-size", "seq-len", "budget", "max-gpus", "gpus", "method", "precision", "lora-rank", "currency",
+  "engine", "framework", "deadline", "objective", "new-tokens", "requests", "tokens", "examples", "epochs", "optimizer",
+  "zero", "offload", "margin", "ram-ratio", "grad-accum", "kv-cache-dtype", "gpu-memory-utilization", "loss"];
 for (const id of ["#s-field", "#s-field2"]) {
   const sel = $(id);
   if (id === "#s-field2") sel.append(h("option", { value: "" }, "—"));
@@ -455,8 +474,46 @@ function renderSweep(d) {
   });
 }
 
+// ---------- choices from the core's types (GET /api/options) ----------
+const OPTION_LABELS = {
+  method: { inference: "inference (serving)", pretrain: "pre-training (from scratch)", full: "full fine-tuning",
+    lora: "LoRA", qlora: "QLoRA" },
+  objective: { cost: "lowest cost by the deadline", time: "shortest time within the budget" },
+  framework: { hf: "hf (HF Trainer + peft + bitsandbytes)", "hf-fsdp": "hf-fsdp (accelerate FSDP)",
+    "fsdp-qlora": "fsdp-qlora (Answer.AI)", "mlx-lm": "mlx-lm (Apple)" },
+  engine: { transformers: "transformers (generate)", "llama.cpp": "llama.cpp (GGUF)", mlx: "mlx (Apple)" },
+};
+const PRECISION_GROUPS = { float: "float", bitsandbytes: "bitsandbytes (training on a quantised base)",
+  serving: "serving formats (vLLM: FP8, AWQ, GPTQ)", gguf: "GGUF types (llama.cpp)" };
+function fillChoices(opts) {
+  for (const sel of form.querySelectorAll("select[data-options]")) {
+    const key = sel.dataset.options;
+    const values = opts[key];
+    if (!Array.isArray(values)) continue;
+    const keep = [...sel.options].filter((o) => o.value === "");      // the "default" entry stays first
+    const labels = OPTION_LABELS[key] || {};
+    const option = (v) => h("option", { value: String(v) }, labels[v] || String(v));
+    if (key === "precision" && opts.precision_groups) {
+      const groups = Object.entries(opts.precision_groups).map(([g, vs]) =>
+        h("optgroup", { label: PRECISION_GROUPS[g] || g }, vs.map(option)));
+      sel.replaceChildren(...keep, ...groups);
+    } else {
+      sel.replaceChildren(...keep, ...values.filter((v) => !(keep.length && (v === "none" || v === "auto"))).map(option));
+    }
+  }
+  if (opts.defaults && opts.defaults.precision) {
+    const note = (m) => `default (${opts.defaults.precision[m] || "?"})`;
+    const update = () => { const d = $("#f-precision").querySelector('option[value=""]'); if (d) d.textContent = note($("#f-method").value); };
+    $("#f-method").addEventListener("change", update);
+    update();
+  }
+}
+
 // ---------- start-up: catalogue (currencies, price dates) and model names ----------
 async function init() {
+  try {
+    fillChoices(await (await fetch("/api/options")).json());
+  } catch { /* the fallbacks in index.html stay */ }
   try {
     const cat = await (await fetch("/api/catalog")).json();
     const sel = $("#f-currency");
