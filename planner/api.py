@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
-                      model_serializer)
+                      model_serializer, model_validator)
 
 from planner.catalog import GPU, ApiPrice, Platform, Rental
 from planner.errors import InputError, shown
@@ -61,7 +61,7 @@ class Cli:
 
 def flag_of(name: str, model: type[BaseModel] | None = None) -> str:
     """'batch_size' -> '--batch-size' (or the field's declared flag)."""
-    for m in ((model,) if model else (PlanRequest, EstimateRequest)):
+    for m in ((model,) if model else (PlanRequest, EstimateRequest, CapacityRequest)):
         f = m.model_fields.get(name)
         if f is not None:
             for meta in f.metadata:
@@ -317,9 +317,41 @@ class PlanRequest(WorkloadOptions):
         None, description="inference: sequences to serve (default 10,000; 1M = 10^6)")
     proposal: Annotated[Optional[str], Cli(local_file=True, metavar="FILE")] = Field(
         None, description="write a procurement proposal to FILE.md or FILE.html")
+    # serving by load and latency (planner/serving.py), ownership costs behind the cost per token (planner/tco.py)
+    rate: PositiveFloat = Field(None, description="serving: requests per second to sustain (each --seq-len prompt "
+                                                  "tokens in, --new-tokens out); sizes replicas and split for the load")
+    users: Optional[int] = Field(None, description="serving: concurrent streams to serve (each always has a request "
+                                                   "in flight)")
+    ttft: PositiveFloat = Field(None, description="serving target: mean time to first token, seconds")
+    itl: PositiveFloat = Field(None, description="serving target: mean inter-token latency, seconds (0.05 = 20 "
+                                                 "tokens/s per user)")
+    years: PositiveFloat = Field(3.0, description="cost per token: years the purchase is written off over")
+    utilization: PositiveFloat = Field(1.0, description="cost per token: share of the year's hours the load runs "
+                                                        "(0-1)")
+    pue: PositiveFloat = Field(1.58, description="cost per token: facility power over IT power (Uptime Institute "
+                                                 "2023 average)")
+    maintenance: float = Field(0.06, description="cost per token: maintenance per year, share of the purchase price "
+                                                 "(4-8%, CTWatch 2006)")
+    residual: float = Field(0.70, description="cost per token: resale value after --years, share of the purchase "
+                                              "price (catalogue used/new prices)")
+    electricity: PositiveFloat = Field(None, description="cost per token: USD per kWh (default: the catalogue's)")
 
 
-REQUESTS = {"plan": PlanRequest, "estimate": EstimateRequest}
+class CapacityRequest(WorkloadOptions):
+    """`plan capacity`: what hardware you have can serve: context, users, tokens/s, rate."""
+    have: Annotated[Names, Cli(metavar="[COUNTx]NAME")] = Field(
+        [], description="cards or machine you have: [COUNTx]NAME (e.g. 2xrtx-3090, mac-studio-m4-max-128gb; see "
+                        "`plan catalog`)")
+    ttft: PositiveFloat = Field(None, description="target: mean time to first token, seconds")
+    itl: PositiveFloat = Field(None, description="target: mean inter-token latency, seconds")
+    margin: float = Field(0.05, description="fraction of each card's memory kept free")
+    parallel: Annotated[Parallel, closed(typing.get_args(Parallel))] = Field(
+        "auto", description="split over the cards (auto: the engine's: vLLM tensor parallel, others layers split)")
+    catalog: Annotated[Names, Cli(local_file=True, metavar="FILE")] = Field(
+        [], description="YAML file adding or overriding entries")
+
+
+REQUESTS = {"plan": PlanRequest, "estimate": EstimateRequest, "capacity": CapacityRequest}
 
 
 def message_of(e: ValidationError, model: type[BaseModel] | None = None) -> tuple[str, str | None]:
@@ -460,6 +492,14 @@ class PlanDetail(_Result):
     memory: list[MemoryRow]
     rent: Optional[Rent]
     optimality: str = Field(description="proven | time limit (best found, not proven cheapest)")
+    serving: Optional[dict[str, Any]] = Field(
+        description="inference under --rate/--users: what the purchase sustains (rate_rps, users, ttft_s, itl_s, "
+                    "tokens_per_s, replicas, tensor_parallel, pipeline_parallel, binding, at_load, load, targets; "
+                    "planner/serving.py)")
+    cost_per_mtok: Optional[dict[str, Any]] = Field(
+        description="inference: cost per million output tokens bought, rented and from hosted APIs (planner/tco.py)")
+    tco: Optional[dict[str, Any]] = Field(description="the ownership assumptions behind cost_per_mtok "
+                                                      "(planner/tco.py), with their sources")
 
 
 class FrontierPoint(_Result):
@@ -499,6 +539,64 @@ class PlanResult(_Result):
     measured_vs_modelled: str
     schema_version: str = SCHEMA_VERSION
     _result: Any = PrivateAttr(default=None)       # the solver's Result and inputs, for the terminal renderer
+
+
+class _AsGiven(_Result):
+    """A result whose keys depend on the outcome: its JSON keeps exactly the keys it was given, in their order."""
+    _order: list = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_order(cls, data, handler):
+        result = handler(data)
+        if isinstance(data, dict):
+            result._order = list(data)
+        return result
+
+    @model_serializer(mode="wrap")
+    def _as_given(self, handler):
+        d = handler(self)
+        if not self._order:
+            return d
+        out = {k: d[k] for k in self._order if k in d}
+        if "schema_version" in d:
+            out["schema_version"] = d["schema_version"]
+        return out
+
+
+class CapacityTargets(_Result):
+    ttft_s: Optional[Number]
+    itl_s: Optional[Number]
+    statistic: str = Field(description="the targets are means")
+
+
+class CapacityResult(_AsGiven):
+    """`plan capacity --json`: what the cards you have serve; the keys after max_context_tokens depend on whether
+    it fits (planner/capacity.py)."""
+    cards: dict[str, int]
+    engine: str
+    precision: str
+    prompt_tokens: int
+    new_tokens: int
+    targets: CapacityTargets
+    max_context_tokens: int = Field(description="the largest context (tokens) one sequence can have on the cards")
+    replicas: Optional[int] = None
+    tensor_parallel: Optional[int] = None
+    pipeline_parallel: Optional[int] = None
+    binding: Optional[str] = Field(None, description="what limits more users: memory, ttft, itl, ...")
+    fits: bool
+    users: Optional[int] = None
+    reason: Optional[str] = None
+    rate_rps: Optional[Number] = None
+    ttft_s: Optional[Number] = None
+    itl_s: Optional[Number] = None
+    tokens_per_s_per_user: Optional[Number] = None
+    tokens_per_s: Optional[Number] = None
+    bound: Optional[str] = None
+    model: str
+    stack: str
+    notes: list[str]
+    schema_version: str = SCHEMA_VERSION
 
 
 class SoftwareFamily(_Result):
@@ -568,7 +666,7 @@ class ScenarioResult(_Result):
     schema_version: str = SCHEMA_VERSION
 
 
-RESULTS = {"plan": PlanResult, "estimate": EstimateResult, "scenario": ScenarioResult, "catalog": CatalogResult,
+RESULTS = {"plan": PlanResult, "estimate": EstimateResult, "capacity": CapacityResult, "scenario": ScenarioResult, "catalog": CatalogResult,
            "models": ModelsResult}
 
 
@@ -628,7 +726,9 @@ def constraints_of(req: PlanRequest):
         raise InputError(f"--alternatives must be 0-10, got {req.alternatives}")
     if req.method == "inference" and (req.zero is not None or req.offload != "none" or req.force_offload):
         raise InputError("--zero and --offload apply to training methods, not inference")
-    return Constraints(budget=req.budget, currency=req.currency.upper(), max_gpus=req.max_gpus,
+    serving, tco = serving_of(req)
+    return Constraints(serving=serving, tco=tco, budget=req.budget, currency=req.currency.upper(),
+                       max_gpus=req.max_gpus,
                        include=list(req.include), exclude=list(req.exclude), allow_used=req.allow_used, zero=req.zero,
                        offload=None if req.offload == "none" else req.offload, force_offload=req.force_offload,
                        ram_ratio=req.ram_ratio, margin=req.margin, require_nvlink=req.require_nvlink,
@@ -637,6 +737,41 @@ def constraints_of(req: PlanRequest):
                        deadline_s=req.deadline * 86400 if req.deadline is not None else None,
                        requests=req.requests, objective=req.objective,
                        stack_explicit=req.framework is not None or req.engine is not None, gpus=req.gpus)
+
+
+MAX_RATE_RPS = 1e6            # a million requests per second: beyond any single deployment
+MAX_USERS = 10**7
+
+
+def serving_of(req: PlanRequest):
+    """(ServingSpec or None, TcoAssumptions) from --rate/--users/--ttft/--itl and the ownership options."""
+    from planner.serving import ServingSpec
+    from planner.tco import TcoAssumptions
+    rate, users, ttft, itl = req.rate, req.users, req.ttft, req.itl
+    if rate is not None and users is not None:
+        raise InputError("--users: give --rate or --users, not both")
+    if (rate is not None or users is not None or ttft is not None or itl is not None) and req.method != "inference":
+        raise InputError("--rate, --users, --ttft and --itl size serving; use them with --method inference")
+    if rate is not None and rate > MAX_RATE_RPS:
+        raise InputError(f"--rate must be at most {MAX_RATE_RPS:,.0f} requests per second, got {rate:g}")
+    if users is not None and not 1 <= users <= MAX_USERS:
+        raise InputError(f"--users must be between 1 and {MAX_USERS:,}, got {users}")
+    if (ttft is not None or itl is not None) and rate is None and users is None:
+        raise InputError("--ttft/--itl are targets under a load: add --rate R (requests/s) or --users N")
+    if not 0 < req.utilization <= 1:
+        raise InputError(f"--utilization is a share of the year's hours, between 0 and 1; got {req.utilization:g}")
+    if req.years > 50:
+        raise InputError(f"--years must be at most 50, got {req.years:g}")
+    if not 1 <= req.pue <= 5:
+        raise InputError(f"--pue is facility over IT power, between 1 and 5; got {req.pue:g}")
+    for flag, v in (("--maintenance", req.maintenance), ("--residual", req.residual)):
+        if not (math.isfinite(v) and 0 <= v <= 1):
+            raise InputError(f"{flag} is a share of the purchase price, between 0 and 1; got {v:g}")
+    tco = TcoAssumptions(years=req.years, utilization=req.utilization, pue=req.pue,
+                         maintenance_per_year=req.maintenance, residual=req.residual,
+                         electricity_usd_per_kwh=req.electricity)
+    spec = ServingSpec(rate, users, ttft, itl) if (rate is not None or users is not None) else None
+    return spec, tco
 
 
 def run_estimate(req: EstimateRequest, files: bool = True) -> EstimateResult:
@@ -708,9 +843,30 @@ def estimate(**options) -> EstimateResult:
     return run_estimate(request(EstimateRequest, options))
 
 
-def capacity(**options):
-    """Serving capacity (`plan capacity`): not in this version of the planner yet."""
-    raise InputError("capacity: not available yet in this version of the planner")
+def run_capacity(req: CapacityRequest, files: bool = True) -> CapacityResult:
+    """What the cards you have can serve (planner/capacity.py): context, users, tokens/s within the targets."""
+    from planner.capacity import _card_and_count, _engine_workload, capacity_report
+    from planner.catalog import load_catalog
+    from planner.owned import parse_have
+    from planner.serving import Targets
+    if not req.have:
+        raise InputError("--have: name what you have, e.g. --have 2xrtx-3090 or --have mac-studio-m4-max-128gb")
+    if not files and req.catalog:
+        raise InputError("--catalog: catalogue files are not accepted here")
+    catalog = load_catalog(list(req.catalog)) if req.catalog else builtin_catalog()
+    owned = parse_have(list(req.have), catalog)
+    g, n = _card_and_count(owned, catalog)
+    arch, notes = resolve_model(req.model, files)
+    wl, stack = _engine_workload(workload_of(req), g, req.engine is not None)
+    rep = capacity_report(arch, wl, g, n, Targets(req.ttft, req.itl), req.margin)
+    rep.update(model=arch.name, stack=stack, notes=notes)
+    return CapacityResult.model_validate(rep)
+
+
+def capacity(**options) -> CapacityResult:
+    """What owned cards serve: api.capacity(model="70b", have=["2xrtx-3090"], engine="llama.cpp",
+    precision="q4_k_m")."""
+    return run_capacity(request(CapacityRequest, options))
 
 
 def catalog(*files: str) -> CatalogResult:
@@ -763,13 +919,11 @@ def options() -> dict:
     return out
 
 
-RUNNERS = {"plan": run_plan, "estimate": run_estimate}     # request kind -> function(request) -> result
+RUNNERS = {"plan": run_plan, "estimate": run_estimate, "capacity": run_capacity}     # request kind -> function(request) -> result
 
 
 def schema(kind: str) -> dict:
     """The JSON Schema of a command's result (`plan schema KIND`), with its request's schema under 'request'."""
-    if kind == "capacity" and kind not in RESULTS:
-        raise InputError("capacity: not available yet in this version of the planner")
     if kind not in RESULTS:
         raise InputError(f"schema: expected one of {', '.join(RESULTS)}, got {kind!r}")
     doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", "schema_version": SCHEMA_VERSION}

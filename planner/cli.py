@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from planner.errors import InputError, shown
 
-SUBCOMMANDS = ("estimate", "catalog", "models", "scenario", "plan", "completion", "serve", "schema", "mcp")
+SUBCOMMANDS = ("estimate", "catalog", "models", "scenario", "plan", "completion", "serve", "schema", "mcp",
+               "capacity")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,6 +69,7 @@ def request_of(a: argparse.Namespace, model):
 COMMANDS_EPILOG = """other commands:
   plan estimate ...        peak GPU memory and system RAM of one configuration
   plan scenario FILE       plan a what-if scenario file (workloads, constraints, sweeps)
+  plan capacity --have 2xrtx-3090 --model 70b   what cards you have can serve (context, users, tokens/s)
   plan catalog             the hardware catalogue, prices and rental rates
   plan models              built-in models and size aliases
   plan completion SHELL    print a bash or zsh completion script
@@ -94,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
                         formatter_class=_Help)
     add_request_options(pe, api.EstimateRequest)
     pe.add_argument("--json", action="store_true", help="print one JSON document and nothing else")
+    pcap = sub.add_parser("capacity", help="what hardware you have can serve: context, users, tokens/s, rate",
+                          formatter_class=_Help)
+    add_request_options(pcap, api.CapacityRequest)
+    pcap.add_argument("--json", action="store_true", help="print one JSON document and nothing else")
     pc = sub.add_parser("catalog", help="list the hardware catalogue")
     pc.add_argument("--catalog", action="append", default=[])
     pc.add_argument("--json", action="store_true")
@@ -123,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _workload(a: argparse.Namespace, **override):
     """The Workload of parsed CLI arguments (benchmarks/published.py and tests go through the real parser)."""
     from planner import api
-    model = api.EstimateRequest if a.command == "estimate" else api.PlanRequest
+    model = api.REQUESTS.get(a.command, api.PlanRequest)
     return api.workload_of(request_of(a, model), **override)
 
 
@@ -171,6 +177,17 @@ def cmd_plan(a, out, err=None) -> int:
     if req.proposal and not res.feasible:
         print(f"no proposal written to {req.proposal}: no plan fits ({res.binding})", file=err or sys.stderr)
     return 0 if res.feasible else 3
+
+
+def cmd_capacity(a, out) -> int:
+    from planner import api
+    from planner.capacity import capacity_text
+    result = api.run_capacity(request_of(a, api.CapacityRequest))
+    if a.json:
+        out.write(api.dumps(result))
+    else:
+        out.write(capacity_text(result.model_dump(mode="json")) + "\n")
+    return 0 if result.fits else 3
 
 
 def cmd_catalog(a, out) -> int:
@@ -331,7 +348,7 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
             return cmd_plan(a, out, err)
         return {"estimate": cmd_estimate, "catalog": cmd_catalog, "models": cmd_models,
                 "completion": cmd_completion, "serve": cmd_serve, "schema": cmd_schema,
-                "mcp": cmd_mcp}[a.command](a, out)
+                "mcp": cmd_mcp, "capacity": cmd_capacity}[a.command](a, out)
     except InputError as e:
         print(f"error: {_one_line(str(e))}", file=err)
         return 2

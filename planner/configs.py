@@ -26,7 +26,7 @@ from planner.throughput import time_training
 from planner.throughput.comm import DEFAULT_NODE_NETWORK_GBITS, Link, network_link, nvlink_link, pcie_link
 from planner.throughput.hardware import card_of
 from planner.throughput.training import min_gpus_for_deadline
-from planner.timing import DEFAULT_DEADLINE_DAYS, JobSize, inference_throughput, job_size
+from planner.timing import DEFAULT_DEADLINE_DAYS, JobSize, job_size
 from planner.workload import Workload
 
 STRATEGIES = [(0, "none"), (1, "none"), (2, "none"), (3, "none"), (2, "optimizer"), (3, "optimizer"),
@@ -61,6 +61,8 @@ class Constraints:
     mode: str = "sequential"             # several workloads: one after another, or concurrent (own cards each)
     stack_explicit: bool = False         # the user named --framework / --engine: no per-family default
     gpus: int | None = None              # plan for exactly this many GPUs (a recipe's count); None: any
+    serving: object | None = None        # planner.serving.ServingSpec: load and latency targets (--rate/--users)
+    tco: object | None = None            # planner.tco.TcoAssumptions: ownership costs (--years, --pue, ...)
 
     @property
     def deadline(self) -> float | None:
@@ -171,6 +173,7 @@ class Config:
     link: str = ""                      # what the time's communication crossed: none, nvlink, pcie, network, unified
     time_basis: str = ""                # how the time was obtained (planner/throughput/basis.py)
     time_range_s: tuple[float, float] | None = None
+    serving: dict | None = None         # sized for a load (planner/serving.py): plan.serving
 
     @property
     def strategy(self) -> str:
@@ -450,8 +453,12 @@ def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: 
 
 def inference_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, c: Constraints,
                       rejected: dict[str, str], need: _NeedCache | None = None) -> list[Config]:
-    """Per card: one replica, and more replicas for speed (each serves its own batches)."""
+    """Per card: one replica, and more replicas for speed (each serves its own batches). With a load and
+    latency targets (--rate/--users): the replicas and split that carry it (planner/serving.py)."""
     need = need or _NeedCache(arch)
+    if c.serving is not None and c.serving.load_given:
+        from planner.serving import serving_configs
+        return serving_configs(arch, wl, cards, catalog, c, rejected, need)
     configs = []
     for g, wg, stack, ev in cards:
         step = 1 if g.is_machine else purchase_step(g, catalog, nvlink_pairs(g, c))
@@ -590,25 +597,21 @@ def settle(arch: Architecture, job: JobSize, cf: Config, catalog: Catalog, c: Co
         cf.tokens_per_s, cf.time_s, cf.time_detail = t.tokens_per_s, t.seconds, t.detail
         cf.link, cf.time_basis, cf.time_range_s = t.link, t.basis, t.range_s
     else:
+        from planner.serving import time_basis
         tp = replica_throughput(arch, wl, cf, job.requests)
         cf.tokens_per_s, cf.time_s, cf.time_detail = tp.tokens_per_s, tp.seconds, tp.detail
+        cf.time_basis, cf.time_range_s = time_basis(cf, tp.seconds)
     return cf
 
 
 def replica_throughput(arch: Architecture, wl: Workload, cf: Config, requests: int | None):
-    """Tensor parallel cards read their shards at once; a layer split's cards take turns; replicas add up."""
-    e, g, n = cf.estimate, cf.gpu, cf.replica_gpus
-    if cf.tensor_parallel:
-        one = inference_throughput(arch, wl, [(1.0, g.bf16_tflops * n, g.bandwidth_gbps * n)],
-                                   e.breakdown["weights"] * n, e.breakdown["kv_cache"] * n, requests)
-    else:
-        one = inference_throughput(arch, wl, [(1.0, g.bf16_tflops, g.bandwidth_gbps)], e.breakdown["weights"],
-                                   e.breakdown["kv_cache"], requests)
-    if cf.replicas == 1:
-        return one
-    return replace(one, tokens_per_s=one.tokens_per_s * cf.replicas,
-                   seconds=None if one.seconds is None else one.seconds / cf.replicas,
-                   detail=f"{cf.replicas} replicas; each {one.detail}")
+    """Tensor-parallel cards read their shards at once; a layer split's cards take turns; replicas add up
+    (planner/throughput/inference.py through planner/serving.py)."""
+    from planner.serving import config_throughput
+    link = link_of(cf, cf.hosting) if cf.hosting else None
+    if link is not None:
+        cf.link = link.kind if (cf.replica_gpus > 1 or cf.gpu.is_machine) else "none"
+    return config_throughput(arch, wl, cf, requests, link)
 
 
 def prune(configs: list[Config]) -> list[Config]:

@@ -99,12 +99,26 @@ def _sections(arch: Architecture, wl: Workload, c: Constraints, catalog: Catalog
                       f"{p.energy_cost:,.0f} {cur}")
     if p.rent:
         timing.append(rent_line(p))
+    if p.serving:
+        from planner.serving import describe
+        timing.append(describe(p.serving) + " (mean targets: " + ", ".join(
+            f"{k} <= {v:g} s" for k, v in (("TTFT", p.serving["targets"]["ttft_s"]),
+                                           ("ITL", p.serving["targets"]["itl_s"])) if v) + ")")
+    if p.cost_per_mtok:
+        from planner.tco import line
+        timing.append(line(p))
+        for a in p.cost_per_mtok["api"]:
+            timing.append(f"hosted API {a['provider']} ({a['model_id']}): {a['input_usd']:g} USD in / "
+                          f"{a['output_usd']:g} USD out per million tokens, as of {a['as_of']} ({a['source']})")
     time_model = ("time model (planner/throughput/training.py): each step's matmuls, attention, pointwise traffic, "
                   "QLoRA dequantisation and host launch time on this card, the optimizer step, offload and "
                   "communication over the link bought, with stack efficiencies fitted on measured and published "
                   "runs (benchmarks/throughput.py)" if wl.training else
-                  "time model (modelled): prefill FLOPs / (TFLOPS x utilisation); each decode step reads the weights "
-                  "and KV cache at a measured fraction of memory bandwidth")
+                  "time model (planner/throughput/inference.py): prefill as compute at the engine's number format; "
+                  "each decode step reads the weights (an MoE's routed experts only) and the KV cache at the engine's "
+                  "fitted share of memory bandwidth, plus its fixed per-step costs; serving sized by Little's law "
+                  "under continuous batching (planner/serving.py); engine constants fitted on published runs "
+                  "(benchmarks/throughput_inference.py)")
     assumptions = notes + e.assumptions + [
         f"software stack: {p.stack} ({p.evidence})",
         f"catalogue prices as of {catalog.as_of}, exchange rates as of {catalog.rates_as_of}",

@@ -137,9 +137,17 @@ def render_plan(console: "Console", res: "Result", notes: list[str], catalog, bu
     console.print(m)
     console.print("machines: " + "; ".join(machine_line(mc) for mc in p.machines) + f"   power (TDP) "
                   f"{p.power_w:,.0f} W", highlight=False)
-    console.print(f"{job}, {deadline}: " + time_line(p), highlight=False)
+    if p.serving:
+        from planner.serving import describe
+        console.print(describe(p.serving) + f" (targets are means; {p.serving['binding']} limits a larger batch)",
+                      highlight=False)
+    else:
+        console.print(f"{job}, {deadline}: " + time_line(p), highlight=False)
     if p.rent:
         console.print(rent_line(p), highlight=False)
+    if p.cost_per_mtok:
+        from planner.tco import line
+        console.print(line(p), highlight=False)
     if p.optimality != "proven":
         console.print("[yellow]best found, not proven cheapest (solver time limit)[/yellow]")
     if len(res.frontier) > 1:

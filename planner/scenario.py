@@ -36,6 +36,13 @@ MAX_VARIANTS = 20_000      # a sweep larger than this is refused before any work
 PARALLEL_FROM = 200        # variants from which a sweep uses a process pool
 
 
+class LengthSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    prompt: int = Field(ge=1, le=10_000_000)
+    output: int = Field(ge=1, le=10_000_000)
+    share: float = Field(1.0, gt=0)
+
+
 class _WorkloadSpecBase(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str = ""
@@ -61,6 +68,9 @@ class _WorkloadSpecBase(BaseModel):
     gpu_memory_utilization: float = 0.90
     tokens: float | None = Field(None, ge=1, le=MAX_TOKENS)       # training tokens (default: Chinchilla)
     requests: int | None = Field(None, gt=0, le=MAX_REQUESTS)     # inference sequences to serve
+    # serving: a distribution of prompt/output lengths instead of seq_len/new_tokens; planned at its share-weighted
+    # means (steady-state throughput, KV-cache occupancy and the mean TTFT/ITL follow the means)
+    lengths: list[LengthSpec] | None = Field(None, min_length=1, max_length=64)
 
 
 # Every other workload option of planner.api's request model (declared there once, with its CLI flag) is a scenario
@@ -74,6 +84,16 @@ WORKLOAD_RENAMED = {"n_cpu_moe": "cpu_moe_layers"}      # request field -> Workl
 class ConstraintSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     budget: float | None = Field(None, gt=0)
+    # serving load and mean-latency targets (as --rate/--users/--ttft/--itl) and ownership costs (--years ...)
+    rate_rps: float | None = Field(None, gt=0, le=1e6)
+    users: int | None = Field(None, ge=1, le=10**7)
+    ttft_s: float | None = Field(None, gt=0)
+    itl_s: float | None = Field(None, gt=0)
+    years: float = Field(3.0, gt=0, le=50)
+    utilization: float = Field(1.0, gt=0, le=1)
+    pue: float = Field(1.58, ge=1, le=5)
+    maintenance: float = Field(0.06, ge=0, le=1)
+    residual: float = Field(0.70, ge=0, le=1)
     currency: str = "USD"
     max_gpus: int = Field(64, ge=1, le=4096)
     include: list[str] = []
@@ -276,10 +296,14 @@ def _jobs(sc: Scenario, path: Path) -> list[Job]:
             arch, _ = reg.resolve(model)
         except InputError as e:
             _fail(path, ("workloads", i, "model"), str(e).removeprefix("--model: "))
-        kw = w.model_dump(exclude={"name", "model", "concurrency", "tokens", "requests"})
+        kw = w.model_dump(exclude={"name", "model", "concurrency", "tokens", "requests", "lengths"})
         kw = {WORKLOAD_RENAMED.get(k, k): v for k, v in kw.items()}
         if w.concurrency is not None:
             kw["batch_size"] = w.concurrency
+        if w.lengths:
+            total = sum(x.share for x in w.lengths)
+            kw["seq_len"] = max(1, round(sum(x.share * x.prompt for x in w.lengths) / total))
+            kw["new_tokens"] = max(1, round(sum(x.share * x.output for x in w.lengths) / total))
         try:
             wl = Workload(**kw)
         except ValidationError as e:
@@ -291,8 +315,21 @@ def _jobs(sc: Scenario, path: Path) -> list[Job]:
 
 
 def _constraints(sc: Scenario) -> Constraints:
+    from planner.serving import ServingSpec
+    from planner.tco import TcoAssumptions
     c = sc.constraints
-    return Constraints(budget=c.budget, currency=c.currency.upper(), max_gpus=c.max_gpus, include=c.include,
+    serving = None
+    if c.rate_rps is not None or c.users is not None:
+        if c.rate_rps is not None and c.users is not None:
+            raise InputError("scenario constraints: give rate_rps or users, not both")
+        if len(sc.workloads) != 1 or sc.workloads[0].method not in ("inference", "serve", "infer"):
+            raise InputError("scenario constraints: rate_rps/users size serving; use them with one inference workload")
+        serving = ServingSpec(c.rate_rps, c.users, c.ttft_s, c.itl_s)
+    elif c.ttft_s is not None or c.itl_s is not None:
+        raise InputError("scenario constraints: ttft_s/itl_s are targets under a load; add rate_rps or users")
+    tco = TcoAssumptions(years=c.years, utilization=c.utilization, pue=c.pue, maintenance_per_year=c.maintenance,
+                         residual=c.residual)
+    return Constraints(serving=serving, tco=tco, budget=c.budget, currency=c.currency.upper(), max_gpus=c.max_gpus, include=c.include,
                        exclude=c.exclude, allow_used=c.allow_used, zero=c.zero, offload=c.offload,
                        ram_ratio=c.ram_ratio, margin=c.margin, require_nvlink=c.require_nvlink,
                        deadline_s=(math.inf if c.deadline_days == "none" else
@@ -314,6 +351,12 @@ def row_of(values: dict, res: Result, currency: str) -> dict:
                min_headroom_gib=round(min(r["headroom_bytes"] for r in p.per_gpu) / 2**30, 2),
                time_days=None if p.time_s is None else round(p.time_s / 86400, 3),
                energy_cost=None if p.energy_cost is None else round(p.energy_cost, 2), binding=None, min_budget=None)
+    if p.serving:
+        s = p.serving
+        row.update(serves_rps=s["rate_rps"], serves_users=s["users"], mean_ttft_s=s["ttft_s"], mean_itl_s=s["itl_s"],
+                   replicas=s["replicas"], tensor_parallel=s["tensor_parallel"])
+    if p.cost_per_mtok:
+        row.update(buy_per_mtok=p.cost_per_mtok["buy"], rent_per_mtok=p.cost_per_mtok["rent"])
     return row
 
 

@@ -73,6 +73,9 @@ class Plan:
     link: str = ""                       # the link the time's communication crossed
     time_basis: str = ""                 # how the time was obtained, with the model's measured error
     time_range_s: tuple[float, float] | None = None
+    serving: dict | None = None          # inference sized for a load (planner/serving.py)
+    cost_per_mtok: dict | None = None    # buy / rent / hosted APIs per million output tokens (planner/tco.py)
+    tco: dict | None = None              # the ownership assumptions behind `buy`
 
     def to_dict(self) -> dict:
         return {
@@ -89,6 +92,7 @@ class Plan:
             "gpus": self.gpus, "hosts": self.hosts, "machines": self.machines, "ram_gb": self.ram_gb,
             "vram_gb": round(self.vram_gb, 1), "power_w": round(self.power_w), "memory": self.per_gpu,
             "rent": self.rent, "optimality": self.optimality,
+            "serving": self.serving, "cost_per_mtok": self.cost_per_mtok, "tco": self.tco,
         }
 
 
@@ -285,6 +289,9 @@ def plan_of(cf: Config, used: list[tuple[Machine, int]], catalog: Catalog, c: Co
              time_detail=cf.time_detail, optimality=optimality, link=cf.link, time_basis=cf.time_basis,
              time_range_s=cf.time_range_s)
     p.rent = rent_comparison(cf, p, catalog, c)
+    from planner.tco import costs
+    p.serving = cf.serving
+    p.cost_per_mtok, p.tco = costs(p, cf, catalog, c, cf.estimate.model)
     return p
 
 
@@ -375,6 +382,9 @@ def candidates(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraint
     job = job_for(arch, wl, c)
     rejected: dict[str, str] = {}
     configs = _configs_for(arch, wl, catalog, c, job, rejected)
+    if not configs and c.serving is not None and c.serving.load_given:
+        from planner.serving import no_card_reason
+        return Candidates(configs, rejected, job, no_card_reason(rejected, c))
     return Candidates(configs, rejected, job, "" if configs else
                       "no GPU in the catalogue can run this workload: " + memory_advice(wl, c))
 
@@ -386,6 +396,8 @@ def decide(cands: Candidates, catalog: Catalog, c: Constraints, alternatives: in
                     objective=c.objective)
     if not cands.configs:
         result.reason, result.binding = cands.empty_reason, "memory"
+        if cands.empty_reason.startswith("no card carries the load"):
+            result.binding = cands.empty_reason.split("binding: ", 1)[1].split(")", 1)[0]
         result.solve_seconds = time.perf_counter() - t0
         return result
     return _search(catalog, c, cands.configs, alternatives, result, t0, cands.memo)
@@ -478,6 +490,9 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
         result.solve_seconds = time.perf_counter() - t0
         return result
     result.feasible, result.plan = True, chosen
+    if chosen.cost_per_mtok is not None and chosen.cost_per_mtok.get("rent") is None:
+        from planner.tco import rent_instead
+        rent_instead(chosen, configs, catalog, c)     # no offer for these cards: the cheapest rentable ones
     result.frontier = frontier_plans(chosen)
     # Alternatives: the best configuration of each other card type under the same budget, deadline and
     # objective. Each configuration's housing cost is already exact, so these need no further solve.

@@ -129,14 +129,14 @@ def test_a_bare_model_name_is_never_read_as_a_file_when_files_are_off(tmp_path, 
             api.run_estimate(api.request(api.EstimateRequest, {"model": name}), files=False)
 
 
-@pytest.mark.parametrize("kind", ["plan", "estimate", "scenario", "catalog", "models"])
+@pytest.mark.parametrize("kind", ["plan", "estimate", "capacity", "scenario", "catalog", "models"])
 def test_plan_schema_prints_a_versioned_json_schema_with_the_request(kind):
     code, out, _ = cli(["schema", kind])
     assert code == 0
     doc = json.loads(out)
     assert doc["schema_version"] == api.SCHEMA_VERSION and doc["type"] == "object"
     assert "schema_version" in doc["properties"]
-    if kind in ("plan", "estimate"):
+    if kind in ("plan", "estimate", "capacity"):
         assert doc["request"]["required"] == ["model"]
         assert set(doc["request"]["properties"]["method"]["enum"]) >= {"inference", "pretrain", "full", "qlora"}
 
@@ -146,13 +146,21 @@ def test_schema_of_something_unknown_is_a_one_line_error():
     assert code == 2 and err.count("\n") == 1
 
 
-def test_capacity_says_it_is_not_available_yet_until_the_core_has_it():
-    if "capacity" in api.RUNNERS:
-        pytest.skip("this planner has plan capacity")
-    with pytest.raises(InputError, match="not available yet"):
-        api.capacity(model="8b")
-    code, _, err = cli(["schema", "capacity"])
-    assert code == 2 and "not available yet" in err and err.count("\n") == 1
+@pytest.mark.parametrize("argv", [
+    ["--have", "2xrtx-3090", "--model", "70b", "--engine", "llama.cpp", "--precision", "q4_k_m"],   # fits
+    ["--have", "2xrtx-3090", "--model", "8b", "--ttft", "0.001", "--itl", "0.0001"],                # misses targets
+])
+def test_capacity_result_is_the_cli_json_with_its_keys_in_order(argv):
+    code, out, _ = cli(["capacity", *argv, "--json"])
+    assert code in (0, 3)
+    printed = json.loads(out)
+    options = {}
+    for flag, value in zip(argv[::2], argv[1::2]):
+        key = flag.lstrip("-").replace("-", "_")
+        options[key] = [value] if key == "have" else value
+    result = api.capacity(**options)
+    assert result.model_dump(mode="json") == printed and list(result.model_dump(mode="json")) == list(printed)
+    assert result.fits == (code == 0)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

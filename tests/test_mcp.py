@@ -35,7 +35,7 @@ def test_plan_mcp_lists_the_tools_and_answers_what_the_cli_answers():
     import anyio
     listed, plan, estimate, bad, refused = anyio.run(_session_calls)
     tools = {t.name: t for t in listed.tools}
-    assert {"plan", "estimate", "catalog"} <= set(tools)
+    assert {"plan", "estimate", "capacity", "catalog"} <= set(tools)
     schema = tools["plan"].input_schema
     assert schema["required"] == ["model"] and "batch_size" in schema["properties"]
     assert "proposal" not in schema["properties"] and "catalog" not in schema["properties"]

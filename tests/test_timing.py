@@ -9,7 +9,6 @@ from planner.data import builtin_registry
 from planner.throughput.comm import Link, nvlink_link, pcie_link
 from planner.throughput.hardware import card_of
 from planner.throughput.training import model_flops_per_token, training_step
-from planner.timing import inference_throughput
 from planner.workload import Workload
 
 spec = importlib.util.spec_from_file_location("throughput", Path(__file__).parent.parent / "benchmarks" / "throughput.py")
@@ -110,11 +109,3 @@ def test_qlora_with_a_bf16_stream_runs_near_lora_speed_and_hf_upcast_is_slower()
 def test_full_training_costs_six_flops_per_parameter_per_token():
     m = reg.models["llama-3.1-8b"]
     assert model_flops_per_token(m, 1) == pytest.approx(6 * m.params, rel=0.01)
-
-
-def test_decode_is_bandwidth_bound():
-    m = reg.models["llama-3.1-8b"]
-    w = Workload(method="inference", batch_size=1, seq_len=128, new_tokens=256)
-    slow = inference_throughput(m, w, [(1.0, 165, 1008)], 16e9, 1e8)
-    fast = inference_throughput(m, w, [(1.0, 165, 3350)], 16e9, 1e8)
-    assert fast.tokens_per_s > 1.5 * slow.tokens_per_s

@@ -547,3 +547,22 @@ def test_browser_headline_is_in_view_after_submit(server, browser, device):
         page.screenshot(path=str(ARTIFACTS / "web-phone-390-full.png"), full_page=True)
     assert page.errors == []
     page.close()
+
+
+def test_serving_targets_and_costs_per_token_through_the_api(server):
+    """The web form's serving fields reach the planner, and the answer carries plan.serving and the costs per token
+    the page's 'Serving and cost per million tokens' panel shows."""
+    status, _, payload = request(server, "POST", "/api/plan", {"model": "8b", "engine": "vllm", "rate": 5,
+                                                                "seq-len": 1000, "new-tokens": 300, "ttft": 1,
+                                                                "itl": 0.05, "years": 4})
+    assert status == 200, payload
+    p = json.loads(payload)["plan"]
+    assert p["serving"]["rate_rps"] >= 5 and p["serving"]["itl_s"] <= 0.05
+    assert p["cost_per_mtok"]["buy"] > 0 and p["tco"]["years"] == 4
+
+
+def test_the_page_has_the_serving_fields_and_panel(server):
+    status, _, page = request(server, "GET", "/")
+    text = page if isinstance(page, str) else page.decode() if isinstance(page, bytes) else str(page)
+    for needle in ('name="rate"', 'name="users"', 'name="ttft"', 'name="itl"', 'id="serving-panel"'):
+        assert needle in text

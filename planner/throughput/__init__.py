@@ -8,7 +8,8 @@ estimator (planner/estimator/):
 - comm.py: collective traffic per step (DDP/ZeRO/FSDP/tensor/pipeline) and the link it crosses.
 - inference.py: prefill (compute-bound) and decode (bytes per step over bandwidth, active experts only,
   KV cache, per-token engine cost, a compute term at large batch, continuous-batching overhead) per engine.
-- presets.py: stack and engine presets as data (efficiencies, fixed costs), each with its source.
+- presets.py: training stack presets as data (efficiencies, fixed costs), each with its source.
+- engines.py: inference engine presets as data, per backend (fitted by benchmarks/throughput_inference.py).
 
 Constants are fitted over many published or measured runs by benchmarks/throughput.py (validation/throughput-*.json),
 never to a single case; tests fail when a constant drifts from what the data says.

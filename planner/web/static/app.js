@@ -182,6 +182,7 @@ function render(d, opts) {
   renderMemory(d);
   renderFrontier(d);
   renderRent(d);
+  renderServing(d);
   renderJob(d);
   renderAlternatives(d);
   renderRejected(d);
@@ -338,6 +339,39 @@ function renderRent(d) {
   ];
   $("#rent").replaceChildren(table(["", ""], rows, { right: [1], cls: "kv" }),
     h("p", { class: "muted small" }, `rental prices: ${r.provider || "?"}, as of ${r.as_of || "?"}`));
+}
+
+function renderServing(d) {
+  const p = d.plan;
+  const s = p && p.serving, cm = p && p.cost_per_mtok;
+  $("#serving-panel").hidden = !(s || cm);
+  if (!(s || cm)) return;
+  const cur = p.currency;
+  const parts = [];
+  if (s) {
+    const t = s.targets || {};
+    parts.push(table(["", ""], [
+      ["sustains", `${num(s.rate_rps, 2)} req/s, ${num(s.users)} concurrent users`],
+      ["time to first token (mean)", `${num(s.ttft_s, 2)} s` + (t.ttft_s ? ` (target ${t.ttft_s} s)` : "")],
+      ["inter-token latency (mean)", `${num(s.itl_s * 1000, 0)} ms = ${num(1 / s.itl_s, 0)} tokens/s per user` + (t.itl_s ? ` (target ${t.itl_s * 1000} ms)` : "")],
+      ["output tokens/s in all", num(s.tokens_per_s)],
+      ["replicas x tensor parallel", `${s.replicas} x ${s.tensor_parallel}`],
+      ["what limits more users", s.binding],
+    ], { cls: "kv" }));
+  }
+  if (cm) {
+    const rows = [["buy (amortised)", num(cm.buy, 3)]];
+    if (cm.rent !== null && cm.rent !== undefined) rows.push([`rent (${cm.rent_provider ? cm.rent_provider.provider : "?"})`, num(cm.rent, 3)]);
+    for (const a of (cm.api || []).slice(0, 5)) rows.push([`${a.provider} API (as of ${a.as_of})`, num(a.usd_per_mtok_output, 3)]);
+    parts.push(h("p", { class: "muted small" }, `${cur} per million output tokens, prompt processing included`));
+    parts.push(table(["", `${cur}/M tokens`], rows, { right: [1], cls: "kv" }));
+    const t = p.tco || {};
+    const be = [];
+    if (cm.buy_beats_rent_above_mtok_per_year) be.push(`buying beats renting above ${num(cm.buy_beats_rent_above_mtok_per_year)} M tokens/year`);
+    if (cm.buy_beats_api_above_mtok_per_year) be.push(`beats the cheapest API above ${num(cm.buy_beats_api_above_mtok_per_year)} M tokens/year`);
+    parts.push(h("p", { class: "muted small" }, `buying over ${t.years} years at ${num((t.utilization || 0) * 100)}% utilisation, PUE ${t.pue}, maintenance ${num((t.maintenance_per_year || 0) * 100)}%/year, residual ${num((t.residual || 0) * 100)}%` + (be.length ? "; " + be.join(", ") : "")));
+  }
+  $("#serving").replaceChildren(...parts);
 }
 
 function renderJob(d) {

@@ -1,0 +1,141 @@
+"""The inference time model (planner/throughput/inference.py): its invariants, and its constants as the fit over
+published cases says (benchmarks/throughput_inference.py)."""
+import math
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planner.catalog import load_catalog
+from planner.throughput import engines as presets
+from planner.throughput.inference import (Card, CaseError, backend, decode_rate, expected_experts, model_bytes,
+                                          predict_case, prefill_seconds)
+from planner.workload import Workload
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = ROOT / "validation" / "throughput-inference.json"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+def _wl(engine="vllm", precision="bf16", **kw):
+    return Workload(method="inference", engine=engine, precision=precision, **kw)
+
+
+def test_constants_are_what_the_fit_over_published_cases_says():
+    """Each fitted preset constant equals what benchmarks/throughput_inference.py fits today (2%): a changed
+    constant, or a data file that moved the fit, fails here until `--write` is rerun."""
+    if not CASES.exists():
+        pytest.skip("validation/throughput-inference.json not present")
+    from throughput_inference import DEFAULT_FILES, fit, load_cases
+    fitted = fit(load_cases([f for f in DEFAULT_FILES if f.exists()]))
+    assert fitted, "the fit found no groups with enough cases"
+    for engine, f in fitted.items():
+        p = presets.ENGINES[engine]
+        for field in ("decode_bandwidth_efficiency", "step_overhead_s", "prefill_efficiency", "seq_overhead_s"):
+            for be, value in f[field].items():
+                have = getattr(p, field)[be]
+                assert have == pytest.approx(value, rel=0.02, abs=2e-6), (engine, field, be, have, value)
+        assert p.fitted == f["fitted"]
+
+
+def test_every_fitted_group_rests_on_more_than_one_case():
+    for name, p in presets.ENGINES.items():
+        for what, n in p.fitted.items():
+            assert n >= 2, (name, what, n)
+
+
+def test_decode_grows_with_memory_bandwidth_across_cards(catalog, arch):
+    """Batch-1 decode of the same model with the same engine is never slower on a card with more bandwidth
+    (within one backend, where the engine's efficiency is the same)."""
+    a = arch("llama-3.1-8b")
+    for engine, prec in (("vllm", "bf16"), ("llama.cpp", "q4_k_m")):
+        w = _wl(engine, prec)
+        by_backend: dict[str, list] = {}
+        for g in catalog.gpus.values():
+            by_backend.setdefault(backend(g), []).append(g)
+        for be, cards in by_backend.items():
+            rates = sorted((g.bandwidth_gbps, decode_rate(a, w, Card(g), 1, 512).tokens_per_s) for g in cards)
+            for (bw1, r1), (bw2, r2) in zip(rates, rates[1:]):
+                assert r2 >= r1 * (1 - 1e-9) or bw2 == bw1, (engine, be, bw1, r1, bw2, r2)
+
+
+def test_moe_decode_scales_with_active_not_total_parameters(catalog, arch):
+    """Qwen3-30B-A3B (3B active of 30B) decodes one sequence several times faster than the dense Qwen3-32B
+    on the same card, about as the active bytes say; at a large batch it reads (nearly) every expert."""
+    g = catalog.gpus["rtx-pro-6000-blackwell"]
+    moe, dense = arch("qwen3-30b-a3b"), arch("qwen3-32b")
+    for engine, prec in (("vllm", "bf16"), ("llama.cpp", "q4_k_m")):
+        w = _wl(engine, prec)
+        m, d = decode_rate(moe, w, Card(g), 1, 256), decode_rate(dense, w, Card(g), 1, 256)
+        # the weight reads follow the active parameters (~3.3B of 30.5B) ...
+        assert m.step.memory_s < d.step.memory_s * 2 * moe.active_params / dense.params
+        # ... and so does the speed, less the engine's fixed per-token cost (llama.cpp's, fitted)
+        assert m.tokens_per_s > (5 if engine == "vllm" else 2.5) * d.tokens_per_s
+    w = _wl("llama.cpp", "q4_k_m")
+    mb = model_bytes(moe, w)
+    assert expected_experts(mb.experts, mb.experts_per_token, 1) == mb.experts_per_token
+    assert expected_experts(mb.experts, mb.experts_per_token, 4096) > 0.99 * mb.experts
+
+
+@settings(max_examples=40, deadline=None)
+@given(e=st.integers(2, 256), k=st.integers(1, 8), t=st.floats(0, 1e5))
+def test_expected_experts_grows_with_tokens_and_stays_within_the_experts(e, k, t):
+    k = min(k, e)
+    n = expected_experts(e, k, t)
+    assert 0 <= n <= e
+    assert expected_experts(e, k, t + 1) >= n
+    if t >= 1:
+        assert n >= k - 1e-9
+
+
+@pytest.mark.parametrize("model,engine,prec,card", [("llama-3.1-8b", "vllm", "bf16", "h100-sxm"),
+                                                    ("qwen3-30b-a3b", "vllm", "bf16", "h100-sxm"),
+                                                    ("llama-3.1-70b", "llama.cpp", "q4_k_m", "rtx-3090"),
+                                                    ("llama-3.1-8b", "mlx", "int4", "mac-studio-m4-max-128gb"),
+                                                    ("llama-3.1-8b", "transformers", "bf16", "a100-80gb-sxm")])
+def test_a_bigger_batch_never_lowers_total_tokens_per_s(catalog, arch, model, engine, prec, card):
+    a, g = arch(model), catalog.gpus[card]
+    w = _wl(engine, prec)
+    last = 0.0
+    for b in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024):
+        r = decode_rate(a, w, Card(g), b, 1500).tokens_per_s
+        assert r >= last * (1 - 1e-9), (b, r, last)
+        last = r
+
+
+def test_prefill_is_compute_bound_and_faster_on_more_flops(catalog, arch):
+    a = arch("llama-3.1-8b")
+    w = _wl("vllm", "bf16")
+    t_h100 = prefill_seconds(a, w, Card(catalog.gpus["h100-sxm"]), 4096)
+    t_a100 = prefill_seconds(a, w, Card(catalog.gpus["a100-80gb-sxm"]), 4096)
+    assert t_h100 < t_a100
+    # twice the prompt costs at least twice the time (attention grows with it)
+    assert prefill_seconds(a, w, Card(catalog.gpus["h100-sxm"]), 8192) >= 2 * t_h100 * (1 - 1e-9)
+
+
+def test_tensor_parallel_decode_is_faster_than_one_card_for_a_large_model(catalog, arch):
+    a, g = arch("llama-3.1-70b"), catalog.gpus["h100-sxm"]
+    w = _wl("vllm", "fp8")
+    one = decode_rate(a, w, Card(g, "nvlink", g.nvlink.bandwidth_gbps), 1, 1024, tp=1).itl_s
+    four = decode_rate(a, w, Card(g, "nvlink", g.nvlink.bandwidth_gbps), 1, 1024, tp=4).itl_s
+    assert four < one / 2
+
+
+def test_predict_case_answers_in_the_metric_unit_or_says_why_not():
+    case = {"id": "x", "stack": "llama.cpp", "gpu": "rtx-4090", "model": "llama-2-7b", "precision": "q4_0",
+            "batch_size": 1, "seq_len": 1, "new_tokens": 128, "metric": "decode_tokens_per_s", "value": 150}
+    v = predict_case(case)
+    assert 50 < v < 400 and math.isfinite(v)
+    with pytest.raises(CaseError):
+        predict_case(dict(case, gpu="no-such-card"))
+    with pytest.raises(CaseError):
+        predict_case(dict(case, model="org/not-a-builtin-model"))
+    with pytest.raises(CaseError):
+        predict_case(dict(case, metric="mfu"))
