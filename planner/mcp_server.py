@@ -1,6 +1,6 @@
 """`plan mcp`: the planner as Model Context Protocol tools on stdio, for AI assistants (Claude Desktop, IDE agents).
 
-Tools: plan, estimate and catalog (and capacity when this version of the planner has it). Each tool's input schema
+Tools: plan, estimate, capacity and catalog. Each tool's input schema
 is the JSON Schema of planner.api's request model, and its result is the JSON of record, the same document
 `plan ... --json` prints (also as structured content with the result model's schema). Options that name files
 to write or catalogues to load (--proposal, --catalog) are not offered; a model may still be a local folder or
@@ -42,7 +42,7 @@ def tools() -> dict[str, tuple[dict, object]]:
         model = api.REQUESTS.get(kind)
         runner = api.RUNNERS.get(kind)
         if model is None or runner is None:
-            continue                    # capacity: not in this version of the planner
+            continue
 
         def call(arguments: dict, model=model, runner=runner):
             refused = [k for k in arguments if k in model.model_fields

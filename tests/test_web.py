@@ -71,6 +71,14 @@ def test_estimate_api_equals_cli_json_and_accepts_either_spelling(server):
     assert code == 0 and json.loads(payload) == expected
 
 
+def test_capacity_api_equals_cli_json(server):
+    body = {"model": "70b", "have": "2xrtx-3090", "engine": "llama.cpp", "precision": "q4_k_m"}
+    status, _, payload = request(server, "POST", "/api/capacity", body)
+    code, expected, _ = cli_json(["capacity", "--model", "70b", "--have", "2xrtx-3090", "--engine", "llama.cpp",
+                                  "--precision", "q4_k_m"])
+    assert status == 200 and code == 0 and json.loads(payload) == expected
+
+
 def test_no_plan_fits_is_200_with_the_cli_json(server):
     status, _, payload = request(server, "POST", "/api/plan", {"model": "70b", "method": "qlora", "budget": 100})
     code, expected, _ = cli_json(["--model", "70b", "--method", "qlora", "--budget", "100"])

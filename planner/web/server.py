@@ -119,6 +119,8 @@ def work(kind: str, options: dict, upload: str | None = None, proposal: str | No
             req.model = upload
         if kind == "estimate":
             return 200, api.dumps(api.run_estimate(req, files=upload is not None)).encode()
+        if kind == "capacity":
+            return 200, api.dumps(api.run_capacity(req, files=upload is not None)).encode()
         if proposal is not None:
             req.proposal = proposal
         result = api.run_plan(req, files=upload is not None)
@@ -482,6 +484,14 @@ def create_app(state: State):
         """Peak memory of one configuration: the body is planner.api.EstimateRequest; the answer is
         `plan estimate --json`."""
         return await answer("estimate", await json_body(request))
+
+    @app.post("/api/capacity", responses={200: {"model": api.CapacityResult}},
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                  "schema": api.CapacityRequest.model_json_schema()}}}})
+    async def capacity(request: Request):
+        """What owned cards serve: the body is planner.api.CapacityRequest; the answer is `plan capacity --json`
+        (200 also when it does not fit: read `fits`)."""
+        return await answer("capacity", await json_body(request))
 
     @app.post("/api/proposal")
     async def proposal(request: Request, format: str = "html"):
