@@ -38,13 +38,13 @@ def add_request_options(p: argparse.ArgumentParser, model) -> None:
         meta = api.cli_meta(field)
         flag = api.flag_of(name, model)
         flags = [flag, *meta.aliases]
-        help_text = field.description or ""
+        help_text = (field.description or "").replace("%", "%%")      # argparse formats help with %
         default = field.default
         if default not in (None, False, [], ()) and not field.is_required():
             help_text += f" (default: {default})"
         if field.annotation is bool and default is True:      # a switch that is on unless --no-NAME
             p.add_argument("--no-" + flag.removeprefix("--"), dest=name, action="store_false",
-                           default=argparse.SUPPRESS, help=field.description or "")
+                           default=argparse.SUPPRESS, help=help_text)
         elif field.annotation is bool:
             p.add_argument(*flags, dest=name, action="store_true", default=argparse.SUPPRESS, help=help_text)
         elif field.annotation == typing.Optional[bool]:

@@ -790,8 +790,8 @@ def listen(host: str, port: int) -> socket.socket:
             sock = socket.create_server(addr[:2] if family == socket.AF_INET else addr, family=family,
                                         backlog=BACKLOG)
     except OSError as e:
-        shown = f"[{host}]" if ":" in host else host
-        raise InputError(f"--port: cannot listen on {shown}:{port} ({e.strerror or e})") from None
+        where = f"[{host}]" if ":" in host else host
+        raise InputError(f"--port: cannot listen on {where}:{port} ({e.strerror or e})") from None
     sock.setblocking(False)
     return sock
 
@@ -860,8 +860,8 @@ class PlannerServer:
         host, port = self.server_address[:2]
         if self.host in ("0.0.0.0", "::", ""):
             host = socket.gethostname()
-        shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{port}/" + (f"?token={self.token}" if self.token else "")
+        where = f"[{host}]" if ":" in host else host
+        return f"http://{where}:{port}/" + (f"?token={self.token}" if self.token else "")
 
     def warm_up(self) -> None:
         """Start the worker processes now (each imports the planner), not on the first client's request."""
