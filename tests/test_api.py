@@ -196,3 +196,10 @@ def test_an_option_is_one_field_the_cli_generates_its_flag_from():
     req = api.request(Request, vars(a))
     assert (req.savers, req.have, req.max_machines) == (False, ["2xrtx-3090", "a", "b"], 1)
     assert api.request(Request, vars(p.parse_args(["--model", "8b"]))).savers is True
+
+
+@pytest.mark.parametrize("command", ["plan", "estimate", "capacity", "catalog", "scenario", "serve", "schema",
+                                     "mcp", "completion"])
+def test_every_commands_help_renders_from_the_generated_options(command, capsys):
+    code, _, err = cli([command, "--help"])                 # argparse prints help on sys.stdout
+    assert code == 0 and "usage:" in capsys.readouterr().out and err == ""
