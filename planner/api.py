@@ -220,7 +220,8 @@ class WorkloadOptions(_Request):
                           "training, nf4 for QLoRA)")
     batch_size: int = Field(1, description="micro-batch per GPU (inference: concurrent sequences)")
     seq_len: Annotated[int, count(BINARY_SUFFIXES)] = Field(
-        2048, description="training sequence / inference prompt length in tokens (8k = 8192)")
+        2048, description="training: the longest example, memory is sized for it; inference: prompt length in "
+                          "tokens (8k = 8192)")
     new_tokens: Annotated[int, count(BINARY_SUFFIXES)] = Field(
         256, description="tokens generated per sequence (inference; 1k = 1024)")
     optimizer: Annotated[Optimizer, closed(typing.get_args(Optimizer))] = Field("adamw", description="optimizer")
@@ -270,7 +271,9 @@ class WorkloadOptions(_Request):
 class EstimateRequest(WorkloadOptions):
     """`plan estimate`: peak GPU memory and system RAM of one configuration."""
     gpus: int = Field(1, description="GPUs the job runs on")
-    zero: Annotated[Literal[0, 1, 2, 3], closed((0, 1, 2, 3))] = Field(0, description="ZeRO / FSDP stage")
+    zero: Annotated[Optional[Literal[0, 1, 2, 3]], closed((0, 1, 2, 3))] = Field(
+        None, description="ZeRO / FSDP stage (default: 3 = FULL_SHARD for the FSDP stacks on several GPUs, as "
+                          "accelerate, fsdp_qlora, torchtune and LitGPT default to; else 0)")
     offload: Annotated[Literal["none", "optimizer", "optimizer+params"],
                        closed(("none", "optimizer", "optimizer+params"))] = Field(
         "none", description="what lives in host RAM")
@@ -303,16 +306,30 @@ class PlanRequest(WorkloadOptions):
     catalog: Annotated[Names, Cli(local_file=True, metavar="FILE")] = Field(
         [], description="YAML file adding or overriding entries")
     alternatives: int = Field(3, description="next-cheapest plans with other GPUs (0-10)")
-    objective: Annotated[Literal["cost", "time"], closed(("cost", "time"))] = Field(
-        "cost", description="recommend the cheapest plan that meets the deadline, or the fastest within the budget")
+    objective: Annotated[Optional[Literal["cost", "time"]], closed(("cost", "time"))] = Field(
+        None, description="override the decision rule: cost = the cheapest plan (meeting --deadline), time = the "
+                          "fastest within the budget (default: the stated rule, README 'How a plan is chosen')")
+    have: Annotated[Names, Cli(metavar="[COUNTx]NAME")] = Field(
+        [], description="hardware you already have, repeatable: a catalogue GPU (2xrtx-3090), host platform "
+                        "(desktop-am5) or machine (mac-studio-m4-max-128gb); it costs nothing, the plan buys the rest")
+    max_machines: Optional[int] = Field(None, description="at most this many machines (1: one box)")
+    savers: bool = Field(True, description="plan the workload exactly as given: no gradient checkpointing, flash "
+                                           "attention, fused loss, Unsloth or quantised KV cache added to fit fewer "
+                                           "cards")
+    min_headroom: float = Field(0.05, description="never recommend a plan leaving less than this fraction of a "
+                                                  "card's usable memory free")
     tokens: PositiveFloat = Field(None, description="training tokens, 2e9 or 2G (default: pretrain 20 x "
-                                                    "parameters; fine-tuning --examples x --seq-len x --epochs)")
+                                                    "parameters; fine-tuning --examples x --tokens-per-example x "
+                                                    "--epochs)")
+    tokens_per_example: Annotated[Optional[int], count(BINARY_SUFFIXES)] = Field(
+        None, description="mean tokens per fine-tuning example, packed (default 512, common instruction datasets; "
+                          "--seq-len is the longest)")
     examples: Annotated[Optional[int], count(SUFFIXES)] = Field(
         None, description="fine-tuning examples in the job (default 10,000)")
     epochs: PositiveFloat = Field(None, description="passes over the examples (default 3)")
     deadline: Annotated[Optional[float], BeforeValidator(duration_days), Cli(aliases=("--deadline-days",))] = Field(
         None, allow_inf_nan=True, description="the job must finish within this (days): 14d, 36h, 2w or 'none' "
-                                              "(default: 7d for the stated job)")
+                                              "(default: none, the decision rule picks)")
     requests: Annotated[Optional[int], count(SUFFIXES)] = Field(
         None, description="inference: sequences to serve (default 10,000; 1M = 10^6)")
     proposal: Annotated[Optional[str], Cli(local_file=True, metavar="FILE")] = Field(
@@ -421,6 +438,8 @@ class Job(_Result):
     requests: Optional[int]
     examples: Optional[int]
     epochs: Optional[Number]
+    tokens_per_example: Optional[int] = Field(description="fine-tuning: mean tokens per example, packed")
+    seq_len: Optional[int] = Field(description="fine-tuning: the longest example (memory is sized for it)")
     default: bool = Field(description="chosen by the planner, not the user")
     description: str
 
@@ -431,6 +450,7 @@ class BillItem(_Result):
     count: int
     unit_price: Number
     subtotal: Number
+    owned: bool = Field(description="you have it already (--have): it costs nothing in the plan")
 
 
 class MachineBuild(_Result):
@@ -438,6 +458,7 @@ class MachineBuild(_Result):
     gpus: dict[str, int]
     ram_gb: int
     power_w: Number
+    owned: bool = Field(False, description="a machine you have (--have)")
 
 
 class MemoryRow(_Result):
@@ -465,6 +486,10 @@ class Rent(_Result):
     job_cost: Optional[Number]
     breakeven_hours: Optional[Number]
     currency: str
+    gpu: str = Field(description="the rented card")
+    count: int = Field(description="rented cards")
+    same_cards: bool = Field(description="false: the bought cards have no rental offer, so the cheapest rentable "
+                                         "cards that carry the load are priced instead")
 
 
 class PlanDetail(_Result):
@@ -492,6 +517,8 @@ class PlanDetail(_Result):
     memory: list[MemoryRow]
     rent: Optional[Rent]
     optimality: str = Field(description="proven | time limit (best found, not proven cheapest)")
+    savers: list[str] = Field(description="memory savers the planner added to fit fewer cards (planner/savers.py)")
+    savers_off: dict[str, str] = Field(description="per saver: how to turn it off in its stack")
     serving: Optional[dict[str, Any]] = Field(
         description="inference under --rate/--users: what the purchase sustains (rate_rps, users, ttft_s, itl_s, "
                     "tokens_per_s, replicas, tensor_parallel, pipeline_parallel, binding, at_load, load, targets; "
@@ -500,6 +527,11 @@ class PlanDetail(_Result):
         description="inference: cost per million output tokens bought, rented and from hosted APIs (planner/tco.py)")
     tco: Optional[dict[str, Any]] = Field(description="the ownership assumptions behind cost_per_mtok "
                                                       "(planner/tco.py), with their sources")
+
+
+class Decision(_Result):
+    rule: str
+    text: str
 
 
 class FrontierPoint(_Result):
@@ -523,8 +555,11 @@ class PlanResult(_Result):
     binding: Optional[str] = Field(description="the constraint that rules plans out when none fits")
     reason: Optional[str]
     min_budget: Optional[Number] = Field(description="the least budget a plan needs, when the budget binds")
-    objective: Literal["cost", "time"]
+    objective: str = Field(description="cost | time (given) | auto (the decision rule, README 'How a plan is "
+                                       "chosen')")
     deadline_s: Optional[Number]
+    decision: Optional[Decision] = Field(description="the rule that picked the plan and, in words, what it picked")
+    warnings: list[str]
     job: Optional[Job]
     plan: Optional[PlanDetail]
     estimate: Optional[EstimateDetail]
@@ -683,8 +718,7 @@ def resolve_model(name: str, files: bool = True):
 def workload_of(req: WorkloadOptions, **override) -> Workload:
     kw = dict(method=req.method, precision=req.precision, batch_size=req.batch_size, seq_len=req.seq_len,
               new_tokens=req.new_tokens, optimizer=req.optimizer, lora_rank=req.lora_rank,
-              lora_targets=req.lora_targets, gradient_checkpointing=req.gradient_checkpointing,
-              attention=req.attention, loss=req.loss, grad_accum=req.grad_accum,
+              lora_targets=req.lora_targets, attention=req.attention, loss=req.loss, grad_accum=req.grad_accum,
               activation_offload=req.activation_offload, kv_cache_dtype=req.kv_cache_dtype,
               gpu_layers=req.gpu_layers, gpu_memory_utilization=req.gpu_memory_utilization,
               activation_checkpointing=req.activation_checkpointing, ac_every=req.ac_every,
@@ -693,12 +727,21 @@ def workload_of(req: WorkloadOptions, **override) -> Workload:
               cpu_moe_layers=req.n_cpu_moe, quantize_moe_experts=req.quantize_moe_experts,
               mem_fraction_static=req.mem_fraction_static, speculative=req.speculative,
               speculative_tokens=req.speculative_tokens)
+    if req.gradient_checkpointing is not None:   # only an explicit choice: unset, the planner may add it (savers)
+        kw["gradient_checkpointing"] = req.gradient_checkpointing
     if req.engine is not None:
         kw["engine"] = req.engine
     if req.framework is not None:
         kw["framework"] = req.framework
     if isinstance(req, EstimateRequest):
-        kw.update(gpus=req.gpus, zero_stage=req.zero, offload=req.offload, parallel=req.parallel)
+        zero = req.zero
+        if zero is None:
+            # FSDP stacks shard fully unless told otherwise: accelerate's fsdp_sharding_strategy defaults to
+            # FULL_SHARD, fsdp_qlora train.py to "full_shard", torchtune's fully_shard and LitGPT's FSDPStrategy
+            # too; DeepSpeed (hf) and single-GPU stacks: no ZeRO unless asked
+            fsdp = kw.get("framework", "hf") in ("hf-fsdp", "fsdp-qlora", "torchtune", "litgpt", "torchtitan")
+            zero = 3 if fsdp and req.gpus > 1 and req.method != "inference" else 0
+        kw.update(gpus=req.gpus, zero_stage=zero, offload=req.offload, parallel=req.parallel)
     elif req.method == "inference":
         kw.update(parallel=req.parallel)
     kw.update(override)
@@ -722,6 +765,8 @@ def constraints_of(req: PlanRequest):
     if req.tokens is not None and req.tokens > MAX_TOKENS:
         raise InputError(f"--tokens must be at most {MAX_TOKENS:,.0f} (1,000 times the largest training runs), "
                          f"got {req.tokens:g}")
+    if req.tokens_per_example is not None and not 0 < req.tokens_per_example <= 10_000_000:
+        raise InputError(f"--tokens-per-example must be between 1 and 10,000,000, got {req.tokens_per_example}")
     if req.alternatives < 0 or req.alternatives > 10:
         raise InputError(f"--alternatives must be 0-10, got {req.alternatives}")
     if req.method == "inference" and (req.zero is not None or req.offload != "none" or req.force_offload):
@@ -735,7 +780,8 @@ def constraints_of(req: PlanRequest):
                        tokens=int(req.tokens) if req.tokens is not None else None, examples=req.examples,
                        epochs=req.epochs,
                        deadline_s=req.deadline * 86400 if req.deadline is not None else None,
-                       requests=req.requests, objective=req.objective,
+                       requests=req.requests, objective=req.objective or "auto", min_headroom=req.min_headroom,
+                       tokens_per_example=req.tokens_per_example, savers=req.savers, max_machines=req.max_machines,
                        stack_explicit=req.framework is not None or req.engine is not None, gpus=req.gpus)
 
 
@@ -799,6 +845,8 @@ def run_plan(req: PlanRequest, files: bool = True) -> PlanResult:
         from planner.proposal import check_output_path
         check_output_path(req.proposal)
     catalog = load_catalog(list(req.catalog)) if req.catalog else builtin_catalog()
+    from planner.owned import parse_have
+    c.owned = parse_have(list(req.have), catalog)
     res = solve(arch, wl, catalog, c, alternatives=req.alternatives)
     if req.proposal and res.feasible:
         from planner.proposal import write_proposal

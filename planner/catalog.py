@@ -98,7 +98,12 @@ class GPU(BaseModel):
 
     @property
     def context_bytes(self) -> int:
-        return 0 if self.form == "unified" else NVIDIA_CONTEXT_BYTES
+        """The driver context each process keeps on the card. NVIDIA unified machines (DGX Spark's GB10) run the
+        same CUDA driver, its context in the shared pool (size measured on H100, assumed here); Apple Metal has
+        none; AMD's HIP context on Ryzen AI Max is not measured (0)."""
+        if self.form == "unified":
+            return NVIDIA_CONTEXT_BYTES if self.vendor == "nvidia" else 0
+        return NVIDIA_CONTEXT_BYTES
 
 
 class Platform(BaseModel):
@@ -108,6 +113,7 @@ class Platform(BaseModel):
     forms: list[Literal["pcie", "sxm", "oam"]]
     max_gpus: int = Field(ge=1, le=64)
     fixed_gpus: int | None = Field(None, ge=1, le=64)   # baseboard systems: every machine carries exactly this many
+    min_gpus: int = Field(1, ge=1, le=64)     # fewest cards it is built for (an open-frame rig is not built for one)
     gpus: list[str] | None = None             # when set, only these GPU names may go in
     passive_cooling: bool = False             # chassis airflow for passively cooled cards
     slot_width: int = Field(ge=1)
@@ -120,6 +126,12 @@ class Platform(BaseModel):
     network_per_node: float = Field(ge=0, le=1e9)   # per machine in a cluster (NIC, switch port); the solver's
                                                     # big-M constraints break down on absurd values
     multi_node: bool = True                   # may be clustered (consumer desktops are not)
+    # the cluster network a machine brings when several are bought (configs.link_of): per-GPU NICs (HGX rails,
+    # Gb/s per GPU) or one port per machine (Gb/s); unset: throughput.comm.DEFAULT_NODE_NETWORK_GBITS
+    nic_gbps_per_gpu: float | None = Field(None, gt=0, le=10_000)
+    network_gbps: float | None = Field(None, gt=0, le=100_000)
+    pcie_lanes_per_gpu: int | None = Field(None, ge=1, le=16)   # electrical lanes each card gets (x8/x8 desktops)
+    build: Literal["desktop", "tower", "open-frame", "server", "baseboard"] | None = None  # what people call it
     price: float = Field(ge=0)
     currency: str = "USD"
     as_of: str = ""

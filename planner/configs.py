@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 from dataclasses import dataclass, field, replace
 
@@ -21,12 +22,14 @@ from planner.architecture import Architecture
 from planner.catalog import GB, GPU, Catalog, Platform
 from planner.errors import InputError
 from planner.estimator import CHECKPOINT_SHARD_BYTES, VLLM_GPU_MEMORY_UTILIZATION, Estimate, estimate
-from planner.software import evidence, stack_for
+from planner.job import JobSize, job_size
+from planner.owned import Owned
+from planner.savers import variants as saver_variants
+from planner.software import FRAMEWORK_NAMES, evidence, family_of, stack_for, stack_note
 from planner.throughput import time_training
 from planner.throughput.comm import DEFAULT_NODE_NETWORK_GBITS, Link, network_link, nvlink_link, pcie_link
 from planner.throughput.hardware import card_of
 from planner.throughput.training import min_gpus_for_deadline
-from planner.timing import DEFAULT_DEADLINE_DAYS, JobSize, job_size
 from planner.workload import Workload
 
 STRATEGIES = [(0, "none"), (1, "none"), (2, "none"), (3, "none"), (2, "optimizer"), (3, "optimizer"),
@@ -55,21 +58,28 @@ class Constraints:
     tokens: int | None = None            # training tokens (None: the default job)
     examples: int | None = None          # fine-tuning examples (default job: 10,000)
     epochs: float | None = None          # fine-tuning epochs (default job: 3)
-    deadline_s: float | None = None      # None: the default (7 days); inf: no deadline
+    tokens_per_example: int | None = None  # fine-tuning: mean tokens per example (default: planner/job.py)
+    deadline_s: float | None = None      # None or inf: no deadline (the decision rule picks, planner/decision.py)
     requests: int | None = None          # inference: sequences to serve (default job: 10,000)
-    objective: str = "cost"              # cost: cheapest meeting the deadline; time: fastest within the budget
+    # auto: the stated decision rule (planner/decision.py), or the cheapest meeting a deadline when one is given;
+    # cost: the cheapest (meeting the deadline); time: the fastest within the budget
+    objective: str = "auto"
+    min_headroom: float = 0.05           # never recommend a plan leaving less of a card's usable memory free
     mode: str = "sequential"             # several workloads: one after another, or concurrent (own cards each)
     stack_explicit: bool = False         # the user named --framework / --engine: no per-family default
+    savers: bool = True                  # try memory savers before more cards (planner/savers.py); --no-savers
+    owned: Owned = field(default_factory=Owned)   # --have: cards, hosts and machines the user has (cost 0)
+    max_machines: int | None = None      # --max-machines: at most this many machines (1 = "a box")
     gpus: int | None = None              # plan for exactly this many GPUs (a recipe's count); None: any
     serving: object | None = None        # planner.serving.ServingSpec: load and latency targets (--rate/--users)
     tco: object | None = None            # planner.tco.TcoAssumptions: ownership costs (--years, --pue, ...)
 
     @property
     def deadline(self) -> float | None:
-        """Seconds the job may take: the user's, the stated default, or None (no deadline)."""
-        if self.deadline_s is None:
-            return DEFAULT_DEADLINE_DAYS * 86400
-        return None if math.isinf(self.deadline_s) else self.deadline_s
+        """Seconds the job may take: the user's, or None (no deadline: there is no hidden default)."""
+        if self.deadline_s is None or math.isinf(self.deadline_s):
+            return None
+        return self.deadline_s
 
     def validate(self, catalog: Catalog) -> None:
         for flag, v in (("--budget", self.budget), ("--ram-ratio", self.ram_ratio), ("--margin", self.margin)):
@@ -89,6 +99,12 @@ class Constraints:
             raise InputError(f"--tokens must be positive, got {self.tokens}")
         if self.epochs is not None and not (0 < self.epochs <= 1000):
             raise InputError(f"--epochs must be in (0, 1000], got {self.epochs:g}")
+        if self.max_machines is not None and not 1 <= self.max_machines <= 4096:
+            raise InputError(f"--max-machines must be between 1 and 4096, got {self.max_machines}")
+        if not 0 <= self.min_headroom < 0.9:
+            raise InputError(f"--min-headroom must be a fraction in [0, 0.9), got {self.min_headroom:g}")
+        if self.tokens_per_example is not None and self.tokens_per_example <= 0:
+            raise InputError(f"--tokens-per-example must be positive, got {self.tokens_per_example}")
         if not 0 <= self.margin < 0.9:
             raise InputError(f"--margin must be a fraction in [0, 0.9), got {self.margin:g}")
         catalog.rate(self.currency)
@@ -123,6 +139,8 @@ class Machine:
     network_usd: float = 0.0            # added when the purchase has more than one machine
     ram_usd: float = 0.0                # the machine's RAM (part of cost_usd)
     bridge_usd: float = 0.0             # one NVLink bridge
+    owned: bool = False                 # the user's own host (--have): host and RAM cost nothing
+    owned_usd: float = 0.0              # what the owned host and RAM would cost new (for comparisons)
 
     @property
     def name(self) -> str:
@@ -136,7 +154,15 @@ class Machine:
 @dataclass
 class Hosting:
     machines: list[tuple[Machine, int]]     # (machine, how many of it)
-    cost_usd: float
+    cost_usd: float                         # what the user pays: owned cards and hosts cost nothing
+    discount_usd: float = 0.0               # owned cards of the configuration (constant per configuration)
+    owned_usd: float = 0.0                  # what the owned cards and hosts used would cost new
+    network: bool = True                    # several machines pay a cluster network (not independent replicas)
+
+    @property
+    def value_usd(self) -> float:
+        """The hardware's worth, owned parts included: what speed-for-price comparisons weigh."""
+        return self.cost_usd + self.owned_usd
 
     @property
     def count(self) -> int:
@@ -161,6 +187,7 @@ class Config:
     tensor_parallel: bool = False
     stack: str = ""
     evidence: str = ""
+    savers: tuple = ()                  # memory savers applied over the user's workload (planner/savers.py)
     workload: Workload | None = None
     parts: list[Job] = field(default_factory=list)          # several workloads on one purchase
     part_configs: list["Config"] = field(default_factory=list)
@@ -197,17 +224,42 @@ class Config:
         return s + offload
 
     @property
+    def needs_network(self) -> bool:
+        """Several machines need a cluster network for training and for a replica split across hosts;
+        independent replicas (each inside one machine) share nothing and need none."""
+        wls = [j.workload for j in self.parts] if self.parts else [self.workload]
+        return any(w is None or w.training for w in wls) or (self.span_hosts and self.replica_gpus > 1) \
+            or (self.span_hosts and self.replicas == 1)
+
+    @property
     def key(self) -> tuple:
-        return (self.gpu.name, self.count, self.zero, self.offload, self.replicas)
+        return (self.gpu.name, self.count, self.zero, self.offload, self.replicas, self.savers)
 
 
 def usable_bytes(g: GPU, margin: float, engine: str = "transformers", utilization: float | None = None) -> int:
-    """Memory a job may use on one card: after the safety margin, a unified machine's GPU working-set limit,
-    and for vLLM its gpu_memory_utilization (vLLM refuses to start beyond that share of the card)."""
+    """Memory a job may use on one card: after the safety margin and a unified machine's GPU working-set limit.
+    vLLM's gpu_memory_utilization is not taken off here: the vLLM estimate already counts the share it leaves
+    free (`utilization_headroom`, estimator/engines.py), and taking it twice bought a second card."""
     fraction = g.usable_fraction if g.is_machine else 1.0
-    if engine == "vllm":
-        fraction *= utilization if utilization is not None else VLLM_GPU_MEMORY_UTILIZATION
     return int(g.memory_bytes * fraction * (1 - margin))
+
+
+def vllm_share(engine: str, utilization: float | None) -> float:
+    """The share of a card vLLM may fill (gpu_memory_utilization), 1 for other engines."""
+    if engine != "vllm":
+        return 1.0
+    return utilization if utilization is not None else VLLM_GPU_MEMORY_UTILIZATION
+
+
+def platform_notes(est: Estimate, g: GPU) -> Estimate:
+    """The estimator writes one note for every card without a CUDA context ("Apple unified memory ... MPS");
+    say what the machine really is: Apple Metal, or AMD ROCm on a unified-memory APU."""
+    if g.vendor == "apple" or g.context_bytes:
+        return est
+    fixed = [("unified memory (AMD ROCm on an APU): the GPU's share of the pool is set by the driver "
+              f"({g.usable_fraction:.0%} here); HIP context not counted (not measured)")
+             if a.startswith("Apple unified memory") else a for a in est.assumptions]
+    return replace(est, assumptions=fixed)
 
 
 def cards_per_host(g: GPU, p: Platform) -> int:
@@ -258,7 +310,7 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
         if key in exclude:
             rejected[g.name] = "excluded"
             continue
-        if g.market == "used" and not c.allow_used and key not in include:
+        if g.market == "used" and not c.allow_used and key not in include and key not in c.owned.gpus:
             rejected[g.name] = "used market (add --allow-used)"
             continue
         if ("full" if wl.full else wl.method) not in g.supports:
@@ -269,13 +321,14 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
             continue
         # a non-default stack in the workload is the user's choice too (the API's callers pass no flag)
         explicit = c.stack_explicit or wl.framework != "hf" or wl.engine != "transformers"
-        stack = stack_for(g.vendor, wl.method, wl.framework, wl.engine, explicit)
+        stack = stack_for(g.vendor, wl.method, wl.framework, wl.engine, explicit, g.generation)
         if isinstance(stack, str):
             rejected[g.name] = stack
             continue
         choice, name = stack
         update = {"engine": choice} if wl.method == "inference" else {"framework": choice}
         wg = wl.model_copy(update=update)
+        fam = family_of(g.vendor).name
         if g.vendor == "apple" and wl.training and (wl.optimizer.startswith("paged") or wl.optimizer == "adamw8bit"):
             rejected[g.name] = "bitsandbytes 8-bit/paged optimizers do not run on Apple silicon"
             continue
@@ -285,7 +338,19 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
         if not any(platform_takes(p, g) for p in catalog.platforms.values()) and not g.is_machine:
             rejected[g.name] = "no catalogued platform can house it (form factor or cooling)"
             continue
-        out.append((g, wg, name, evidence(choice, g.vendor)))
+        for wv, savers in saver_variants(wg, fam, explicit, c.savers, fp8=bool(getattr(g, "fp8", False))):
+            if wv.framework != wg.framework:          # a saver that is a stack of its own (Unsloth)
+                if isinstance(stack_for(g.vendor, wl.method, wv.framework, None, True), str):
+                    continue
+                out.append((g, wv, f"{FRAMEWORK_NAMES[wv.framework]} ({family_of(g.vendor).label})",
+                            evidence(wv.framework, g.vendor), savers))
+            else:
+                note = stack_note(choice, g.generation)
+                if note and (wl.method in ("lora", "qlora") or choice != "mlx-lm"):
+                    name_here = f"{name}; {note}"
+                else:
+                    name_here = name
+                out.append((g, wv, name_here, evidence(choice, g.vendor), savers))
     return out, rejected
 
 
@@ -339,14 +404,14 @@ def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, 
     strategies = [s for s in STRATEGIES if (c.zero is None or s[0] == c.zero) and s[1] in offloads]
     deadline_tokens = job_for(arch, wl, c).tokens if c.deadline is not None else None
     configs = []
-    for g, wg, stack, ev in cards:
+    for g, wg, stack, ev, savers in cards:
         usable = usable_bytes(g, c.margin)
         ctx = g.context_bytes
         step = 1 if g.is_machine else purchase_step(g, catalog, nvlink_pairs(g, c))
         max_n = 1 if g.is_machine else c.max_gpus
         lo = max(1, c.min_gpus.get(g.name, 1))
         best_gap, found = None, []
-        for zero, offload in strategies:
+        for zero, offload in allowed_strategies(wg, strategies):
             if g.is_machine and (zero, offload) != (0, "none"):
                 continue            # one machine; offloading to unified memory gains nothing
             fits = lambda n: need(wg, n, zero, offload, ctx).total_bytes <= usable  # noqa: E731
@@ -378,9 +443,15 @@ def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, 
             # the smallest count that meets the deadline at compute speed (communication is timed in settle)
             counts.add(_round_up(max(base, min_gpus_for_deadline(arch, wg, card_of(g), deadline_tokens,
                                                                  c.deadline)), step))
+        mine = c.owned.gpus.get(g.name.lower(), 0)
+        if mine and not g.is_machine and mine >= base:
+            counts.add(_round_up(mine, step))    # exactly the cards the user has
+        alone = base == 1 and lo <= 1 and step == 2 and nvlink_pairs(g, c) and purchase_step(g, catalog, False) == 1
+        if alone:
+            counts.add(1)                         # a card that holds the job alone needs no NVLink partner
         counts = sorted(counts)
         if c.gpus is not None:
-            counts = [c.gpus] if c.gpus % step == 0 or g.is_machine else []
+            counts = [c.gpus] if c.gpus % step == 0 or g.is_machine or (alone and c.gpus == 1) else []
         for n in counts:
             if n > max_n:
                 break
@@ -391,9 +462,17 @@ def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, 
                         continue
                     per_card, fixed = _host_ram(est, n)
                     configs.append(Config(g, n, zero, offload, est, est.total_bytes, usable, per_card, fixed,
-                                          stack=stack, evidence=ev, workload=wg))
+                                          stack=stack, evidence=ev, workload=wg, savers=savers))
                     break
     return configs
+
+
+def allowed_strategies(wg: Workload, strategies: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """What the stack can run: Unsloth documents one GPU or DDP (accelerate/torchrun data parallel), not
+    DeepSpeed ZeRO or FSDP sharding (docs.unsloth.ai 'Multi-GPU Training with Unsloth'), so only ZeRO-0."""
+    if wg.framework == "unsloth":
+        return [s for s in strategies if s == (0, "none")]
+    return strategies
 
 
 def _round_up(n: int, step: int) -> int:
@@ -412,8 +491,9 @@ def layer_split_need(est: Estimate) -> tuple[int, int]:
 
 
 def layer_split_room(g: GPU, margin: float, engine: str, overhead: int, utilization: float | None = None) -> int:
-    """Bytes of a card left for its share of a layer split (vLLM's headroom comes off usable memory)."""
-    return usable_bytes(g, margin, engine, utilization) - overhead - g.context_bytes
+    """Bytes of a card left for its share of a layer split (the split's parts exclude vLLM's headroom, so it
+    comes off the card here)."""
+    return int(usable_bytes(g, margin) * vllm_share(engine, utilization)) - overhead - g.context_bytes
 
 
 def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: _NeedCache,
@@ -435,7 +515,7 @@ def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: 
         if wg.parallel == "tensor" or wg.engine not in ("vllm", "sglang"):
             return None
         # vLLM beyond one host: pipeline stages of 8-way tensor parallel (modelled as a layer split of TP=8)
-    est = need(wg, 1, 0, "none", 0 if g.is_machine else g.context_bytes, parallel="pipeline")
+    est = need(wg, 1, 0, "none", g.context_bytes, parallel="pipeline")
     shared, overhead = layer_split_need(est)
     room = layer_split_room(g, c.margin, wg.engine, overhead, wg.gpu_memory_utilization)
     if room <= 0:
@@ -445,7 +525,7 @@ def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: 
         n = _round_up(n, step)                    # baseboards and NVLink pairs come whole
     if n > (1 if g.is_machine else c.max_gpus):
         return None
-    need_bytes = int(shared / n + overhead + g.context_bytes)
+    need_bytes = int((shared / n + overhead + g.context_bytes) / vllm_share(wg.engine, wg.gpu_memory_utilization))
     per_card = est.cpu_ram_bytes / n / GB
     return Config(g, n, 0, "none", est, need_bytes, usable, per_card, 0.0, replica_gpus=n,
                   span_hosts=wg.engine == "vllm")
@@ -460,7 +540,7 @@ def inference_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog,
         from planner.serving import serving_configs
         return serving_configs(arch, wl, cards, catalog, c, rejected, need)
     configs = []
-    for g, wg, stack, ev in cards:
+    for g, wg, stack, ev, savers in cards:
         step = 1 if g.is_machine else purchase_step(g, catalog, nvlink_pairs(g, c))
         per_machine = 1 if g.is_machine else max(
             (getattr(p, "fixed_gpus", None) or cards_per_host(g, p) for p in catalog.platforms.values()
@@ -472,7 +552,11 @@ def inference_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog,
             continue
         if one.replica_gpus == 1 and nvlink_pairs(g, c):
             step = 1                                # one card that holds the model needs no partner
-        for r in REPLICA_COUNTS:
+        mine = c.owned.gpus.get(g.name.lower(), 0) // one.replica_gpus
+        wanted = {mine} if mine > 0 else set()
+        if c.gpus is not None and c.gpus % one.replica_gpus == 0:
+            wanted.add(c.gpus // one.replica_gpus)     # --gpus 3: three replicas, not only powers of two
+        for r in sorted(set(REPLICA_COUNTS) | wanted):
             n = _round_up(one.replica_gpus * r, step) if not g.is_machine else 1
             if n > (1 if g.is_machine else c.max_gpus) or (g.is_machine and r > 1):
                 break
@@ -480,7 +564,7 @@ def inference_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog,
             if c.gpus is not None and n != c.gpus:
                 continue
             configs.append(replace(one, count=n, replicas=r_eff, host_ram_per_gpu_gb=one.host_ram_per_gpu_gb,
-                                   stack=stack, evidence=ev, workload=wg))
+                                   stack=stack, evidence=ev, workload=wg, savers=savers))
     return configs
 
 
@@ -493,6 +577,7 @@ def machine_options(cf: Config, catalog: Catalog, c: Constraints) -> list[Machin
     if g.is_machine:
         return [Machine(None, g, 1, int(g.memory_gb), catalog.gpu_price_usd(g), g.tdp_w)]
     pairs = nvlink_pairs(g, c) and cf.count > 1
+    owned_hosts = c.owned.platforms if c.owned else {}
     out = []
     for p in catalog.platforms.values():
         if not platform_takes(p, g):
@@ -501,7 +586,7 @@ def machine_options(cf: Config, catalog: Catalog, c: Constraints) -> list[Machin
         fixed = getattr(p, "fixed_gpus", None)
         ks = [fixed] if fixed else range(1, min(cap, cf.count) + 1)
         for k in ks:
-            if k > cap or k > cf.count:
+            if k > cap or k > cf.count or k < getattr(p, "min_gpus", 1):
                 continue
             if pairs and k % 2:
                 continue                          # a bridge joins two cards in the same machine
@@ -519,34 +604,132 @@ def machine_options(cf: Config, catalog: Catalog, c: Constraints) -> list[Machin
             cost = catalog.to_usd(p.price, p.currency) + k * catalog.gpu_price_usd(g) + ram_usd + bridges * bridge_usd
             out.append(Machine(p, g, k, ram, cost, p.base_w + k * g.tdp_w, bridges,
                                catalog.to_usd(p.network_per_node, p.currency), ram_usd, bridge_usd))
+            if owned_hosts.get(p.name.lower()):
+                host_usd = catalog.to_usd(p.price, p.currency) + ram_usd
+                out.append(replace(out[-1], cost_usd=cost - host_usd, owned=True, owned_usd=host_usd))
     return out
 
 
-def cheapest_hosting(count: int, options: list[Machine]) -> Hosting | None:
-    """Exactly `count` cards in the cheapest set of machines: one machine, or several (each paying its network
-    port) on platforms that may be clustered. Exact: an unbounded knapsack over the machine options."""
-    best: Hosting | None = None
-    for o in options:
-        if o.k == count and (best is None or o.cost_usd < best.cost_usd):
-            best = Hosting([(o, 1)], o.cost_usd)
-    multi = [o for o in options if o.multi_node and o.k < count]
-    if multi:
-        inf = float("inf")
-        cost = [0.0] + [inf] * count
-        pick: list[Machine | None] = [None] * (count + 1)
+def cheapest_hosting(count: int, options: list[Machine], network: bool = True, max_machines: int | None = None,
+                     owned_hosts: dict[str, int] | None = None) -> Hosting | None:
+    """Exactly `count` cards in the cheapest set of machines. Exact, by exhaustion of the owned hosts used
+    (at most as many of each platform as the user has) and an unbounded knapsack over the machines bought.
+
+    One machine pays no network. Several: with `network` (training, a replica across hosts) every machine must
+    be clusterable and pays its port; without (independent replicas) any machines, no network.
+    `max_machines` bounds the machines (1: "a box")."""
+    owned_hosts = owned_hosts or {}
+    cap = min(max_machines or count, count)
+    bought = [o for o in options if not o.owned]
+    owned = [o for o in options if o.owned and owned_hosts.get(o.platform.name.lower(), 0) > 0]
+    inf = float("inf")
+
+    def extra(o: Machine) -> float:
+        return o.network_usd if network else 0.0
+
+    multi = [o for o in bought if o.multi_node or not network]
+    # cost[m][n]: n cards in exactly m bought machines of the multi-machine kind, each paying its port
+    rows = cap if max_machines is not None else 1
+    cost = [[inf] * (count + 1) for _ in range(rows + 1)]
+    pick: list[list[Machine | None]] = [[None] * (count + 1) for _ in range(rows + 1)]
+    if max_machines is not None:
+        cost[0][0] = 0.0
+        for m in range(1, rows + 1):
+            for n in range(1, count + 1):
+                for o in multi:
+                    if o.k <= n and cost[m - 1][n - o.k] + o.cost_usd + extra(o) < cost[m][n]:
+                        cost[m][n], pick[m][n] = cost[m - 1][n - o.k] + o.cost_usd + extra(o), o
+    else:
+        cost[0][0] = 0.0                          # row 0: any number of machines
         for n in range(1, count + 1):
             for o in multi:
-                if o.k <= n and cost[n - o.k] + o.cost_usd + o.network_usd < cost[n]:
-                    cost[n], pick[n] = cost[n - o.k] + o.cost_usd + o.network_usd, o
-        if cost[count] < inf and (best is None or cost[count] < best.cost_usd - 1e-9):
-            counts: dict[Machine, int] = {}
-            n = count
+                if o.k <= n and cost[0][n - o.k] + o.cost_usd + extra(o) < cost[0][n]:
+                    cost[0][n], pick[0][n] = cost[0][n - o.k] + o.cost_usd + extra(o), o
+
+    def bought_best(n: int, most: int) -> tuple[float, list[Machine]]:
+        """The cheapest n cards in 1..most bought machines (the multi-machine kind), and those machines."""
+        if n == 0:
+            return 0.0, []
+        if max_machines is None:
+            if cost[0][n] == inf:
+                return inf, []
+            out = []
             while n:
-                counts[pick[n]] = counts.get(pick[n], 0) + 1
-                n -= pick[n].k
-            if sum(counts.values()) > 1:
-                best = Hosting(list(counts.items()), cost[count])
-    return best
+                out.append(pick[0][n])
+                n -= pick[0][n].k
+            return sum(o.cost_usd + extra(o) for o in out), out
+        best_m = min(range(1, min(most, rows) + 1), key=lambda m: cost[m][n], default=None)
+        if best_m is None or cost[best_m][n] == inf:
+            return inf, []
+        out, m = [], best_m
+        while n:
+            o = pick[m][n]
+            out.append(o)
+            n, m = n - o.k, m - 1
+        return sum(o.cost_usd + extra(o) for o in out), out
+
+    def owned_sets():
+        """Every multiset of owned machines within what the user has, as (machines, cards)."""
+        by_platform: dict[str, list[Machine]] = {}
+        for o in owned:
+            by_platform.setdefault(o.platform.name.lower(), []).append(o)
+        sets = [([], 0)]
+        for name, opts in by_platform.items():
+            limit = min(owned_hosts[name], cap, count)
+            grown = []
+            for ms, cards in sets:
+                for t in range(0, limit + 1):
+                    for combo in itertools.combinations_with_replacement(opts, t):
+                        total = cards + sum(o.k for o in combo)
+                        if total <= count and len(ms) + t <= cap:
+                            grown.append((ms + list(combo), total))
+            sets = grown
+        return sets
+
+    best: tuple[float, list[Machine]] | None = None
+    for o in bought:                              # one bought machine: no network
+        if o.k == count and (best is None or o.cost_usd < best[0] - 1e-9):
+            best = (o.cost_usd, [o])
+    for ms, cards in owned_sets():
+        rest = count - cards
+        if not ms:
+            if rest:
+                c_b, picked = bought_best(rest, cap)
+                if len(picked) > 1 and c_b < inf and (best is None or c_b < best[0] - 1e-9):
+                    best = (c_b, picked)
+            continue
+        if rest == 0 and len(ms) == 1:
+            c_o = ms[0].cost_usd
+            if best is None or c_o < best[0] - 1e-9:
+                best = (c_o, list(ms))
+            continue
+        if network and not all(o.multi_node for o in ms):
+            continue                              # several machines, one of them not clusterable
+        c_o = sum(o.cost_usd + extra(o) for o in ms)
+        c_b, picked = bought_best(rest, cap - len(ms)) if rest else (0.0, [])
+        if c_b < inf and (best is None or c_o + c_b < best[0] - 1e-9):
+            best = (c_o + c_b, list(ms) + picked)
+    if best is None:
+        return None
+    counts: dict[Machine, int] = {}
+    for o in best[1]:
+        counts[o] = counts.get(o, 0) + 1
+    owned_usd = sum(o.owned_usd * n for o, n in counts.items())
+    return Hosting(list(counts.items()), best[0], owned_usd=owned_usd, network=network and len(best[1]) > 1)
+
+
+def house(cf: Config, catalog: Catalog, c: Constraints) -> Hosting | None:
+    """The cheapest housing of the configuration's cards, less the cards the user owns."""
+    owned = c.owned or Owned()
+    h = cheapest_hosting(cf.count, cf.options, cf.needs_network, c.max_machines, owned.platforms)
+    if h is None:
+        return None
+    mine = min(cf.count, owned.gpus.get(cf.gpu.name.lower(), 0))
+    if mine:
+        h.discount_usd = mine * catalog.gpu_price_usd(cf.gpu)
+        h.cost_usd -= h.discount_usd
+        h.owned_usd += h.discount_usd
+    return h
 
 
 def link_of(cf: Config, hosting: Hosting) -> Link:
@@ -585,7 +768,7 @@ def _node_network_gbits(m: Machine) -> float:
 def settle(arch: Architecture, job: JobSize, cf: Config, catalog: Catalog, c: Constraints) -> Config | None:
     """House the configuration and time the job on that housing; None when no machine can house it."""
     cf.options = machine_options(cf, catalog, c)
-    cf.hosting = cheapest_hosting(cf.count, cf.options)
+    cf.hosting = house(cf, catalog, c)
     if cf.hosting is None:
         return None
     wl = cf.workload
@@ -617,18 +800,23 @@ def replica_throughput(arch: Architecture, wl: Workload, cf: Config, requests: i
 def prune(configs: list[Config]) -> list[Config]:
     """Drop configurations another of the same card type beats on both cost and time: they can never be the
     cheapest plan within a deadline, the fastest within a budget, or a card type's best alternative."""
+    from planner.decision import HEADROOM_PREFERRED, headroom
+    room = {id(cf): headroom(cf) for cf in configs}
     keep = []
     for cf in configs:
         t = cf.time_s if cf.time_s is not None else math.inf
+        # dominated: another of the same card no dearer, no slower, and at least as safe (headroom up to the
+        # 10% the decision rule prefers)
         dominated = any(o is not cf and o.gpu.name == cf.gpu.name and o.hosting.cost_usd <= cf.hosting.cost_usd
                         and (o.time_s if o.time_s is not None else math.inf) <= t
+                        and room[id(o)] >= min(room[id(cf)], HEADROOM_PREFERRED) - 1e-12
                         and (o.hosting.cost_usd, o.time_s or 0) != (cf.hosting.cost_usd, cf.time_s or 0)
                         for o in configs)
         if not dominated:
             keep.append(cf)
     # identical (cost, time) duplicates: keep the simplest strategy
     seen, out = set(), []
-    for cf in sorted(keep, key=lambda x: (x.zero, x.offload != "none")):
+    for cf in sorted(keep, key=lambda x: (len(x.savers), x.zero, x.offload != "none")):
         key = (cf.gpu.name, round(cf.hosting.cost_usd, 2), cf.time_s)
         if key not in seen:
             seen.add(key)
@@ -637,4 +825,4 @@ def prune(configs: list[Config]) -> list[Config]:
 
 
 def job_for(arch: Architecture, wl: Workload, c: Constraints) -> JobSize:
-    return job_size(arch, wl, c.tokens, c.examples, c.epochs, c.requests)
+    return job_size(arch, wl, c.tokens, c.examples, c.epochs, c.requests, c.tokens_per_example)

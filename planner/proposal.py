@@ -99,6 +99,8 @@ def _sections(arch: Architecture, wl: Workload, c: Constraints, catalog: Catalog
                       f"{p.energy_cost:,.0f} {cur}")
     if p.rent:
         timing.append(rent_line(p))
+    if res.decision:                     # why this plan: the rule and what it picked, as the terminal says it
+        timing.insert(0, f"decision: {res.decision['text']} Rule: {res.decision['rule']}")
     if p.serving:
         from planner.serving import describe
         timing.append(describe(p.serving) + " (mean targets: " + ", ".join(

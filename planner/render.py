@@ -78,7 +78,8 @@ def _plan_table(p: "Plan", title: str) -> "Table":
     t.add_column(f"unit price\n({p.currency})", justify="right", no_wrap=True)
     t.add_column(f"subtotal\n({p.currency})", justify="right", no_wrap=True)
     for i in p.items:
-        t.add_row(i.kind, i.name, str(i.count), f"{i.unit_price:,.0f}", f"{i.subtotal:,.0f}")
+        t.add_row(i.kind, i.name + (" [owned]" if i.owned else ""), str(i.count),
+                  "owned" if i.owned else f"{i.unit_price:,.0f}", f"{i.subtotal:,.0f}")
     t.add_section()
     t.add_row("", "[bold]total[/bold]", "", "", f"[bold]{p.total_cost:,.0f}[/bold]")
     return t
@@ -125,9 +126,21 @@ def render_plan(console: "Console", res: "Result", notes: list[str], catalog, bu
             console.print(f"  - {n}", highlight=False)
         return
     p = res.plan
-    goal = "Fastest within the budget" if res.objective == "time" else "Cheapest hardware"
+    # the first lines: the job, what was picked and why (the rule), the cheaper and faster options
+    console.print(f"[bold]{job[:1].upper() + job[1:]}[/bold]" + (f", {deadline}" if res.deadline_s else ""),
+                  highlight=False)
+    if res.decision:
+        console.print(res.decision["text"], highlight=False)
+        console.print(f"rule: {res.decision['rule']}", highlight=False)
+    for w in res.warnings:
+        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    goal = "Fastest within the budget" if res.objective == "time" else "Recommended"
     console.print(_plan_table(p, f"{goal}: {describe_plan(p)}  {budget_text}"))
     console.print(f"stack: {p.stack} - {p.evidence}", highlight=False)
+    if p.config is not None and p.config.savers:
+        from planner.savers import describe
+        console.print("memory savers applied (to turn one off: its flag): " + "; ".join(
+            f"{d['name']} ({d['off']})" for d in describe(p.config.savers)), highlight=False)
     m = Table(title="Memory per GPU (GiB, modelled by the estimator)", title_justify="left")
     for col in ("GPU", "count", "need at peak", "usable", "headroom"):
         m.add_column(col, justify="right" if col != "GPU" else "left", no_wrap=col == "GPU")
@@ -180,12 +193,21 @@ def machine_line(mc: dict) -> str:
 
 def rent_line(p: "Plan") -> str:
     r = p.rent
-    s = (f"rent instead: {r['hourly_cost']:,.2f} {r['currency']}/h for the same cards ({r['provider']}, "
-         f"{r['usd_per_gpu_hour']:g} USD per GPU-hour, as of {r['as_of']})")
+    if r.get("same_cards", True):
+        s = (f"rent instead: {r['hourly_cost']:,.2f} {r['currency']}/h for the same cards ({r['provider']}, "
+             f"{r['usd_per_gpu_hour']:g} USD per GPU-hour, as of {r['as_of']})")
+    else:
+        s = (f"rent instead (no rental offer for {next(iter(p.gpus))}): {r['count']} x {r['gpu']} at "
+             f"{r['hourly_cost']:,.2f} {r['currency']}/h ({r['provider']}, {r['usd_per_gpu_hour']:g} USD per "
+             f"GPU-hour, as of {r['as_of']}), the cheapest rental that runs the job")
     if r["job_cost"] is not None:
         s += f"; the job would cost {r['job_cost']:,.0f} {r['currency']} rented"
     if r["breakeven_hours"] is not None:
         s += f"; buying pays off after {r['breakeven_hours']:,.0f} hours of use (~{r['breakeven_hours'] / 24 / 30:.1f} months at 24/7)"
+    ch = r.get("cheapest")
+    if ch:
+        s += (f"; cheapest rental that runs the job: {ch['count']} x {ch['gpu']} ({ch['provider']}), "
+              f"{ch['job_cost']:,.0f} {ch['currency']} for the job")
     return s
 
 
@@ -235,6 +257,7 @@ def plan_json(res: "Result", notes: list[str], catalog) -> dict:
     return {"feasible": res.feasible, "binding": res.binding or None, "reason": res.reason or None,
             "min_budget": round(res.min_budget, 2) if res.min_budget is not None else None,
             "objective": res.objective, "deadline_s": res.deadline_s,
+            "decision": res.decision or None, "warnings": res.warnings,
             "job": res.job.to_dict() if res.job else None,
             "plan": res.plan.to_dict() if res.plan else None,
             "estimate": res.plan.estimate.to_dict() if res.plan else None,

@@ -104,7 +104,7 @@ class ConstraintSpec(BaseModel):
     ram_ratio: float = Field(1.0, ge=0, le=64)
     margin: float = Field(0.05, ge=0, lt=0.9)
     require_nvlink: bool = False
-    deadline_days: float | Literal["none"] | None = None     # None: the default week; "none": no deadline
+    deadline_days: float | Literal["none"] | None = None     # None or "none": no deadline (the decision rule)
 
     @field_validator("deadline_days")
     @classmethod
@@ -112,7 +112,12 @@ class ConstraintSpec(BaseModel):
         if isinstance(v, (int, float)) and not (v >= 1 / 86400 and math.isfinite(v)):   # at least a second
             raise ValueError("must be a number of days of at least one second (1.2e-5) or 'none'")
         return v
-    objective: Literal["cost", "time"] = "cost"
+    objective: Literal["auto", "cost", "time"] = "auto"
+    min_headroom: float = Field(0.05, ge=0, lt=0.9)
+    have: list[str] = []                  # hardware the user has: [COUNTx]NAME (planner/owned.py)
+    max_machines: int | None = Field(None, ge=1, le=4096)
+    savers: bool = True
+    tokens_per_example: int | None = Field(None, gt=0, le=10_000_000)
     force_offload: Literal["optimizer", "optimizer+params"] | None = None
     examples: int | None = Field(None, gt=0, le=MAX_EXAMPLES)
     epochs: float | None = Field(None, gt=0)
@@ -298,6 +303,8 @@ def _jobs(sc: Scenario, path: Path) -> list[Job]:
             _fail(path, ("workloads", i, "model"), str(e).removeprefix("--model: "))
         kw = w.model_dump(exclude={"name", "model", "concurrency", "tokens", "requests", "lengths"})
         kw = {WORKLOAD_RENAMED.get(k, k): v for k, v in kw.items()}
+        if kw.get("gradient_checkpointing") is None:
+            kw.pop("gradient_checkpointing", None)     # unset: the planner may add it (planner/savers.py)
         if w.concurrency is not None:
             kw["batch_size"] = w.concurrency
         if w.lengths:
@@ -335,6 +342,8 @@ def _constraints(sc: Scenario) -> Constraints:
                        deadline_s=(math.inf if c.deadline_days == "none" else
                                    c.deadline_days * 86400 if c.deadline_days is not None else None),
                        objective=c.objective, force_offload=c.force_offload, examples=c.examples, epochs=c.epochs,
+                       min_headroom=c.min_headroom, tokens_per_example=c.tokens_per_example,
+                       max_machines=c.max_machines, savers=c.savers,
                        mode=sc.mode)
 
 
@@ -366,7 +375,18 @@ def _variant_inputs(path: Path, base: Catalog, variant: dict):
     except ValidationError as e:
         err = e.errors()[0]
         _fail(path, ("sweep",) + tuple(err["loc"][-1:]), err["msg"])
-    return sc, apply_overrides(base, sc.catalog, path), _constraints(sc)
+    cat = apply_overrides(base, sc.catalog, path)
+    return sc, cat, _owned_in(_constraints(sc), sc, cat, path)
+
+
+def _owned_in(c: Constraints, sc: Scenario, cat: Catalog, path: Path) -> Constraints:
+    """constraints.have, checked against the scenario's own catalogue (a line-numbered error when unknown)."""
+    from planner.owned import parse_have
+    try:
+        c.owned = parse_have(sc.constraints.have, cat)
+    except InputError as e:
+        _fail(path, ("constraints", "have"), str(e).removeprefix("--have: "))
+    return c
 
 
 _SHARED: dict = {}          # the scenario's path and base catalogue: set once per worker process (_init_worker)

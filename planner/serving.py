@@ -284,7 +284,7 @@ def serving_configs(arch: Architecture, wl: Workload, cards, catalog, c, rejecte
     spec: ServingSpec = c.serving
     load, targets = spec.load(wl), spec.targets()
     out = []
-    for g, wg, stack, ev in cards:
+    for g, wg, stack, ev, savers in cards:
         wg1 = wg.model_copy(update={"batch_size": 1})
         bridged = nvlink_pairs(g, c)
         step = 1 if g.is_machine else purchase_step(g, catalog, bridged)
@@ -321,7 +321,7 @@ def serving_configs(arch: Architecture, wl: Workload, cards, catalog, c, rejecte
                 per_rate = load.rate_rps / r if load.rate_rps is not None else None
                 per_users = load.users / r if load.users is not None else None
                 op = at_load(arch, wg, card, tp, pp, load, per_rate, per_users, cap)
-                cf = replace(shape, count=count, replicas=r, stack=stack, evidence=ev, workload=wg)
+                cf = replace(shape, count=count, replicas=r, stack=stack, evidence=ev, workload=wg, savers=savers)
                 cf.serving = serving_dict(cap, op, r, tp, pp, load, spec, card)
                 out.append(cf)
         if not any(cf.gpu.name == g.name for cf in out):

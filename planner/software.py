@@ -65,19 +65,50 @@ FAMILIES = {
 }
 
 
+# Where a stack runs within a family, per card generation (the catalogue's `generation`), as the stacks document:
+# vLLM on ROCm: "GPU: MI200s (gfx90a), MI300 (gfx942), MI350 (gfx950), Radeon RX 7900 series (gfx1100/1101),
+# Radeon RX 9000 series (gfx1200/1201), Ryzen AI MAX / AI 300 Series (gfx1151/1150)" and "Ryzen AI MAX / AI 300
+# Series requires ROCm 7.0.2 or above" (docs.vllm.ai/en/v0.14.0/getting_started/installation/gpu/);
+# vLLM on CUDA: "compute capability 7.5 or higher (e.g., T4, RTX20xx, A100, L4, H100, B200 ...)" (docs.vllm.ai
+# latest, v0.31), so Volta (7.0) is out.
+VLLM_ROCM_GENERATIONS = {"cdna2", "cdna3", "cdna4", "rdna3", "rdna4", "strix-halo"}
+VLLM_CUDA_EXCLUDED = {"volta": "vLLM needs CUDA compute capability 7.5 or higher (docs.vllm.ai, v0.31); Volta is 7.0"}
+STACK_NOTES = {("vllm", "strix-halo"): "vLLM on Ryzen AI Max (gfx1151) needs ROCm 7.0.2 or later (vLLM docs)",
+               ("mlx-lm", ""): "mlx-lm LoRA trains the last 16 blocks by default (--num-layers 16); memory and "
+                               "the job assume that recipe, not full-depth LoRA (--num-layers -1 costs more)"}
+
+
 def family_of(vendor: str) -> Family:
     return FAMILIES[{"apple": "metal", "amd": "rocm", "intel": "xpu"}.get(vendor, "cuda")]
 
 
+def card_refuses(choice: str, vendor: str, generation: str) -> str:
+    """Why a stack that runs on the family does not run on this card generation ('' when it does)."""
+    fam = family_of(vendor).name
+    if choice == "vllm" and fam == "rocm" and generation and generation not in VLLM_ROCM_GENERATIONS:
+        return f"vLLM does not support {generation} GPUs on ROCm (its documented list: gfx90a, gfx942, gfx950, " \
+               "gfx1100/1101, gfx1200/1201, gfx1150/1151)"
+    if choice == "vllm" and fam == "cuda" and generation in VLLM_CUDA_EXCLUDED:
+        return VLLM_CUDA_EXCLUDED[generation]
+    return ""
+
+
+def stack_note(choice: str, generation: str) -> str:
+    return STACK_NOTES.get((choice, generation)) or STACK_NOTES.get((choice, ""), "")
+
+
 def stack_for(vendor: str, method: str, framework: str | None, engine: str | None,
-              explicit: bool) -> tuple[str, str] | str:
+              explicit: bool, generation: str = "") -> tuple[str, str] | str:
     """(framework or engine to use, stack display name), or the reason no stack runs the method there.
-    Not explicit: the family's usual stack; explicit: the user's choice, if it runs there."""
+    Not explicit: the family's usual stack; explicit: the user's choice, if it runs there (and on this card)."""
     fam = family_of(vendor)
     if method == "inference":
         choice = engine if (explicit and engine) else fam.default_engine
         if choice not in fam.engines:
             return f"{ENGINE_NAMES.get(choice, choice)} does not run on {fam.label}"
+        refused = card_refuses(choice, vendor, generation)
+        if refused:
+            return refused
         return choice, f"{ENGINE_NAMES[choice]} ({fam.label})"
     choice = framework if (explicit and framework) else fam.default_framework
     methods = fam.frameworks.get(choice)

@@ -18,11 +18,15 @@ import pulp
 from planner.architecture import Architecture
 from planner.catalog import Catalog
 from planner.configs import (Config, Constraints, Job, Machine, _NeedCache, candidate_gpus, cards_per_host,
+                             platform_notes,
                              inference_configs, job_for, one_replica, prune, settle, training_configs, usable_bytes)
 from planner.errors import InputError
 from planner.estimator import Estimate
 from planner.files import native_stdout_silenced
-from planner.timing import JobSize, energy_kwh
+from planner import decision as rule
+from planner.job import JobSize
+from planner.savers import describe as describe_savers
+from planner.timing import energy_kwh
 from planner.workload import Workload
 
 __all__ = ["Constraints", "Job", "Config", "Item", "Plan", "Result", "plan", "plan_jobs", "usable_bytes",
@@ -40,6 +44,7 @@ class Item:
     name: str
     count: int
     unit_price: float  # in the plan's currency
+    owned: bool = False  # the user has it (--have): costs nothing, listed so the bill of materials is whole
 
     @property
     def subtotal(self) -> float:
@@ -87,11 +92,13 @@ class Plan:
             "energy_kwh": None if self.energy_kwh is None else round(self.energy_kwh, 1),
             "energy_cost": None if self.energy_cost is None else round(self.energy_cost, 2),
             "items": [{"kind": i.kind, "name": i.name, "count": i.count, "unit_price": round(i.unit_price, 2),
-                       "subtotal": round(i.subtotal, 2)} for i in self.items],
+                       "subtotal": round(i.subtotal, 2), "owned": i.owned} for i in self.items],
             "total_cost": round(self.total_cost, 2), "currency": self.currency, "strategy": self.strategy,
             "gpus": self.gpus, "hosts": self.hosts, "machines": self.machines, "ram_gb": self.ram_gb,
             "vram_gb": round(self.vram_gb, 1), "power_w": round(self.power_w), "memory": self.per_gpu,
             "rent": self.rent, "optimality": self.optimality,
+            "savers": list(self.config.savers) if self.config else [],
+            "savers_off": {d["name"]: d["off"] for d in describe_savers(self.config.savers)} if self.config else {},
             "serving": self.serving, "cost_per_mtok": self.cost_per_mtok, "tco": self.tco,
         }
 
@@ -111,6 +118,8 @@ class Result:
     job: JobSize | None = None
     deadline_s: float | None = None
     objective: str = "cost"
+    decision: dict = field(default_factory=dict)             # {rule, text}: how the plan was picked, in words
+    warnings: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -166,10 +175,11 @@ def _expr(terms) -> pulp.LpAffineExpression:
 
 def build_model(configs: list[Config], budget_usd: float | None, deadline_s: float | None,
                 banned: frozenset[str] = frozenset(), max_time_s: float | None = None,
-                objective: str = "cost") -> _Model:
+                objective: str = "cost", max_machines: int | None = None) -> _Model:
     """min cost (or time) s.t. one configuration; exactly its cards in whole machines; several machines only
-    on clusterable platforms, each then paying its network port; cost within the budget; time within the
-    deadline (and `max_time_s`, for the frontier)."""
+    on clusterable platforms, each then paying its network port (not for independent replicas); owned hosts
+    at most as many as the user has and owned cards free; at most `max_machines` machines; cost within the
+    budget; time within the deadline (and `max_time_s`, for the frontier)."""
     prob = pulp.LpProblem("hardware_plan", pulp.LpMinimize)
     LE, EQ = pulp.LpConstraintLE, pulp.LpConstraintEQ
     x, m, machines = {}, {}, {}
@@ -180,14 +190,21 @@ def build_model(configs: list[Config], budget_usd: float | None, deadline_s: flo
             and (max_time_s is None or t <= max_time_s)
         x[i] = _var(prob, f"cfg_{i}", 0, 1 if allowed else 0, "Binary")
         opts = machines[i] = _useful_machines(cf)
+        used = dict(cf.hosting.machines)
         for j, o in enumerate(opts):
-            m[i, j] = _var(prob, f"m_{i}_{j}", 0, cf.count // o.k, "Integer")
+            # an owned host: no more of it than the cheapest housing uses, which is within what the user has
+            m[i, j] = _var(prob, f"m_{i}_{j}", 0, used[o] if o.owned else cf.count // o.k, "Integer")
             cost.append((m[i, j], o.cost_usd))
             power.append((m[i, j], o.power_w))
+        if cf.hosting.discount_usd:
+            cost.append((x[i], -cf.hosting.discount_usd))         # the cards the user owns
+        if max_machines is not None:
+            prob.addConstraint(pulp.LpConstraint(_expr([(m[i, j], 1) for j in range(len(opts))]), LE,
+                                                 rhs=max_machines), f"max_machines_{i}")
         # exactly the configuration's cards, housed in whole machines
         prob.addConstraint(pulp.LpConstraint(_expr([(m[i, j], o.k) for j, o in enumerate(opts)] + [(x[i], -cf.count)]),
                                              EQ, rhs=0), f"cards_{i}")
-        if sum(cf.count // o.k for o in opts) > 1:
+        if cf.needs_network and sum(cf.count // o.k for o in opts) > 1:
             # more than one machine: all clusterable, each paying a network port (multi = 1)
             multi = _var(prob, f"multi_{i}", 0, 1, "Binary")
             big = cf.count
@@ -242,36 +259,55 @@ def plan_of(cf: Config, used: list[tuple[Machine, int]], catalog: Catalog, c: Co
     hosts: dict[str, int] = {}
     machines: list[dict] = []
     ram_gb = 0
+    mine = min(cf.count, (c.owned.gpus if c.owned else {}).get(g.name.lower(), 0))
     if g.is_machine:
-        items.append(Item("machine", g.name, 1, catalog.gpu_price_usd(g) * rate))
-        machines.append({"platform": g.name, "gpus": {g.name: 1}, "ram_gb": int(g.memory_gb), "power_w": g.tdp_w})
+        if mine:
+            items.append(Item("machine", g.name, 1, 0.0, owned=True))
+        else:
+            items.append(Item("machine", g.name, 1, catalog.gpu_price_usd(g) * rate))
+        machines.append({"platform": g.name, "gpus": {g.name: 1}, "ram_gb": int(g.memory_gb), "power_w": g.tdp_w,
+                         "owned": bool(mine)})
         ram_gb = int(g.memory_gb)
     else:
-        items.append(Item("gpu", g.name, cf.count, catalog.gpu_price_usd(g) * rate))
+        if mine:
+            items.append(Item("gpu", g.name, mine, 0.0, owned=True))
+        if cf.count > mine:
+            items.append(Item("gpu", g.name, cf.count - mine, catalog.gpu_price_usd(g) * rate))
+        owned_hosts: dict[str, int] = {}
         for o, n in used:
             p = o.platform
             hosts[p.name] = hosts.get(p.name, 0) + n
+            if o.owned:
+                owned_hosts[p.name] = owned_hosts.get(p.name, 0) + n
             ram_gb += o.ram_gb * n
-            machines += [{"platform": p.name, "gpus": {g.name: o.k}, "ram_gb": o.ram_gb, "power_w": o.power_w}] * n
+            machines += [{"platform": p.name, "gpus": {g.name: o.k}, "ram_gb": o.ram_gb, "power_w": o.power_w,
+                          "owned": o.owned}] * n
         for pname, n in hosts.items():
             p = catalog.platforms[pname.lower()]
-            items.append(Item("host", pname, n, catalog.to_usd(p.price, p.currency) * rate))
+            have = owned_hosts.get(pname, 0)
+            if have:
+                items.append(Item("host", pname, have, 0.0, owned=True))
+            if n > have:
+                items.append(Item("host", pname, n - have, catalog.to_usd(p.price, p.currency) * rate))
         for o, n in used:
-            if o.ram_gb:
+            if o.ram_gb and o.owned:
+                items.append(Item("ram", f"ram {o.ram_gb} GB per machine ({o.platform.name}; owned: assumed "
+                                  "present, buy what is missing)", n, 0.0, owned=True))
+            elif o.ram_gb:
                 items.append(Item("ram", f"ram {o.ram_gb} GB per machine ({o.platform.name}, "
                                   f"{o.ram_usd / o.ram_gb * rate:,.2f} {c.currency.upper()}/GB)", n, o.ram_usd * rate))
             if o.bridges:
                 items.append(Item("bridge", f"nvlink-bridge ({g.name})", o.bridges * n, o.bridge_usd * rate))
-        if n_machines > 1:
+        if n_machines > 1 and cf.needs_network:
             for o, n in used:
                 items.append(Item("network", f"network per node ({o.platform.name})", n, o.network_usd * rate))
     merged: dict[tuple, Item] = {}
     for it in items:                 # machines of one platform with different card counts share RAM and ports
-        key = (it.kind, it.name, round(it.unit_price, 6))
+        key = (it.kind, it.name, round(it.unit_price, 6), it.owned)
         if key in merged:
             merged[key].count += it.count
         else:
-            merged[key] = Item(it.kind, it.name, it.count, it.unit_price)
+            merged[key] = Item(it.kind, it.name, it.count, it.unit_price, it.owned)
     items = list(merged.values())
     total = sum(it.subtotal for it in items)
     power = sum(mc["power_w"] for mc in machines)
@@ -284,7 +320,7 @@ def plan_of(cf: Config, used: list[tuple[Machine, int]], catalog: Catalog, c: Co
                    for j, pc in zip(cf.parts, cf.part_configs)]
     vram = g.memory_gb * cf.count
     p = Plan(items, total, c.currency.upper(), cf.strategy, {g.name: cf.count}, hosts, ram_gb, vram, power, per_gpu,
-             cf.estimate, cf, machines, cf.stack, cf.evidence, tokens_per_s=cf.tokens_per_s, time_s=cf.time_s,
+             platform_notes(cf.estimate, g), cf, machines, cf.stack, cf.evidence, tokens_per_s=cf.tokens_per_s, time_s=cf.time_s,
              energy_kwh=kwh, energy_cost=None if kwh is None else kwh * catalog.electricity_usd_per_kwh * rate,
              time_detail=cf.time_detail, optimality=optimality, link=cf.link, time_basis=cf.time_basis,
              time_range_s=cf.time_range_s)
@@ -311,7 +347,7 @@ def rent_comparison(cf: Config, p: Plan, catalog: Catalog, c: Constraints) -> di
             "usd_per_gpu_hour": r.usd_per_gpu_hour, "hourly_cost": round(hourly, 2),
             "job_cost": None if job_h is None else round(hourly * job_h, 2),
             "breakeven_hours": round(p.total_cost / saving, 1) if saving > 0 else None,
-            "currency": c.currency.upper()}
+            "currency": c.currency.upper(), "gpu": cf.gpu.name, "count": cf.count, "same_cards": True}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -327,6 +363,9 @@ def memory_advice(wl: Workload, c: Constraints) -> str:
         tips.append("use --method qlora")
     if wl.training and c.offload is None and not c.force_offload:
         tips.append("allow CPU offload (--offload any)")
+    if wl.method == "qlora" and wl.framework != "fsdp-qlora":
+        tips.append("Answer.AI's recipe for 70B on two 24 GB cards: --framework fsdp-qlora --force-offload "
+                    "optimizer+params (slow)")
     if wl.batch_size > 1:
         tips.append("lower --batch-size")
     if wl.seq_len > 2048:
@@ -363,6 +402,13 @@ def _configs_for(arch: Architecture, wl: Workload, catalog: Catalog, c: Constrai
     for name, why in unhoused.items():
         if not any(cf.gpu.name == name for cf in settled):
             rejected[name] = why
+    # below the headroom floor a plan is never recommended: drop it before it can dominate a safer one
+    low = [cf for cf in settled if rule.headroom(cf) < c.min_headroom - 1e-12]
+    settled = [cf for cf in settled if rule.headroom(cf) >= c.min_headroom - 1e-12]
+    for cf in low:
+        if not any(o.gpu.name == cf.gpu.name for o in settled):
+            rejected[cf.gpu.name] = (f"fits with only {max(rule.headroom(cf), 0):.1%} of its memory free, below "
+                                     f"the {c.min_headroom:.0%} headroom floor (--min-headroom to lower it)")
     return prune(settled)
 
 
@@ -421,11 +467,26 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
 
     memo = {} if memo is None else memo
     currency = c.currency.upper()
+    ilp_objective = "time" if c.objective == "time" else "cost"
+    floor = c.min_headroom
+    # the headroom floor: plans that leave less of a card free are never recommended, listed or compared
+    low = [cf for cf in configs if rule.headroom(cf) < floor - 1e-12]
+    configs = [cf for cf in configs if rule.headroom(cf) >= floor - 1e-12]
+    for cf in low:
+        if not any(o.gpu.name == cf.gpu.name for o in configs):
+            result.rejected[cf.gpu.name] = (f"fits with only {max(rule.headroom(cf), 0):.1%} of its memory free, "
+                                            f"below the {floor:.0%} headroom floor (--min-headroom to lower it)")
+    if not configs:
+        result.binding = "memory"
+        result.reason = (f"every plan that fits leaves less than {floor:.0%} of a card's memory free; "
+                         "lower --min-headroom to accept it (risky: the memory model's error is a few %)")
+        result.solve_seconds = time.perf_counter() - t0
+        return result
 
-    def best(budget=budget_usd, dl=deadline, banned=frozenset(), max_time=None, objective=c.objective):
-        key = (currency, budget, dl, banned, max_time, objective)
+    def best(budget=budget_usd, dl=deadline, banned=frozenset(), max_time=None, objective=ilp_objective):
+        key = (currency, floor, budget, dl, banned, max_time, objective)
         if key not in memo:
-            free = memo.get((currency, None, dl, banned, max_time, objective), _UNSOLVED)
+            free = memo.get((currency, floor, None, dl, banned, max_time, objective), _UNSOLVED)
             if objective == "cost" and budget is not None and free is not _UNSOLVED and \
                     (free is None or catalog.to_usd(free.total_cost, currency) <= budget * (1 + 1e-9) + 1e-6):
                 memo[key] = free      # the cheapest plan without a budget fits it: it is the optimum with it
@@ -445,15 +506,25 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
         order = (lambda cf: (cf.time_s or 0, cf.hosting.cost_usd)) if objective == "time" else \
             (lambda cf: cf.hosting.cost_usd)
         pool = sorted(pool, key=order)[:ILP_CANDIDATES]
-        m = build_model(pool, budget, dl, frozenset(), max_time, objective)
+        m = build_model(pool, budget, dl, frozenset(), max_time, objective, c.max_machines)
         status = _solve(m, solver)
         return _extract(m, pool, catalog, c, status) if status else None
 
-    def frontier_plans(chosen: Plan | None) -> list[Plan]:
+    def frontier_plans(chosen: Plan | None, shown=()) -> list[Plan]:
         return [plan_of(cf, cf.hosting.machines, catalog, c)
-                for cf in frontier_configs(configs, budget_usd, chosen.config if chosen else None)]
+                for cf in frontier_configs(configs, budget_usd, chosen.config if chosen else None, shown)]
 
-    chosen = best()
+    def within(cf, dl=deadline):
+        return (budget_usd is None or cf.hosting.cost_usd <= budget_usd * (1 + 1e-9) + 1e-6) and \
+            (dl is None or (cf.time_s or 0) <= dl)
+
+    by_rule = c.objective == "auto" and deadline is None
+    if by_rule:
+        picked, why = rule.pick([cf for cf in configs if within(cf)], cost=lambda cf: cf.hosting.cost_usd,
+                                value=lambda cf: cf.hosting.value_usd)
+        chosen = None if picked is None else plan_of(picked, picked.hosting.machines, catalog, c)
+    else:
+        chosen = best()
     if chosen is None:
         cheapest_any = best(budget=None, dl=None, objective="cost")
         within_budget = best(dl=None, objective="time") if budget_usd is not None else None
@@ -493,11 +564,9 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
     if chosen.cost_per_mtok is not None and chosen.cost_per_mtok.get("rent") is None:
         from planner.tco import rent_instead
         rent_instead(chosen, configs, catalog, c)     # no offer for these cards: the cheapest rentable ones
-    result.frontier = frontier_plans(chosen)
     # Alternatives: the best configuration of each other card type under the same budget, deadline and
     # objective. Each configuration's housing cost is already exact, so these need no further solve.
-    ok = [cf for cf in configs if (budget_usd is None or cf.hosting.cost_usd <= budget_usd * (1 + 1e-9) + 1e-6)
-          and (deadline is None or (cf.time_s or 0) <= deadline)]
+    ok = [cf for cf in configs if within(cf)]
     key = (lambda cf: ((cf.time_s or 0), cf.hosting.cost_usd)) if c.objective == "time" else \
         (lambda cf: (round(cf.hosting.cost_usd, 6), cf.zero + 2 * (cf.offload != "none")))
     per_type: dict[str, Config] = {}
@@ -512,14 +581,92 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
         if other is not None:
             picks = picks[:max(alternatives - 1, 0)] + [other]
     result.alternatives = [plan_of(cf, cf.hosting.machines, catalog, c) for cf in picks]
+    result.frontier = frontier_plans(chosen, picks)
+    within_budget = [cf for cf in configs if within(cf, None)]
+    if chosen.rent is None or chosen.rent.get("job_cost") is not None:
+        cheapest_rent = cheapest_rental_of(within_budget or configs, catalog, c)
+        if chosen.rent is None:
+            chosen.rent = cheapest_rent
+        elif cheapest_rent and cheapest_rent["job_cost"] is not None and \
+                cheapest_rent["job_cost"] < chosen.rent["job_cost"] - 0.5:
+            chosen.rent["cheapest"] = cheapest_rent
+    result.decision = _decision(result, chosen, within_budget, c, why if by_rule else "", catalog.rate(c.currency))
+    hr = rule.headroom(chosen.config)
+    if hr < rule.HEADROOM_FLOOR:
+        result.warnings.append(f"only {hr:.1%} of the fullest card's memory stays free (below "
+                               f"{rule.HEADROOM_FLOOR:.0%}): a longer sequence, a library update or fragmentation "
+                               "can run it out of memory")
     result.solve_seconds = time.perf_counter() - t0
     return result
 
 
-def frontier_configs(configs: list[Config], budget_usd: float | None, chosen: Config | None) -> list[Config]:
+def _decision(result: Result, chosen: Plan, pool: list[Config], c: Constraints, why: str, rate: float) -> dict:
+    """The rule that picked the plan and, in words, what it picked, why, and the cheapest and fastest plans
+    the budget allows."""
+    from planner.render import describe_plan, human_time, money
+    floor = c.min_headroom
+    if c.objective == "time":
+        text_rule = rule.RULE_TIME.format(floor=floor)
+    elif result.deadline_s is not None:
+        text_rule = rule.RULE_DEADLINE.format(floor=floor)
+    elif c.objective == "cost":
+        text_rule = rule.RULE_COST.format(floor=floor)
+    else:
+        text_rule = rule.RULE
+    def say(cf: Config) -> str:
+        return f"{describe_plan_cf(cf)} at {money(cf.hosting.cost_usd * rate, chosen.currency)}, " \
+               f"{human_time(cf.time_s)}, {rule.headroom(cf):.0%} headroom"
+
+    text = (f"Recommended {describe_plan(chosen)} for {money(chosen.total_cost, chosen.currency)}, "
+            f"{human_time(chosen.time_s)}, {rule.headroom(chosen.config):.0%} memory headroom")
+    if chosen.config.savers:
+        text += " with " + ", ".join(chosen.config.savers)
+    if c.owned:
+        mine = [f"{i.count} x {i.name}" for i in chosen.items if i.owned and i.kind != "ram"]
+        text += f"; uses what you have: {', '.join(mine)}" if mine else "; uses none of what you have"
+    if why:
+        text += f" ({why})"
+    text += "."
+    if pool:
+        cheapest = min(pool, key=lambda cf: (cf.hosting.cost_usd, cf.time_s or math.inf))
+        fastest = min(pool, key=lambda cf: (cf.time_s or math.inf, cf.hosting.cost_usd))
+        if cheapest.key != chosen.config.key:
+            text += f" Cheapest: {say(cheapest)}."
+        if fastest.key != chosen.config.key:
+            text += f" Fastest{' within the budget' if c.budget is not None else ''}: {say(fastest)}."
+    return {"rule": text_rule, "text": text}
+
+
+def describe_plan_cf(cf: Config) -> str:
+    return f"{cf.count} x {cf.gpu.name} ({cf.strategy})"
+
+
+def cheapest_rental_of(configs: list[Config], catalog: Catalog, c: Constraints) -> dict | None:
+    """The cheapest way to rent cards that run the job, over every card type with a rental offer."""
+    best = None
+    for cf in configs:
+        r = catalog.cheapest_rental(cf.gpu.name)
+        if r is None or cf.time_s is None:
+            continue
+        job_usd = r.usd_per_gpu_hour * cf.count * cf.time_s / 3600
+        if best is None or job_usd < best[0]:
+            best = (job_usd, cf, r)
+    if best is None:
+        return None
+    job_usd, cf, r = best
+    rate = catalog.rate(c.currency)
+    return {"provider": r.provider, "as_of": r.as_of, "source": r.source, "usd_per_gpu_hour": r.usd_per_gpu_hour,
+            "hourly_cost": round(r.usd_per_gpu_hour * cf.count * rate, 2), "job_cost": round(job_usd * rate, 2),
+            "breakeven_hours": None, "currency": c.currency.upper(), "gpu": cf.gpu.name, "count": cf.count,
+            "same_cards": False}
+
+
+def frontier_configs(configs: list[Config], budget_usd: float | None, chosen: Config | None,
+                     shown=()) -> list[Config]:
     """Pareto-optimal purchases within the budget, ignoring the deadline: cost ascending, time strictly
     descending. At most FRONTIER_POINTS of them, spread evenly in log-time, always with the cheapest, the
-    fastest and the recommended one."""
+    fastest, the recommended one and, for every configuration listed elsewhere (`shown`: the alternatives), the
+    frontier point that is it or beats it."""
     pts = sorted((cf for cf in configs if cf.time_s is not None
                   and (budget_usd is None or cf.hosting.cost_usd <= budget_usd * (1 + 1e-9) + 1e-6)),
                  key=lambda cf: (cf.hosting.cost_usd, cf.time_s))
@@ -532,11 +679,17 @@ def frontier_configs(configs: list[Config], budget_usd: float | None, chosen: Co
     keep = {0, len(pareto) - 1}
     if chosen is not None:
         keep |= {i for i, cf in enumerate(pareto) if cf.key == chosen.key}
+    for cf in shown:
+        # an alternative on the frontier is listed there; one off it, with the frontier point that beats it
+        beats = [i for i, p in enumerate(pareto) if p.hosting.cost_usd <= cf.hosting.cost_usd * (1 + 1e-9) + 1e-6
+                 and p.time_s <= (cf.time_s if cf.time_s is not None else math.inf)]
+        if beats:
+            keep.add(min(beats, key=lambda i: (pareto[i].hosting.cost_usd, -pareto[i].time_s)))
     lo, hi = math.log(pareto[-1].time_s), math.log(pareto[0].time_s)
     for k in range(1, FRONTIER_POINTS - 1):
         target = hi - (hi - lo) * k / (FRONTIER_POINTS - 1)
         keep.add(min(range(len(pareto)), key=lambda i: abs(math.log(pareto[i].time_s) - target)))
-    return [pareto[i] for i in sorted(keep)][:FRONTIER_POINTS + 1]
+    return [pareto[i] for i in sorted(keep)]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -579,9 +732,9 @@ def candidates_for_jobs(jobs: list[Job], catalog: Catalog, c: Constraints) -> Ca
         if j.workload.training:
             raw = training_configs(j.arch, j.workload, cards, catalog, cj, rejected, need)
         else:
-            raw = [one_replica(j.arch, wg, g, cj, need) for g, wg, _, _ in cards]
-            raw = [replace(cf, stack=st, evidence=ev, workload=wg) if cf else None
-                   for cf, (g, wg, st, ev) in zip(raw, cards)]
+            raw = [one_replica(j.arch, wg, g, cj, need) for g, wg, _, _, _ in cards]
+            raw = [replace(cf, stack=st, evidence=ev, workload=wg, savers=sv) if cf else None
+                   for cf, (g, wg, st, ev, sv) in zip(raw, cards)]
         smallest: dict[str, Config] = {}
         for cf in raw:
             if cf is not None and (cf.gpu.name not in smallest or cf.count < smallest[cf.gpu.name].count):

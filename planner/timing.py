@@ -5,7 +5,9 @@ import math
 from dataclasses import dataclass
 
 from planner.architecture import Architecture
-from planner.errors import InputError
+# the job (how much work) lives in planner/job.py; re-exported here for callers of the older names
+from planner.job import (CHINCHILLA_TOKENS_PER_PARAM, DEFAULT_EPOCHS, DEFAULT_EXAMPLES, DEFAULT_REQUESTS,  # noqa: F401
+                         JobSize, default_training_tokens, job_size)
 from planner.workload import Workload
 
 # Prefill (one forward over the prompt) is a large matmul workload: assumed, not measured separately.
@@ -17,67 +19,12 @@ DECODE_OVERHEAD_S_PER_LAYER = 0.77e-3
 VLLM_DECODE_BANDWIDTH_EFFICIENCY = 0.70
 # bitsandbytes dequantisation per layer and step (medians of the nf4 and int8 generate() cases; rough)
 QUANT_DECODE_OVERHEAD_S_PER_LAYER = {"nf4": 1.2e-3, "int4": 1.2e-3, "int8": 4.5e-3}
-CHINCHILLA_TOKENS_PER_PARAM = 20
-# Default jobs, stated in every plan's assumptions and overridable: a fine-tune of 10,000 instruction examples
-# at the workload's sequence length for 3 epochs (HF Trainer's num_train_epochs default); serving 10,000
-# requests; and a week to finish, beyond which the planner looks for faster hardware.
-DEFAULT_EXAMPLES = 10_000
-DEFAULT_EPOCHS = 3.0
-DEFAULT_REQUESTS = 10_000
-DEFAULT_DEADLINE_DAYS = 7.0
+
+
 def forward_flops_per_token(arch: Architecture, seq_len: int) -> float:
     """2 FLOPs per active parameter plus causal attention (QK^T and PV over half the context on average)."""
     attn = 2 * arch.num_layers * seq_len * arch.num_heads * arch.head_dim
     return 2 * arch.active_params + attn
-
-
-def default_training_tokens(arch: Architecture, w: Workload) -> int | None:
-    """Pre-training with no token count given: the Chinchilla rule of ~20 tokens per parameter."""
-    return CHINCHILLA_TOKENS_PER_PARAM * arch.params if w.method == "pretrain" else None
-
-
-@dataclass(frozen=True)
-class JobSize:
-    """The amount of work a plan's time and energy are for: training tokens or requests served."""
-    kind: str                     # pretrain | fine-tune | serve
-    tokens: int | None = None
-    requests: int | None = None
-    examples: int | None = None
-    epochs: float | None = None
-    default: bool = True          # chosen by the planner, not the user
-
-    def describe(self) -> str:
-        src = "default job" if self.default else "job"
-        if self.kind == "serve":
-            return f"{src}: serve {self.requests:,} requests"
-        if self.kind == "pretrain":
-            return f"{src}: pre-train on {self.tokens:,} tokens" + (
-                f" (Chinchilla: {CHINCHILLA_TOKENS_PER_PARAM} x parameters)" if self.default else "")
-        if self.examples:
-            return (f"{src}: fine-tune on {self.examples:,} examples x {self.epochs:g} epochs = {self.tokens:,} "
-                    "tokens")
-        return f"{src}: fine-tune on {self.tokens:,} tokens"
-
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, "tokens": self.tokens, "requests": self.requests, "examples": self.examples,
-                "epochs": self.epochs, "default": self.default, "description": self.describe()}
-
-
-def job_size(arch: Architecture, w: Workload, tokens: int | None = None, examples: int | None = None,
-             epochs: float | None = None, requests: int | None = None) -> JobSize:
-    """What the user asked for, else the stated default for the method."""
-    if not w.training:
-        return JobSize("serve", requests=requests or DEFAULT_REQUESTS, default=requests is None)
-    if w.method == "pretrain":
-        return JobSize("pretrain", tokens=tokens or default_training_tokens(arch, w), default=tokens is None)
-    if tokens:
-        return JobSize("fine-tune", tokens=tokens, default=False)
-    n, e = examples or DEFAULT_EXAMPLES, epochs or DEFAULT_EPOCHS
-    if n * e < 1:                   # less than one example seen: a job of 0 tokens, planned as if free
-        raise InputError(f"--epochs: {n:,} examples x {e:g} epochs is less than one example; the job must train "
-                         "on at least one sequence (raise --epochs or --examples)")
-    return JobSize("fine-tune", tokens=int(n * e * w.seq_len), examples=n, epochs=e,
-                   default=examples is None and epochs is None)
 
 
 @dataclass
@@ -85,6 +32,8 @@ class Throughput:
     tokens_per_s: float
     seconds: float | None           # time to result (None when no amount of work is known)
     detail: str
+
+
 
 
 def inference_throughput(arch: Architecture, w: Workload, stages: list[tuple[float, float, float]],

@@ -129,7 +129,8 @@ class Workload(BaseModel):
                 raise ValueError("--activation-checkpointing none contradicts --gradient-checkpointing; give one")
             self.gradient_checkpointing = self.activation_checkpointing != "none"
         if self.gradient_checkpointing is None:
-            self.gradient_checkpointing = self.method == "qlora"
+            # a default, not the user's choice: kept out of model_fields_set (planner/savers.py reads it)
+            self.__dict__["gradient_checkpointing"] = self.method == "qlora"
         if self.ac_every is not None and self.activation_checkpointing != "selective":
             raise ValueError("--ac-every N sets selective activation checkpointing's layer frequency: add "
                              "--activation-checkpointing selective")

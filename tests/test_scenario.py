@@ -43,6 +43,7 @@ sweep: {seq_len: [512, 1024, 2048], lora_rank: [8, 64]}
 def test_longer_context_never_cheaper(tmp_path):
     f = write(tmp_path, """
 workloads: [{model: llama-3.1-8b, method: inference, concurrency: 16}]
+constraints: {objective: cost}
 sweep: {seq_len: [1024, 8192, 32768]}
 """)
     _, rows = run_scenario(f)
@@ -51,8 +52,9 @@ sweep: {seq_len: [1024, 8192, 32768]}
 
 
 def test_price_override_changes_the_answer(tmp_path):
-    base = write(tmp_path, "workloads: [{model: llama-3.1-8b, method: lora}]\n", "a.yaml")
-    cheap = write(tmp_path, "workloads: [{model: llama-3.1-8b, method: lora}]\n"
+    base = write(tmp_path, "workloads: [{model: llama-3.1-8b, method: lora}]\nconstraints: {objective: cost}\n",
+                 "a.yaml")
+    cheap = write(tmp_path, "workloads: [{model: llama-3.1-8b, method: lora}]\nconstraints: {objective: cost}\n"
                             "catalog: {price_change: {rtx-6000-ada: 1}}\n", "b.yaml")
     assert "rtx-6000-ada " not in run_scenario(base)[1][0]["hardware"]
     assert "rtx-6000-ada " in run_scenario(cheap)[1][0]["hardware"]

@@ -87,7 +87,7 @@ function formOptions() {
     const v = el.value.trim();
     if (v === "") continue;
     if (el.dataset.kind === "tristate") opts[el.name] = v === "true";
-    else if (el.name === "include" || el.name === "exclude") opts[el.name] = v.split(",").map((s) => s.trim()).filter(Boolean);
+    else if (el.name === "include" || el.name === "exclude" || el.name === "have") opts[el.name] = v.split(",").map((s) => s.trim()).filter(Boolean);
     else if (el.type === "number") opts[el.name] = Number(v);
     else if (el.inputMode === "decimal" && /^[+-]?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(v)) opts[el.name] = Number(v);
     else opts[el.name] = v;     // the CLI reads it: 8k, 200k, 1.5M, 14d, none
