@@ -83,3 +83,8 @@ def job_size(arch: Architecture, w: Workload, tokens: int | None = None, example
     return JobSize("fine-tune", tokens=int(n * e * per), examples=n, epochs=e,
                    default=examples is None and epochs is None and tokens_per_example is None,
                    tokens_per_example=per, seq_len=w.seq_len)
+
+
+def energy_kwh(power_w: float, seconds: float | None) -> float | None:
+    """Energy of the job at the machines' rated power (TDP), kWh."""
+    return None if seconds is None else power_w * seconds / 3.6e6

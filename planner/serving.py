@@ -228,7 +228,7 @@ EXTRA_REPLICAS = 2               # counts beyond the smallest that carries the l
 
 def card_link(g, tp: int, bridged: bool) -> Card:
     """The link a replica's all-reduces cross: NVLink/xGMI on a baseboard (SXM, OAM) or a bridged pair, else
-    PCIe peer traffic (planner/timing.py PCIE_GBPS)."""
+    PCIe peer traffic."""
     from planner.throughput.inference import PCIE_ALLREDUCE_GBPS
     if g.nvlink and tp <= g.nvlink.width and (g.nvlink.width > 2 or bridged):
         return Card(g, "nvlink", g.nvlink.bandwidth_gbps)
@@ -359,7 +359,7 @@ def serving_dict(cap: ReplicaCapacity, op: OperatingPoint, replicas: int, tp: in
 def config_throughput(arch: Architecture, wl: Workload, cf, requests: int | None, link=None):
     """Throughput and time to serve `requests` on a configuration: at the sized load when one was given
     (cf.serving), else its static batch of wl.batch_size sequences per replica."""
-    from planner.timing import Throughput
+    from planner.throughput import Timing as Throughput
     tp, pp = split_of(cf)
     g = cf.gpu
     if cf.serving:

@@ -26,7 +26,7 @@ from planner.files import native_stdout_silenced
 from planner import decision as rule
 from planner.job import JobSize
 from planner.savers import describe as describe_savers
-from planner.timing import energy_kwh
+from planner.job import energy_kwh
 from planner.workload import Workload
 
 __all__ = ["Constraints", "Job", "Config", "Item", "Plan", "Result", "plan", "plan_jobs", "usable_bytes",

@@ -280,7 +280,7 @@ def test_training_ilp_equals_exhaustive_search(specs, platform):
 def test_shipped_catalogue_ilp_equals_exhaustive_search(case, currency, nvlink):
     """On the real catalogue: the plan costs what the cheapest configuration's exhaustive housing costs."""
     from planner.configs import _NeedCache, candidate_gpus, inference_configs, settle, training_configs
-    from planner.timing import job_size
+    from planner.job import job_size
     name, kw = case
     arch, wl = reg.models[name], Workload(**kw)
     c = Constraints(currency=currency, require_nvlink=nvlink, allow_used=True, deadline_s=math.inf,

@@ -40,7 +40,7 @@ class EnginePreset:
     max_seqs: int = 256
     continuous_batching: bool = False
     # per layer and step for bitsandbytes weights in HF generate(): dequantise nf4/int8 before each matmul
-    # (medians of the nf4 and int8 generate() cases in calibration/; planner/timing.py before the throughput package)
+    # (medians of the nf4 and int8 generate() cases in calibration/)
     quant_layer_overhead_s: dict[str, float] = field(default_factory=dict)
     fitted: dict[str, int] = field(default_factory=dict)    # backend -> published cases the fit used
     source: str = ""

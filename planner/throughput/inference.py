@@ -31,7 +31,7 @@ from planner.catalog import GPU
 from planner.throughput.engines import ENGINES, EnginePreset
 from planner.workload import GGUF_TYPES, Workload
 
-# Effective link bandwidth for tensor-parallel all-reduces, GB/s per GPU (planner/timing.py PCIE_GBPS: NCCL
+# Effective link bandwidth for tensor-parallel all-reduces, GB/s per GPU (NCCL
 # peer traffic through the PCIe root complex) and the small-message latency of one all-reduce. The latency is
 # an assumption of the order nccl-tests report for 8-16 KiB messages (tens of microseconds on PCIe, under ten
 # over NVLink), not fitted: the published set has too few tensor-parallel decode cases to pin it.
