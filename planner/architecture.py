@@ -458,11 +458,12 @@ class Registry:
     models: "BuiltinModels"
     aliases: dict[str, str]
 
-    def resolve(self, name: str) -> tuple[Architecture, str | None]:
+    def resolve(self, name: str, files: bool = True) -> tuple[Architecture, str | None]:
         """Return (architecture, note); the note says which model an alias stands for or where a model came from.
 
         Order: built-in name or alias -> a built-in's Hugging Face id -> a path (model folder, .gguf, .json)
-        -> ORG/NAME from the local Hugging Face cache, then the Hub (planner/sources.py)."""
+        -> ORG/NAME from the local Hugging Face cache, then the Hub (planner/sources.py).
+        files=False (the web API, MCP): the name is never looked up as a path on this machine."""
         key = name.strip().lower()
         if key in self.models:
             return self.models[key], None
@@ -470,7 +471,7 @@ class Registry:
             target = self.aliases[key]
             return self.models[target], f"'{name}' taken as {target} (the representative model of that size)"
         from planner import sources
-        found = sources.resolve(name, self)
+        found = sources.resolve(name, self, files=files)
         if found is not None:
             return found
         choices = list(self.models) + list(self.aliases)

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from planner.catalog import GPU, MAX_RATE, MIN_RATE, Catalog, load_catalog
-from planner.cli import MAX_EXAMPLES, MAX_REQUESTS, MAX_TOKENS
+from planner.api import MAX_EXAMPLES, MAX_REQUESTS, MAX_TOKENS, WorkloadOptions
 from planner.data import builtin_registry
 from planner.files import read_text, read_yaml
 from planner.errors import InputError, shown
@@ -43,7 +43,7 @@ class LengthSpec(BaseModel):
     share: float = Field(1.0, gt=0)
 
 
-class WorkloadSpec(BaseModel):
+class _WorkloadSpecBase(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str = ""
     model: str
@@ -71,6 +71,14 @@ class WorkloadSpec(BaseModel):
     # serving: a distribution of prompt/output lengths instead of seq_len/new_tokens; planned at its share-weighted
     # means (steady-state throughput, KV-cache occupancy and the mean TTFT/ITL follow the means)
     lengths: list[LengthSpec] | None = Field(None, min_length=1, max_length=64)
+
+
+# Every other workload option of planner.api's request model (declared there once, with its CLI flag) is a scenario
+# field too, under the same name; the fields above keep the scenario's own types and defaults
+WorkloadSpec = create_model("WorkloadSpec", __base__=_WorkloadSpecBase, **{
+    name: (field.annotation, field) for name, field in WorkloadOptions.model_fields.items()
+    if name not in _WorkloadSpecBase.model_fields})
+WORKLOAD_RENAMED = {"n_cpu_moe": "cpu_moe_layers"}      # request field -> Workload field
 
 
 class ConstraintSpec(BaseModel):
@@ -294,6 +302,7 @@ def _jobs(sc: Scenario, path: Path) -> list[Job]:
         except InputError as e:
             _fail(path, ("workloads", i, "model"), str(e).removeprefix("--model: "))
         kw = w.model_dump(exclude={"name", "model", "concurrency", "tokens", "requests", "lengths"})
+        kw = {WORKLOAD_RENAMED.get(k, k): v for k, v in kw.items()}
         if kw.get("gradient_checkpointing") is None:
             kw.pop("gradient_checkpointing", None)     # unset: the planner may add it (planner/savers.py)
         if w.concurrency is not None:
@@ -490,7 +499,9 @@ def cmd_scenario(a, out) -> int:
     fmt = "json" if a.json else "csv" if a.csv else "table"
     sc, rows = run_scenario(a.file, progress=(fmt == "table" and sys.stdout.isatty()))
     if fmt == "json":
-        out.write(json.dumps({"scenario": sc.name, "mode": sc.mode, "variants": rows}, indent=1) + "\n")
+        from planner import api
+        out.write(api.dumps(api.ScenarioResult.model_validate({"scenario": sc.name, "mode": sc.mode,
+                                                               "variants": rows})))
     elif fmt == "csv":
         keys = list(dict.fromkeys(k for r in rows for k in r))
         buf = io.StringIO()

@@ -942,11 +942,15 @@ def load_path(p: Path, typed: str) -> tuple[Architecture, str]:
     return load_json_file(p), f"config from {p}"
 
 
-def resolve(name: str, registry) -> tuple[Architecture, str | None] | None:
-    """(architecture, note) for what the user typed, or None when it names nothing we could look for."""
+def resolve(name: str, registry, files: bool = True) -> tuple[Architecture, str | None] | None:
+    """(architecture, note) for what the user typed, or None when it names nothing we could look for.
+    files=False: a name is never read as a path (a server must not open files its client names)."""
     text = name.strip()
     if not text:
         return None
+    if not files and (_looks_like_path(text) or text.startswith(("/", ".", "~", "\\")) or ".." in text
+                      or "\\" in text):
+        raise InputError("--model: file paths are not accepted here; upload the config.json or GGUF file instead")
     is_id = bool(HF_ID.match(text))
     if is_id and (hit := builtin_by_source(text, registry)):
         exact = text.lower() in _builtin_ids(registry)
@@ -960,7 +964,7 @@ def resolve(name: str, registry) -> tuple[Architecture, str | None] | None:
         exists = p.exists()
     except (OSError, ValueError):
         exists = False
-    if exists or _looks_like_path(text):
+    if files and (exists or _looks_like_path(text)):
         return load_path(p, text)
     if is_id:
         snap = cached_snapshot(text)

@@ -315,10 +315,14 @@ def test_have_in_a_scenario_and_the_web_api(tmp_path):
                  "constraints: {budget: 2500, have: [desktop-am5]}\n")
     _, rows = run_scenario(str(f))
     assert rows[0]["feasible"] and rows[0]["cost"] <= 2500
-    from planner.web.server import PLAN_OPTIONS, build_argv
-    argv = build_argv({"model": "8b", "method": "qlora", "have": ["desktop-am5"], "budget": 2500}, PLAN_OPTIONS,
-                      None)
-    assert "--have=desktop-am5" in argv
+    from planner import api
+    from planner.web.server import accepted_options, work
+    assert "have" in accepted_options("plan")
+    options = {"model": "8b", "method": "qlora", "have": ["desktop-am5"], "budget": 2500}
+    status, payload = work("plan", options)              # what POST /api/plan runs
+    assert status == 200
+    assert json.loads(payload) == api.plan(**options).model_dump(mode="json") | {
+        "solve_seconds": json.loads(payload)["solve_seconds"]}
 
 
 def test_an_unknown_owned_name_is_a_one_line_error():

@@ -167,3 +167,28 @@ def test_enormous_sweeps_are_refused_up_front(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and time.perf_counter() - t < 5
     assert "variants" in err and "limit" in err and len(err.strip().splitlines()) == 1
+
+
+def test_every_workload_option_of_the_cli_is_a_scenario_field_and_plans_alike(tmp_path):
+    """planner.api declares each option once: the memory options reach scenarios under the same names, and a
+    scenario variant plans what the CLI plans with the same flags."""
+    from planner import api
+    from planner.scenario import WorkloadSpec
+    assert set(api.WorkloadOptions.model_fields) <= set(WorkloadSpec.model_fields)
+    f = write(tmp_path, """
+workloads: [{model: llama-3.1-8b, method: full, framework: torchtitan}]
+constraints: {budget: 200000}
+sweep: {activation_checkpointing: [full, selective]}
+""")
+    _, rows = run_scenario(f)
+    for row in rows:
+        code, out = run("--model", "llama-3.1-8b", "--method", "full", "--framework", "torchtitan", "--budget",
+                        "200000", "--activation-checkpointing", row["activation_checkpointing"], "--alternatives",
+                        "0", "--json")
+        d = json.loads(out)
+        assert row["feasible"] == d["feasible"]
+        if d["feasible"]:
+            assert row["cost"] == d["plan"]["total_cost"]
+    bad = write(tmp_path, "workloads: [{model: llama-3.1-8b, activation_checkpointing: sometimes}]\n", "bad.yaml")
+    code, _ = run("scenario", bad)
+    assert code == 2

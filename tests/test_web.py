@@ -50,7 +50,7 @@ def request(server, method, path, body=None, headers=None, raw=None):
     r = conn.getresponse()
     payload = r.read()
     conn.close()
-    return r.status, dict(r.getheaders()), payload
+    return r.status, r.headers, payload     # header names are case-insensitive (r.headers is a Message)
 
 
 def test_plan_api_equals_cli_json(server):
@@ -69,6 +69,14 @@ def test_estimate_api_equals_cli_json_and_accepts_either_spelling(server):
     code, expected, _ = cli_json(["estimate", "--model", "8b", "--method", "lora", "--batch-size", "2",
                                   "--seq-len", "1024", "--gradient-checkpointing"])
     assert code == 0 and json.loads(payload) == expected
+
+
+def test_capacity_api_equals_cli_json(server):
+    body = {"model": "70b", "have": "2xrtx-3090", "engine": "llama.cpp", "precision": "q4_k_m"}
+    status, _, payload = request(server, "POST", "/api/capacity", body)
+    code, expected, _ = cli_json(["capacity", "--model", "70b", "--have", "2xrtx-3090", "--engine", "llama.cpp",
+                                  "--precision", "q4_k_m"])
+    assert status == 200 and code == 0 and json.loads(payload) == expected
 
 
 def test_no_plan_fits_is_200_with_the_cli_json(server):
@@ -138,6 +146,36 @@ def test_catalog_api_is_the_cli_catalog(server):
     status, _, payload = request(server, "GET", "/api/catalog")
     code, expected, _ = cli_json(["catalog"])
     assert status == 200 and json.loads(payload) == expected and "USD" in expected["rates"]
+
+
+def test_openapi_describes_the_api_with_the_cores_models(server):
+    status, _, payload = request(server, "GET", "/openapi.json")
+    assert status == 200
+    doc = json.loads(payload)
+    body = doc["paths"]["/api/plan"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    from planner.api import PlanRequest
+    assert set(body["properties"]) == set(PlanRequest.model_fields)
+    assert "PlanResult" in doc["components"]["schemas"]
+    status, headers, page = request(server, "GET", "/docs")
+    assert status == 200 and b"swagger" in page.lower()
+
+
+def test_options_are_the_request_models_choices(server):
+    from typing import get_args
+
+    from planner import api, workload
+    status, _, payload = request(server, "GET", "/api/options")
+    assert status == 200
+    d = json.loads(payload)
+    assert d["method"] == list(get_args(workload.Method)) and "pretrain" in d["method"]
+    assert d["framework"] == list(get_args(workload.Framework))
+    assert d["offload"] == ["none", "optimizer", "optimizer+params", "any"] and d["zero"] == [0, 1, 2, 3]
+    assert set(d["precision"]) == {p for group in d["precision_groups"].values() for p in group}
+    for key, values in d.items():
+        if key not in ("precision_groups", "defaults"):
+            field = api.PlanRequest.model_fields[key.replace("-", "_")]
+            for v in values:          # every offered value is accepted
+                api.request(api.PlanRequest, {"model": "8b", field.alias or key.replace("-", "_"): v})
 
 
 def test_foreign_host_header_is_refused(server):
@@ -210,15 +248,56 @@ def test_upload_limits(server):
 
 
 def test_internal_error_is_500_with_the_cli_line(server, monkeypatch):
-    import planner.cli
+    import planner.api
 
-    def broken(a, out, err=None):
+    def broken(req, files=True):
         raise RuntimeError("boom")
-    monkeypatch.setattr(planner.cli, "cmd_plan", broken)
+    monkeypatch.setattr(planner.api, "run_plan", broken)
     monkeypatch.delenv("PLANNER_DEBUG", raising=False)
     status, _, payload = request(server, "POST", "/api/plan", {"model": "70b"})
     assert status == 500
     assert json.loads(payload)["error"].startswith("internal error (RuntimeError: boom)")
+
+
+def test_a_body_that_stops_arriving_is_answered_408(server, monkeypatch):
+    import socket
+
+    from planner.web import server as web
+    monkeypatch.setattr(web, "BODY_TIMEOUT_S", 1)
+    host, port = server.server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(b"POST /api/plan HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 100\r\n\r\n{\"model\": ")
+        t0 = time.perf_counter()
+        answer = s.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 408") and time.perf_counter() - t0 < 5
+
+
+def test_plans_queued_beyond_the_limit_are_answered_503_at_once(server, monkeypatch):
+    import planner.api
+    from planner.web import server as web
+    real = planner.api.run_plan
+
+    def slow(req, files=True):
+        time.sleep(1.5)
+        return real(req, files)
+    monkeypatch.setattr(planner.api, "run_plan", slow)
+    monkeypatch.setattr(web, "MAX_PENDING_PER_WORKER", 2)
+    results = []
+
+    def ask(_):
+        t0 = time.perf_counter()
+        status, _, payload = request(server, "POST", "/api/plan", {"model": "8b"})
+        results.append((status, time.perf_counter() - t0))
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+        time.sleep(0.1)
+    for t in threads:
+        t.join()
+    busy = [dt for status, dt in results if status == 503]
+    assert sorted(status for status, _ in results) == [200, 200, 503, 503]
+    assert all(dt < 1.0 for dt in busy)                 # refused at once, not after waiting
 
 
 def test_concurrent_requests_each_get_their_own_answer(server):
@@ -398,12 +477,12 @@ def _plan_flags():
 
 def test_every_cli_option_has_a_field_on_the_page_and_in_the_api():
     import re
-    from planner.web.server import PLAN_OPTIONS
+    from planner.web.server import accepted_options
     html = (STATIC_DIR / "index.html").read_text()
     names = set(re.findall(r'\bname="([a-z0-9-]+)"', html))
     flags = {FLAG for FLAG in _plan_flags() if not FLAG.startswith("no-")}     # --no-x: the same field as --x
     assert flags - names == set(), "CLI options without a form field"
-    assert flags - set(PLAN_OPTIONS) == set(), "CLI options the API refuses"
+    assert flags - accepted_options("plan") == set(), "CLI options the API refuses"
 
 
 @pytest.mark.parametrize("options", [

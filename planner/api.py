@@ -1,0 +1,990 @@
+"""The planner as a Python library: typed requests in, typed results out. Every front end is an adapter over it.
+
+    >>> from planner import api
+    >>> r = api.plan(model="70b", method="qlora", budget=200_000)
+    >>> r.plan.total_cost, r.plan.gpus                                     # doctest: +SKIP
+    >>> r.model_dump(mode="json")          # exactly what `plan --model 70b --method qlora --budget 200000 --json` prints
+
+Option names are the CLI's long flags with underscores (`--batch-size` -> batch_size). The request models below are
+the one place an option is declared: the CLI's argparse options (planner/cli.py), the web API (planner/web),
+the MCP tools (planner/mcp_server.py) and `plan schema` are generated from their fields, types and descriptions.
+Adding an option = adding one field here (and using it in `workload_of` or `constraints_of`).
+
+Values may be given typed (batch_size=4, budget=2e5) or as the text a terminal passes (batch_size="4",
+deadline="36h"); both go through the same validators, so every front end reports the same one-line error.
+Bad input raises planner.errors.InputError naming the option (`.field`) and the fix.
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+import math
+import types
+import typing
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
+                      model_serializer, model_validator)
+
+from planner.catalog import GPU, ApiPrice, Platform, Rental
+from planner.errors import InputError, shown
+from planner.workload import (METHOD_ALIASES, PRECISION_ALIASES, ActivationCheckpointing, Attention, Engine, Framework,
+                              KVCacheDtype, Loss, Method, Optimizer, Parallel, Precision, Workload)
+
+# The version of the request and result schemas (`plan schema`): bumped when a key changes meaning or goes away;
+# new keys do not bump it (clients must ignore keys they do not know).
+SCHEMA_VERSION = "1"
+
+# Job sizes far beyond any real job (the largest pre-training runs are ~4e13 tokens); larger ones only overflow
+# the solver's time coefficients
+MAX_TOKENS = 1e15
+MAX_EXAMPLES = 10**9
+MAX_REQUESTS = 10**12
+
+
+# ---------------------------------------------------------------------------------------------------
+# Declaring options
+
+@dataclass(frozen=True)
+class Cli:
+    """How a request field appears outside Python (kept in the field's Annotated metadata).
+
+    flag: the CLI spelling when it is not --the-field-name; aliases: other accepted spellings;
+    local_file: the value names a file on the machine that runs the planner, so the web API and MCP refuse it;
+    metavar: the placeholder in --help."""
+    flag: str | None = None
+    aliases: tuple[str, ...] = ()
+    local_file: bool = False
+    metavar: str | None = None
+
+
+def flag_of(name: str, model: type[BaseModel] | None = None) -> str:
+    """'batch_size' -> '--batch-size' (or the field's declared flag)."""
+    for m in ((model,) if model else (PlanRequest, EstimateRequest, CapacityRequest)):
+        f = m.model_fields.get(name)
+        if f is not None:
+            for meta in f.metadata:
+                if isinstance(meta, Cli) and meta.flag:
+                    return meta.flag
+            return "--" + name.replace("_", "-")
+    return {"zero_stage": "--zero", "cpu_moe_layers": "--n-cpu-moe"}.get(name, "--" + name.replace("_", "-"))
+
+
+def cli_meta(field) -> Cli:
+    return next((m for m in field.metadata if isinstance(m, Cli)), Cli())
+
+
+def _reject_bool(v):
+    if isinstance(v, bool):
+        raise ValueError(f"expected a value, got {str(v).lower()}")
+    return v
+
+
+def closed(values: tuple, aliases: dict[str, str] | None = None):
+    """A validator for a closed set of values: case-insensitive, aliases mapped, close matches suggested."""
+    aliases = aliases or {}
+    by_text = {str(v): v for v in values}
+
+    def check(v):
+        if v is None:
+            return v
+        _reject_bool(v)
+        text = str(v).strip().lower()
+        text = aliases.get(text, text)
+        if text in by_text:
+            return by_text[text]
+        close = difflib.get_close_matches(text, list(by_text) + list(aliases), n=3, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise ValueError(f"{shown(str(v))} is not one of {', '.join(by_text)}{hint}")
+    return BeforeValidator(check)
+
+
+SUFFIXES = {"k": 1e3, "m": 1e6, "g": 1e9}          # 200k USD, 1.5M examples, 2G tokens (SI, case-insensitive)
+BINARY_SUFFIXES = {"k": 1024, "m": 1024**2}      # sequence lengths: "8k context" is 8,192 tokens (Llama, Qwen cards)
+MIN_DEADLINE_DAYS = 1 / 86400                    # one second: shorter only divides the job into overflowing numbers
+
+
+def _scaled(text: str, suffixes: dict) -> float:
+    """'200k' -> 200000.0, '1.5M' -> 1500000.0, '2e9' -> 2e9; ValueError otherwise."""
+    t = text.strip()
+    scale = suffixes.get(t[-1:].lower())
+    return float(t[:-1]) * scale if scale else float(t)
+
+
+def positive_float(v):
+    """A positive finite number (a budget, a token count): 200000, 2e5 or 200k."""
+    if v is None:
+        return v
+    _reject_bool(v)
+    try:
+        value = _scaled(v, SUFFIXES) if isinstance(v, str) else float(v)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"expected a number such as 200000, 200k or 1.5M, got {shown(v)}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"must be a positive finite number, got {shown(str(v))}")
+    return value
+
+
+def count(suffixes: dict):
+    """A validator for a whole count given as text with k/M/G suffixes (8k, 1.5M); numbers pass on as they are."""
+    example = "8192 or 8k" if suffixes is BINARY_SUFFIXES else "10000 or 10k"
+
+    def check(v):
+        if not isinstance(v, str):
+            return v
+        try:
+            value = _scaled(v, suffixes)
+        except ValueError:
+            raise ValueError(f"expected a whole number such as {example}, got {shown(v)}") from None
+        if not math.isfinite(value) or value != int(value):
+            raise ValueError(f"expected a whole number, got {shown(v)}")
+        return int(value)
+    return BeforeValidator(check)
+
+
+def duration_days(v):
+    """14d, 36h, 2w, a number of days, or none (no deadline: infinity)."""
+    if v is None:
+        return v
+    _reject_bool(v)
+    if isinstance(v, (int, float)):
+        value = float(v)
+    else:
+        t = str(v).strip().lower()
+        if t in ("none", "no", "off"):
+            return math.inf                               # explicitly no deadline
+        scale = {"d": 1.0, "h": 1 / 24, "w": 7.0}.get(t[-1:], None)
+        try:
+            value = float(t[:-1]) * scale if scale is not None else float(t)
+        except ValueError:
+            raise ValueError(f"expected a duration like 14d, 36h, 2w or none, got {shown(str(v))}") from None
+    if math.isnan(value) or value <= 0:
+        raise ValueError(f"must be a positive duration, got {shown(str(v))}")
+    if value < MIN_DEADLINE_DAYS:
+        raise ValueError(f"must be at least one second (e.g. 36h or 14d), got {shown(str(v))}")
+    return value
+
+
+def names(v):
+    """A list of names: repeated and/or comma-separated ('a100,h100' or ['a100', 'h100'])."""
+    if v is None:
+        return []
+    items = v if isinstance(v, (list, tuple)) else [v]
+    out = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ValueError(f"expected names, got {shown(item)}")
+        out += [x.strip() for x in item.split(",") if x.strip()]
+    return out
+
+
+PositiveFloat = Annotated[Optional[float], BeforeValidator(positive_float)]
+Names = Annotated[list[str], BeforeValidator(names)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_values(cls, v, info):
+        """true/false only where the option is a switch (JSON's true would otherwise read as 1)."""
+        field = cls.model_fields[info.field_name]
+        if isinstance(v, bool) and bool not in _types_of(field.annotation):
+            raise ValueError(f"expected a value, got {str(v).lower()}")
+        return v
+
+
+def _types_of(annotation) -> set:
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is Annotated:
+        return _types_of(args[0])
+    if args and typing.get_origin(annotation) in (Union, types.UnionType):
+        return set().union(*(_types_of(a) for a in args))
+    return {annotation}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Requests: one field per CLI option
+
+class WorkloadOptions(_Request):
+    """What to run: the model and the training or inference job (shared by plan and estimate)."""
+    model: str = Field(description="built-in name or size alias (70b, 8x7b), Hugging Face id (org/name), model "
+                                   "folder, config.json or .gguf file")
+    method: Annotated[Method, closed(typing.get_args(Method), METHOD_ALIASES)] = Field(
+        "inference", description="what to run; pretrain = full training from scratch (Chinchilla tokens by "
+                                 "default), full = full fine-tuning")
+    precision: Annotated[Optional[Precision], closed(typing.get_args(Precision), PRECISION_ALIASES)] = Field(
+        None, description="weights/compute format (default: bf16 for inference and LoRA, bf16-mixed for full "
+                          "training, nf4 for QLoRA)")
+    batch_size: int = Field(1, description="micro-batch per GPU (inference: concurrent sequences)")
+    seq_len: Annotated[int, count(BINARY_SUFFIXES)] = Field(
+        2048, description="training: the longest example, memory is sized for it; inference: prompt length in "
+                          "tokens (8k = 8192)")
+    new_tokens: Annotated[int, count(BINARY_SUFFIXES)] = Field(
+        256, description="tokens generated per sequence (inference; 1k = 1024)")
+    optimizer: Annotated[Optimizer, closed(typing.get_args(Optimizer))] = Field("adamw", description="optimizer")
+    lora_rank: int = Field(16, description="LoRA rank r")
+    lora_targets: str = Field("all-linear", description="all-linear | attention | q_proj,v_proj,...")
+    gradient_checkpointing: Optional[bool] = Field(
+        None, description="recompute activations in backward (default: on for QLoRA)")
+    attention: Annotated[Attention, closed(typing.get_args(Attention))] = Field(
+        "auto", description="attention kernel (auto: the stack's default)")
+    engine: Annotated[Optional[Engine], closed(typing.get_args(Engine))] = Field(
+        None, description="inference runtime (default: transformers generate(), which the measurements cover; on "
+                          "Apple machines mlx when planning)")
+    framework: Annotated[Optional[Framework], closed(typing.get_args(Framework))] = Field(
+        None, description="training stack (default: hf = HF Trainer + peft + bitsandbytes; on Apple machines "
+                          "mlx-lm when planning)")
+    loss: Annotated[Loss, closed(typing.get_args(Loss))] = Field(
+        "auto", description="cross-entropy implementation (auto: the stack's default)")
+    grad_accum: int = Field(1, description="micro-batches per optimizer step")
+    activation_offload: bool = Field(False, description="keep activation checkpoints in host RAM")
+    kv_cache_dtype: Annotated[KVCacheDtype, closed(typing.get_args(KVCacheDtype))] = Field(
+        "auto", description="KV cache format (auto: the compute dtype)")
+    gpu_layers: Optional[int] = Field(None, description="llama.cpp -ngl: layers on the GPU (default: all)")
+    gpu_memory_utilization: float = Field(0.90, description="vLLM: share of each card it may use")
+    # Mechanisms published runs vary per run (planner/estimator/stacks.py and engines.py cite their code)
+    activation_checkpointing: Annotated[ActivationCheckpointing, closed(typing.get_args(ActivationCheckpointing))] = \
+        Field("auto", description="full: recompute every layer; selective: torchtitan/torchtune per-op policy (or "
+                                  "every N-th layer with --ac-every N); none (auto: --gradient-checkpointing's choice)")
+    ac_every: Optional[int] = Field(None, description="selective checkpointing: checkpoint every N-th layer")
+    compile: Optional[bool] = Field(None, description="the model runs under torch.compile (default: the stack's, "
+                                                      "e.g. torchtune on)")
+    optimizer_in_backward: Optional[bool] = Field(
+        None, description="step each parameter in backward and free its gradient (torchtune optimizer_in_bwd)")
+    pipeline_parallel: int = Field(1, description="serving: pipeline stages (vLLM/SGLang --pipeline-parallel-size); "
+                                                  "tensor parallel = gpus / N")
+    zero3_max_live_parameters: Optional[int] = Field(None, description="DeepSpeed stage3_max_live_parameters "
+                                                                       "(default 1e9)")
+    quantize_moe_experts: bool = Field(False, description="bitsandbytes-quantise the fused MoE experts too (Axolotl "
+                                                          "quantize_moe_experts)")
+    n_cpu_moe: int = Field(0, description="llama.cpp: keep the MoE experts of the first N layers in host RAM")
+    mem_fraction_static: Optional[float] = Field(
+        None, description="SGLang: share of the card for weights + KV pool (default: SGLang's by card size)")
+    speculative: Optional[str] = Field(None, description="serving: speculative decoding with the model's MTP heads "
+                                                         "(mtp) or a built-in draft model name")
+    speculative_tokens: int = Field(1, description="draft tokens proposed per step")
+
+
+class EstimateRequest(WorkloadOptions):
+    """`plan estimate`: peak GPU memory and system RAM of one configuration."""
+    gpus: int = Field(1, description="GPUs the job runs on")
+    zero: Annotated[Optional[Literal[0, 1, 2, 3]], closed((0, 1, 2, 3))] = Field(
+        None, description="ZeRO / FSDP stage (default: 3 = FULL_SHARD for the FSDP stacks on several GPUs, as "
+                          "accelerate, fsdp_qlora, torchtune and LitGPT default to; else 0)")
+    offload: Annotated[Literal["none", "optimizer", "optimizer+params"],
+                       closed(("none", "optimizer", "optimizer+params"))] = Field(
+        "none", description="what lives in host RAM")
+    parallel: Annotated[Parallel, closed(typing.get_args(Parallel))] = Field(
+        "auto", description="inference split over --gpus")
+
+
+class PlanRequest(WorkloadOptions):
+    """`plan`: the cheapest hardware (or the fastest within the budget) that runs the workload."""
+    budget: PositiveFloat = Field(None, description="spending limit in --currency (200000 or 200k)")
+    currency: str = Field("USD", description="currency of budget and prices (see `plan catalog`)")
+    max_gpus: int = Field(64, description="most GPUs in a plan")
+    gpus: Optional[int] = Field(None, description="plan for exactly this many GPUs (a recipe's count; default: any)")
+    include: Names = Field([], description="only these GPUs (repeat or comma-separate)")
+    exclude: Names = Field([], description="never these GPUs")
+    allow_used: bool = Field(False, description="consider used-market cards")
+    zero: Annotated[Optional[Literal[0, 1, 2, 3]], closed((0, 1, 2, 3))] = Field(
+        None, description="force a ZeRO/FSDP stage (default: try all)")
+    offload: Annotated[Literal["none", "optimizer", "optimizer+params", "any"],
+                       closed(("none", "optimizer", "optimizer+params", "any"))] = Field(
+        "none", description="CPU offload the planner may use besides none (it is slow, so never by default)")
+    force_offload: Annotated[Optional[Literal["optimizer", "optimizer+params"]],
+                             closed(("optimizer", "optimizer+params"))] = Field(
+        None, description="plan only with this CPU offload (e.g. Answer.AI's 70B recipe on 24 GB cards)")
+    ram_ratio: float = Field(1.0, description="system RAM >= ratio x VRAM, per machine")
+    margin: float = Field(0.05, description="fraction of each card's memory kept free")
+    require_nvlink: bool = Field(False, description="cards bridged in pairs or on an NVSwitch")
+    parallel: Annotated[Parallel, closed(typing.get_args(Parallel))] = Field(
+        "auto", description="inference split: auto/pipeline (layers split) or tensor (one NVLink domain, one host)")
+    catalog: Annotated[Names, Cli(local_file=True, metavar="FILE")] = Field(
+        [], description="YAML file adding or overriding entries")
+    alternatives: int = Field(3, description="next-cheapest plans with other GPUs (0-10)")
+    objective: Annotated[Optional[Literal["cost", "time"]], closed(("cost", "time"))] = Field(
+        None, description="override the decision rule: cost = the cheapest plan (meeting --deadline), time = the "
+                          "fastest within the budget (default: the stated rule, README 'How a plan is chosen')")
+    have: Annotated[Names, Cli(metavar="[COUNTx]NAME")] = Field(
+        [], description="hardware you already have, repeatable: a catalogue GPU (2xrtx-3090), host platform "
+                        "(desktop-am5) or machine (mac-studio-m4-max-128gb); it costs nothing, the plan buys the rest")
+    max_machines: Optional[int] = Field(None, description="at most this many machines (1: one box)")
+    savers: bool = Field(True, description="plan the workload exactly as given: no gradient checkpointing, flash "
+                                           "attention, fused loss, Unsloth or quantised KV cache added to fit fewer "
+                                           "cards")
+    min_headroom: float = Field(0.05, description="never recommend a plan leaving less than this fraction of a "
+                                                  "card's usable memory free")
+    tokens: PositiveFloat = Field(None, description="training tokens, 2e9 or 2G (default: pretrain 20 x "
+                                                    "parameters; fine-tuning --examples x --tokens-per-example x "
+                                                    "--epochs)")
+    tokens_per_example: Annotated[Optional[int], count(BINARY_SUFFIXES)] = Field(
+        None, description="mean tokens per fine-tuning example, packed (default 512, common instruction datasets; "
+                          "--seq-len is the longest)")
+    examples: Annotated[Optional[int], count(SUFFIXES)] = Field(
+        None, description="fine-tuning examples in the job (default 10,000)")
+    epochs: PositiveFloat = Field(None, description="passes over the examples (default 3)")
+    deadline: Annotated[Optional[float], BeforeValidator(duration_days), Cli(aliases=("--deadline-days",))] = Field(
+        None, allow_inf_nan=True, description="the job must finish within this (days): 14d, 36h, 2w or 'none' "
+                                              "(default: none, the decision rule picks)")
+    requests: Annotated[Optional[int], count(SUFFIXES)] = Field(
+        None, description="inference: sequences to serve (default 10,000; 1M = 10^6)")
+    proposal: Annotated[Optional[str], Cli(local_file=True, metavar="FILE")] = Field(
+        None, description="write a procurement proposal to FILE.md or FILE.html")
+    # serving by load and latency (planner/serving.py), ownership costs behind the cost per token (planner/tco.py)
+    rate: PositiveFloat = Field(None, description="serving: requests per second to sustain (each --seq-len prompt "
+                                                  "tokens in, --new-tokens out); sizes replicas and split for the load")
+    users: Optional[int] = Field(None, description="serving: concurrent streams to serve (each always has a request "
+                                                   "in flight)")
+    ttft: PositiveFloat = Field(None, description="serving target: mean time to first token, seconds")
+    itl: PositiveFloat = Field(None, description="serving target: mean inter-token latency, seconds (0.05 = 20 "
+                                                 "tokens/s per user)")
+    years: PositiveFloat = Field(3.0, description="cost per token: years the purchase is written off over")
+    utilization: PositiveFloat = Field(1.0, description="cost per token: share of the year's hours the load runs "
+                                                        "(0-1)")
+    pue: PositiveFloat = Field(1.58, description="cost per token: facility power over IT power (Uptime Institute "
+                                                 "2023 average)")
+    maintenance: float = Field(0.06, description="cost per token: maintenance per year, share of the purchase price "
+                                                 "(4-8%, CTWatch 2006)")
+    residual: float = Field(0.70, description="cost per token: resale value after --years, share of the purchase "
+                                              "price (catalogue used/new prices)")
+    electricity: PositiveFloat = Field(None, description="cost per token: USD per kWh (default: the catalogue's)")
+
+
+class CapacityRequest(WorkloadOptions):
+    """`plan capacity`: what hardware you have can serve: context, users, tokens/s, rate."""
+    have: Annotated[Names, Cli(metavar="[COUNTx]NAME")] = Field(
+        [], description="cards or machine you have: [COUNTx]NAME (e.g. 2xrtx-3090, mac-studio-m4-max-128gb; see "
+                        "`plan catalog`)")
+    ttft: PositiveFloat = Field(None, description="target: mean time to first token, seconds")
+    itl: PositiveFloat = Field(None, description="target: mean inter-token latency, seconds")
+    margin: float = Field(0.05, description="fraction of each card's memory kept free")
+    parallel: Annotated[Parallel, closed(typing.get_args(Parallel))] = Field(
+        "auto", description="split over the cards (auto: the engine's: vLLM tensor parallel, others layers split)")
+    catalog: Annotated[Names, Cli(local_file=True, metavar="FILE")] = Field(
+        [], description="YAML file adding or overriding entries")
+
+
+REQUESTS = {"plan": PlanRequest, "estimate": EstimateRequest, "capacity": CapacityRequest}
+
+
+def message_of(e: ValidationError, model: type[BaseModel] | None = None) -> tuple[str, str | None]:
+    """(one-line message naming the option, option name with dashes) for a pydantic error."""
+    err = e.errors()[0]
+    loc = [str(x) for x in err["loc"]]
+    flag = flag_of(loc[0], model) if loc else None
+    msg = err["msg"].removeprefix("Value error, ")
+    if err.get("type") == "literal_error":
+        msg = f"got {shown(err.get('input'))}; {msg.lower()}"
+    if err.get("type") == "extra_forbidden":
+        known = [n.replace("_", "-") for n in (model.model_fields if model else {})]
+        close = difflib.get_close_matches((flag or "").lstrip("-"), known, n=2, cutoff=0.6)
+        msg = "not an option of this command" + (f"; did you mean --{' or --'.join(close)}?" if close
+                                                  else " (see --help)")
+    return f"{flag or 'input'}: {msg}", (flag or "").lstrip("-") or None
+
+
+def request(model: type[_Request], options: dict) -> _Request:
+    """Validate options into a request; bad input raises InputError naming the option."""
+    try:
+        return model.model_validate(options)
+    except ValidationError as e:
+        message, field = message_of(e, model)
+        err = InputError(message)
+        err.field = field
+        raise err from None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Results: the JSON of record (`--json` prints result.model_dump(mode="json"))
+
+Number = Union[int, float]       # kept as computed: 3 stays 3, 3.0 stays 3.0 (the JSON is byte-for-byte stable)
+
+
+class _Result(BaseModel):
+    # Keys a change adds before it declares them here pass through (after the declared ones) instead of failing
+    # a user's plan; tests/test_api.py fails until every key is declared, so the schema stays complete.
+    model_config = ConfigDict(extra="allow")
+
+
+class EstimateDetail(_Result):
+    model: str
+    params: int
+    trainable_params: int
+    gpus: int
+    peak_phase: str = Field(description="the phase whose memory is highest (e.g. forward, backward, step, decode)")
+    peak_allocated_bytes: int = Field(description="torch.cuda.max_memory_allocated at the peak, per GPU")
+    reserved_bytes: int = Field(description="+ caching-allocator slack (torch.cuda.max_memory_reserved)")
+    cuda_context_bytes: int
+    total_bytes: int = Field(description="what nvidia-smi shows at the peak, per GPU")
+    total_gib: Number
+    cpu_ram_bytes: int = Field(description="host RAM the job needs (all processes on one node)")
+    breakdown: dict[str, int] = Field(description="bytes per component at the peak, per GPU")
+    assumptions: list[str]
+
+
+class EstimateResult(EstimateDetail):
+    """`plan estimate --json`."""
+    workload: dict[str, Any] = Field(description="the validated workload, defaults filled in")
+    schema_version: str = SCHEMA_VERSION
+
+
+class Job(_Result):
+    kind: Literal["pretrain", "fine-tune", "serve"]
+    tokens: Optional[int]
+    requests: Optional[int]
+    examples: Optional[int]
+    epochs: Optional[Number]
+    tokens_per_example: Optional[int] = Field(description="fine-tuning: mean tokens per example, packed")
+    seq_len: Optional[int] = Field(description="fine-tuning: the longest example (memory is sized for it)")
+    default: bool = Field(description="chosen by the planner, not the user")
+    description: str
+
+
+class BillItem(_Result):
+    kind: str = Field(description="gpu | host | ram | bridge | network | machine")
+    name: str
+    count: int
+    unit_price: Number
+    subtotal: Number
+    owned: bool = Field(description="you have it already (--have): it costs nothing in the plan")
+
+
+class MachineBuild(_Result):
+    platform: str
+    gpus: dict[str, int]
+    ram_gb: int
+    power_w: Number
+    owned: bool = Field(False, description="a machine you have (--have)")
+
+
+class MemoryRow(_Result):
+    gpu: str
+    count: int
+    job: Optional[str] = None       # scenarios with several workloads only
+    need_bytes: int
+    usable_bytes: int
+    headroom_bytes: int
+
+    @model_serializer(mode="wrap")
+    def _omit_job(self, handler):
+        d = handler(self)
+        if d.get("job") is None and "job" not in self.model_fields_set:
+            d.pop("job", None)
+        return d
+
+
+class Rent(_Result):
+    provider: str
+    as_of: str
+    source: Optional[str]
+    usd_per_gpu_hour: Number
+    hourly_cost: Number
+    job_cost: Optional[Number]
+    breakeven_hours: Optional[Number]
+    currency: str
+    gpu: str = Field(description="the rented card")
+    count: int = Field(description="rented cards")
+    same_cards: bool = Field(description="false: the bought cards have no rental offer, so the cheapest rentable "
+                                         "cards that carry the load are priced instead")
+
+
+class PlanDetail(_Result):
+    stack: str
+    evidence: str
+    tokens_per_s: Number
+    time_s: Optional[Number] = Field(description="time to result for the stated job")
+    time_range_s: Optional[list[Number]] = Field(description="likely range of time_s [low, high]: the time model's "
+                                                             "measured error around it")
+    time_basis: str = Field(description="how the time was obtained, with the model's measured error ('' if none)")
+    link: str = Field(description="what the time's communication crossed: none, nvlink, pcie, network, unified")
+    time_days: Optional[Number]
+    energy_kwh: Optional[Number]
+    energy_cost: Optional[Number]
+    items: list[BillItem]
+    total_cost: Number
+    currency: str
+    strategy: str
+    gpus: dict[str, int]
+    hosts: dict[str, int]
+    machines: list[MachineBuild]
+    ram_gb: int
+    vram_gb: Number
+    power_w: Number
+    memory: list[MemoryRow]
+    rent: Optional[Rent]
+    optimality: str = Field(description="proven | time limit (best found, not proven cheapest)")
+    savers: list[str] = Field(description="memory savers the planner added to fit fewer cards (planner/savers.py)")
+    savers_off: dict[str, str] = Field(description="per saver: how to turn it off in its stack")
+    serving: Optional[dict[str, Any]] = Field(
+        description="inference under --rate/--users: what the purchase sustains (rate_rps, users, ttft_s, itl_s, "
+                    "tokens_per_s, replicas, tensor_parallel, pipeline_parallel, binding, at_load, load, targets; "
+                    "planner/serving.py)")
+    cost_per_mtok: Optional[dict[str, Any]] = Field(
+        description="inference: cost per million output tokens bought, rented and from hosted APIs (planner/tco.py)")
+    tco: Optional[dict[str, Any]] = Field(description="the ownership assumptions behind cost_per_mtok "
+                                                      "(planner/tco.py), with their sources")
+
+
+class Decision(_Result):
+    rule: str
+    text: str
+
+
+class FrontierPoint(_Result):
+    total_cost: Number
+    currency: str
+    time_s: Optional[Number]
+    gpus: dict[str, int]
+    energy_kwh: Optional[Number]
+    strategy: str
+    summary: str
+
+
+class Alternative(PlanDetail):
+    estimate: EstimateDetail
+    why_it_lost: Optional[str]
+
+
+class PlanResult(_Result):
+    """`plan --json`: the recommended plan, the frontier and the alternatives, or why no plan fits."""
+    feasible: bool
+    binding: Optional[str] = Field(description="the constraint that rules plans out when none fits")
+    reason: Optional[str]
+    min_budget: Optional[Number] = Field(description="the least budget a plan needs, when the budget binds")
+    objective: str = Field(description="cost | time (given) | auto (the decision rule, README 'How a plan is "
+                                       "chosen')")
+    deadline_s: Optional[Number]
+    decision: Optional[Decision] = Field(description="the rule that picked the plan and, in words, what it picked")
+    warnings: list[str]
+    job: Optional[Job]
+    plan: Optional[PlanDetail]
+    estimate: Optional[EstimateDetail]
+    frontier: list[FrontierPoint]
+    alternatives: list[Alternative]
+    rejected: dict[str, str] = Field(description="GPU -> why it cannot run the job")
+    notes: list[str]
+    prices_as_of: str
+    rates_as_of: str
+    solve_seconds: Number
+    solver: str
+    measured_vs_modelled: str
+    schema_version: str = SCHEMA_VERSION
+    _result: Any = PrivateAttr(default=None)       # the solver's Result and inputs, for the terminal renderer
+
+
+class _AsGiven(_Result):
+    """A result whose keys depend on the outcome: its JSON keeps exactly the keys it was given, in their order."""
+    _order: list = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_order(cls, data, handler):
+        result = handler(data)
+        if isinstance(data, dict):
+            result._order = list(data)
+        return result
+
+    @model_serializer(mode="wrap")
+    def _as_given(self, handler):
+        d = handler(self)
+        if not self._order:
+            return d
+        out = {k: d[k] for k in self._order if k in d}
+        if "schema_version" in d:
+            out["schema_version"] = d["schema_version"]
+        return out
+
+
+class CapacityTargets(_Result):
+    ttft_s: Optional[Number]
+    itl_s: Optional[Number]
+    statistic: str = Field(description="the targets are means")
+
+
+class CapacityResult(_AsGiven):
+    """`plan capacity --json`: what the cards you have serve; the keys after max_context_tokens depend on whether
+    it fits (planner/capacity.py)."""
+    cards: dict[str, int]
+    engine: str
+    precision: str
+    prompt_tokens: int
+    new_tokens: int
+    targets: CapacityTargets
+    max_context_tokens: int = Field(description="the largest context (tokens) one sequence can have on the cards")
+    replicas: Optional[int] = None
+    tensor_parallel: Optional[int] = None
+    pipeline_parallel: Optional[int] = None
+    binding: Optional[str] = Field(None, description="what limits more users: memory, ttft, itl, ...")
+    fits: bool
+    users: Optional[int] = None
+    reason: Optional[str] = None
+    rate_rps: Optional[Number] = None
+    ttft_s: Optional[Number] = None
+    itl_s: Optional[Number] = None
+    tokens_per_s_per_user: Optional[Number] = None
+    tokens_per_s: Optional[Number] = None
+    bound: Optional[str] = None
+    model: str
+    stack: str
+    notes: list[str]
+    schema_version: str = SCHEMA_VERSION
+
+
+class SoftwareFamily(_Result):
+    family: str
+    training: dict[str, list[str]]
+    serving: list[str]
+    default_training: str
+    default_serving: str
+    note: str
+
+
+class CatalogResult(_Result):
+    """`plan catalog --json`."""
+    as_of: str
+    gpus: list[GPU]
+    platforms: list[Platform]
+    rentals: list[Rental]
+    api_prices: list[ApiPrice] = Field(description="hosted-API prices per model and provider (catalog/apis.yaml)")
+    software: dict[str, SoftwareFamily]
+    rates: dict[str, Number]
+    rates_as_of: str
+    schema_version: str = SCHEMA_VERSION
+    _catalog: Any = PrivateAttr(default=None)
+
+
+class ModelInfo(_Result):
+    params: int
+    family: str
+    source: str
+
+
+class ModelsResult(_Result):
+    """`plan models --json`."""
+    models: dict[str, ModelInfo]
+    aliases: dict[str, str]
+    schema_version: str = SCHEMA_VERSION
+
+
+class ScenarioRow(_Result):
+    """One variant; the swept options come first under their own names (extra keys)."""
+    feasible: bool
+    hardware: str
+    strategy: Optional[str] = None
+    cost: Optional[Number]
+    currency: str
+    min_headroom_gib: Optional[Number]
+    time_days: Optional[Number]
+    energy_cost: Optional[Number]
+    binding: Optional[str]
+    min_budget: Optional[Number]
+
+    @model_serializer(mode="wrap")
+    def _swept_first(self, handler):
+        d = handler(self)
+        extra = self.model_extra or {}
+        out = {k: d[k] for k in extra if k in d}
+        out.update((k, v) for k, v in d.items() if k not in extra
+                   and (k != "strategy" or "strategy" in self.model_fields_set))
+        return out
+
+
+class ScenarioResult(_Result):
+    """`plan scenario FILE --json`."""
+    scenario: str
+    mode: Literal["sequential", "concurrent"]
+    variants: list[ScenarioRow]
+    schema_version: str = SCHEMA_VERSION
+
+
+RESULTS = {"plan": PlanResult, "estimate": EstimateResult, "capacity": CapacityResult, "scenario": ScenarioResult, "catalog": CatalogResult,
+           "models": ModelsResult}
+
+
+# ---------------------------------------------------------------------------------------------------
+# The functions
+
+def resolve_model(name: str, files: bool = True):
+    """(architecture, notes). files=False: never read a path the caller named (the web API and MCP)."""
+    from planner.data import builtin_registry
+    arch, note = builtin_registry().resolve(name, files=files)
+    return arch, ([note] if note else []) + list(arch.notes)
+
+
+def workload_of(req: WorkloadOptions, **override) -> Workload:
+    kw = dict(method=req.method, precision=req.precision, batch_size=req.batch_size, seq_len=req.seq_len,
+              new_tokens=req.new_tokens, optimizer=req.optimizer, lora_rank=req.lora_rank,
+              lora_targets=req.lora_targets, attention=req.attention, loss=req.loss, grad_accum=req.grad_accum,
+              activation_offload=req.activation_offload, kv_cache_dtype=req.kv_cache_dtype,
+              gpu_layers=req.gpu_layers, gpu_memory_utilization=req.gpu_memory_utilization,
+              activation_checkpointing=req.activation_checkpointing, ac_every=req.ac_every,
+              optimizer_in_backward=req.optimizer_in_backward, compile=req.compile,
+              pipeline_parallel=req.pipeline_parallel, zero3_max_live_parameters=req.zero3_max_live_parameters,
+              cpu_moe_layers=req.n_cpu_moe, quantize_moe_experts=req.quantize_moe_experts,
+              mem_fraction_static=req.mem_fraction_static, speculative=req.speculative,
+              speculative_tokens=req.speculative_tokens)
+    if req.gradient_checkpointing is not None:   # only an explicit choice: unset, the planner may add it (savers)
+        kw["gradient_checkpointing"] = req.gradient_checkpointing
+    if req.engine is not None:
+        kw["engine"] = req.engine
+    if req.framework is not None:
+        kw["framework"] = req.framework
+    if isinstance(req, EstimateRequest):
+        zero = req.zero
+        if zero is None:
+            # FSDP stacks shard fully unless told otherwise: accelerate's fsdp_sharding_strategy defaults to
+            # FULL_SHARD, fsdp_qlora train.py to "full_shard", torchtune's fully_shard and LitGPT's FSDPStrategy
+            # too; DeepSpeed (hf) and single-GPU stacks: no ZeRO unless asked
+            fsdp = kw.get("framework", "hf") in ("hf-fsdp", "fsdp-qlora", "torchtune", "litgpt", "torchtitan")
+            zero = 3 if fsdp and req.gpus > 1 and req.method != "inference" else 0
+        kw.update(gpus=req.gpus, zero_stage=zero, offload=req.offload, parallel=req.parallel)
+    elif req.method == "inference":
+        kw.update(parallel=req.parallel)
+    kw.update(override)
+    try:
+        return Workload(**kw)
+    except ValidationError as e:
+        message, field = message_of(e)
+        err = InputError(message)
+        err.field = field
+        raise err from None
+
+
+def constraints_of(req: PlanRequest):
+    from planner.configs import Constraints
+    if req.requests is not None and not 0 < req.requests <= MAX_REQUESTS:
+        raise InputError(f"--requests must be between 1 and {MAX_REQUESTS:,}, got {req.requests}")
+    if req.examples is not None and not 0 < req.examples <= MAX_EXAMPLES:
+        raise InputError(f"--examples must be between 1 and {MAX_EXAMPLES:,}, got {req.examples}")
+    if req.tokens is not None and req.tokens < 1:
+        raise InputError(f"--tokens must be at least 1 (a job of whole tokens), got {req.tokens:g}")
+    if req.tokens is not None and req.tokens > MAX_TOKENS:
+        raise InputError(f"--tokens must be at most {MAX_TOKENS:,.0f} (1,000 times the largest training runs), "
+                         f"got {req.tokens:g}")
+    if req.tokens_per_example is not None and not 0 < req.tokens_per_example <= 10_000_000:
+        raise InputError(f"--tokens-per-example must be between 1 and 10,000,000, got {req.tokens_per_example}")
+    if req.alternatives < 0 or req.alternatives > 10:
+        raise InputError(f"--alternatives must be 0-10, got {req.alternatives}")
+    if req.method == "inference" and (req.zero is not None or req.offload != "none" or req.force_offload):
+        raise InputError("--zero and --offload apply to training methods, not inference")
+    serving, tco = serving_of(req)
+    return Constraints(serving=serving, tco=tco, budget=req.budget, currency=req.currency.upper(),
+                       max_gpus=req.max_gpus,
+                       include=list(req.include), exclude=list(req.exclude), allow_used=req.allow_used, zero=req.zero,
+                       offload=None if req.offload == "none" else req.offload, force_offload=req.force_offload,
+                       ram_ratio=req.ram_ratio, margin=req.margin, require_nvlink=req.require_nvlink,
+                       tokens=int(req.tokens) if req.tokens is not None else None, examples=req.examples,
+                       epochs=req.epochs,
+                       deadline_s=req.deadline * 86400 if req.deadline is not None else None,
+                       requests=req.requests, objective=req.objective or "auto", min_headroom=req.min_headroom,
+                       tokens_per_example=req.tokens_per_example, savers=req.savers, max_machines=req.max_machines,
+                       stack_explicit=req.framework is not None or req.engine is not None, gpus=req.gpus)
+
+
+MAX_RATE_RPS = 1e6            # a million requests per second: beyond any single deployment
+MAX_USERS = 10**7
+
+
+def serving_of(req: PlanRequest):
+    """(ServingSpec or None, TcoAssumptions) from --rate/--users/--ttft/--itl and the ownership options."""
+    from planner.serving import ServingSpec
+    from planner.tco import TcoAssumptions
+    rate, users, ttft, itl = req.rate, req.users, req.ttft, req.itl
+    if rate is not None and users is not None:
+        raise InputError("--users: give --rate or --users, not both")
+    if (rate is not None or users is not None or ttft is not None or itl is not None) and req.method != "inference":
+        raise InputError("--rate, --users, --ttft and --itl size serving; use them with --method inference")
+    if rate is not None and rate > MAX_RATE_RPS:
+        raise InputError(f"--rate must be at most {MAX_RATE_RPS:,.0f} requests per second, got {rate:g}")
+    if users is not None and not 1 <= users <= MAX_USERS:
+        raise InputError(f"--users must be between 1 and {MAX_USERS:,}, got {users}")
+    if (ttft is not None or itl is not None) and rate is None and users is None:
+        raise InputError("--ttft/--itl are targets under a load: add --rate R (requests/s) or --users N")
+    if not 0 < req.utilization <= 1:
+        raise InputError(f"--utilization is a share of the year's hours, between 0 and 1; got {req.utilization:g}")
+    if req.years > 50:
+        raise InputError(f"--years must be at most 50, got {req.years:g}")
+    if not 1 <= req.pue <= 5:
+        raise InputError(f"--pue is facility over IT power, between 1 and 5; got {req.pue:g}")
+    for flag, v in (("--maintenance", req.maintenance), ("--residual", req.residual)):
+        if not (math.isfinite(v) and 0 <= v <= 1):
+            raise InputError(f"{flag} is a share of the purchase price, between 0 and 1; got {v:g}")
+    tco = TcoAssumptions(years=req.years, utilization=req.utilization, pue=req.pue,
+                         maintenance_per_year=req.maintenance, residual=req.residual,
+                         electricity_usd_per_kwh=req.electricity)
+    spec = ServingSpec(rate, users, ttft, itl) if (rate is not None or users is not None) else None
+    return spec, tco
+
+
+def run_estimate(req: EstimateRequest, files: bool = True) -> EstimateResult:
+    from planner.estimator import estimate as estimate_memory
+    arch, notes = resolve_model(req.model, files)
+    wl = workload_of(req)
+    d = estimate_memory(arch, wl).to_dict()
+    d["assumptions"] = notes + d["assumptions"]
+    d["workload"] = wl.model_dump(mode="json")
+    return EstimateResult.model_validate(d)
+
+
+def run_plan(req: PlanRequest, files: bool = True) -> PlanResult:
+    """files=False: the model name is never read as a path, and catalog files are refused (the web API, MCP).
+    A proposal path, when set, is written (the web server sets one it chose itself)."""
+    from planner.catalog import load_catalog
+    from planner.render import plan_json
+    from planner.solver import plan as solve
+    if not files and req.catalog:
+        raise InputError("--catalog: catalogue files are not accepted here")
+    arch, notes = resolve_model(req.model, files)
+    wl = workload_of(req)
+    c = constraints_of(req)
+    if req.proposal:
+        from planner.proposal import check_output_path
+        check_output_path(req.proposal)
+    catalog = load_catalog(list(req.catalog)) if req.catalog else builtin_catalog()
+    from planner.owned import parse_have
+    c.owned = parse_have(list(req.have), catalog)
+    res = solve(arch, wl, catalog, c, alternatives=req.alternatives)
+    if req.proposal and res.feasible:
+        from planner.proposal import write_proposal
+        write_proposal(req.proposal, arch, wl, c, catalog, res, notes)
+    out = PlanResult.model_validate(plan_json(res, notes, catalog))
+    out._result = (res, notes, catalog, c)
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def builtin_catalog():
+    """The built-in catalogue, validated once per process (about a fifth of a plan's time otherwise); the planner
+    only reads it."""
+    from planner.catalog import load_catalog
+    return load_catalog([])
+
+
+def run_catalog(files: list[str] | tuple[str, ...] = ()) -> CatalogResult:
+    from planner.catalog import load_catalog
+    from planner.software import FAMILIES
+    cat = load_catalog(list(files))
+    software = {f.label: {"family": f.name, "training": {k: list(v) for k, v in f.frameworks.items()},
+                          "serving": list(f.engines), "default_training": f.default_framework,
+                          "default_serving": f.default_engine, "note": f.note} for f in FAMILIES.values()}
+    out = CatalogResult.model_validate(
+        {"as_of": cat.as_of, "gpus": [g.model_dump() for g in cat.gpus.values()],
+         "platforms": [p.model_dump() for p in cat.platforms.values()],
+         "rentals": [r.model_dump() for rs in cat.rentals.values() for r in rs],
+         "api_prices": [a.model_dump() for m in cat.api_prices for a in cat.api_offers(m)],
+         "software": software, "rates": cat.rates, "rates_as_of": cat.rates_as_of})
+    out._catalog = cat
+    return out
+
+
+def plan(**options) -> PlanResult:
+    """Plan hardware: api.plan(model="70b", method="qlora", budget=200_000). Options: PlanRequest's fields."""
+    return run_plan(request(PlanRequest, options))
+
+
+def estimate(**options) -> EstimateResult:
+    """Peak memory of one configuration: api.estimate(model="8b", method="lora", batch_size=4)."""
+    return run_estimate(request(EstimateRequest, options))
+
+
+def run_capacity(req: CapacityRequest, files: bool = True) -> CapacityResult:
+    """What the cards you have can serve (planner/capacity.py): context, users, tokens/s within the targets."""
+    from planner.capacity import _card_and_count, _engine_workload, capacity_report
+    from planner.catalog import load_catalog
+    from planner.owned import parse_have
+    from planner.serving import Targets
+    if not req.have:
+        raise InputError("--have: name what you have, e.g. --have 2xrtx-3090 or --have mac-studio-m4-max-128gb")
+    if not files and req.catalog:
+        raise InputError("--catalog: catalogue files are not accepted here")
+    catalog = load_catalog(list(req.catalog)) if req.catalog else builtin_catalog()
+    owned = parse_have(list(req.have), catalog)
+    g, n = _card_and_count(owned, catalog)
+    arch, notes = resolve_model(req.model, files)
+    wl, stack = _engine_workload(workload_of(req), g, req.engine is not None)
+    rep = capacity_report(arch, wl, g, n, Targets(req.ttft, req.itl), req.margin)
+    rep.update(model=arch.name, stack=stack, notes=notes)
+    return CapacityResult.model_validate(rep)
+
+
+def capacity(**options) -> CapacityResult:
+    """What owned cards serve: api.capacity(model="70b", have=["2xrtx-3090"], engine="llama.cpp",
+    precision="q4_k_m")."""
+    return run_capacity(request(CapacityRequest, options))
+
+
+def catalog(*files: str) -> CatalogResult:
+    """The hardware catalogue (built-in, plus YAML files adding or overriding entries)."""
+    return run_catalog(files)
+
+
+def models() -> ModelsResult:
+    from planner.data import builtin_registry
+    reg = builtin_registry()
+    return ModelsResult.model_validate(
+        {"models": {k: {"params": m.params, "family": m.family, "source": m.source} for k, m in reg.models.items()},
+         "aliases": reg.aliases})
+
+
+def scenario(path: str) -> ScenarioResult:
+    """A what-if scenario file (planner/scenario.py): one row per variant."""
+    from planner.scenario import run_scenario
+    sc, rows = run_scenario(path)
+    out = ScenarioResult.model_validate({"scenario": sc.name, "mode": sc.mode, "variants": rows})
+    return out
+
+
+def choices_of(annotation) -> tuple:
+    """The closed set of values of a field's type (its Literal, under Optional/Annotated), or ()."""
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) is Literal:
+        return typing.get_args(annotation)
+    for arg in typing.get_args(annotation):
+        if values := choices_of(arg):
+            return values
+    return ()
+
+
+def options() -> dict:
+    """Every closed-set option of `plan` and its values (GET /api/options: the page's choices), taken from the
+    request model, plus the precision groups and per-method default precision."""
+    from planner import workload as w
+    out: dict = {}
+    for name, field in PlanRequest.model_fields.items():
+        if values := choices_of(field.annotation):
+            out[name.replace("_", "-")] = list(values)
+    precisions = typing.get_args(Precision)
+    out["precision_groups"] = {
+        "float": [p for p in precisions if p not in w.QUANTISED + w.SERVING_FORMATS],
+        "bitsandbytes": list(w.QUANTISED),
+        "serving": [p for p in w.SERVING_FORMATS if p not in w.GGUF_TYPES], "gguf": list(w.GGUF_TYPES)}
+    out["defaults"] = {"precision": dict(w.DEFAULT_PRECISION)}
+    return out
+
+
+RUNNERS = {"plan": run_plan, "estimate": run_estimate, "capacity": run_capacity}     # request kind -> function(request) -> result
+
+
+def schema(kind: str) -> dict:
+    """The JSON Schema of a command's result (`plan schema KIND`), with its request's schema under 'request'."""
+    if kind not in RESULTS:
+        raise InputError(f"schema: expected one of {', '.join(RESULTS)}, got {kind!r}")
+    doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", "schema_version": SCHEMA_VERSION}
+    doc.update(RESULTS[kind].model_json_schema(mode="serialization"))
+    if kind in REQUESTS:
+        doc["request"] = REQUESTS[kind].model_json_schema()
+    elif kind == "scenario":
+        from planner.scenario import Scenario
+        doc["request"] = Scenario.model_json_schema()
+    return doc
+
+
+def dumps(result: BaseModel) -> str:
+    """The text `--json` prints: one JSON document."""
+    import json
+    return json.dumps(result.model_dump(mode="json"), indent=1) + "\n"
