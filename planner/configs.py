@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from planner.architecture import Architecture
@@ -832,12 +833,134 @@ def housing(cf: Config, catalog: Catalog, c: Constraints) -> list:
            cf.needs_network, _catalog_key(catalog), _constraints_key(c))
     hit = _HOUSING.get(key)
     if hit is None:
-        cf.options = machine_options(cf, catalog, c)
-        hit = [cf.options, house(cf, catalog, c), None]
+        hit = _priced_housing(cf, catalog, c, key[1:]) if not (c.owned or c.max_machines or cf.gpu.is_machine) \
+            else None
+        if hit is None:
+            cf.options = machine_options(cf, catalog, c)
+            hit = [cf.options, house(cf, catalog, c), None]
         if len(_HOUSING) >= _CACHE_MAX:
             _HOUSING.clear()
         _HOUSING[key] = hit
     return hit
+
+
+# Housing without owned hardware or a machine limit does not depend on the card's price: every housing of
+# count cards pays count x the price. So the knapsack runs once per price-free key (the card without its name
+# and price, which platforms take it, and the rest of housing's key) on the machines priced without the card,
+# and each SKU of that card - a regional price list, a sweep's price change - only prices the machines chosen:
+# host + k x price + RAM + bridges, summed as cheapest_hosting sums them. The template's choice is checked
+# against cheapest_hosting itself (at price 0) when it is made; a mismatch keeps the direct path for that key.
+_TEMPLATES: dict[tuple, tuple | None] = {}
+_PRICE_FREE: dict[int, tuple] = {}      # id(card) -> (card, catalogue, its price-free key)
+
+
+def _price_free_key(g: GPU, catalog: Catalog) -> tuple:
+    """A card as housing sees it, without its name and price: its other fields and which platforms take it."""
+    hit = _PRICE_FREE.get(id(g))
+    if hit is not None and hit[0] is g and hit[1] is catalog:
+        return hit[2]
+    if len(_PRICE_FREE) >= 16_384:
+        _PRICE_FREE.clear()
+    fields = tuple((k, frozen(v)) for k, v in g.__dict__.items() if k not in ("name", "price"))
+    key = _token(fields + (tuple(platform_takes(p, g) for p in catalog.platforms.values()),))
+    _PRICE_FREE[id(g)] = (g, catalog, key)
+    return key
+
+
+def _template(cf: Config, catalog: Catalog, c: Constraints) -> tuple | None:
+    """(machines at card price 0, their host prices, the single machine's index or None, the knapsack's chain
+    of indices, network), or None when this replica of the knapsack disagrees with cheapest_hosting."""
+    free_cf = _copy(cf)
+    free_cf.gpu = cf.gpu.model_copy(update={"price": 0.0})
+    opts = machine_options(free_cf, catalog, c)
+    network = cf.needs_network
+    extra = (lambda o: o.network_usd) if network else (lambda o: 0.0)
+    count, inf = cf.count, float("inf")
+    best_cost, single = None, None
+    for i, o in enumerate(opts):               # as cheapest_hosting: one bought machine, no network
+        if o.k == count and (best_cost is None or o.cost_usd < best_cost - 1e-9):
+            best_cost, single = o.cost_usd, i
+    multi = [i for i, o in enumerate(opts) if o.multi_node or not network]
+    row, pick = [0.0] + [inf] * count, [None] * (count + 1)
+    for n in range(1, count + 1):
+        for i in multi:
+            o = opts[i]
+            if o.k <= n and row[n - o.k] + o.cost_usd + extra(o) < row[n]:
+                row[n], pick[n] = row[n - o.k] + o.cost_usd + extra(o), i
+    chain: list[int] = []
+    if row[count] < inf:
+        n = count
+        while n:
+            chain.append(pick[n])
+            n -= opts[pick[n]].k
+        c_b = sum(opts[i].cost_usd + extra(opts[i]) for i in chain)
+        if len(chain) > 1 and (best_cost is None or c_b < best_cost - 1e-9):
+            single = None
+        else:
+            chain = []
+    # the replica must choose what cheapest_hosting chooses
+    h = cheapest_hosting(count, opts, network, None, {})
+    mine = [(opts[single], 1)] if single is not None else \
+        list({id(opts[i]): (opts[i], chain.count(i)) for i in chain}.values())
+    if (h is None) != (not mine) or (h is not None and [(id(o), n) for o, n in h.machines] !=
+                                     [(id(o), n) for o, n in mine]):
+        return None
+    hosts = [o.platform.price / catalog.rate(o.platform.currency) for o in opts]     # Catalog.to_usd, as there
+    return opts, hosts, single, chain, network
+
+
+def _priced_housing(cf: Config, catalog: Catalog, c: Constraints, rest: tuple) -> list | None:
+    g = cf.gpu
+    tkey = (_price_free_key(g, catalog),) + rest
+    if tkey not in _TEMPLATES:
+        if len(_TEMPLATES) >= _CACHE_MAX:
+            _TEMPLATES.clear()
+        _TEMPLATES[tkey] = _template(cf, catalog, c)
+    template = _TEMPLATES[tkey]
+    if template is None:
+        return None
+    free, hosts, single, chain, network = template
+    options = _PricedOptions(g, catalog.gpu_price_usd(g), free, hosts)
+    if single is not None:
+        o = options[single]
+        return [options, Hosting([(o, 1)], o.cost_usd, owned_usd=0.0, network=False), None]
+    if not chain:
+        return [options, None, None]
+    picked = [options[i] for i in chain]
+    cost = sum(o.cost_usd + (o.network_usd if network else 0.0) for o in picked)
+    counts: dict[Machine, int] = {}
+    for o in picked:
+        counts[o] = counts.get(o, 0) + 1
+    owned_usd = sum(o.owned_usd * n for o, n in counts.items())
+    return [options, Hosting(list(counts.items()), cost, owned_usd=owned_usd, network=network and len(picked) > 1),
+            None]
+
+
+class _PricedOptions(Sequence):
+    """A SKU's machine options (machine_options), each made when first read: a plan reads only its housing's
+    machines, so a fleet catalogue's thousands of SKUs never build the rest. Each costs what machine_options
+    computes: host + k x the card's price + RAM + bridges."""
+
+    def __init__(self, g: GPU, card_usd: float, free: list[Machine], hosts: list[float]):
+        self._g, self._card_usd, self._free, self._hosts, self._made = g, card_usd, free, hosts, {}
+
+    def __len__(self) -> int:
+        return len(self._free)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = range(len(self._free))[i]
+        m = self._made.get(i)
+        if m is None:
+            o = self._free[i]
+            cost = self._hosts[i] + o.k * self._card_usd + o.ram_usd + o.bridges * o.bridge_usd
+            m = self._made[i] = Machine(o.platform, self._g, o.k, o.ram_gb, cost, o.power_w, o.bridges,
+                                        o.network_usd, o.ram_usd, o.bridge_usd)
+        return m
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
 
 
 def _housed_link(cf: Config, housed: list) -> Link:
@@ -919,6 +1042,8 @@ def clear_caches() -> None:
     throughput._TIMINGS.clear()
     hardware._BY_OBJECT.clear()
     _HOUSING.clear()
+    _TEMPLATES.clear()
+    _PRICE_FREE.clear()
     _PLATFORMS.clear()
     _TOKENS.clear()
     _CARD_CONFIGS.clear()
