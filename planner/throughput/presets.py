@@ -1,20 +1,22 @@
 """Stack presets of the time model, as data: what each training stack does to step time beyond the dtypes,
 kernels and losses the memory presets already name (planner/estimator/stacks.py, shared with the estimator).
 
-Three numbers per stack, each a mechanism:
-- dispatch_s_per_layer: host time to launch one decoder layer's kernels, forward + backward, for one
-  micro-batch. Eager PyTorch dispatches every op from Python (~10-20 us each, ~100+ ops per layer over forward
-  and backward); when the GPU work per op is small the step is launch-bound and time is this, not FLOPs.
+Each field is a mechanism:
+- dispatch_s_per_layer (and _per_adapter, _per_expert): host time to launch one decoder layer's kernels (each
+  peft LoRA wrapper's, each eager MoE expert's), forward + backward, for one micro-batch. Eager PyTorch
+  dispatches every op from Python; when the GPU work per op is small the step is launch-bound.
+- host_overlap, comm_overlap, tp_overlap: how much of the shorter of host time / FSDP gathers / tensor-parallel
+  all-reduces hides behind the GPU's compute.
 - elementwise_factor: memory traffic of the pointwise ops (norms, RoPE, SwiGLU, residuals, casts) relative
   to eager PyTorch's unfused kernels (1.0). torch.compile / Triton-fused kernels read and write each tensor
   once per fused chain instead of once per op.
 - gemm_scale: fraction of the card's best matmul rate (hardware.GEMM_EFFICIENCY) that the stack's matmuls of
   transformer shapes reach (tile quantisation, non-ideal shapes, small hidden sizes).
 
-The eager-HF values are fitted on the H100 measurements in calibration/ and the published runs in
-validation/throughput-*.json by benchmarks/throughput.py (`--fit` prints them); tests/test_timing.py fails when a
-constant drifts from the fit. Stacks without enough published runs of their own inherit a related stack's
-values and say so (`inherits`).
+The values are fitted per family of stacks (FIT below: eager HF on the H100 runs in calibration/, FSDP and
+compiled stacks on the published runs in validation/throughput-training.json) by benchmarks/throughput.py
+(`--fit` prints them); tests/test_timing.py fails when a constant drifts from the fit. Each stack's preset says
+which family's values it takes (`inherits`).
 """
 from __future__ import annotations
 
