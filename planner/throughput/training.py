@@ -27,7 +27,7 @@ from functools import lru_cache
 from planner.architecture import Architecture
 from planner.throughput.comm import Link, data_parallel_bytes
 from planner.throughput.hardware import Card
-from planner.throughput.presets import TimePreset, preset_for
+from planner.throughput.presets import COMPILED_DISPATCH_FACTOR, FIT, TimePreset, preset_for
 from planner.workload import Workload
 
 # FlashAttention-2 backward / forward FLOPs (Dao 2023, section 3.1.2: 5 matmuls backward vs 2 forward)
@@ -147,7 +147,6 @@ def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: 
         re_mm = re_pw = re_attn = 0.0
     recompute = ckpt != "none"
     # torch.compile on or off against the preset's family (--compile / --no-compile, or the stack's default)
-    from planner.throughput.presets import COMPILED_DISPATCH_FACTOR, FIT
     if stack.compiled and preset.inherits in ("eager", "fsdp"):
         preset = replace(preset, elementwise_factor=FIT["compiled"]["elementwise_factor"],
                          dispatch_s_per_layer=preset.dispatch_s_per_layer * COMPILED_DISPATCH_FACTOR)
