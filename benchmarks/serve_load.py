@@ -3,8 +3,11 @@ connections, and a new client's wait while many idle connections are open.
 
     python benchmarks/serve_load.py [--clients 8] [--seconds 20] [--workers 2] [--idle 900] [--burst 100]
 
-Each client keeps one HTTP/1.1 connection and asks POST /api/plan for a plan no one asked before (the budget
-differs per request), so no cache answers. The server runs in its own process with --workers processes; the
+Each client keeps one HTTP/1.1 connection and asks POST /api/plan for a plan no one asked before, so no cache
+of answers helps: with `--vary budget` (the issue-19 figure) only the budget differs, and the workers' candidate
+caches (configurations, housing, times: they do not depend on the budget, planner/configs.SOLVE_ONLY) leave each
+plan its integer programs and rendering; with `--vary workload` the sequence length differs too, so every plan
+also rebuilds its candidates from memory estimate to timing (the cost of a truly new question). The server runs in its own process with --workers processes; the
 clients share the same machine, so on a small one they compete with the server for the cores (reported).
 """
 from __future__ import annotations
@@ -36,19 +39,27 @@ def start(workers: int):
     return proc, int(m.group(1))
 
 
-def load(port: int, clients: int, seconds: float) -> dict:
+def body_of(n: int, vary: str) -> str:
+    """The n-th request: 8B LoRA at budget 20,000 + n USD; `workload` also moves the sequence length."""
+    req = {"model": "8b", "method": "lora", "budget": 20000 + n, "alternatives": 1}
+    if vary == "workload":
+        req["seq_len"] = 256 + 8 * n
+    return json.dumps(req)
+
+
+def load(port: int, clients: int, seconds: float, vary: str = "budget", start_n: int = 0) -> dict:
     latencies: list[float] = []
     errors = []
     lock = threading.Lock()
     stop = time.monotonic() + seconds
-    counter = iter(range(10**9))
+    counter = iter(range(start_n, 10**9))
 
     def client():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         while time.monotonic() < stop:
             with lock:
                 n = next(counter)
-            body = json.dumps({"model": "8b", "method": "lora", "budget": 20000 + n, "alternatives": 1})
+            body = body_of(n, vary)
             t0 = time.perf_counter()
             try:
                 conn.request("POST", "/api/plan", body=body, headers={"Content-Type": "application/json"})
@@ -137,12 +148,13 @@ def main():
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--idle", type=int, default=900)
     ap.add_argument("--burst", type=int, default=100)
+    ap.add_argument("--vary", choices=("budget", "workload"), default="budget")
     a = ap.parse_args()
     proc, port = start(a.workers)
     try:
         print(json.dumps({"cores": os.cpu_count(), "workers": a.workers, "loadavg_before": os.getloadavg()}))
-        load(port, 2, 3)                                         # warm the workers' caches
-        print(json.dumps(load(port, a.clients, a.seconds)))
+        load(port, 2, 3, "budget", 10**6)                      # warm the workers (imports, catalogue)
+        print(json.dumps({"vary": a.vary, **load(port, a.clients, a.seconds, a.vary)}))
         print(json.dumps(burst(port, a.burst)))
         print(json.dumps(idle(port, a.idle, 20)))
         print(json.dumps({"loadavg_after": os.getloadavg()}))

@@ -820,8 +820,16 @@ def _catalog_key(catalog: Catalog) -> tuple:
 _PLATFORMS: dict[int, tuple] = {}
 
 
+# Constraints only the solve reads (planner/solver.py, planner/tco.py), never candidate generation: left out of
+# the candidate caches' keys, so plans that differ only in them (a budget sweep, a web client's budgets) share
+# configurations, housing and times. tests/test_speed.py checks a warm plan equals a cold one across them.
+SOLVE_ONLY = frozenset({"budget", "currency", "objective", "tco"})
+_CONSTRAINTS: dict[int, tuple] = {}
+
+
 def _constraints_key(c: Constraints) -> tuple:
-    return _key_of(c, frozen)
+    return _key_of(c, lambda c: tuple((k, frozen(v)) for k, v in c.__dict__.items() if k not in SOLVE_ONLY),
+                   _CONSTRAINTS)
 
 
 def housing(cf: Config, catalog: Catalog, c: Constraints) -> list:
@@ -1045,6 +1053,7 @@ def clear_caches() -> None:
     _TEMPLATES.clear()
     _PRICE_FREE.clear()
     _PLATFORMS.clear()
+    _CONSTRAINTS.clear()
     _TOKENS.clear()
     _CARD_CONFIGS.clear()
     _FROZEN.clear()

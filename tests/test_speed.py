@@ -231,3 +231,27 @@ def test_a_2040_sku_catalogue_file_is_planned_optimally_and_its_parse_is_cached(
     clear_caches()
     again = plan(arch, wl, big, c)
     assert (again.plan.gpus, again.plan.total_cost) == (res.plan.gpus, res.plan.total_cost)
+
+
+@pytest.mark.parametrize("options", [
+    dict(model="8b", method="lora"),
+    dict(model="70b", method="qlora"),
+    dict(model="8b", method="inference", batch_size=8),
+])
+def test_plans_differing_only_in_what_the_solve_reads_share_candidates_and_equal_cold_plans(options):
+    """Budget, currency, objective and ownership costs are read by the solve alone (configs.SOLVE_ONLY): a warm
+    plan after others with different values of them is exactly the plan made from empty caches."""
+    from planner import api
+    from planner.configs import clear_caches
+
+    variants = [dict(budget=3000), dict(budget=250_000, currency="EUR"), dict(objective="time", budget=90_000),
+                dict(budget=40_000, years=5)]
+    warm = []
+    for v in variants:
+        warm.append(api.plan(**options, **v, alternatives=1).model_dump(mode="json"))
+    for v, w in zip(variants, warm):
+        clear_caches()
+        cold = api.plan(**options, **v, alternatives=1).model_dump(mode="json")
+        for d in (cold, w):
+            d.pop("solve_seconds", None)
+        assert w == cold, v
