@@ -22,13 +22,15 @@ import math
 import types
 import typing
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, Union
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
                       model_serializer, model_validator)
 
-from planner.catalog import GPU, ApiPrice, Platform, Rental
 from planner.errors import InputError, shown
+
+if TYPE_CHECKING:       # CatalogResult's item types: imported when it is first built (run_catalog), not for every command
+    from planner.catalog import GPU, ApiPrice, Platform, Rental
 from planner.workload import (METHOD_ALIASES, PRECISION_ALIASES, ActivationCheckpointing, Attention, Engine, Framework,
                               KVCacheDtype, Loss, Method, Optimizer, Parallel, Precision, Workload)
 
@@ -184,7 +186,7 @@ Names = Annotated[list[str], BeforeValidator(names)]
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True, defer_build=True)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -407,7 +409,7 @@ Number = Union[int, float]       # kept as computed: 3 stays 3, 3.0 stays 3.0 (t
 class _Result(BaseModel):
     # Keys a change adds before it declares them here pass through (after the declared ones) instead of failing
     # a user's plan; tests/test_api.py fails until every key is declared, so the schema stays complete.
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class EstimateDetail(_Result):
@@ -864,10 +866,25 @@ def builtin_catalog():
     return load_catalog([])
 
 
+def _complete(model: type[BaseModel]) -> None:
+    """Build a result model whose field types live in planner.catalog (kept off `plan estimate`'s imports)."""
+    if not model.__pydantic_complete__:
+        from planner import catalog
+        model.model_rebuild(_types_namespace={n: getattr(catalog, n) for n in ("GPU", "ApiPrice", "Platform",
+                                                                               "Rental")})
+
+
+def schema_of(kind: str) -> dict:
+    """The JSON Schema of one result model (serialization mode)."""
+    _complete(RESULTS[kind])
+    return RESULTS[kind].model_json_schema(mode="serialization")
+
+
 def run_catalog(files: list[str] | tuple[str, ...] = ()) -> CatalogResult:
     from planner.catalog import load_catalog
     from planner.software import FAMILIES
     cat = load_catalog(list(files))
+    _complete(CatalogResult)
     software = {f.label: {"family": f.name, "training": {k: list(v) for k, v in f.frameworks.items()},
                           "serving": list(f.engines), "default_training": f.default_framework,
                           "default_serving": f.default_engine, "note": f.note} for f in FAMILIES.values()}
@@ -975,6 +992,7 @@ def schema(kind: str) -> dict:
     if kind not in RESULTS:
         raise InputError(f"schema: expected one of {', '.join(RESULTS)}, got {kind!r}")
     doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", "schema_version": SCHEMA_VERSION}
+    _complete(RESULTS[kind])
     doc.update(RESULTS[kind].model_json_schema(mode="serialization"))
     if kind in REQUESTS:
         doc["request"] = REQUESTS[kind].model_json_schema()

@@ -67,7 +67,7 @@ def build_server():
     async def list_tools(ctx, params):
         return types.ListToolsResult(tools=[
             types.Tool(name=name, description=DESCRIPTIONS[name], input_schema=schema,
-                       output_schema=api.RESULTS[name].model_json_schema(mode="serialization"))
+                       output_schema=api.schema_of(name))
             for name, (schema, _) in table.items()])
 
     async def call_tool(ctx, params):

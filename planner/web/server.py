@@ -628,6 +628,8 @@ def create_app(state: State):
             state.cache[kind] = payload
         return json_response(200, state.cache[kind])
 
+    api._complete(api.CatalogResult)         # its item types come from planner.catalog (see api._complete)
+
     @app.get("/api/catalog", responses={200: {"model": api.CatalogResult}})
     async def catalog():
         """The hardware catalogue: `plan catalog --json`."""
