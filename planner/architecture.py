@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -69,6 +69,19 @@ class Architecture:
                                      # (vision tower and projector); not in `params`
     source: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __hash__(self) -> int:
+        """The dataclass hash of the fields, computed once per object: an architecture is in every cache key of
+        a plan (estimates, timings, configurations), hashed hundreds of times per plan."""
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash(tuple(getattr(self, f.name) for f in fields(self) if (f.compare if f.hash is None else f.hash)))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    def __getstate__(self) -> dict:
+        """Pickled without the cached hash: string hashes differ between processes (PYTHONHASHSEED)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
 
     # ---- derived shapes -------------------------------------------------------------------------
     @property

@@ -832,12 +832,24 @@ def _constraints_key(c: Constraints) -> tuple:
                    _CONSTRAINTS)
 
 
+def _host_ram_key(cf: Config, c: Constraints) -> tuple | None:
+    """The job's host RAM need as housing sees it: None when --ram-ratio x VRAM covers it in every machine size,
+    so machine_options sizes RAM by the ratio alone and every workload on these cards shares one housing.
+    machine_options takes max(ratio x k x memory, k x per-card + fixed) for k <= count cards; with per + fixed
+    <= ratio x memory (both >= 0), k x per + fixed <= k x (per + fixed) <= ratio x k x memory for every k >= 1
+    (the 1e-9 margin keeps float rounding, ~1e-16 relative, on the safe side)."""
+    per, fixed = cf.host_ram_per_gpu_gb, cf.host_ram_fixed_gb
+    if per >= 0 and fixed >= 0 and per + fixed <= c.ram_ratio * cf.gpu.memory_gb * (1 - 1e-9):
+        return None
+    return per, fixed
+
+
 def housing(cf: Config, catalog: Catalog, c: Constraints) -> list:
     """[machine_options, house, link] of a configuration, shared by every configuration with the same card,
     count, per-machine RAM need, replica shape, network need, platforms, rates and constraints (owned hardware
     and --max-machines included: the constraints' whole value is in the key). house() is applied once, before
     the result is shared."""
-    key = (_key_of(cf.gpu, frozen), cf.count, cf.span_hosts, cf.replica_gpus, cf.host_ram_per_gpu_gb, cf.host_ram_fixed_gb,
+    key = (_key_of(cf.gpu, frozen), cf.count, cf.span_hosts, cf.replica_gpus, _host_ram_key(cf, c),
            cf.needs_network, _catalog_key(catalog), _constraints_key(c))
     hit = _HOUSING.get(key)
     if hit is None:
@@ -1048,6 +1060,8 @@ def clear_caches() -> None:
     import planner.throughput as throughput
     from planner.throughput import hardware, training
     throughput._TIMINGS.clear()
+    throughput._WORKLOAD_KEYS.clear()
+    throughput._GPU_KEYS.clear()
     hardware._BY_OBJECT.clear()
     _HOUSING.clear()
     _TEMPLATES.clear()

@@ -255,3 +255,35 @@ def test_plans_differing_only_in_what_the_solve_reads_share_candidates_and_equal
         for d in (cold, w):
             d.pop("solve_seconds", None)
         assert w == cold, v
+
+
+@settings(max_examples=60, deadline=None)
+@given(card=st.sampled_from(["rtx-4090", "h100-sxm", "rtx-pro-6000-blackwell", "l40s", "mi300x", "rtx-5090"]),
+       count=st.sampled_from([1, 2, 3, 4, 8, 16]), per=st.floats(0, 200), fixed=st.floats(0, 200),
+       ratio=st.sampled_from([0.5, 1.0, 2.0]), network=st.booleans())
+def test_housing_shared_across_host_ram_needs_equals_housing_the_job_alone(card, count, per, fixed, ratio, network):
+    """Housing is shared by every job whose host RAM need --ram-ratio x VRAM covers (configs._host_ram_key):
+    its machines and cost are exactly those machine_options + cheapest_hosting give for the job's own need."""
+    from planner.configs import (Config, Constraints, cheapest_hosting, clear_caches, housing, machine_options)
+    cat = load_catalog([])
+    c = Constraints(ram_ratio=ratio)
+    g = cat.gpus[card]
+
+    def config(p, f):
+        # training (a cluster network between machines) or independent inference replicas (none)
+        return Config(g, count, 0, "none", None, 0, 0, host_ram_per_gpu_gb=p, host_ram_fixed_gb=f,
+                      replicas=1 if network else count, span_hosts=network,
+                      workload=None if network else Workload(method="inference"))
+    housing(config(0.0, 0.0), cat, c)             # a job needing no host RAM houses these cards first
+    options, hosting, _ = housing(config(per, fixed), cat, c)
+    alone = config(per, fixed)
+    alone.options = machine_options(alone, cat, c)
+    direct = cheapest_hosting(count, alone.options, network, None, {})
+    assert [(m.platform.name, m.k, m.ram_gb, m.cost_usd) for m in options] == \
+        [(m.platform.name, m.k, m.ram_gb, m.cost_usd) for m in alone.options]
+    assert (hosting is None) == (direct is None)
+    if hosting is not None:
+        assert hosting.cost_usd == direct.cost_usd
+        assert [(m.platform.name, m.k, m.ram_gb, n) for m, n in hosting.machines] == \
+            [(m.platform.name, m.k, m.ram_gb, n) for m, n in direct.machines]
+    clear_caches()

@@ -35,37 +35,63 @@ class Timing:
 # the configurations of a card's regional price variants, and a sweep's variants, share them. Bounded.
 _TIMINGS: dict[tuple, Timing] = {}
 _TIMINGS_MAX = 100_000
+# Per object, while it lives (the object is held, so its id is not reused): a workload's key without `gpus`
+# (training_step takes the count as an argument and reads neither w.gpus nor anything derived from it), and a
+# catalogue GPU's (physical card, family). A plan times every count of a configuration with the same objects.
+_WORKLOAD_KEYS: dict[int, tuple] = {}
+_GPU_KEYS: dict[int, tuple] = {}
+
+
+def _memo(memo: dict, obj, make):
+    hit = memo.get(id(obj))
+    if hit is not None and hit[0] is obj:
+        return hit[1]
+    if len(memo) >= 16_384:
+        memo.clear()
+    value = make(obj)
+    memo[id(obj)] = (obj, value)
+    return value
+
+
+def _workload_key(w) -> tuple:
+    return tuple(v for k, v in w.__dict__.items() if k != "gpus")
+
+
+def _gpu_key(gpu) -> tuple:
+    from planner.throughput.basis import family
+    from planner.throughput.hardware import card_of, physical
+    card = card_of(gpu)
+    return card, physical(card), family(gpu)
 
 
 def time_training(arch, w, gpu, count: int, zero: int, offload: str, link: Link, tokens: int | None) -> Timing:
     """Tokens/s and time to train `tokens` for `count` cards of catalogue GPU `gpu` joined by `link`."""
     from planner.estimator.stacks import STACKS
-    from planner.throughput.basis import family
-    from planner.throughput.hardware import card_of, physical
     from planner.throughput.presets import preset_for
 
-    card = card_of(gpu)
-    key = (arch, tuple(v for k, v in w.__dict__.items() if k != "gpus"), physical(card), count, zero, offload, link,
-           tokens, family(gpu), STACKS.get(w.framework), preset_for(w.framework))
+    card, physical_card, fam = _memo(_GPU_KEYS, gpu, _gpu_key)
+    key = (arch, _memo(_WORKLOAD_KEYS, w, _workload_key), physical_card, count, zero, offload, link, tokens, fam,
+           STACKS.get(w.framework), preset_for(w.framework))
     t = _TIMINGS.get(key)
     if t is None:
         if len(_TIMINGS) >= _TIMINGS_MAX:
             _TIMINGS.clear()
-        t = _TIMINGS[key] = _time_training(arch, w, gpu, card, count, zero, offload, link, tokens)
+        t = _TIMINGS[key] = _time_training(arch, w, gpu, card, count, zero, offload, link, tokens, fam)
     return t
 
 
-def _time_training(arch, w, gpu, card, count: int, zero: int, offload: str, link: Link, tokens: int | None) -> Timing:
-    from planner.throughput.basis import basis, family
+def _time_training(arch, w, gpu, card, count: int, zero: int, offload: str, link: Link, tokens: int | None,
+                   fam: str) -> Timing:
+    from planner.throughput.basis import basis
     from planner.throughput.training import training_step
 
-    st = training_step(arch, w.model_copy(update={"gpus": count}), card, count, link, zero, offload)
+    st = training_step(arch, w, card, count, link, zero, offload)      # the count is an argument, not w.gpus
     tps = st.tokens_per_s
     seconds = tokens / tps if tokens and tps > 0 else None
     top = sorted(((v, k) for k, v in st.parts.items() if v > 0), reverse=True)[:3]
     share = ", ".join(f"{k} {v / sum(st.parts.values()):.0%}" for v, k in top)
     detail = (f"{tps / max(count, 1):,.0f} tokens/s per GPU, {st.bound}-bound; step {st.seconds:.2f} s "
               f"({share}) over {link.detail or link.kind}")
-    text, f90 = basis("training", w.framework, family(gpu))
+    text, f90 = basis("training", w.framework, fam)
     rng = (seconds / f90, seconds * f90) if seconds else None
     return Timing(tps, seconds, detail, link.kind, text, rng)

@@ -104,7 +104,8 @@ def _stack_numerics(arch: Architecture, w: Workload):
     from planner.estimator.numerics import numerics
     from planner.estimator.stacks import STACKS, resolve
 
-    key = (arch, tuple(w.__dict__.values()), STACKS.get(w.framework))
+    from planner.throughput import _WORKLOAD_KEYS, _memo, _workload_key
+    key = (arch, _memo(_WORKLOAD_KEYS, w, _workload_key), STACKS.get(w.framework))   # resolve/numerics: not w.gpus
     hit = _STACK_NUMERICS.get(key)
     if hit is None:
         stack, _ = resolve(w)
