@@ -1073,6 +1073,8 @@ def clear_caches() -> None:
     _FROZEN.clear()
     _ESTIMATES.clear()
     training._STACK_NUMERICS.clear()
+    training._MICRO.clear()
+    training._CARD_KEYS.clear()
 
 
 def link_of(cf: Config, hosting: Hosting) -> Link:

@@ -117,21 +117,51 @@ def _stack_numerics(arch: Architecture, w: Workload):
     return hit
 
 
-def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: Link, zero: int = 0,
-                  offload: str = "none", preset: TimePreset | None = None, fp8: bool = False,
-                  tp: int = 1, pp: int = 1, virtual_stages: int = 1, tp_link: Link | None = None,
-                  cp: int = 1) -> StepTime:
-    """Seconds of one optimizer step of `w` (micro-batch w.batch_size per GPU, w.grad_accum micro-batches)
-    on `gpus` cards joined by `link`. fp8: the decoder layers' linears run FP8 matmuls (Transformer Engine,
-    torchao float8) while attention, lm_head and pointwise ops stay 16-bit.
-    tp, pp: Megatron-style tensor parallel (each layer's matmuls, heads and, with sequence parallel, pointwise
-    work split over tp GPUs, 4 activation all-reduces per layer per micro-batch over `tp_link`) and pipeline
-    stages (layers split over pp GPUs; the 1F1B bubble (pp-1)/(virtual_stages x micro-batches), Narayanan et al.
-    2021, section 2.2); cp: context parallel (each sequence's tokens and attention split over cp GPUs; the ring
-    exchange of K/V overlaps attention and is not charged); the remaining gpus / (tp x pp x cp) ranks are data
-    parallel over `link`."""
+# The micro-batch's compute and host time does not depend on the GPU count, the strategy or the link: a plan
+# times every count and strategy of a card with the same (architecture, workload, card, preset), so it is kept
+# per such key (the workload per object, the card by its physical fields). Bounded.
+_MICRO: dict[tuple, "_Micro"] = {}
+_MICRO_MAX = 65_536
+_CARD_KEYS: dict[int, tuple] = {}
+
+
+@dataclass(frozen=True)
+class _Micro:
+    """One micro-batch on one GPU, before tensor-parallel and data-parallel communication."""
+    nx: object
+    preset: TimePreset
+    T: int
+    frozen: bool
+    fp32_all: bool
+    t_gemm: float
+    t_lora: float
+    t_attn: float
+    t_pointwise: float
+    t_loss: float
+    t_dequant: float
+    mp: int
+    gpu_mb: float
+    host_mb: float
+    micro: float
+
+
+def _micro_batch(arch: Architecture, w: Workload, card: Card, preset: TimePreset, fp8: bool, tp: int, pp: int,
+                 cp: int) -> _Micro:
+    from planner.throughput import _WORKLOAD_KEYS, _memo, _workload_key
+    from planner.throughput.hardware import physical
+    key = (arch, _memo(_WORKLOAD_KEYS, w, _workload_key), _memo(_CARD_KEYS, card, physical), preset, fp8, tp, pp,
+           cp)
+    hit = _MICRO.get(key)
+    if hit is None:
+        if len(_MICRO) >= _MICRO_MAX:
+            _MICRO.clear()
+        hit = _MICRO[key] = _compute_micro_batch(arch, w, card, preset, fp8, tp, pp, cp)
+    return hit
+
+
+def _compute_micro_batch(arch: Architecture, w: Workload, card: Card, preset: TimePreset, fp8: bool, tp: int,
+                         pp: int, cp: int) -> _Micro:
     stack, nx = _stack_numerics(arch, w)
-    preset = preset or preset_for(w.framework)
     b, s, L, h = w.batch_size, w.seq_len, arch.num_layers, arch.hidden_size
     T = b * s
     frozen = not w.full
@@ -214,13 +244,36 @@ def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: 
     host_mb = (preset.dispatch_s_per_layer * L + preset.dispatch_s_per_adapter * adapters
                + preset.dispatch_s_per_expert * expert_calls) * (1.3 if recompute else 1.0) / max(1, pp)
     micro = max(gpu_mb, host_mb) + (1 - preset.host_overlap) * min(gpu_mb, host_mb)
+    return _Micro(nx, preset, T, frozen, fp32_all, t_gemm, t_lora, t_attn, t_pointwise, t_loss, t_dequant, mp,
+                  gpu_mb, host_mb, micro)
+
+
+def training_step(arch: Architecture, w: Workload, card: Card, gpus: int, link: Link, zero: int = 0,
+                  offload: str = "none", preset: TimePreset | None = None, fp8: bool = False,
+                  tp: int = 1, pp: int = 1, virtual_stages: int = 1, tp_link: Link | None = None,
+                  cp: int = 1) -> StepTime:
+    """Seconds of one optimizer step of `w` (micro-batch w.batch_size per GPU, w.grad_accum micro-batches)
+    on `gpus` cards joined by `link`. fp8: the decoder layers' linears run FP8 matmuls (Transformer Engine,
+    torchao float8) while attention, lm_head and pointwise ops stay 16-bit.
+    tp, pp: Megatron-style tensor parallel (each layer's matmuls, heads and, with sequence parallel, pointwise
+    work split over tp GPUs, 4 activation all-reduces per layer per micro-batch over `tp_link`) and pipeline
+    stages (layers split over pp GPUs; the 1F1B bubble (pp-1)/(virtual_stages x micro-batches), Narayanan et al.
+    2021, section 2.2); cp: context parallel (each sequence's tokens and attention split over cp GPUs; the ring
+    exchange of K/V overlaps attention and is not charged); the remaining gpus / (tp x pp x cp) ranks are data
+    parallel over `link`."""
+    m = _micro_batch(arch, w, card, preset or preset_for(w.framework), fp8, tp, pp, cp)
+    nx, preset, T, frozen, fp32_all, mp = m.nx, m.preset, m.T, m.frozen, m.fp32_all, m.mp
+    t_gemm, t_lora, t_attn, t_pointwise, t_loss, t_dequant = m.t_gemm, m.t_lora, m.t_attn, m.t_pointwise, m.t_loss, \
+        m.t_dequant
+    gpu_mb, host_mb, micro = m.gpu_mb, m.host_mb, m.micro
+    L, h = arch.num_layers, arch.hidden_size
+    bound = "host" if host_mb > gpu_mb else "compute"
     if tp > 1:
         # two all-reduces of the (tokens x hidden) 16-bit activations in forward, two in backward, per layer of
         # the stage; they sit between dependent matmuls, so they add to the micro-batch
         tp_bytes = 4 * (L / max(1, pp)) * 2 * (tp - 1) / tp * T / max(1, cp) * h * 2
         tp_s = (tp_link or link).seconds(tp_bytes)
         micro += tp_s - preset.tp_overlap * min(tp_s, gpu_mb)
-    bound = "host" if host_mb > gpu_mb else "compute"
 
     # -- communication -----------------------------------------------------------------------------------
     trainable = _lora_params(arch, w) if w.method in ("lora", "qlora") else arch.params
