@@ -492,6 +492,133 @@ class Rent(_Result):
     count: int = Field(description="rented cards")
     same_cards: bool = Field(description="false: the bought cards have no rental offer, so the cheapest rentable "
                                          "cards that carry the load are priced instead")
+    cheapest: Optional[Rent] = Field(None, description="only when renting other cards runs the job for less: the "
+                                                       "cheapest rental that does (planner/solver.py)")
+
+    @model_serializer(mode="wrap")
+    def _omit_cheapest(self, handler):
+        d = handler(self)
+        if d.get("cheapest") is None and "cheapest" not in self.model_fields_set:
+            d.pop("cheapest", None)
+        return d
+
+
+# plan.serving, plan.cost_per_mtok and plan.tco: the dicts planner/serving.py (serving_dict) and planner/tco.py
+# (costs, rent_instead) build, key for key in their order
+
+class LatencyTargets(_Result):
+    ttft_s: Optional[Number] = Field(description="target mean time to first token, seconds (null: none given)")
+    itl_s: Optional[Number] = Field(description="target mean inter-token latency, seconds (null: none given)")
+    statistic: str = Field(description="the statistic the targets bound: mean (a p99 needs a tighter mean)")
+
+
+class ServingAtLoad(_Result):
+    """Where the purchase runs under the stated load (each replica carrying its share)."""
+    rate_rps: Number = Field(description="requests per second carried, all replicas")
+    users: Number = Field(description="mean sequences in flight, all replicas")
+    ttft_s: Number = Field(description="mean time to first token at the load, seconds")
+    itl_s: Number = Field(description="mean inter-token latency at the load, seconds")
+    tokens_per_s: Number = Field(description="output tokens per second at the load, all replicas")
+
+
+class ServingLoad(_Result):
+    """The load as planned (--rate or --users, --seq-len, --new-tokens)."""
+    rate_rps: Optional[Number] = Field(description="requests per second to sustain (--rate; null: users given)")
+    users: Optional[int] = Field(description="concurrent streams to serve (--users; null: a rate given)")
+    prompt_tokens: int = Field(description="prompt tokens per request (--seq-len)")
+    new_tokens: int = Field(description="output tokens per request (--new-tokens)")
+
+
+class Serving(_Result):
+    """plan.serving: the most the purchase sustains within the targets (its maximum), and its operating point at
+    the load."""
+    rate_rps: Number = Field(description="requests per second the purchase sustains within the targets")
+    users: int = Field(description="concurrent streams it holds within the targets, all replicas")
+    ttft_s: Number = Field(description="mean time to first token at that maximum, seconds")
+    itl_s: Number = Field(description="mean inter-token latency at that maximum, seconds")
+    tokens_per_s: Number = Field(description="output tokens per second at that maximum, all replicas")
+    replicas: int = Field(description="copies of the model serving in parallel")
+    tensor_parallel: int = Field(description="cards per replica splitting each layer (tensor parallel degree)")
+    pipeline_parallel: int = Field(description="cards per replica holding a share of the layers (pipeline stages)")
+    tokens_per_s_per_user: Optional[Number] = Field(description="output tokens per second one stream sees, "
+                                                                "1 / itl_s")
+    binding: str = Field(description="what stops a larger batch per replica: ttft | itl | kv-cache | max-seqs")
+    link: str = Field(description="what a replica's all-reduces cross: nvlink | pcie")
+    bound: str = Field(description="what limits a decode step at the maximum: memory | compute")
+    at_load: ServingAtLoad = Field(description="the operating point under the stated load")
+    load: ServingLoad = Field(description="the load the purchase is sized for")
+    targets: LatencyTargets = Field(description="the latency targets it is sized within")
+
+
+class RentProvider(_Result):
+    provider: str = Field(description="the rental provider priced")
+    as_of: str = Field(description="date of its price")
+    usd_per_gpu_hour: Number = Field(description="its on-demand price per GPU-hour, USD")
+    gpus: dict[str, int] = Field(description="GPU -> count rented")
+    same_cards: bool = Field(description="false: the bought cards have no rental offer, so the cheapest rentable "
+                                         "cards that carry the load are priced instead")
+
+
+class ApiCost(_Result):
+    """One hosted API's price for the same requests."""
+    provider: str = Field(description="the API provider")
+    model: str = Field(description="the built-in model name it serves")
+    model_id: str = Field(description="the provider's id for the model")
+    input_usd: Number = Field(description="list price per million input tokens, USD")
+    output_usd: Number = Field(description="list price per million output tokens, USD")
+    usd_per_mtok_output: Number = Field(description="cost per million output tokens of this workload, prompt "
+                                                    "included, in the plan's currency")
+    as_of: str = Field(description="date of the price")
+    source: str = Field(description="where the price was read")
+
+
+class CostPerMtok(_Result):
+    """plan.cost_per_mtok: per million output tokens of this workload, prompt processing included."""
+    unit: str = Field(description="currency and the request shape the costs are per")
+    buy: Number = Field(description="buying: amortised purchase, maintenance and energy per million output tokens")
+    rent: Optional[Number] = Field(description="renting the same cards, or the cheapest rentable ones (null: no "
+                                               "rental offer)")
+    rent_provider: Optional[RentProvider] = Field(description="the rental offer behind rent")
+    api: list[ApiCost] = Field(description="hosted APIs serving the model, cheapest first")
+    mtok_per_year: Number = Field(description="million output tokens a year at the load and --utilization")
+    buy_beats_rent_above_mtok_per_year: Optional[Number] = Field(
+        description="million output tokens a year above which buying costs less than renting (null: never within "
+                    "what the purchase serves)")
+    buy_beats_api_above_mtok_per_year: Optional[Number] = Field(
+        description="million output tokens a year above which buying costs less than the cheapest API (null: "
+                    "never within what the purchase serves)")
+
+
+class TcoSources(_Result):
+    """Where each ownership assumption's value comes from."""
+    years: str = Field(description="source of years")
+    utilization: str = Field(description="source of utilization")
+    pue: str = Field(description="source of pue")
+    maintenance_per_year: str = Field(description="source of maintenance_per_year")
+    residual: str = Field(description="source of residual")
+    electricity_usd_per_kwh: str = Field(description="source of electricity_usd_per_kwh")
+
+
+class Tco(_Result):
+    """plan.tco: the ownership assumptions (--years, --utilization, --pue, --maintenance, --residual,
+    --electricity) and the yearly costs they give."""
+    years: Number = Field(description="years the purchase is written off over (--years)")
+    utilization: Number = Field(description="share of the year's hours the load runs (--utilization)")
+    pue: Number = Field(description="facility power over IT power (--pue)")
+    maintenance_per_year: Number = Field(description="maintenance per year, share of the purchase price "
+                                                     "(--maintenance)")
+    residual: Number = Field(description="resale value after the years, share of the purchase price (--residual)")
+    electricity_usd_per_kwh: Number = Field(description="electricity price used, USD per kWh (--electricity or "
+                                                        "the catalogue's)")
+    sources: TcoSources = Field(description="where each assumption's value comes from")
+    capex: Number = Field(description="purchase price, in currency")
+    currency: str = Field(description="currency of capex and the annual costs")
+    annual_fixed: Number = Field(description="amortisation (less the residual) and maintenance per year")
+    annual_energy: Number = Field(description="electricity per year: the plan's power (TDP) x PUE over the hours "
+                                              "the load runs")
+    annual_total: Number = Field(description="annual_fixed + annual_energy")
+    rent_annual: Optional[Number] = Field(description="renting the same cards for the same hours per year (null: no "
+                                                      "rental offer)")
 
 
 class PlanDetail(_Result):
@@ -521,14 +648,13 @@ class PlanDetail(_Result):
     optimality: str = Field(description="proven | time limit (best found, not proven cheapest)")
     savers: list[str] = Field(description="memory savers the planner added to fit fewer cards (planner/savers.py)")
     savers_off: dict[str, str] = Field(description="per saver: how to turn it off in its stack")
-    serving: Optional[dict[str, Any]] = Field(
-        description="inference under --rate/--users: what the purchase sustains (rate_rps, users, ttft_s, itl_s, "
-                    "tokens_per_s, replicas, tensor_parallel, pipeline_parallel, binding, at_load, load, targets; "
-                    "planner/serving.py)")
-    cost_per_mtok: Optional[dict[str, Any]] = Field(
+    serving: Optional[Serving] = Field(
+        description="inference under --rate/--users: what the purchase sustains within the targets, and where it "
+                    "runs at the load (planner/serving.py)")
+    cost_per_mtok: Optional[CostPerMtok] = Field(
         description="inference: cost per million output tokens bought, rented and from hosted APIs (planner/tco.py)")
-    tco: Optional[dict[str, Any]] = Field(description="the ownership assumptions behind cost_per_mtok "
-                                                      "(planner/tco.py), with their sources")
+    tco: Optional[Tco] = Field(description="the ownership assumptions behind cost_per_mtok (planner/tco.py), with "
+                                           "their sources, and the yearly costs they give")
 
 
 class Decision(_Result):
@@ -601,12 +727,6 @@ class _AsGiven(_Result):
         return out
 
 
-class CapacityTargets(_Result):
-    ttft_s: Optional[Number]
-    itl_s: Optional[Number]
-    statistic: str = Field(description="the targets are means")
-
-
 class CapacityResult(_AsGiven):
     """`plan capacity --json`: what the cards you have serve; the keys after max_context_tokens depend on whether
     it fits (planner/capacity.py)."""
@@ -615,7 +735,7 @@ class CapacityResult(_AsGiven):
     precision: str
     prompt_tokens: int
     new_tokens: int
-    targets: CapacityTargets
+    targets: LatencyTargets
     max_context_tokens: int = Field(description="the largest context (tokens) one sequence can have on the cards")
     replicas: Optional[int] = None
     tensor_parallel: Optional[int] = None

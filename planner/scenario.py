@@ -17,13 +17,17 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Literal
+import types
+import typing
+from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic.fields import FieldInfo
 
 from planner.catalog import GPU, MAX_RATE, MIN_RATE, Catalog, load_catalog
-from planner.api import MAX_EXAMPLES, MAX_REQUESTS, MAX_TOKENS, WorkloadOptions
+from planner.api import (MAX_EXAMPLES, MAX_RATE_RPS, MAX_REQUESTS, MAX_TOKENS, MAX_USERS, PlanRequest,
+                         WorkloadOptions, _Request)
 from planner.data import builtin_registry
 from planner.files import read_text, read_yaml
 from planner.errors import InputError, shown
@@ -81,46 +85,63 @@ WorkloadSpec = create_model("WorkloadSpec", __base__=_WorkloadSpecBase, **{
 WORKLOAD_RENAMED = {"n_cpu_moe": "cpu_moe_layers"}      # request field -> Workload field
 
 
-class ConstraintSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    budget: float | None = Field(None, gt=0)
-    # serving load and mean-latency targets (as --rate/--users/--ttft/--itl) and ownership costs (--years ...)
-    rate_rps: float | None = Field(None, gt=0, le=1e6)
-    users: int | None = Field(None, ge=1, le=10**7)
-    ttft_s: float | None = Field(None, gt=0)
-    itl_s: float | None = Field(None, gt=0)
-    years: float = Field(3.0, gt=0, le=50)
-    utilization: float = Field(1.0, gt=0, le=1)
-    pue: float = Field(1.58, ge=1, le=5)
-    maintenance: float = Field(0.06, ge=0, le=1)
-    residual: float = Field(0.70, ge=0, le=1)
-    currency: str = "USD"
-    max_gpus: int = Field(64, ge=1, le=4096)
-    include: list[str] = []
-    exclude: list[str] = []
-    allow_used: bool = False
-    zero: Literal[0, 1, 2, 3] | None = None
-    offload: Literal["optimizer", "optimizer+params", "any"] | None = None
-    ram_ratio: float = Field(1.0, ge=0, le=64)
-    margin: float = Field(0.05, ge=0, lt=0.9)
-    require_nvlink: bool = False
-    deadline_days: float | Literal["none"] | None = None     # None or "none": no deadline (the decision rule)
+# Scenario constraints are plan's options, generated below from planner.api.PlanRequest's fields (the same types,
+# defaults, validators and descriptions: `budget: 200k` and `deadline: 36h` read as --budget 200k and --deadline 36h
+# do). The names scenario files used for four of them before, still accepted (plan's name -> the old ones):
+CONSTRAINT_ALIASES = {"deadline": ("deadline_days",), "rate": ("rate_rps",), "ttft": ("ttft_s",), "itl": ("itl_s",)}
+# The ranges the CLI checks once parsed (planner.api constraints_of and serving_of, Constraints.validate), checked
+# here while the file is validated so that an error names its line
+CONSTRAINT_RANGES = {
+    "rate": dict(le=MAX_RATE_RPS), "users": dict(ge=1, le=MAX_USERS), "years": dict(le=50), "utilization": dict(le=1),
+    "pue": dict(ge=1, le=5), "maintenance": dict(ge=0, le=1), "residual": dict(ge=0, le=1),
+    "max_gpus": dict(ge=1, le=4096), "ram_ratio": dict(ge=0, le=64), "margin": dict(ge=0, lt=0.9),
+    "min_headroom": dict(ge=0, lt=0.9), "max_machines": dict(ge=1, le=4096),
+    "tokens_per_example": dict(gt=0, le=10_000_000), "examples": dict(gt=0, le=MAX_EXAMPLES)}
+CONSTRAINT_OPTIONS = ("budget", "rate", "users", "ttft", "itl", "years", "utilization", "pue", "maintenance",
+                      "residual", "currency", "max_gpus", "include", "exclude", "allow_used", "zero", "offload",
+                      "ram_ratio", "margin", "require_nvlink", "deadline", "objective", "min_headroom", "have",
+                      "max_machines", "savers", "tokens_per_example", "force_offload", "examples", "epochs")
 
-    @field_validator("deadline_days")
+
+def _within(annotation, bounds: dict):
+    """The field's type with a range (under Optional, so that null stays null)."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (Union, types.UnionType) and type(None) in args:
+        inner = tuple(a for a in args if a is not type(None))
+        return Optional[Annotated[Union[inner], Field(**bounds)]]
+    return Annotated[annotation, Field(**bounds)]
+
+
+def _constraint_field(name: str) -> tuple:
+    field = PlanRequest.model_fields[name]
+    annotation = _within(field.annotation, CONSTRAINT_RANGES[name]) if name in CONSTRAINT_RANGES else field.annotation
+    if name in CONSTRAINT_ALIASES:
+        old = CONSTRAINT_ALIASES[name]
+        field = FieldInfo.merge_field_infos(field, validation_alias=AliasChoices(name, *old),
+                                            description=f"{field.description} (also: {', '.join(old)})")
+    return annotation, field
+
+
+class _ConstraintSpecBase(_Request):
+    @model_validator(mode="before")
     @classmethod
-    def _positive(cls, v):
-        if isinstance(v, (int, float)) and not (v >= 1 / 86400 and math.isfinite(v)):   # at least a second
-            raise ValueError("must be a number of days of at least one second (1.2e-5) or 'none'")
-        return v
-    objective: Literal["auto", "cost", "time"] = "auto"
-    min_headroom: float = Field(0.05, ge=0, lt=0.9)
-    have: list[str] = []                  # hardware the user has: [COUNTx]NAME (planner/owned.py)
-    max_machines: int | None = Field(None, ge=1, le=4096)
-    savers: bool = True
-    tokens_per_example: int | None = Field(None, gt=0, le=10_000_000)
-    force_offload: Literal["optimizer", "optimizer+params"] | None = None
-    examples: int | None = Field(None, gt=0, le=MAX_EXAMPLES)
-    epochs: float | None = Field(None, gt=0)
+    def _scenario_spellings(cls, data):
+        """Two values scenario files wrote that plan spells otherwise: objective 'auto' (plan: unset) and offload
+        null (plan: 'none')."""
+        if isinstance(data, dict):
+            data = dict(data)
+            if isinstance(data.get("objective"), str) and data["objective"].strip().lower() == "auto":
+                data["objective"] = None
+            if "offload" in data and data["offload"] is None:
+                data["offload"] = "none"
+        return data
+
+
+ConstraintSpec = create_model("ConstraintSpec", __base__=_ConstraintSpecBase,
+                              **{name: _constraint_field(name) for name in CONSTRAINT_OPTIONS})
+# every spelling a file may use -> the field
+CONSTRAINT_KEYS = {spelling: name for name in CONSTRAINT_OPTIONS
+                   for spelling in (name, *CONSTRAINT_ALIASES.get(name, ()))}
 
 
 class CatalogSpec(BaseModel):
@@ -187,7 +208,7 @@ def _sweep_target(raw: dict, key: str) -> tuple:
         return ("catalog", parts[0], parts[1])
     if parts[0] == "electricity_usd_per_kwh" and len(parts) == 1:
         return ("catalog", "electricity_usd_per_kwh")
-    if len(parts) == 1 and parts[0] in ConstraintSpec.model_fields:
+    if len(parts) == 1 and parts[0] in CONSTRAINT_KEYS:
         return ("constraints", parts[0])
     if len(parts) == 1 and parts[0] in WorkloadSpec.model_fields and parts[0] != "name":
         return ("workloads", "*", parts[0])
@@ -209,6 +230,10 @@ def _set(raw: dict, target: tuple, value) -> None:
     d = raw
     for k in target[:-1]:
         d = d.setdefault(k, {})
+    if target[0] == "constraints":       # the swept spelling replaces any other spelling of the constraint
+        name = CONSTRAINT_KEYS[target[-1]]
+        for spelling in (name, *CONSTRAINT_ALIASES.get(name, ())):
+            d.pop(spelling, None)
     d[target[-1]] = value
 
 
@@ -326,22 +351,23 @@ def _constraints(sc: Scenario) -> Constraints:
     from planner.tco import TcoAssumptions
     c = sc.constraints
     serving = None
-    if c.rate_rps is not None or c.users is not None:
-        if c.rate_rps is not None and c.users is not None:
-            raise InputError("scenario constraints: give rate_rps or users, not both")
+    if c.rate is not None or c.users is not None:
+        if c.rate is not None and c.users is not None:
+            raise InputError("scenario constraints: give rate (rate_rps) or users, not both")
         if len(sc.workloads) != 1 or sc.workloads[0].method not in ("inference", "serve", "infer"):
-            raise InputError("scenario constraints: rate_rps/users size serving; use them with one inference workload")
-        serving = ServingSpec(c.rate_rps, c.users, c.ttft_s, c.itl_s)
-    elif c.ttft_s is not None or c.itl_s is not None:
-        raise InputError("scenario constraints: ttft_s/itl_s are targets under a load; add rate_rps or users")
+            raise InputError("scenario constraints: rate/users size serving; use them with one inference workload")
+        serving = ServingSpec(c.rate, c.users, c.ttft, c.itl)
+    elif c.ttft is not None or c.itl is not None:
+        raise InputError("scenario constraints: ttft/itl are targets under a load; add rate or users")
     tco = TcoAssumptions(years=c.years, utilization=c.utilization, pue=c.pue, maintenance_per_year=c.maintenance,
                          residual=c.residual)
     return Constraints(serving=serving, tco=tco, budget=c.budget, currency=c.currency.upper(), max_gpus=c.max_gpus, include=c.include,
-                       exclude=c.exclude, allow_used=c.allow_used, zero=c.zero, offload=c.offload,
+                       exclude=c.exclude, allow_used=c.allow_used, zero=c.zero,
+                       offload=None if c.offload == "none" else c.offload,
                        ram_ratio=c.ram_ratio, margin=c.margin, require_nvlink=c.require_nvlink,
-                       deadline_s=(math.inf if c.deadline_days == "none" else
-                                   c.deadline_days * 86400 if c.deadline_days is not None else None),
-                       objective=c.objective, force_offload=c.force_offload, examples=c.examples, epochs=c.epochs,
+                       deadline_s=c.deadline * 86400 if c.deadline is not None else None,
+                       objective=c.objective or "auto", force_offload=c.force_offload, examples=c.examples,
+                       epochs=c.epochs,
                        min_headroom=c.min_headroom, tokens_per_example=c.tokens_per_example,
                        max_machines=c.max_machines, savers=c.savers,
                        mode=sc.mode)

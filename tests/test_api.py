@@ -40,6 +40,8 @@ def test_the_readme_headline_from_python_equals_the_cli_json():
     ["--model", "8b", "--deadline", "none", "--allow-used", "--include", "rtx-4090,a100-80gb-pcie"],
     ["--model", "mixtral-8x7b", "--engine", "vllm", "--requests", "100000"],
     ["--model", "8b", "--method", "full", "--force-offload", "optimizer", "--zero", "3", "--currency", "eur"],
+    ["--model", "8b", "--rate", "2", "--ttft", "1"],                            # plan.serving, cost_per_mtok, tco
+    ["--model", "70b", "--rate", "1", "--ttft", "2", "--years", "5", "--pue", "1.2"],  # rented on other cards
 ])
 def test_the_cli_prints_the_result_models_dump_and_it_validates_against_the_schema(argv):
     code, out, _ = cli(argv + ["--json"])
@@ -66,6 +68,62 @@ def declared_everywhere(model, where="result"):
         for i, item in enumerate(items):
             if isinstance(item, api._Result):
                 declared_everywhere(item, f"{where}.{name}[{i}]")
+
+
+SERVING_CASES = [
+    dict(model="8b", method="inference", rate=2, ttft=1),
+    dict(model="8b", users=16),
+    dict(model="70b", rate=1, years=5, pue=1.2, currency="eur"),
+    dict(model="70b", rate=1, ttft=2, years=5, pue=1.2),             # the same cards rent nowhere: others priced
+    dict(model="8b", method="lora", budget=50000),                   # training: no serving, cost per token or TCO
+    dict(model="8b", rate=2, ttft=1, budget=100),                    # no plan; the cheapest that fits is served
+    dict(model="8b", rate=5, ttft=0.0001),                           # no plan: no card meets the target
+]
+
+
+@pytest.mark.parametrize("options", SERVING_CASES)
+def test_serving_cost_per_token_and_tco_are_typed_and_their_json_is_the_solvers_dicts_unchanged(options):
+    from planner.render import plan_json
+    result = api.plan(**options)
+    res, notes, catalog, _ = result._result
+    produced = dict(plan_json(res, notes, catalog), schema_version=api.SCHEMA_VERSION)   # the one key models add
+    # the typed models drop, reorder and coerce nothing: the text is the solver's dicts' text, key for key
+    dumped = api.PlanResult.model_validate(produced).model_dump(mode="json")
+    assert json.dumps(dumped, indent=1) == json.dumps(produced, indent=1)
+    assert json.dumps(result.model_dump(mode="json"), indent=1) == json.dumps(produced, indent=1)
+    declared_everywhere(result)
+    p = result.plan or (result.alternatives[0] if result.alternatives else None)
+    if options.get("method") == "lora":
+        assert (p.serving, p.cost_per_mtok, p.tco) == (None, None, None)
+    elif p is not None:
+        assert isinstance(p.serving, api.Serving) and isinstance(p.cost_per_mtok, api.CostPerMtok)
+        assert (p.serving.load.rate_rps, p.serving.load.users) == (options.get("rate"), options.get("users"))
+        assert p.serving.targets.ttft_s == options.get("ttft") and p.tco.years == options.get("years", 3.0)
+        assert p.cost_per_mtok.rent_provider is None or p.cost_per_mtok.rent_provider.gpus
+    else:
+        assert not result.feasible and result.binding
+
+
+def test_plan_schema_describes_the_serving_cost_per_token_and_tco_keys():
+    code, out, _ = cli(["schema", "plan"])
+    assert code == 0
+    doc = json.loads(out)
+
+    def model_of(prop):
+        ref = next(a["$ref"] for a in prop["anyOf"] if "$ref" in a)
+        return doc["$defs"][ref.split("/")[-1]]["properties"]
+    plan = doc["$defs"]["PlanDetail"]["properties"]
+    serving, cost, tco = model_of(plan["serving"]), model_of(plan["cost_per_mtok"]), model_of(plan["tco"])
+    assert "time to first token" in serving["ttft_s"]["description"]
+    assert "inter-token latency" in serving["itl_s"]["description"]
+    at_load = doc["$defs"][serving["at_load"]["$ref"].split("/")[-1]]["properties"]
+    assert set(at_load) == {"rate_rps", "users", "ttft_s", "itl_s", "tokens_per_s"}
+    assert "cheapest" in cost["api"]["description"] and "usd_per_mtok_output" in doc["$defs"]["ApiCost"]["properties"]
+    assert {"years", "pue", "capex", "annual_total"} <= set(tco)
+    for name in ("Serving", "ServingAtLoad", "ServingLoad", "LatencyTargets", "CostPerMtok", "RentProvider",
+                 "ApiCost", "Tco", "TcoSources"):
+        for field, prop in doc["$defs"][name]["properties"].items():
+            assert prop.get("description"), f"{name}.{field}"
 
 
 def test_estimate_catalog_models_and_scenario_results_are_their_cli_json():

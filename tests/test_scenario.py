@@ -90,6 +90,10 @@ def test_json_and_csv_outputs(tmp_path):
     ("workloads: [{model: 1b}]\ncatalog: {price_change: {rtx-9999: '-10%'}}\n", "unknown GPU"),
     ("workloads: [{model: 1b}\n", "malformed YAML"),
     ("name: empty\n", "workloads"),
+    ("workloads: [{model: 1b}]\nconstraints:\n  deadline: soon\n", "line 3"),        # plan's validators
+    ("workloads: [{model: 1b}]\nconstraints:\n  budget: 100\n  max_gpus: 0\n", "line 4"),   # plan's ranges
+    ("workloads: [{model: 8b}]\nconstraints:\n  rate_rps: 2000000\n", "line 3"),
+    ("workloads: [{model: 1b}]\nsweep: {margin: [0.1, 0.95]}\n", "line 2"),
 ])
 def test_bad_scenarios_get_one_line_errors(tmp_path, capsys, text, fragment):
     f = write(tmp_path, text)
@@ -192,3 +196,58 @@ sweep: {activation_checkpointing: [full, selective]}
     bad = write(tmp_path, "workloads: [{model: llama-3.1-8b, activation_checkpointing: sometimes}]\n", "bad.yaml")
     code, _ = run("scenario", bad)
     assert code == 2
+
+
+# The constraint names scenario files had before they were generated from plan's options (all still accepted)
+OLD_CONSTRAINT_KEYS = ["budget", "rate_rps", "users", "ttft_s", "itl_s", "years", "utilization", "pue", "maintenance",
+                       "residual", "currency", "max_gpus", "include", "exclude", "allow_used", "zero", "offload",
+                       "ram_ratio", "margin", "require_nvlink", "deadline_days", "objective", "min_headroom", "have",
+                       "max_machines", "savers", "tokens_per_example", "force_offload", "examples", "epochs"]
+
+
+def test_scenario_constraints_are_plans_options_under_their_names_and_the_old_names():
+    from planner import api
+    from planner.scenario import CONSTRAINT_KEYS, ConstraintSpec
+    assert set(OLD_CONSTRAINT_KEYS) <= set(CONSTRAINT_KEYS)
+    for name, field in ConstraintSpec.model_fields.items():          # each one is plan's option of that name
+        option = api.PlanRequest.model_fields[name]
+        assert field.default == option.default and field.description.startswith(option.description), name
+    # values read as the CLI reads them: text with suffixes, comma-separated lists, durations
+    given = {"budget": "200k", "deadline": "36h", "include": "rtx-4090, a100-80gb-pcie", "zero": "2",
+             "examples": "10k", "epochs": 2, "ttft": "0.5", "users": "16", "offload": "optimizer"}
+    spec = ConstraintSpec.model_validate(given)
+    req = api.request(api.PlanRequest, dict(given, model="8b"))
+    assert {k: getattr(spec, k) for k in given} == {k: getattr(req, k) for k in given}
+    assert (spec.budget, spec.deadline, spec.include) == (200000.0, 1.5, ["rtx-4090", "a100-80gb-pcie"])
+    old = ConstraintSpec.model_validate({"deadline_days": 1.5, "rate_rps": 5, "ttft_s": 1, "itl_s": 0.05,
+                                         "objective": "auto", "offload": None})
+    new = ConstraintSpec.model_validate({"deadline": "36h", "rate": 5, "ttft": 1, "itl": 0.05})
+    assert old == new and new.objective is None and new.offload == "none"
+
+
+def test_a_scenario_reads_budget_and_deadline_as_the_cli_does(tmp_path):
+    f = write(tmp_path, """
+workloads: [{model: llama-3.2-1b, method: lora}]
+constraints: {budget: 5k, deadline: 36h, objective: cost}
+""")
+    _, rows = run_scenario(f)
+    code, out = run("--model", "llama-3.2-1b", "--method", "lora", "--budget", "5k", "--deadline", "36h",
+                    "--objective", "cost", "--alternatives", "0", "--json")
+    d = json.loads(out)
+    assert rows[0]["feasible"] == d["feasible"] and rows[0]["cost"] == d["plan"]["total_cost"]
+    old = write(tmp_path, """
+workloads: [{model: llama-3.2-1b, method: lora}]
+constraints: {budget: 5000, deadline_days: 1.5, objective: cost}
+""", "old.yaml")
+    assert run_scenario(old)[1] == rows
+
+
+def test_a_swept_constraint_replaces_the_files_value_under_either_name(tmp_path):
+    f = write(tmp_path, """
+workloads: [{model: llama-3.2-1b, method: pretrain}]
+constraints: {deadline: 14d}
+sweep: {deadline_days: [0.0001, 14]}
+""")
+    _, rows = run_scenario(f)
+    assert [r["deadline_days"] for r in rows] == [0.0001, 14]
+    assert not rows[0]["feasible"] and rows[0]["binding"] == "deadline" and rows[1]["feasible"]
