@@ -32,7 +32,7 @@ from planner.errors import InputError, shown
 if TYPE_CHECKING:       # CatalogResult's item types: imported when it is first built (run_catalog), not for every command
     from planner.catalog import GPU, ApiPrice, Platform, Rental
 from planner.workload import (METHOD_ALIASES, PRECISION_ALIASES, ActivationCheckpointing, Attention, Engine, Framework,
-                              KVCacheDtype, Loss, Method, Optimizer, Parallel, Precision, Workload)
+                              KVCacheDtype, Loss, Method, Optimizer, Parallel, Precision, Workload, WorkloadError)
 
 # The version of the request and result schemas (`plan schema`): bumped when a key changes meaning or goes away;
 # new keys do not bump it (clients must ignore keys they do not know).
@@ -373,15 +373,19 @@ class CapacityRequest(WorkloadOptions):
 REQUESTS = {"plan": PlanRequest, "estimate": EstimateRequest, "capacity": CapacityRequest}
 
 
-def message_of(e: ValidationError, model: type[BaseModel] | None = None) -> tuple[str, str | None]:
-    """(one-line message naming the option, option name with dashes) for a pydantic error."""
-    err = e.errors()[0]
-    loc = [str(x) for x in err["loc"]]
-    flag = flag_of(loc[0], model) if loc else None
-    msg = err["msg"].removeprefix("Value error, ")
-    if err.get("type") == "literal_error":
-        msg = f"got {shown(err.get('input'))}; {msg.lower()}"
-    if err.get("type") == "extra_forbidden":
+def message_of(e: ValidationError | WorkloadError, model: type[BaseModel] | None = None) -> tuple[str, str | None]:
+    """(one-line message naming the option, option name with dashes) for a pydantic error or a refused
+    Workload (which names its field and kind of fault as pydantic did)."""
+    if isinstance(e, WorkloadError):
+        name, msg, kind, value = e.field, str(e), e.kind, e.value
+    else:
+        err = e.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else None
+        msg, kind, value = err["msg"].removeprefix("Value error, "), err.get("type"), err.get("input")
+    flag = flag_of(name, model) if name else None
+    if kind == "literal_error":
+        msg = f"got {shown(value)}; {msg.lower()}"
+    if kind == "extra_forbidden":
         known = [n.replace("_", "-") for n in (model.model_fields if model else {})]
         close = difflib.get_close_matches((flag or "").lstrip("-"), known, n=2, cutoff=0.6)
         msg = "not an option of this command" + (f"; did you mean --{' or --'.join(close)}?" if close
@@ -869,7 +873,7 @@ def workload_of(req: WorkloadOptions, **override) -> Workload:
     kw.update(override)
     try:
         return Workload(**kw)
-    except ValidationError as e:
+    except WorkloadError as e:
         message, field = message_of(e)
         err = InputError(message)
         err.field = field
@@ -948,7 +952,7 @@ def run_estimate(req: EstimateRequest, files: bool = True) -> EstimateResult:
     wl = workload_of(req)
     d = estimate_memory(arch, wl).to_dict()
     d["assumptions"] = notes + d["assumptions"]
-    d["workload"] = wl.model_dump(mode="json")
+    d["workload"] = wl.as_dict()
     return EstimateResult.model_validate(d)
 
 

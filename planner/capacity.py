@@ -35,7 +35,7 @@ def _engine_workload(wl, g, explicit: bool):
     if isinstance(stack, str):
         raise InputError(f"--engine: {stack}")
     choice, name = stack
-    return wl.model_copy(update={"engine": choice}), name
+    return wl.replace(engine=choice), name
 
 
 def shapes_for(arch, wl, g, n: int, margin: float):
@@ -45,7 +45,7 @@ def shapes_for(arch, wl, g, n: int, margin: float):
     c = Constraints(max_gpus=n, margin=margin)
     need = _NeedCache(arch)
     out = []
-    for sh in replica_shapes(arch, wl.model_copy(update={"batch_size": 1}), g, c, need, 1, n):
+    for sh in replica_shapes(arch, wl.replace(batch_size=1), g, c, need, 1, n):
         if sh.replica_gpus <= n:
             out.append((sh, n // sh.replica_gpus))
     return out
@@ -54,7 +54,7 @@ def shapes_for(arch, wl, g, n: int, margin: float):
 def largest_context(arch, wl, g, n: int, margin: float) -> int:
     """The longest single sequence (prompt + output) whose weights and KV cache fit on the cards."""
     def fits(ctx: int) -> bool:
-        return bool(shapes_for(arch, wl.model_copy(update={"seq_len": ctx, "new_tokens": 0}), g, n, margin))
+        return bool(shapes_for(arch, wl.replace(seq_len=ctx, new_tokens=0), g, n, margin))
     if not fits(1):
         return 0
     top = arch.max_position_embeddings or MAX_CONTEXT

@@ -15,6 +15,7 @@ import typing
 from pydantic import ValidationError
 
 from planner.errors import InputError, shown
+from planner.workload import WorkloadError
 
 SUBCOMMANDS = ("estimate", "catalog", "models", "scenario", "plan", "completion", "serve", "schema", "mcp",
                "capacity")
@@ -279,14 +280,17 @@ def cmd_mcp(a, out) -> int:
     return run_stdio()
 
 
-def _validation_message(e: ValidationError) -> str:
-    err = e.errors()[0]
-    loc = [str(x) for x in err["loc"]]
+def _validation_message(e: ValidationError | WorkloadError) -> str:
     from planner.api import flag_of
-    field = flag_of(loc[0]) if loc else "input"
-    msg = err["msg"].removeprefix("Value error, ")
-    if err.get("type") == "literal_error":
-        msg = f"got {shown(err.get('input'))}; {msg.lower()}"
+    if isinstance(e, WorkloadError):             # a Workload names its field and kind of fault as pydantic did
+        name, msg, kind, value = e.field, str(e), e.kind, e.value
+    else:
+        err = e.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else None
+        msg, kind, value = err["msg"].removeprefix("Value error, "), err.get("type"), err.get("input")
+    field = flag_of(name) if name else "input"
+    if kind == "literal_error":
+        msg = f"got {shown(value)}; {msg.lower()}"
     return f"{field}: {msg}"
 
 
@@ -352,7 +356,7 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
     except InputError as e:
         print(f"error: {_one_line(str(e))}", file=err)
         return 2
-    except ValidationError as e:
+    except (ValidationError, WorkloadError) as e:
         print(f"error: {_one_line(_validation_message(e))}", file=err)
         return 2
     except SystemExit as e:                       # --help and --version

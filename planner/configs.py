@@ -331,7 +331,7 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
         update = {"engine": choice} if wl.method == "inference" else {"framework": choice}
         wg = stacked.get(choice)
         if wg is None:                      # one workload per stack, shared by the cards that run it
-            wg = stacked[choice] = wl.model_copy(update=update)
+            wg = stacked[choice] = wl.replace(**update)
         fam = family_of(g.vendor).name
         if g.vendor == "apple" and wl.training and (wl.optimizer.startswith("paged") or wl.optimizer == "adamw8bit"):
             rejected[g.name] = "bitsandbytes 8-bit/paged optimizers do not run on Apple silicon"
@@ -373,14 +373,14 @@ class _NeedCache:
     def __call__(self, wl: Workload, n: int, zero: int, offload: str, context: int, **extra) -> Estimate:
         wkey = self.keys.get(id(wl))
         if wkey is None or wkey[0] is not wl:
-            wkey = self.keys[id(wl)] = (wl, wl.model_dump_json())
+            wkey = self.keys[id(wl)] = (wl, wl.key())
         local = (wkey[1], n, zero, offload, context, tuple(sorted(extra.items())))
         est = self.local.get(local)         # this plan's own look-ups: no hashing of the architecture
         if est is None:
             key = (self.arch,) + local
             est = _ESTIMATES.get(key)
             if est is None:
-                w = wl.model_copy(update={"gpus": n, "zero_stage": zero, "offload": offload, **extra})
+                w = wl.replace(gpus=n, zero_stage=zero, offload=offload, **extra)
                 est = estimate(self.arch, w, cuda_context=context)
                 if len(_ESTIMATES) >= _ESTIMATES_MAX:
                     _ESTIMATES.clear()

@@ -28,7 +28,7 @@ OFF = {"gradient checkpointing": "--no-gradient-checkpointing",
 
 
 def _explicit_gc(w: Workload) -> bool:
-    return "gradient_checkpointing" in w.model_fields_set
+    return "gradient_checkpointing" in w.explicit
 
 
 def variants(w: Workload, family: str, stack_explicit: bool, enabled: bool = True,
@@ -49,22 +49,22 @@ def variants(w: Workload, family: str, stack_explicit: bool, enabled: bool = Tru
                 free["loss"] = "fused"
                 names.append("fused loss")
         if free:
-            out.append((w.model_copy(update=free), tuple(names)))
+            out.append((w.replace(**free), tuple(names)))
         if not w.gradient_checkpointing and not _explicit_gc(w):
-            out.append((w.model_copy(update={**free, "gradient_checkpointing": True}),
+            out.append((w.replace(**free, gradient_checkpointing=True),
                         tuple(names) + ("gradient checkpointing",)))
         if family == "cuda" and not stack_explicit and w.framework == "hf" and w.method in ("lora", "qlora") \
                 and w.attention == "auto" and w.loss == "auto":
-            out.append((w.model_copy(update={"framework": "unsloth", "gradient_checkpointing": True}), ("Unsloth",)))
+            out.append((w.replace(framework="unsloth", gradient_checkpointing=True), ("Unsloth",)))
     elif w.kv_cache_dtype == "auto":
         if w.engine == "vllm" and family in ("cuda", "rocm") and fp8:   # the estimator's FP8 cards (Ada, Hopper,
                                                                         # Blackwell, MI300): conservative
-            out.append((w.model_copy(update={"kv_cache_dtype": "fp8"}), ("fp8 KV cache",)))
+            out.append((w.replace(kv_cache_dtype="fp8"), ("fp8 KV cache",)))
         elif w.engine == "llama.cpp":
-            out.append((w.model_copy(update={"kv_cache_dtype": "q8_0"}), ("q8_0 KV cache",)))
+            out.append((w.replace(kv_cache_dtype="q8_0"), ("q8_0 KV cache",)))
     seen, uniq = set(), []
     for wl, names in out:
-        key = wl.model_dump_json()
+        key = wl.key()
         if key not in seen:
             seen.add(key)
             uniq.append((wl, names))

@@ -33,9 +33,9 @@ from planner.files import read_text, read_yaml
 from planner.errors import InputError, shown
 from planner.render import human_time
 from planner.solver import Constraints, Job, Result, candidates_for_jobs, decide, job_constraints
-from planner.workload import Workload
+from planner.workload import FIELDS, Workload, WorkloadError
 
-WORKLOAD_FIELDS = set(Workload.model_fields)
+WORKLOAD_FIELDS = set(FIELDS)
 MAX_VARIANTS = 20_000      # a sweep larger than this is refused before any work (10,000 plan in ~20 s)
 PARALLEL_FROM = 200        # variants from which a sweep uses a process pool
 
@@ -338,9 +338,8 @@ def _jobs(sc: Scenario, path: Path) -> list[Job]:
             kw["new_tokens"] = max(1, round(sum(x.share * x.output for x in w.lengths) / total))
         try:
             wl = Workload(**kw)
-        except ValidationError as e:
-            err = e.errors()[0]
-            _fail(path, ("workloads", i) + tuple(err["loc"]), err["msg"].removeprefix("Value error, "))
+        except WorkloadError as e:
+            _fail(path, ("workloads", i) + ((e.field,) if e.field else ()), str(e))
         jobs.append(Job(arch, wl, w.name or f"{w.method} {arch.name}",
                         int(w.tokens) if w.tokens else None, w.requests))
     return jobs

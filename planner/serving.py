@@ -285,7 +285,7 @@ def serving_configs(arch: Architecture, wl: Workload, cards, catalog, c, rejecte
     load, targets = spec.load(wl), spec.targets()
     out = []
     for g, wg, stack, ev, savers in cards:
-        wg1 = wg.model_copy(update={"batch_size": 1})
+        wg1 = wg.replace(batch_size=1)
         bridged = nvlink_pairs(g, c)
         step = 1 if g.is_machine else purchase_step(g, catalog, bridged)
         per_machine = 1 if g.is_machine else max(

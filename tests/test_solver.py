@@ -263,7 +263,7 @@ def test_training_ilp_equals_exhaustive_search(specs, platform):
     for g in cat.gpus.values():
         for zero in (0, 1, 2, 3):
             for n in range(1, 7):
-                e = estimate(arch, wl.model_copy(update={"gpus": n, "zero_stage": zero}))
+                e = estimate(arch, wl.replace(gpus=n, zero_stage=zero))
                 if e.reserved_bytes + g.context_bytes > _usable(g, c.margin):
                     continue
                 cost = _cheapest_housing(g, n, platform, e, c.ram_ratio)
@@ -466,7 +466,7 @@ def test_training_with_owned_hardware_rigs_and_max_machines_equals_exhaustive_se
     for g in cat.gpus.values():
         for zero in (0, 1, 2, 3):
             for n in range(1, 7):
-                e = estimate(arch, wl.model_copy(update={"gpus": n, "zero_stage": zero}))
+                e = estimate(arch, wl.replace(gpus=n, zero_stage=zero))
                 if e.reserved_bytes + g.context_bytes > _usable(g, c.margin):
                     continue
                 cost = _exhaustive_housing(g, n, platforms, max(e.cpu_ram_bytes - 5e9, 0) / n / 1e9, 5.0, 1.0,

@@ -62,7 +62,7 @@ def test_measured_h100_runs_within_targets():
 def test_a_faster_stack_is_never_slower_than_hf_eager(stack, method, precision):
     base = Workload(method=method, precision=precision, batch_size=2, seq_len=2048, gradient_checkpointing=True)
     hf = tps("llama-3.1-8b", base)
-    other = tps("llama-3.1-8b", base.model_copy(update={"framework": stack}))
+    other = tps("llama-3.1-8b", base.replace(framework=stack))
     assert other >= hf
 
 
@@ -87,7 +87,7 @@ def test_more_gpus_never_lengthen_a_data_parallel_job(zero):
     c = card("h100-sxm")
     link = nvlink_link(c, 900)
     w = Workload(method="full", precision="bf16-mixed", batch_size=2, seq_len=4096)
-    rates = [training_step(reg.models["llama-3.1-8b"], w.model_copy(update={"gpus": n}), c, n, link,
+    rates = [training_step(reg.models["llama-3.1-8b"], w.replace(gpus=n), c, n, link,
                            zero=zero).tokens_per_s for n in (1, 2, 4, 8, 16)]
     assert rates == sorted(rates)
 
@@ -100,9 +100,9 @@ def test_qlora_with_a_bf16_stream_runs_near_lora_speed_and_hf_upcast_is_slower()
     """Answer.AI's and torchtune's QLoRA runs are within ~10-20% of LoRA; HF's fp32 up-cast is not."""
     lora = Workload(method="lora", precision="bf16", batch_size=4, seq_len=2048, gradient_checkpointing=True,
                     framework="torchtune")
-    qlora = lora.model_copy(update={"method": "qlora", "precision": "nf4"})
+    qlora = lora.replace(method="qlora", precision="nf4")
     assert 0.75 < tps("llama-3.1-8b", qlora) / tps("llama-3.1-8b", lora) <= 1.0
-    hf_q = qlora.model_copy(update={"framework": "hf"})
+    hf_q = qlora.replace(framework="hf")
     assert tps("llama-3.1-8b", hf_q) < 0.8 * tps("llama-3.1-8b", qlora)
 
 

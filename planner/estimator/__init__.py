@@ -55,7 +55,7 @@ def estimate(arch: Architecture, w: Workload, cuda_context: int = DEFAULT_CUDA_C
     if w.engine == "mlx":
         return estimate_mlx_inference(arch, w)
     # serving formats compute in 16-bit: their dtypes are those of a bf16 model
-    nw = w.model_copy(update={"precision": "bf16"}) if w.precision in SERVING_FORMATS else w
+    nw = w.replace(precision="bf16") if w.precision in SERVING_FORMATS else w
     nx = numerics(nw, gqa=arch.num_kv_heads < arch.num_heads, mask=mask)
     if w.training:
         return estimate_training(arch, w, nx, cuda_context)

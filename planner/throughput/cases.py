@@ -107,8 +107,8 @@ def predict_training(case: dict, presets: dict | None = None) -> float:
     if case.get("global_batch_tokens") and not case.get("grad_accum"):
         # micro-batches per step and pipeline: the global batch over the data-parallel ranks' micro-batches
         m = max(1, round(float(case["global_batch_tokens"]) / (dp * w.batch_size * w.seq_len / cp)))
-        w = w.model_copy(update={"grad_accum": m})
-    w = w.model_copy(update={"gpus": gpus})
+        w = w.replace(grad_accum=m)
+    w = w.replace(gpus=gpus)
     stack = case.get("stack") or w.framework
     preset = (presets or {}).get(stack) or preset_for(stack)
     offload = case.get("offload")

@@ -312,8 +312,7 @@ def kv_capacity_batch(arch: Architecture, w: Workload, g: GPU, tp: int, pp: int)
     from planner.configs import usable_bytes
     from planner.estimator import estimate
     n = tp * pp
-    w1 = w.model_copy(update={"batch_size": 1, "gpus": n, "parallel": "tensor" if tp > 1 else
-                              ("pipeline" if pp > 1 else "auto")})
+    w1 = w.replace(batch_size=1, gpus=n, parallel="tensor" if tp > 1 else ("pipeline" if pp > 1 else "auto"))
     e = estimate(arch, w1)
     kv = e.breakdown.get("kv_cache", 0) + e.kv_slack_bytes
     room = usable_bytes(g, 0.0, w.engine, w.gpu_memory_utilization) - e.total_bytes

@@ -109,6 +109,7 @@ def work(kind: str, options: dict, upload: str | None = None, proposal: str | No
     from planner import api
     from planner.cli import _one_line, _validation_message
     from planner.errors import InputError
+    from planner.workload import WorkloadError
     try:
         if kind == "catalog":
             return 200, api.dumps(api.run_catalog()).encode()
@@ -133,7 +134,7 @@ def work(kind: str, options: dict, upload: str | None = None, proposal: str | No
     except InputError as e:
         message = _one_line(str(e))
         return 400, _body(message, getattr(e, "field", None) or field_of(message))
-    except ValidationError as e:
+    except (ValidationError, WorkloadError) as e:
         message = _one_line(_validation_message(e))
         return 400, _body(message, field_of(message))
     except Exception as e:  # a bug, not bad input: one line, like the CLI
