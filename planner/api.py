@@ -8,7 +8,8 @@
 Option names are the CLI's long flags with underscores (`--batch-size` -> batch_size). The request models below are
 the one place an option is declared: the CLI's argparse options (planner/cli.py), the web API (planner/web),
 the MCP tools (planner/mcp_server.py) and `plan schema` are generated from their fields, types and descriptions.
-Adding an option = adding one field here (and using it in `workload_of` or `constraints_of`).
+Adding an option = adding one field here (and using it in `workload_of` or `constraints_of`), then
+`python -m planner.api --write-options` (the CLI builds its parser from planner/options.json, generated here).
 
 Values may be given typed (batch_size=4, budget=2e5) or as the text a terminal passes (batch_size="4",
 deadline="36h"); both go through the same validators, so every front end reports the same one-line error.
