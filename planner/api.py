@@ -28,8 +28,8 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
 from planner import core
 from planner.errors import InputError
-from planner.values import (BINARY_SUFFIXES, MIN_DEADLINE_DAYS, SUFFIXES, Cli, closed_check, count_check,  # noqa: F401
-                            duration_days, error_message, names, positive_float, reject_bool)
+from planner.values import (BINARY_SUFFIXES, SUFFIXES, Cli, closed_check, count_check, duration_days,
+                            error_message, names, positive_float)
 
 if TYPE_CHECKING:       # CatalogResult's item types: imported when it is first built (run_catalog), not for every command
     from planner.catalog import GPU, ApiPrice, Platform, Rental
@@ -67,8 +67,6 @@ def cli_meta(field) -> Cli:
 
 
 # The validators themselves are plain functions (planner/values.py): the CLI's fast path applies the same ones
-_reject_bool = reject_bool
-
 
 def closed(values: tuple, aliases: dict[str, str] | None = None):
     """A validator for a closed set of values: case-insensitive, aliases mapped, close matches suggested."""

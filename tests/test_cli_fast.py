@@ -3,7 +3,6 @@ generated option table (planner/options.json) and validates with the same plain 
 whatever it accepts is exactly the pydantic request, whatever it refuses gets planner.api's one-line error, and its
 JSON is byte for byte planner.api's."""
 import io
-import json
 import subprocess
 import sys
 import tomllib
