@@ -8,7 +8,8 @@
 Option names are the CLI's long flags with underscores (`--batch-size` -> batch_size). The request models below are
 the one place an option is declared: the CLI's argparse options (planner/cli.py), the web API (planner/web),
 the MCP tools (planner/mcp_server.py) and `plan schema` are generated from their fields, types and descriptions.
-Adding an option = adding one field here (and using it in `workload_of` or `constraints_of`).
+Adding an option = adding one field here (and using it in `workload_of` or `constraints_of`), then
+`python -m planner.api --write-options` (the CLI builds its parser from planner/options.json, generated here).
 
 Values may be given typed (batch_size=4, budget=2e5) or as the text a terminal passes (batch_size="4",
 deadline="36h"); both go through the same validators, so every front end reports the same one-line error.
@@ -16,18 +17,19 @@ Bad input raises planner.errors.InputError naming the option (`.field`) and the 
 """
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import types
 import typing
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, Union
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
                       model_serializer, model_validator)
 
-from planner.errors import InputError, shown
+from planner import core
+from planner.errors import InputError
+from planner.values import (BINARY_SUFFIXES, SUFFIXES, Cli, closed_check, count_check, duration_days,
+                            error_message, names, positive_float)
 
 if TYPE_CHECKING:       # CatalogResult's item types: imported when it is first built (run_catalog), not for every command
     from planner.catalog import GPU, ApiPrice, Platform, Rental
@@ -48,19 +50,6 @@ MAX_REQUESTS = 10**12
 # ---------------------------------------------------------------------------------------------------
 # Declaring options
 
-@dataclass(frozen=True)
-class Cli:
-    """How a request field appears outside Python (kept in the field's Annotated metadata).
-
-    flag: the CLI spelling when it is not --the-field-name; aliases: other accepted spellings;
-    local_file: the value names a file on the machine that runs the planner, so the web API and MCP refuse it;
-    metavar: the placeholder in --help."""
-    flag: str | None = None
-    aliases: tuple[str, ...] = ()
-    local_file: bool = False
-    metavar: str | None = None
-
-
 def flag_of(name: str, model: type[BaseModel] | None = None) -> str:
     """'batch_size' -> '--batch-size' (or the field's declared flag)."""
     for m in ((model,) if model else (PlanRequest, EstimateRequest, CapacityRequest)):
@@ -77,108 +66,16 @@ def cli_meta(field) -> Cli:
     return next((m for m in field.metadata if isinstance(m, Cli)), Cli())
 
 
-def _reject_bool(v):
-    if isinstance(v, bool):
-        raise ValueError(f"expected a value, got {str(v).lower()}")
-    return v
-
+# The validators themselves are plain functions (planner/values.py): the CLI's fast path applies the same ones
 
 def closed(values: tuple, aliases: dict[str, str] | None = None):
     """A validator for a closed set of values: case-insensitive, aliases mapped, close matches suggested."""
-    aliases = aliases or {}
-    by_text = {str(v): v for v in values}
-
-    def check(v):
-        if v is None:
-            return v
-        _reject_bool(v)
-        text = str(v).strip().lower()
-        text = aliases.get(text, text)
-        if text in by_text:
-            return by_text[text]
-        close = difflib.get_close_matches(text, list(by_text) + list(aliases), n=3, cutoff=0.5)
-        hint = f"; did you mean {' or '.join(close)}?" if close else ""
-        raise ValueError(f"{shown(str(v))} is not one of {', '.join(by_text)}{hint}")
-    return BeforeValidator(check)
-
-
-SUFFIXES = {"k": 1e3, "m": 1e6, "g": 1e9}          # 200k USD, 1.5M examples, 2G tokens (SI, case-insensitive)
-BINARY_SUFFIXES = {"k": 1024, "m": 1024**2}      # sequence lengths: "8k context" is 8,192 tokens (Llama, Qwen cards)
-MIN_DEADLINE_DAYS = 1 / 86400                    # one second: shorter only divides the job into overflowing numbers
-
-
-def _scaled(text: str, suffixes: dict) -> float:
-    """'200k' -> 200000.0, '1.5M' -> 1500000.0, '2e9' -> 2e9; ValueError otherwise."""
-    t = text.strip()
-    scale = suffixes.get(t[-1:].lower())
-    return float(t[:-1]) * scale if scale else float(t)
-
-
-def positive_float(v):
-    """A positive finite number (a budget, a token count): 200000, 2e5 or 200k."""
-    if v is None:
-        return v
-    _reject_bool(v)
-    try:
-        value = _scaled(v, SUFFIXES) if isinstance(v, str) else float(v)
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"expected a number such as 200000, 200k or 1.5M, got {shown(v)}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"must be a positive finite number, got {shown(str(v))}")
-    return value
+    return BeforeValidator(closed_check(values, aliases))
 
 
 def count(suffixes: dict):
     """A validator for a whole count given as text with k/M/G suffixes (8k, 1.5M); numbers pass on as they are."""
-    example = "8192 or 8k" if suffixes is BINARY_SUFFIXES else "10000 or 10k"
-
-    def check(v):
-        if not isinstance(v, str):
-            return v
-        try:
-            value = _scaled(v, suffixes)
-        except ValueError:
-            raise ValueError(f"expected a whole number such as {example}, got {shown(v)}") from None
-        if not math.isfinite(value) or value != int(value):
-            raise ValueError(f"expected a whole number, got {shown(v)}")
-        return int(value)
-    return BeforeValidator(check)
-
-
-def duration_days(v):
-    """14d, 36h, 2w, a number of days, or none (no deadline: infinity)."""
-    if v is None:
-        return v
-    _reject_bool(v)
-    if isinstance(v, (int, float)):
-        value = float(v)
-    else:
-        t = str(v).strip().lower()
-        if t in ("none", "no", "off"):
-            return math.inf                               # explicitly no deadline
-        scale = {"d": 1.0, "h": 1 / 24, "w": 7.0}.get(t[-1:], None)
-        try:
-            value = float(t[:-1]) * scale if scale is not None else float(t)
-        except ValueError:
-            raise ValueError(f"expected a duration like 14d, 36h, 2w or none, got {shown(str(v))}") from None
-    if math.isnan(value) or value <= 0:
-        raise ValueError(f"must be a positive duration, got {shown(str(v))}")
-    if value < MIN_DEADLINE_DAYS:
-        raise ValueError(f"must be at least one second (e.g. 36h or 14d), got {shown(str(v))}")
-    return value
-
-
-def names(v):
-    """A list of names: repeated and/or comma-separated ('a100,h100' or ['a100', 'h100'])."""
-    if v is None:
-        return []
-    items = v if isinstance(v, (list, tuple)) else [v]
-    out = []
-    for item in items:
-        if not isinstance(item, str):
-            raise ValueError(f"expected names, got {shown(item)}")
-        out += [x.strip() for x in item.split(",") if x.strip()]
-    return out
+    return BeforeValidator(count_check(suffixes))
 
 
 PositiveFloat = Annotated[Optional[float], BeforeValidator(positive_float)]
@@ -377,20 +274,13 @@ def message_of(e: ValidationError | WorkloadError, model: type[BaseModel] | None
     """(one-line message naming the option, option name with dashes) for a pydantic error or a refused
     Workload (which names its field and kind of fault as pydantic did)."""
     if isinstance(e, WorkloadError):
-        name, msg, kind, value = e.field, str(e), e.kind, e.value
+        err, name = {"msg": str(e), "type": e.kind, "input": e.value}, e.field
     else:
         err = e.errors()[0]
         name = str(err["loc"][0]) if err["loc"] else None
-        msg, kind, value = err["msg"].removeprefix("Value error, "), err.get("type"), err.get("input")
     flag = flag_of(name, model) if name else None
-    if kind == "literal_error":
-        msg = f"got {shown(value)}; {msg.lower()}"
-    if kind == "extra_forbidden":
-        known = [n.replace("_", "-") for n in (model.model_fields if model else {})]
-        close = difflib.get_close_matches((flag or "").lstrip("-"), known, n=2, cutoff=0.6)
-        msg = "not an option of this command" + (f"; did you mean --{' or --'.join(close)}?" if close
-                                                  else " (see --help)")
-    return f"{flag or 'input'}: {msg}", (flag or "").lstrip("-") or None
+    known = [n.replace("_", "-") for n in (model.model_fields if model else {})]
+    return error_message(err, flag, known), (flag or "").lstrip("-") or None
 
 
 def request(model: type[_Request], options: dict) -> _Request:
@@ -836,48 +726,12 @@ RESULTS = {"plan": PlanResult, "estimate": EstimateResult, "capacity": CapacityR
 
 def resolve_model(name: str, files: bool = True):
     """(architecture, notes). files=False: never read a path the caller named (the web API and MCP)."""
-    from planner.data import builtin_registry
-    arch, note = builtin_registry().resolve(name, files=files)
-    return arch, ([note] if note else []) + list(arch.notes)
+    return core.resolve_model(name, files)
 
 
 def workload_of(req: WorkloadOptions, **override) -> Workload:
-    kw = dict(method=req.method, precision=req.precision, batch_size=req.batch_size, seq_len=req.seq_len,
-              new_tokens=req.new_tokens, optimizer=req.optimizer, lora_rank=req.lora_rank,
-              lora_targets=req.lora_targets, attention=req.attention, loss=req.loss, grad_accum=req.grad_accum,
-              activation_offload=req.activation_offload, kv_cache_dtype=req.kv_cache_dtype,
-              gpu_layers=req.gpu_layers, gpu_memory_utilization=req.gpu_memory_utilization,
-              activation_checkpointing=req.activation_checkpointing, ac_every=req.ac_every,
-              optimizer_in_backward=req.optimizer_in_backward, compile=req.compile,
-              pipeline_parallel=req.pipeline_parallel, zero3_max_live_parameters=req.zero3_max_live_parameters,
-              cpu_moe_layers=req.n_cpu_moe, quantize_moe_experts=req.quantize_moe_experts,
-              mem_fraction_static=req.mem_fraction_static, speculative=req.speculative,
-              speculative_tokens=req.speculative_tokens)
-    if req.gradient_checkpointing is not None:   # only an explicit choice: unset, the planner may add it (savers)
-        kw["gradient_checkpointing"] = req.gradient_checkpointing
-    if req.engine is not None:
-        kw["engine"] = req.engine
-    if req.framework is not None:
-        kw["framework"] = req.framework
-    if isinstance(req, EstimateRequest):
-        zero = req.zero
-        if zero is None:
-            # FSDP stacks shard fully unless told otherwise: accelerate's fsdp_sharding_strategy defaults to
-            # FULL_SHARD, fsdp_qlora train.py to "full_shard", torchtune's fully_shard and LitGPT's FSDPStrategy
-            # too; DeepSpeed (hf) and single-GPU stacks: no ZeRO unless asked
-            fsdp = kw.get("framework", "hf") in ("hf-fsdp", "fsdp-qlora", "torchtune", "litgpt", "torchtitan")
-            zero = 3 if fsdp and req.gpus > 1 and req.method != "inference" else 0
-        kw.update(gpus=req.gpus, zero_stage=zero, offload=req.offload, parallel=req.parallel)
-    elif req.method == "inference":
-        kw.update(parallel=req.parallel)
-    kw.update(override)
-    try:
-        return Workload(**kw)
-    except WorkloadError as e:
-        message, field = message_of(e)
-        err = InputError(message)
-        err.field = field
-        raise err from None
+    """The Workload of a request (planner.core.workload_of: an estimate request sets the GPUs and ZeRO)."""
+    return core.workload_of(req, isinstance(req, EstimateRequest), **override)
 
 
 def constraints_of(req: PlanRequest):
@@ -947,13 +801,7 @@ def serving_of(req: PlanRequest):
 
 
 def run_estimate(req: EstimateRequest, files: bool = True) -> EstimateResult:
-    from planner.estimator import estimate as estimate_memory
-    arch, notes = resolve_model(req.model, files)
-    wl = workload_of(req)
-    d = estimate_memory(arch, wl).to_dict()
-    d["assumptions"] = notes + d["assumptions"]
-    d["workload"] = wl.as_dict()
-    return EstimateResult.model_validate(d)
+    return EstimateResult.model_validate(core.estimate_dict(req, files))
 
 
 def run_plan(req: PlanRequest, files: bool = True) -> PlanResult:
@@ -1130,3 +978,94 @@ def dumps(result: BaseModel) -> str:
     """The text `--json` prints: one JSON document."""
     import json
     return json.dumps(result.model_dump(mode="json"), indent=1) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------
+# The option table: what the command line needs of the request models, without pydantic (planner/options.json)
+
+def _base_type(annotation) -> tuple[str, bool]:
+    """('int' | 'float' | 'str' | 'bool' | 'list' | 'literal', optional) of a field's type."""
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    args = typing.get_args(annotation)
+    optional = typing.get_origin(annotation) in (Union, types.UnionType) and type(None) in args
+    if optional:
+        rest = [a for a in args if a is not type(None)]
+        annotation = rest[0] if len(rest) == 1 else Union[tuple(rest)]
+    if typing.get_origin(annotation) is Literal:
+        return "literal", optional
+    if annotation is list or typing.get_origin(annotation) is list:
+        return "list", optional
+    return {int: "int", float: "float", str: "str", bool: "bool"}.get(annotation, repr(annotation)), optional
+
+
+def _check_of(field) -> dict | None:
+    """The plain validator a field applies (its BeforeValidator's function, planner/values.py), with its
+    parameters; {"validator": "unknown"} when the field checks anything the table cannot name (the CLI then
+    validates that option with pydantic)."""
+    checks, unknown = [], False
+    for meta in field.metadata:
+        if isinstance(meta, Cli) or set(getattr(meta, "__dict__", {})) == {"allow_inf_nan"}:
+            continue                        # allow_inf_nan: the entry's own key
+        spec = getattr(getattr(meta, "func", None), "spec", None) if isinstance(meta, BeforeValidator) else None
+        if spec is None:
+            unknown = True
+        else:
+            checks.append(spec)
+    if unknown or len(checks) > 1:
+        return {"validator": "unknown"}
+    return checks[0] if checks else None
+
+
+def options_of(model: type[_Request]) -> list[dict]:
+    """One entry per field of a request model: everything argparse and the CLI's fast validation need."""
+    out = []
+    for name, field in model.model_fields.items():
+        meta = cli_meta(field)
+        flag = flag_of(name, model)
+        help_text = (field.description or "").replace("%", "%%")      # argparse formats help with %
+        default = None if field.is_required() else field.default
+        if default not in (None, False, [], ()) and not field.is_required():
+            help_text += f" (default: {default})"
+        base, optional = _base_type(field.annotation)
+        if field.annotation is bool:
+            kind = "no-switch" if default is True else "switch"
+        elif field.annotation == typing.Optional[bool]:
+            kind = "optional-switch"
+        else:
+            kind = "repeated" if base == "list" else "value"
+        values = choices_of(field.annotation)
+        metavar = meta.metavar or ("{" + ",".join(str(v) for v in values) + "}" if values else None)
+        out.append({"name": name, "flags": [flag, *meta.aliases], "help": help_text, "default": default,
+                    "kind": kind, "metavar": metavar if kind in ("value", "repeated") else None,
+                    "required": field.is_required(), "type": base, "optional": optional,
+                    "check": _check_of(field), "allow_inf_nan": bool(_allows_inf_nan(field)),
+                    "local_file": meta.local_file})
+    return out
+
+
+def _allows_inf_nan(field) -> bool:
+    return any(getattr(m, "allow_inf_nan", None) for m in field.metadata)
+
+
+def option_table() -> dict:
+    """planner/options.json: the options of plan, estimate and capacity, and the estimate JSON's key order."""
+    return {"generated_by": "python -m planner.api --write-options (from planner.api's request and result models)",
+            "commands": {kind: options_of(model) for kind, model in REQUESTS.items()},
+            "results": list(RESULTS),
+            "estimate_result": {"keys": list(EstimateResult.model_fields),
+                                "defaults": {k: f.default for k, f in EstimateResult.model_fields.items()
+                                             if not f.is_required()}}}
+
+
+def options_text() -> str:
+    import json
+    return json.dumps(option_table(), indent=1, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+    if sys.argv[1:] != ["--write-options"]:
+        sys.exit("usage: python -m planner.api --write-options   (regenerates planner/options.json)")
+    core.OPTIONS_FILE.write_text(options_text(), encoding="utf-8")
+    print(f"wrote {core.OPTIONS_FILE}")

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import json
+import math
 import os
+import re
 import sys
-import typing
-
-from pydantic import ValidationError
+import types
 
 from planner.errors import InputError, shown
 from planner.workload import WorkloadError
@@ -30,41 +31,118 @@ class _Help(argparse.RawDescriptionHelpFormatter):
     pass
 
 
-def add_request_options(p: argparse.ArgumentParser, model) -> None:
-    """One CLI option per field of a planner.api request model: --the-field-name (or its declared flag), its
-    description as help, its default shown, its closed set of values as the metavar. Values are passed on as
-    typed and validated by the model, so the CLI, the web API and MCP give the same one-line errors."""
-    from planner import api
-    for name, field in model.model_fields.items():
-        meta = api.cli_meta(field)
-        flag = api.flag_of(name, model)
-        flags = [flag, *meta.aliases]
-        help_text = (field.description or "").replace("%", "%%")      # argparse formats help with %
-        default = field.default
-        if default not in (None, False, [], ()) and not field.is_required():
-            help_text += f" (default: {default})"
-        if field.annotation is bool and default is True:      # a switch that is on unless --no-NAME
-            p.add_argument("--no-" + flag.removeprefix("--"), dest=name, action="store_false",
+def add_request_options(p: argparse.ArgumentParser, options) -> None:
+    """One CLI option per field of a planner.api request model (`options`: the model's entries of the option table,
+    planner/options.json, or the model itself): --the-field-name (or its declared flag), its description as help,
+    its default shown, its closed set of values as the metavar. Values are passed on as typed and validated as the
+    model does, so the CLI, the web API and MCP give the same one-line errors."""
+    if not isinstance(options, list):
+        from planner import api
+        options = api.options_of(options)
+    for o in options:
+        name, flags, help_text = o["name"], o["flags"], o["help"]
+        if o["kind"] == "no-switch":           # a switch that is on unless --no-NAME
+            p.add_argument("--no-" + flags[0].removeprefix("--"), dest=name, action="store_false",
                            default=argparse.SUPPRESS, help=help_text)
-        elif field.annotation is bool:
+        elif o["kind"] == "switch":
             p.add_argument(*flags, dest=name, action="store_true", default=argparse.SUPPRESS, help=help_text)
-        elif field.annotation == typing.Optional[bool]:
+        elif o["kind"] == "optional-switch":
             g = p.add_mutually_exclusive_group()
             g.add_argument(*flags, dest=name, action="store_const", const=True, default=argparse.SUPPRESS,
                            help=help_text)
-            g.add_argument("--no-" + flag.removeprefix("--"), dest=name, action="store_const", const=False,
+            g.add_argument("--no-" + flags[0].removeprefix("--"), dest=name, action="store_const", const=False,
                            default=argparse.SUPPRESS)
         else:
-            values = api.choices_of(field.annotation)
-            metavar = meta.metavar or ("{" + ",".join(str(v) for v in values) + "}" if values else None)
-            repeat = field.annotation is list or typing.get_origin(field.annotation) is list
-            p.add_argument(*flags, dest=name, required=field.is_required(), default=argparse.SUPPRESS,
-                           action="append" if repeat else "store", metavar=metavar, help=help_text)
+            p.add_argument(*flags, dest=name, required=o["required"], default=argparse.SUPPRESS,
+                           action="append" if o["kind"] == "repeated" else "store", metavar=o["metavar"],
+                           help=help_text)
 
 
 def request_of(a: argparse.Namespace, model):
     from planner import api
     return api.request(model, {k: v for k, v in vars(a).items() if k in model.model_fields})
+
+
+class Request(types.SimpleNamespace):
+    """A request the fast path validated: every option of the command as an attribute, defaults filled in."""
+
+
+INT = re.compile(r"-?(0|[1-9][0-9]{0,17})")                           # what int() and pydantic both read alike
+FLOAT = re.compile(r"-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,17})?([eE]-?[0-9]{1,3})?")
+
+
+def fast_request(a: argparse.Namespace, command: str) -> Request | None:
+    """The command's request from parsed arguments, validated without pydantic: the option table's plain validators
+    (planner/values.py) and a strict reading of numbers. None whenever anything is in doubt (a value it does not
+    read unambiguously, an error): the caller then validates with planner.api, whose one-line errors are the
+    contract (tests/test_cli_fast.py checks that whatever this accepts equals the pydantic request)."""
+    from planner import core, values
+    given = vars(a)
+    out = {}
+    for o in core.option_table()["commands"][command]:
+        name = o["name"]
+        if name not in given:
+            if o["required"]:
+                return None
+            out[name] = copy.copy(o["default"])             # a list default is the request's own
+            continue
+        v = given[name]
+        try:
+            if o["check"] is not None:
+                if o["check"]["validator"] == "unknown":
+                    return None
+                v = values.check_of(o["check"])(v)
+            v = _strict(v, o)
+        except (ValueError, TypeError, OverflowError):
+            return None
+        if v is _DOUBT:
+            return None
+        out[name] = v
+    return Request(**out)
+
+
+_DOUBT = object()
+
+
+def _text(v) -> bool:
+    """Text pydantic takes as it is (a terminal's undecodable bytes arrive as lone surrogates, which it refuses)."""
+    if not isinstance(v, str):
+        return False
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _strict(v, o: dict):
+    """v read as the option's type when unambiguous, else _DOUBT."""
+    t = o["type"]
+    if v is None:
+        return v if o["optional"] else _DOUBT
+    if isinstance(v, bool):
+        return v if t == "bool" else _DOUBT
+    if t == "int":
+        if isinstance(v, int):
+            return v if abs(v) < 2**53 else _DOUBT
+        return int(v) if isinstance(v, str) and INT.fullmatch(v) else _DOUBT
+    if t == "float":
+        if isinstance(v, str):
+            if not FLOAT.fullmatch(v):
+                return _DOUBT
+            v = float(v)
+        elif isinstance(v, int):
+            v = float(v)
+        if not isinstance(v, float) or (not math.isfinite(v) and not (o["allow_inf_nan"] and math.isinf(v))):
+            return _DOUBT
+        return v
+    if t == "str":
+        return v if _text(v) else _DOUBT
+    if t == "list":
+        return v if isinstance(v, list) and all(_text(x) for x in v) else _DOUBT
+    if t == "literal":
+        return v if o["check"] is not None and o["check"]["validator"] == "closed" else _DOUBT
+    return _DOUBT
 
 
 COMMANDS_EPILOG = """other commands:
@@ -82,7 +160,8 @@ exit status: 0 a plan was found, 2 bad input, 3 no plan fits, 1 internal error""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from planner import __version__, api
+    from planner import __version__, core
+    table = core.option_table()
     root = _Parser(prog="plan", description="What hardware to buy (GPUs, hosts, system RAM) to run an LLM "
                    "workload, what it costs and how long the job takes.", epilog=COMMANDS_EPILOG,
                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -91,15 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
     pp = sub.add_parser("plan", prog="plan", help="find the hardware (the default command: `plan --model ...`)",
                         description="Find the cheapest hardware that runs the workload (the default command).",
                         epilog=COMMANDS_EPILOG, formatter_class=_Help)
-    add_request_options(pp, api.PlanRequest)
+    add_request_options(pp, table["commands"]["plan"])
     pp.add_argument("--json", action="store_true", help="print one JSON document and nothing else")
     pe = sub.add_parser("estimate", help="peak GPU memory and system RAM of one configuration",
                         formatter_class=_Help)
-    add_request_options(pe, api.EstimateRequest)
+    add_request_options(pe, table["commands"]["estimate"])
     pe.add_argument("--json", action="store_true", help="print one JSON document and nothing else")
     pcap = sub.add_parser("capacity", help="what hardware you have can serve: context, users, tokens/s, rate",
                           formatter_class=_Help)
-    add_request_options(pcap, api.CapacityRequest)
+    add_request_options(pcap, table["commands"]["capacity"])
     pcap.add_argument("--json", action="store_true", help="print one JSON document and nothing else")
     pc = sub.add_parser("catalog", help="list the hardware catalogue")
     pc.add_argument("--catalog", action="append", default=[])
@@ -121,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="processes that plan in parallel (default: one per core)")
     psch = sub.add_parser("schema", help="print the JSON Schema of a command's --json output (and its request)")
     psch.add_argument("kind", type=_choice_of("kind", tuple(dict.fromkeys(("plan", "estimate", "capacity",
-                                                                             "scenario", *api.RESULTS)))))
+                                                                             "scenario", *table["results"])))))
     sub.add_parser("mcp", help="a Model Context Protocol server on stdio (tools: plan, estimate, capacity, "
                    "catalog) for AI assistants")
     return root
@@ -152,13 +231,19 @@ def _choice_of(name: str, values: tuple[str, ...]):
 
 
 def cmd_estimate(a, out) -> int:
+    """`--json` prints the estimate without pydantic when the fast path reads the request (planner.core builds
+    the same dict planner.api.EstimateResult validates; tests/test_cli_fast.py checks the bytes agree)."""
+    req = fast_request(a, "estimate")
+    if req is None:                            # in doubt: planner.api validates, with its one-line errors
+        from planner import api
+        req = request_of(a, api.EstimateRequest)
+    if a.json:
+        from planner import core
+        out.write(json.dumps(core.estimate_json(core.estimate_dict(req)), indent=1) + "\n")   # as api.dumps
+        return 0
     from planner import api
     from planner.render import console_for, render_estimate
-    result = api.run_estimate(request_of(a, api.EstimateRequest))
-    if a.json:
-        out.write(api.dumps(result))
-    else:                                      # the notes are already the first assumptions
-        render_estimate(console_for(out), result, [])
+    render_estimate(console_for(out), api.run_estimate(req), [])     # the notes are already the first assumptions
     return 0
 
 
@@ -280,8 +365,14 @@ def cmd_mcp(a, out) -> int:
     return run_stdio()
 
 
-def _validation_message(e: ValidationError | WorkloadError) -> str:
-    from planner.api import flag_of
+def _pydantic_error(e: BaseException) -> bool:
+    """A pydantic ValidationError that reached the command (pydantic is only imported where it is used)."""
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(e, pydantic.ValidationError)
+
+
+def _validation_message(e) -> str:
+    from planner.core import flag_of              # the declared flags, without importing planner.api
     if isinstance(e, WorkloadError):             # a Workload names its field and kind of fault as pydantic did
         name, msg, kind, value = e.field, str(e), e.kind, e.value
     else:
@@ -314,9 +405,9 @@ def plan_choices() -> dict[str, list]:
 def completion_parser() -> argparse.ArgumentParser:
     """The parser shells complete from: the commands, and at the top level the default command's options
     (`plan --mo<TAB>` is `plan plan --model`), which argparse alone keeps under the hidden `plan` subcommand."""
-    from planner import api
+    from planner import core
     root = build_parser()
-    add_request_options(root, api.PlanRequest)
+    add_request_options(root, core.option_table()["commands"]["plan"])
     parsers = [root] + [sp for act in root._actions if isinstance(act, argparse._SubParsersAction)
                         for sp in act.choices.values()]
     for parser in parsers:                      # closed sets (--method {inference,...}) complete their values
@@ -356,7 +447,7 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
     except InputError as e:
         print(f"error: {_one_line(str(e))}", file=err)
         return 2
-    except (ValidationError, WorkloadError) as e:
+    except WorkloadError as e:
         print(f"error: {_one_line(_validation_message(e))}", file=err)
         return 2
     except SystemExit as e:                       # --help and --version
@@ -370,6 +461,9 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
             os.dup2(devnull, sys.stdout.fileno())
         return 0
     except Exception as e:  # a bug, not bad input: still one line, the traceback on request
+        if _pydantic_error(e):
+            print(f"error: {_one_line(_validation_message(e))}", file=err)
+            return 2
         if os.environ.get("PLANNER_DEBUG"):
             raise
         print(f"error: internal error ({type(e).__name__}: {e}); rerun with PLANNER_DEBUG=1 and report it",
