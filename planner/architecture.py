@@ -31,6 +31,8 @@ class Architecture:
     qk_norm: str = "none"            # none | head (RMSNorm over head_dim) | full (over all heads, OLMoE)
     norms_per_layer: int = 2         # Gemma 2/3 have 4 (pre/post attention and feed-forward)
     norm_has_bias: bool = False      # LayerNorm with bias (phi-2 style); RMSNorm has none
+    o_bias: bool = False             # bias on the attention output projection (gpt-oss attention_bias)
+    attention_sinks: bool = False    # gpt-oss: one learned sink logit per attention head (GptOssAttention.sinks)
     gated_mlp: bool = True           # SwiGLU/GeGLU: gate, up, down
     # Mixture of experts
     num_experts: int = 0
@@ -39,7 +41,8 @@ class Architecture:
     shared_expert_intermediate_size: int = 0  # total width of always-on shared experts
     shared_expert_gate: bool = False  # Qwen2-MoE's sigmoid gate on the shared expert
     dense_layers: int = 0            # leading dense layers before the MoE layers (DeepSeek first_k_dense_replace)
-    router_bias: bool = False        # DeepSeek-V3 e_score_correction_bias
+    router_bias: bool = False        # DeepSeek-V3 e_score_correction_bias; gpt-oss router bias (one per expert)
+    expert_bias: bool = False        # gpt-oss: gate_up_proj_bias (2 x width) and down_proj_bias (hidden) per expert
     # Multi-head latent attention (DeepSeek-V2/V3)
     q_lora_rank: int = 0
     kv_lora_rank: int = 0
@@ -182,6 +185,10 @@ class Architecture:
         p = sum(i * o for _, i, o in self.attention_linears())
         if self.qkv_bias:
             p += self.q_dim + 2 * self.kv_dim
+        if self.o_bias:
+            p += self.hidden_size
+        if self.attention_sinks:
+            p += self.num_heads
         if self.qk_norm == "head":
             p += 2 * self.head_dim
         elif self.qk_norm == "full":
@@ -196,9 +203,17 @@ class Architecture:
             p += width + self.hidden_size
         return p
 
+    def _expert_params(self) -> int:
+        """One routed expert: its MLP and, for gpt-oss, its biases (GptOssExperts gate_up_proj_bias, down_proj_bias)."""
+        f = self.expert_intermediate_size
+        p = self._mlp_params(f)
+        if self.expert_bias:
+            p += (2 * f if self.gated_mlp else f) + self.hidden_size
+        return p
+
     def _moe_params(self) -> int:
         h = self.hidden_size
-        p = self.num_experts * self._mlp_params(self.expert_intermediate_size) + self.num_experts * h  # router
+        p = self.num_experts * self._expert_params() + self.num_experts * h  # router
         if self.shared_expert_intermediate_size:
             p += self._mlp_params(self.shared_expert_intermediate_size)
         if self.shared_expert_gate:
@@ -231,7 +246,7 @@ class Architecture:
         if not self.is_moe:
             return self.params
         unused = self.num_experts - self.experts_per_token
-        return self.params - self.moe_layers * unused * self._mlp_params(self.expert_intermediate_size)
+        return self.params - self.moe_layers * unused * self._expert_params()
 
     @property
     def embedding_params(self) -> int:
@@ -241,13 +256,13 @@ class Architecture:
     def routed_expert_params(self) -> int:
         """Weights of the routed experts. transformers 5 stores them as fused 3-D parameters, not nn.Linear
         modules, so bitsandbytes leaves them unquantised (measured: OLMoE int4 weights stay 13.4 GB)."""
-        return self.moe_layers * self.num_experts * self._mlp_params(self.expert_intermediate_size)
+        return self.moe_layers * self.num_experts * self._expert_params()
 
     @property
     def uses_sliding_cache(self) -> bool:
         """Gemma 2/3 configs declare per-layer types, so the cache keeps only the window on sliding layers;
         Mistral's config does not: transformers 5 keeps every token (measured: Mistral-7B at 16k)."""
-        return self.family.startswith("gemma") and self.sliding_layers > 0
+        return (self.family.startswith("gemma") or self.family == "gpt_oss") and self.sliding_layers > 0
 
     def linear_layers(self, include_routed_experts: bool = True) -> list[tuple[str, int, int, int]]:
         """(name, in, out, count over the whole model) of every transformer-block linear layer.
@@ -299,7 +314,7 @@ def _get(cfg: dict, *names, default=None):
 
 
 SUPPORTED_TYPES = ("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2",
-                   "gemma3", "gemma3_text", "phi3", "olmoe", "deepseek_v3", "deepseek_v2", "qwen3_next")
+                   "gemma3", "gemma3_text", "phi3", "olmoe", "deepseek_v3", "deepseek_v2", "qwen3_next", "gpt_oss")
 
 
 def _size(cfg: dict, key: str, default=None, positive: bool = False) -> int:
@@ -366,12 +381,29 @@ def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
         n_local = sum(t == "sliding_attention" for t in types) if types else L - L // _size(
             cfg, "sliding_window_pattern", default=6, positive=True)
         kw.update(sliding_window=sw, sliding_layers=n_local)
+    elif sw and mt == "gpt_oss":
+        # GptOssConfig: layer_types alternate sliding_attention / full_attention (sliding on even layers)
+        types = cfg.get("layer_types")
+        if types is not None and not isinstance(types, list):
+            raise InputError(f"config.json: layer_types must be a list of attention types, got {shown(types)}")
+        n_local = sum(t == "sliding_attention" for t in types) if types else (L + 1) // 2
+        kw.update(sliding_window=sw, sliding_layers=n_local)
     elif sw and mt in ("qwen2", "qwen3") and _get(cfg, "use_sliding_window", default=False):
         kw.update(sliding_window=sw, sliding_layers=L - _size(cfg, "max_window_layers", default=0))
     # Mixture of experts
     if mt == "mixtral":
         kw.update(num_experts=_size(cfg, "num_local_experts"), experts_per_token=_size(cfg, "num_experts_per_tok"),
                   expert_intermediate_size=f)
+    if mt == "gpt_oss":
+        # transformers modular_gpt_oss.py: GptOssAttention q/k/v/o_proj with bias=attention_bias and a `sinks`
+        # parameter per head; GptOssTopKRouter weight [E, h] + bias [E]; GptOssExperts gate_up_proj [E, h, 2I] +
+        # gate_up_proj_bias [E, 2I], down_proj [E, I, h] + down_proj_bias [E, h] (every layer MoE)
+        bias = bool(_get(cfg, "attention_bias", default=True))
+        kw.update(num_experts=_size(cfg, "num_local_experts"),
+                  experts_per_token=_size(cfg, "num_experts_per_tok", default=None) if "num_experts_per_tok" in cfg
+                  else _size(cfg, "experts_per_token"),
+                  expert_intermediate_size=f, qkv_bias=bias, o_bias=bias, attention_sinks=True, router_bias=True,
+                  expert_bias=True)
     if mt == "qwen3_next":
         # Gated DeltaNet layers between full-attention ones: layer_types, or every full_attention_interval-th layer
         # full (Qwen3NextConfig: "linear_attention" unless (i + 1) % interval == 0)
@@ -510,7 +542,10 @@ class BuiltinModels(Mapping):
             if "params" in entry and entry["params"] != arch.params:
                 raise InputError(f"models.yaml: {entry['name']}: computed {arch.params:,} parameters but the entry "
                                  f"states {entry['params']:,}")
-            arch = self._built[key] = replace(arch, notes=tuple(entry.get("notes", [])))
+            # stored_format: how the published checkpoint stores the weights (gpt-oss: mxfp4); the serving engines load
+            # it as stored when --precision is left at the inference default (estimator/weights.py stored_weights)
+            arch = self._built[key] = replace(arch, notes=tuple(entry.get("notes", [])),
+                                              stored_format=str(entry.get("stored_format", "")))
         return arch
 
     def __iter__(self):

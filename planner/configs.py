@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from planner.architecture import Architecture
 from planner.catalog import GB, GPU, Catalog, Platform
 from planner.errors import InputError
-from planner.estimator import CHECKPOINT_SHARD_BYTES, VLLM_GPU_MEMORY_UTILIZATION, Estimate, estimate
+from planner.estimator import CHECKPOINT_SHARD_BYTES, VLLM_GPU_MEMORY_UTILIZATION, Estimate, estimate, fp4_card_refusal
 from planner.job import JobSize, job_size
 from planner.owned import Owned
 from planner.savers import variants as saver_variants
@@ -31,7 +31,7 @@ from planner.throughput import time_training
 from planner.throughput.comm import DEFAULT_NODE_NETWORK_GBITS, Link, network_link, nvlink_link, pcie_link
 from planner.throughput.hardware import card_of
 from planner.throughput.training import min_gpus_for_deadline
-from planner.workload import Workload
+from planner.workload import FP4_FORMATS, Workload
 
 STRATEGIES = [(0, "none"), (1, "none"), (2, "none"), (3, "none"), (2, "optimizer"), (3, "optimizer"),
               (3, "optimizer+params")]
@@ -338,6 +338,10 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
             continue
         if wl.precision == "fp8" and not getattr(g, "fp8", False):
             rejected[g.name] = "no FP8 tensor cores (needs Ada, Hopper, Blackwell or MI300)"
+            continue
+        fp4_why = fp4_card_refusal(g, wg) if wl.precision in FP4_FORMATS else None
+        if fp4_why:
+            rejected[g.name] = fp4_why
             continue
         if not any(platform_takes(p, g) for p in catalog.platforms.values()) and not g.is_machine:
             rejected[g.name] = "no catalogued platform can house it (form factor or cooling)"

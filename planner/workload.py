@@ -16,11 +16,11 @@ from planner.errors import shown
 
 Method = Literal["inference", "pretrain", "full", "lora", "qlora"]
 # Float and bitsandbytes precisions; weight formats of serving engines: FP8 (Hopper/Ada/Blackwell, MI300),
-# AWQ/GPTQ 4-bit, and llama.cpp's GGUF types
+# AWQ/GPTQ 4-bit, the 4-bit floating-point block formats MXFP4 / NVFP4, and llama.cpp's GGUF types
 GGUF_TYPES = ("q8_0", "q6_k", "q5_k_m", "q5_k_s", "q5_0", "q4_k_m", "q4_k_s", "q4_0", "iq4_xs", "q3_k_m", "q3_k_s",
               "q2_k", "iq3_xxs", "iq2_xxs")
 Precision = Literal["fp32", "fp16", "bf16", "fp16-mixed", "bf16-mixed", "fp8", "int8", "int4", "nf4", "awq", "gptq",
-                    "q8_0", "q6_k", "q5_k_m", "q5_k_s", "q5_0", "q4_k_m", "q4_k_s", "q4_0", "iq4_xs", "q3_k_m",
+                    "mxfp4", "nvfp4", "q8_0", "q6_k", "q5_k_m", "q5_k_s", "q5_0", "q4_k_m", "q4_k_s", "q4_0", "iq4_xs", "q3_k_m",
                     "q3_k_s", "q2_k", "iq3_xxs", "iq2_xxs"]
 Optimizer = Literal["adamw", "adamw8bit", "paged_adamw", "paged_adamw8bit", "adafactor", "sgd"]
 Offload = Literal["none", "optimizer", "optimizer+params"]
@@ -45,7 +45,10 @@ PRECISION_ALIASES = {"mixed": "bf16-mixed", "amp": "bf16-mixed", "float32": "fp3
 DEFAULT_PRECISION = {"inference": "bf16", "pretrain": "bf16-mixed", "full": "bf16-mixed", "lora": "bf16",
                      "qlora": "nf4"}
 QUANTISED = ("int8", "int4", "nf4")
-SERVING_FORMATS = ("fp8", "awq", "gptq") + GGUF_TYPES       # weight formats only serving engines load
+# E2M1 values with a shared scale per block: MXFP4 (OCP Microscaling v1.0, gpt-oss checkpoints) and NVFP4 (NVIDIA
+# ModelOpt); bits per weight and the modules quantised: planner/estimator/weights.py
+FP4_FORMATS = ("mxfp4", "nvfp4")
+SERVING_FORMATS = ("fp8", "awq", "gptq") + FP4_FORMATS + GGUF_TYPES   # weight formats only serving engines load
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 

@@ -44,8 +44,60 @@ __all__ = ["Estimate", "estimate", "numerics", "Numerics", "weight_bytes", "lora
            "VLLM_GPU_MEMORY_UTILIZATION", "DEFAULT_CUDA_CONTEXT_BYTES", "HOST_PROCESS_BYTES", "CHECKPOINT_SHARD_BYTES"]
 
 
+# Engines that load each FP4 format: vLLM and SGLang (Mxfp4Config; ModelOpt NVFP4), llama.cpp (GGUF types MXFP4 39
+# and NVFP4 40), transformers (Mxfp4HfQuantizer; no NVFP4 loader); MLX's affine int4/int8 only
+FP4_ENGINES = {"mxfp4": ("vllm", "sglang", "llama.cpp", "transformers"), "nvfp4": ("vllm", "sglang", "llama.cpp")}
+
+
+def fp4_refusal(arch: Architecture, w: Workload) -> str | None:
+    """Why no engine runs this FP4 combination (None: one does)."""
+    p = w.precision
+    if p not in FP4_ENGINES:
+        return None
+    if w.engine not in FP4_ENGINES[p]:
+        return (f"--precision {p} is not loaded by --engine {w.engine}: use --engine "
+                f"{' or '.join(FP4_ENGINES[p])}")
+    if p == "mxfp4" and not arch.is_moe and w.engine != "llama.cpp":
+        return (f"--precision mxfp4 quantises MoE experts only (gpt-oss checkpoints; vLLM's Mxfp4Config keeps linear "
+                f"layers 16-bit) and {arch.name} has none: use nvfp4, awq, fp8 or a GGUF type")
+    return None
+
+
+def fp4_card_refusal(g, w: Workload) -> str | None:
+    """Why this card cannot serve the FP4 format with this engine (None: it can). vLLM/SGLang: Marlin's FP4 kernels
+    dequantise on NVIDIA Ampere and newer (marlin_utils_fp4 is_fp4_marlin_supported: sm_80+), Blackwell multiplies
+    natively; AMD runs gpt-oss's MXFP4 on MI300/MI325 (triton) and MI355X (CDNA4 MXFP4), not NVFP4 (an NVIDIA format).
+    transformers' Mxfp4HfQuantizer needs CUDA compute capability 7.5+. llama.cpp: its MXFP4/NVFP4 types have CPU and
+    GPU kernels on every backend it builds for."""
+    p = w.precision
+    if p not in FP4_ENGINES or w.engine == "llama.cpp":
+        return None
+    vendor, gen = getattr(g, "vendor", ""), getattr(g, "generation", "") or ""
+    if vendor == "nvidia" and gen not in ("volta", "pascal", "turing"):
+        return None
+    if vendor == "amd" and p == "mxfp4" and gen in ("cdna3", "cdna4") and w.engine != "transformers":
+        return None
+    return (f"{p} weights need an NVIDIA Ampere or newer card under {w.engine}"
+            + (" (or AMD MI300/MI355 for mxfp4)" if p == "mxfp4" and w.engine != "transformers" else ""))
+
+
+def served_precision(arch: Architecture, w: Workload) -> str:
+    """The weight format the engine serves: a checkpoint published in an FP4 format (gpt-oss: MXFP4 experts) is
+    served as stored when --precision is left at the inference default (bf16), by the engines that load it."""
+    fmt = getattr(arch, "stored_format", "") or ""
+    if not w.training and w.precision == "bf16" and fmt in FP4_ENGINES and w.engine in FP4_ENGINES[fmt]:
+        return fmt
+    return w.precision
+
+
 def estimate(arch: Architecture, w: Workload, cuda_context: int = DEFAULT_CUDA_CONTEXT_BYTES) -> Estimate:
     """Peak memory per GPU and host RAM for running workload `w` on model `arch`."""
+    p = served_precision(arch, w)
+    if p != w.precision:
+        w = w.replace(precision=p)
+    why = fp4_refusal(arch, w)
+    if why:
+        raise InputError(why)
     # masking_utils skips the mask only when kv_length < sliding_window (strict)
     mask = bool(arch.sliding_window) and w.seq_len >= arch.sliding_window
     if w.training and w.framework == "mlx-lm":
@@ -65,7 +117,7 @@ def estimate(arch: Architecture, w: Workload, cuda_context: int = DEFAULT_CUDA_C
         return estimate_sglang(arch, w, nx, cuda_context)
     if w.speculative:
         raise InputError("--speculative is modelled for --engine vllm and --engine sglang")
-    if w.precision in SERVING_FORMATS:
+    if w.precision in SERVING_FORMATS and w.precision != "mxfp4":
         raise InputError(f"--precision {w.precision} is a serving format: use --engine vllm (fp8, awq, gptq) or "
                          "--engine llama.cpp (GGUF types); transformers generate() is modelled for "
                          "fp32/fp16/bf16 and bitsandbytes int8/nf4")

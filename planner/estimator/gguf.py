@@ -34,6 +34,8 @@ GGML_BLOCKS: dict[str, tuple[int, int]] = {
     "iq3_xxs": (256, 98),  # fp16 d + qs[96]                                      3.0625 bits
     "iq2_s": (256, 82),    # fp16 d + qs[64] + qh[8] + scales[8]                  2.5625 bits
     "iq2_xxs": (256, 66),  # fp16 d + qs[32 x uint16]                             2.0625 bits
+    "mxfp4": (32, 17),     # E8M0 e + qs[16] (E2M1 nibbles), GGML type 39         4.25 bits
+    "nvfp4": (64, 36),     # 4 x FP8 E4M3 d (one per 16) + qs[32], GGML type 40   4.5 bits
 }
 
 # llama_model_quantize_impl: the default ggml type of each file type (LLAMA_FTYPE_MOSTLY_*)
@@ -41,6 +43,8 @@ FTYPE_DEFAULT = {
     "q8_0": "q8_0", "q6_k": "q6_k", "q5_k_m": "q5_k", "q5_k_s": "q5_k", "q5_0": "q5_0", "q4_k_m": "q4_k",
     "q4_k_s": "q4_k", "q4_0": "q4_0", "iq4_xs": "iq4_xs", "q3_k_m": "q3_k", "q3_k_s": "q3_k", "q2_k": "q2_k",
     "iq3_xxs": "iq3_xxs", "iq2_xxs": "iq2_xxs",
+    "mxfp4": "mxfp4",      # LLAMA_FTYPE_MOSTLY_MXFP4_MOE (38): see tensor_type
+    "nvfp4": "nvfp4",      # LLAMA_FTYPE_MOSTLY_NVFP4 (39): every 2-D tensor NVFP4 "except 1d tensors"
 }
 # tensor_type_fallback: a row length that is not a multiple of the block size falls back to a 32-block type
 _FALLBACK = {"iq2_xxs": "iq4_nl", "iq3_xxs": "iq4_nl", "iq3_s": "iq4_nl", "iq2_s": "iq4_nl", "iq4_xs": "iq4_nl",
@@ -82,6 +86,12 @@ def tensor_type(ftype: str, arch: Architecture, category: str, i_layer: int = 0)
     n_exp = arch.num_experts
     imatrix = ftype in _IMATRIX
     iq2 = ftype == "iq2_xxs"
+    if ftype == "mxfp4":
+        # llama-quant.cpp, MXFP4_MOE: "MoE tensors -> MXFP4, other tensors -> Q8_0" (tensor->ne[2] > 1), the output
+        # too; the 3-D expert tensors are typed in gguf_model (category "ffn_exps")
+        return "mxfp4" if category == "ffn_exps" else "q8_0"
+    if ftype == "nvfp4" and category == "token_embd":
+        return "nvfp4"                                   # llama-quant.cpp: NVFP4 token_embd stays NVFP4
     if category == "output" or (arch.tie_embeddings and category == "token_embd"):
         if ftype in ("iq2_xxs", "iq3_xxs"):
             return "q5_k"
@@ -197,9 +207,14 @@ def gguf_model(arch: Architecture, ftype: str) -> GGUFModel:
         if moe:
             fe = arch.expert_intermediate_size
             for name, fin, fout in arch.mlp_linears(fe):          # ffn_*_exps: one 3-D tensor per role
-                e += add(tensor_type(ftype, arch, _category(name), i), fout * arch.num_experts, fin)
+                cat = "ffn_exps" if ftype == "mxfp4" else _category(name)
+                e += add(tensor_type(ftype, arch, cat, i), fout * arch.num_experts, fin)
+            if arch.expert_bias:                                  # gpt-oss ffn_*_exps.bias: f32
+                e += add("f32", arch.num_experts, fe, 2 if arch.gated_mlp else 1) + add("f32", arch.num_experts, h)
             b += e
             b += add("f32", arch.num_experts, h)                  # ffn_gate_inp (router) is never quantized
+            if arch.router_bias:
+                b += add("f32", 1, arch.num_experts)              # gpt-oss ffn_gate_inp.bias, DeepSeek exp_probs_b
             if arch.shared_expert_intermediate_size:
                 for name, fin, fout in arch.mlp_linears(arch.shared_expert_intermediate_size):
                     b += add(tensor_type(ftype, arch, _category(name), i), fout, fin)
@@ -210,6 +225,10 @@ def gguf_model(arch: Architecture, ftype: str) -> GGUFModel:
         b += add("f32", 1, h, arch.norms_per_layer)
         if arch.qkv_bias:
             b += add("f32", 1, arch.q_dim) + add("f32", 1, arch.kv_dim, 2)
+        if arch.o_bias:
+            b += add("f32", 1, h)
+        if arch.attention_sinks:
+            b += add("f32", 1, arch.num_heads)                    # gpt-oss attn_sinks
         if arch.qk_norm == "head":
             b += add("f32", 1, arch.head_dim, 2)
         elif arch.qk_norm == "full":

@@ -10,6 +10,7 @@ from planner.estimator.numerics import Numerics
 from planner.estimator.weights import (
     _largest_linear_numel,
     _quant_matmul_temp,
+    serving_weight_bytes,
     weight_bytes,
 )
 from planner.workload import Workload
@@ -34,6 +35,9 @@ def estimate_inference(arch: Architecture, w: Workload, nx: Numerics, cuda_conte
         parallel = "tensor" if N > 1 and arch.num_heads % N == 0 else "pipeline"
     kv_dtype = 4 if nx.act_bytes == 4 else 2
     weights = weight_bytes(arch, nx)
+    how = ""
+    if w.precision == "mxfp4":          # transformers' Mxfp4HfQuantizer: the experts stay MXFP4, the rest bf16
+        weights, how = serving_weight_bytes(arch, "mxfp4", "transformers")
     kv_prefill = _kv_cache_bytes(arch, b, s, kv_dtype)
     kv_final = _kv_cache_bytes(arch, b, s + max(n - 1, 0), kv_dtype)
     h, f = arch.hidden_size, arch.intermediate_size
@@ -134,6 +138,9 @@ def estimate_inference(arch: Architecture, w: Workload, nx: Numerics, cuda_conte
     if arch.is_mla:
         assumptions.append("MLA KV cache as transformers stores it (decompressed per-head K/V); vLLM/SGLang "
                            "cache the latent and need far less")
+    if how:
+        assumptions.append(f"weights: {how} (transformers Mxfp4HfQuantizer; it dequantises to bf16 where its "
+                           "triton kernels do not run)")
     est = _finish(arch, w, breakdown, peak, reserved, cuda_context, phase_name, 0, assumptions, offloaded=0)
     est.kv_slack_bytes = kv_slack
     return est

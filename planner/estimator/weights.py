@@ -109,6 +109,44 @@ def mlx_linear_bytes(numel: int, bits: int, group: int = 64) -> int:
 
 MLX_BITS = {"int4": 4, "nf4": 4, "int8": 8}
 
+# 4-bit floating point (E2M1) with a shared scale per block of consecutive weights along the input dimension:
+# - MXFP4 (OCP Microscaling Formats v1.0, section 5.3): one E8M0 (8-bit power-of-two) scale per 32 values,
+#   32 x 4 + 8 = 136 bits per block = 4.25 bits per weight (gpt-oss *_blocks uint8 [.., in/32, 16] + *_scales uint8
+#   [.., in/32]; ggml block_mxfp4 { e; qs[16] }: 17 bytes per 32)
+# - NVFP4 (NVIDIA ModelOpt, vLLM modelopt.py ModelOptNvFp4LinearMethod): one FP8 E4M3 scale per 16 values
+#   (weight_scale) plus one fp32 per tensor (weight_scale_2) and the activation's fp32 input_scale:
+#   16 x 4 + 8 = 72 bits per 16 = 4.5 bits per weight (ggml block_nvfp4: 64 values in 36 bytes, the same 4.5)
+FP4_BLOCK = {"mxfp4": (32, 1), "nvfp4": (16, 1)}          # (values per scale, scale bytes)
+FP4_TENSOR_BYTES = {"mxfp4": 0, "nvfp4": 8}               # NVFP4: weight_scale_2 + input_scale, fp32 each
+
+
+def fp4_linear_bytes(numel: int, fmt: str) -> int:
+    """Bytes of one FP4 weight tensor: packed nibbles, the block scales and NVFP4's per-tensor scales."""
+    block, scale = FP4_BLOCK[fmt]
+    return numel // 2 + scale * math.ceil(numel / block) + FP4_TENSOR_BYTES[fmt]
+
+
+def fp4_bits_per_weight(fmt: str) -> float:
+    block, scale = FP4_BLOCK[fmt]
+    return 4 + 8 * scale / block
+
+
+def fp4_quantised_linears(arch: Architecture, fmt: str) -> list[tuple[str, int, int, int]]:
+    """The matmul weights an FP4 checkpoint stores in FP4, as (name, in, out, count); everything else stays 16-bit.
+
+    mxfp4: the MoE experts only. gpt-oss's quantization_config keeps self_attn, the router, embed_tokens and lm_head
+    in bf16 (modules_to_not_convert), and vLLM's Mxfp4Config gives every LinearBase an UnquantizedLinearMethod and
+    only FusedMoE the Mxfp4MoEMethod (vllm/model_executor/layers/quantization/mxfp4.py); transformers' Mxfp4HfQuantizer
+    replaces only GptOssExperts. A dense model has no such weights.
+    nvfp4: every linear layer of the decoder (attention, MLP, routed and shared experts); ModelOpt's exclude_modules
+    keeps lm_head and MoE routers (mlp.gate) 16-bit, and embeddings are not linear layers."""
+    if fmt == "mxfp4":
+        if not arch.is_moe:
+            return []
+        n = arch.moe_layers * arch.num_experts
+        return [(name, i, o, n) for name, i, o in arch.mlp_linears(arch.expert_intermediate_size)]
+    return _all_linears(arch)
+
 
 def serving_weight_bytes(arch: Architecture, precision: str, engine: str) -> tuple[int, str]:
     """Weight bytes of `arch` in a serving format, and a one-line description with its source.
@@ -127,6 +165,15 @@ def serving_weight_bytes(arch: Architecture, precision: str, engine: str) -> tup
     linears = _all_linears(arch)
     linear_numel = sum(i * o * c for _, i, o, c in linears)
     rest = arch.params - linear_numel
+    if p in FP4_BLOCK and engine != "llama.cpp":
+        quantised = fp4_quantised_linears(arch, p)
+        q_numel = sum(i * o * c for _, i, o, c in quantised)
+        q = sum(fp4_linear_bytes(i * o, p) * c for _, i, o, c in quantised)
+        which = ("MoE experts" if p == "mxfp4" else "linear layers (attention, MLP, experts)")
+        rest16 = "attention, router, embeddings, lm_head" if p == "mxfp4" else "embeddings, lm_head, routers, norms"
+        return q + 2 * (arch.params - q_numel + extra), (
+            f"{p.upper()} {which}: E2M1 + {'E8M0 scale per 32' if p == 'mxfp4' else 'FP8 E4M3 scale per 16'} "
+            f"({fp4_bits_per_weight(p):g} bits per weight); {rest16} 16-bit")
     if p in FTYPE_DEFAULT:
         m = gguf_model(arch, p)
         types = ", ".join(f"{n} {t}" for t, n in sorted(m.types.items(), key=lambda kv: -kv[1]))
@@ -152,23 +199,47 @@ def serving_weight_bytes(arch: Architecture, precision: str, engine: str) -> tup
     raise ValueError(p)
 
 
+def fp4_split_bytes(arch: Architecture, precision: str, engine: str) -> tuple[float, float] | None:
+    """(routed-expert bytes, input-embedding bytes) of a model in an FP4 format, whose experts and embeddings are
+    not at the model's average bits per weight (gpt-oss on vLLM: experts 4.25 bits, embeddings 16); None for other
+    formats. llama.cpp: the GGUF's ffn_*_exps tensors and token_embd (MXFP4_MOE: MXFP4 experts, Q8_0 token_embd)."""
+    if precision not in FP4_BLOCK:
+        return None
+    if engine == "llama.cpp":
+        from planner.estimator.gguf import gguf_model
+        m = gguf_model(arch, precision)
+        return float(sum(m.experts)), float(m.token_embd)
+    routed = 0.0
+    if arch.is_moe:
+        n = arch.moe_layers * arch.num_experts
+        f = arch.expert_intermediate_size
+        routed = float(sum(fp4_linear_bytes(i * o, precision) * n for _, i, o in arch.mlp_linears(f)))
+        if arch.expert_bias:                     # bf16 biases beside the FP4 blocks
+            routed += 2.0 * n * ((2 * f if arch.gated_mlp else f) + arch.hidden_size)
+    return routed, 2.0 * arch.vocab_size * arch.hidden_size
+
+
 def stored_weights(arch: Architecture, precision: str, engine: str) -> tuple[str, int]:
     """(format to model, exact stored bytes or 0) from what the checkpoint's headers say.
 
-    Architecture.stored_weight_bytes / stored_format (read from a GGUF's tensor infos or safetensors headers)
-    are used when the requested precision is the stored format, or when the precision is left at the
-    inference default (bf16): an engine serves a checkpoint as it is stored (a GGUF file, an FP8 or AWQ
-    checkpoint, an MLX 4-bit conversion)."""
+    Architecture.stored_weight_bytes / stored_format (read from a GGUF's tensor infos or safetensors headers, or a
+    built-in's stored_format: gpt-oss ships MXFP4 experts) are used when the requested precision is the stored
+    format, or when the precision is left at the inference default (bf16): an engine serves a checkpoint as it is
+    stored (a GGUF file, an FP8, AWQ or MXFP4 checkpoint, an MLX 4-bit conversion). Without exact bytes the stored
+    format's bytes are computed."""
     from planner.estimator.gguf import FTYPE_DEFAULT
     stored = int(getattr(arch, "stored_weight_bytes", 0) or 0)
     fmt = str(getattr(arch, "stored_format", "") or "").lower()
-    if not stored:
+    if not stored and not fmt:
         return precision, 0
     fmt = {"mlx-4bit": "int4", "mlx-8bit": "int8", "4bit": "int4", "8bit": "int8", "f16": "fp16",
            "float16": "fp16", "bfloat16": "bf16"}.get(fmt, fmt)
-    loadable = {"vllm": ("fp8", "awq", "gptq", "bf16", "fp16", "fp32"),
+    loadable = {"vllm": ("fp8", "awq", "gptq", "mxfp4", "nvfp4", "bf16", "fp16", "fp32"),
+                "sglang": ("fp8", "awq", "gptq", "mxfp4", "nvfp4", "bf16", "fp16", "fp32"),
                 "llama.cpp": tuple(FTYPE_DEFAULT) + ("bf16", "fp16", "fp32"),
-                "mlx": ("int4", "int8", "bf16", "fp16", "fp32")}.get(engine, ("bf16", "fp16", "fp32"))
+                "mlx": ("int4", "int8", "bf16", "fp16", "fp32"),
+                # transformers' Mxfp4HfQuantizer keeps gpt-oss's experts MXFP4 (triton kernels)
+                "transformers": ("mxfp4", "bf16", "fp16", "fp32")}.get(engine, ("bf16", "fp16", "fp32"))
     if fmt == precision or (not fmt and precision in ("bf16", "fp16")):
         return precision, stored
     if precision == "bf16" and fmt in loadable:

@@ -29,7 +29,7 @@ from functools import lru_cache
 from planner.architecture import Architecture
 from planner.catalog import GPU
 from planner.throughput.engines import ENGINES, EnginePreset
-from planner.workload import GGUF_TYPES, Workload
+from planner.workload import FP4_FORMATS, GGUF_TYPES, Workload
 
 # Effective link bandwidth for tensor-parallel all-reduces, GB/s per GPU (NCCL
 # peer traffic through the PCIe root complex) and the small-message latency of one all-reduce. The latency is
@@ -44,6 +44,20 @@ ALLREDUCE_LATENCY_S = {"nvlink": 8e-6, "pcie": 30e-6}
 # whitepapers).
 INT8_OVER_BF16 = {"geforce": 4.0, "nvidia": 2.0}
 _GEFORCE = re.compile(r"^rtx-\d{4}")
+# FP4 tensor cores: NVIDIA Blackwell (sm_100 B200/B300, sm_120 RTX 50xx / RTX PRO Blackwell, sm_121 GB10 DGX Spark)
+# run dense FP4 at twice their FP8 rate (B200 9 vs 4.5 PFLOPS; RTX Blackwell whitepaper FP4 = 2 x FP8 AI TOPS).
+# Only NVFP4 checkpoints multiply in FP4: ModelOpt NVFP4 is W4A4 (vLLM modelopt.py quantises the activations with
+# scaled_fp4_quant and calls cutlass_scaled_fp4_mm / FlashInfer on sm_100 and sm_120; elsewhere the Marlin FP4
+# kernel dequantises to 16-bit). MXFP4 (gpt-oss) is weights-only: vLLM's default MoE backends (SM100_FI_MXFP4_BF16
+# on Blackwell, triton/Marlin on Hopper and Ampere) multiply in bf16, its MXFP8-activation paths are opt-in
+# (VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8); llama.cpp multiplies either in int8 (MMQ) like its other block types.
+FP4_TENSOR_GENERATIONS = ("blackwell", "grace-blackwell")
+FP4_TENSOR_ENGINES = ("vllm", "sglang")           # TensorRT-LLM figures run under the vLLM preset (STACK_ENGINE)
+FP4_OVER_FP8 = 2.0
+
+
+def has_fp4_tensor_cores(g: GPU) -> bool:
+    return g.vendor == "nvidia" and g.generation in FP4_TENSOR_GENERATIONS
 
 
 def backend(g: GPU) -> str:
@@ -56,17 +70,20 @@ def matmul_peak_tflops(g: GPU, engine: str, precision: str) -> float:
     where it lists one (datasheets and whitepapers), else derived from its bf16 figure."""
     bf16 = g.bf16_tflops
     if g.vendor == "nvidia" and g.generation not in ("volta", "pascal"):
-        if engine == "llama.cpp" and precision in GGUF_TYPES:
+        if engine == "llama.cpp" and (precision in GGUF_TYPES or precision in FP4_FORMATS):
             return getattr(g, "int8_tops", None) or \
                 bf16 * INT8_OVER_BF16["geforce" if _GEFORCE.match(g.name) else "nvidia"]
         if engine == "llama.cpp" and precision == "fp16":
             # f16 weights go to cuBLAS with CUBLAS_COMPUTE_16F (fp16 accumulate): GeForce runs that at twice its
             # fp32-accumulate rate (RTX 4090 330.3 vs 165.2 TFLOPS, Ada whitepaper)
             return getattr(g, "fp16_tflops", None) or (bf16 * 2 if _GEFORCE.match(g.name) else bf16)
+    if precision == "nvfp4" and engine in FP4_TENSOR_ENGINES and has_fp4_tensor_cores(g):
+        fp8 = getattr(g, "fp8_tflops", None) or bf16 * 2
+        return getattr(g, "fp4_tflops", None) or fp8 * FP4_OVER_FP8
     if precision == "fp8" and g.fp8 and g.vendor in ("nvidia", "amd"):
         # FP8 tensor cores: twice the bf16 rate (Ada, Hopper, Blackwell; MI300X 2,615 vs 1,307)
         return getattr(g, "fp8_tflops", None) or bf16 * 2
-    return bf16                      # Metal, AWQ/GPTQ (Marlin computes in fp16), bf16/fp16
+    return bf16                      # Metal, AWQ/GPTQ and FP4 without FP4 MMA (Marlin dequantises), bf16/fp16
 
 
 @dataclass(frozen=True)
@@ -84,28 +101,37 @@ class ModelBytes:
     sliding_window: int
     layers: int
     hidden: int
+    precision: str = ""          # the format served (a checkpoint's stored format where the workload left bf16)
 
 
 @lru_cache(maxsize=512)
 def _model_bytes(arch: Architecture, engine: str, precision: str, kv_cache_dtype: str) -> ModelBytes:
-    from planner.estimator import estimate
+    from planner.estimator import estimate, served_precision
     from planner.estimator.kv_cache import kv_dtype, kv_elements_per_token_layer, sliding_layers
+    from planner.estimator.weights import fp4_split_bytes
     w = Workload(method="inference", engine=engine, precision=precision, kv_cache_dtype=kv_cache_dtype,
                  batch_size=1, seq_len=16, new_tokens=0)
-    weights = float(estimate(arch, w).breakdown["weights"])
+    est = estimate(arch, w)
+    weights = float(est.breakdown["weights"])
     share = lambda n: weights * n / max(arch.params, 1)          # noqa: E731  (same bits per weight throughout)
-    embedding_lookup = 0 if arch.tie_embeddings else arch.vocab_size * arch.hidden_size
+    embedding_lookup = 0 if arch.tie_embeddings else share(arch.vocab_size * arch.hidden_size)
     routed = share(arch.routed_expert_params) if arch.is_moe else 0.0
+    # FP4 formats quantise the experts (and not the embeddings) to other bits than the average: exact split
+    served = served_precision(arch, w)
+    split = fp4_split_bytes(arch, served, engine)
+    if split is not None:
+        routed = split[0]
+        embedding_lookup = 0 if arch.tie_embeddings else split[1]
     _, kv_b = kv_dtype(engine, kv_cache_dtype, 2)
     per_layer = kv_elements_per_token_layer(arch, engine) * kv_b
     swa = sliding_layers(arch)
     # QK^T and PV: 2 matmuls x 2 FLOPs x query width, per layer and context token
     attn = 4 * arch.q_dim * arch.num_layers
-    return ModelBytes(weights - share(embedding_lookup), routed, arch.num_experts, arch.experts_per_token,
+    return ModelBytes(weights - embedding_lookup, routed, arch.num_experts, arch.experts_per_token,
                       2.0 * (arch.active_params - arch.vocab_size * arch.hidden_size * (0 if arch.tie_embeddings
                                                                                        else 1)),
                       attn, per_layer * (arch.num_layers - swa), per_layer * swa, arch.sliding_window or 0,
-                      arch.num_layers, arch.hidden_size)
+                      arch.num_layers, arch.hidden_size, served)
 
 
 def model_bytes(arch: Architecture, w: Workload) -> ModelBytes:
@@ -154,6 +180,7 @@ def mixed_step(mb: ModelBytes, card: Card, engine: str, precision: str, decode_s
     p = preset(engine)
     g = card.gpu
     be = backend(g)
+    precision = mb.precision or precision
     tokens = decode_seqs + prefill_tokens
     dense = mb.weight_bytes - mb.routed_bytes
     routed = mb.routed_bytes * (expected_experts(mb.experts, mb.experts_per_token, tokens) / mb.experts
