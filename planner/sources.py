@@ -237,6 +237,9 @@ def quantization_hint(q) -> str:
         return "int8" if q.get("load_in_8bit") else "bitsandbytes"
     if method in ("awq", "gptq", "fp8", "mxfp4", "hqq", "eetq", "aqlm", "bitnet"):
         return method
+    if method == "modelopt":                     # NVIDIA ModelOpt checkpoints: quant_algo NVFP4 or FP8
+        algo = str(q.get("quant_algo") or (q.get("quantization") or {}).get("quant_algo") or "").lower()
+        return {"nvfp4": "nvfp4", "fp8": "fp8"}.get(algo, "modelopt")
     if method == "compressed-tensors":
         for group in (q.get("config_groups") or {}).values():
             w = (group or {}).get("weights") or {}
@@ -246,7 +249,8 @@ def quantization_hint(q) -> str:
             if bits in (4, 8) and kind == "int":
                 return f"int{bits}"
             if bits == 4 and kind == "float":
-                return "fp4"
+                # compressed-tensors' NVFP4 preset: 4-bit float, tensor_group strategy, group_size 16
+                return "nvfp4" if w.get("group_size") == 16 else "fp4"
         return "compressed-tensors"
     return method
 

@@ -160,3 +160,12 @@ def test_a_gpt_oss_decode_step_reads_its_experts_at_4_25_bits():
     # everything outside the experts (attention, router, lm_head) is read at 16 bits; the input embedding is a lookup
     assert mb.weight_bytes - mb.routed_bytes == pytest.approx(2 * (a.params - a.routed_expert_params)
                                                               - 2 * a.vocab_size * a.hidden_size)
+
+
+def test_checkpoint_headers_name_the_fp4_format():
+    from planner.sources import quantization_hint
+    assert quantization_hint({"quant_method": "mxfp4"}) == "mxfp4"                       # gpt-oss config.json
+    assert quantization_hint({"quant_method": "modelopt", "quant_algo": "NVFP4"}) == "nvfp4"
+    nvfp4_ct = {"quant_method": "compressed-tensors",
+                "config_groups": {"group_0": {"weights": {"num_bits": 4, "type": "float", "group_size": 16}}}}
+    assert quantization_hint(nvfp4_ct) == "nvfp4"                                        # llm-compressor NVFP4
