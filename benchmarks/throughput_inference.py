@@ -40,14 +40,14 @@ MIN_CASES = 2                    # never one case
 # stacks the presets stand for: the planner's engines (SGLang: the same CUDA-graph + continuous-batching design
 # as vLLM). TensorRT-LLM figures are evaluated with the vLLM preset but not fitted on.
 FIT_STACKS = {"llama.cpp", "vllm", "sglang", "mlx", "mlx-lm", "transformers", "hf"}
-PERCENTILE_MEANS = (None, "mean", "median")
+PERCENTILE_MEANS = (None, "mean", "median")      # the model predicts means; p99 figures are reported apart
 # FP4 weight formats (MXFP4 gpt-oss, NVFP4 ModelOpt) became expressible after the presets were fitted: their cases
 # are scored as held out, not fitted on (tests/test_throughput_inference.py pins the presets to the fit)
 HELD_OUT_PRECISIONS = ("mxfp4", "nvfp4")
 
 
 def _fitted_on(case: dict, stacks=FIT_STACKS) -> bool:
-    return case.get("stack") in stacks and str(case.get("precision") or "").lower() not in HELD_OUT_PRECISIONS      # the model predicts means; p99 figures are reported apart
+    return case.get("stack") in stacks and str(case.get("precision") or "").lower() not in HELD_OUT_PRECISIONS
 
 
 def load_cases(paths) -> list[dict]:

@@ -20,8 +20,8 @@ Method = Literal["inference", "pretrain", "full", "lora", "qlora"]
 GGUF_TYPES = ("q8_0", "q6_k", "q5_k_m", "q5_k_s", "q5_0", "q4_k_m", "q4_k_s", "q4_0", "iq4_xs", "q3_k_m", "q3_k_s",
               "q2_k", "iq3_xxs", "iq2_xxs")
 Precision = Literal["fp32", "fp16", "bf16", "fp16-mixed", "bf16-mixed", "fp8", "int8", "int4", "nf4", "awq", "gptq",
-                    "mxfp4", "nvfp4", "q8_0", "q6_k", "q5_k_m", "q5_k_s", "q5_0", "q4_k_m", "q4_k_s", "q4_0", "iq4_xs", "q3_k_m",
-                    "q3_k_s", "q2_k", "iq3_xxs", "iq2_xxs"]
+                    "mxfp4", "nvfp4", "q8_0", "q6_k", "q5_k_m", "q5_k_s", "q5_0", "q4_k_m", "q4_k_s", "q4_0", "iq4_xs",
+                    "q3_k_m", "q3_k_s", "q2_k", "iq3_xxs", "iq2_xxs"]
 Optimizer = Literal["adamw", "adamw8bit", "paged_adamw", "paged_adamw8bit", "adafactor", "sgd"]
 Offload = Literal["none", "optimizer", "optimizer+params"]
 Attention = Literal["auto", "sdpa", "flash", "eager"]
