@@ -22,7 +22,8 @@ from dataclasses import dataclass, field, replace
 from planner.architecture import Architecture
 from planner.catalog import GB, GPU, Catalog, Platform
 from planner.errors import InputError
-from planner.estimator import CHECKPOINT_SHARD_BYTES, VLLM_GPU_MEMORY_UTILIZATION, Estimate, estimate, fp4_card_refusal
+from planner.estimator import (CHECKPOINT_SHARD_BYTES, VLLM_GPU_MEMORY_UTILIZATION, Estimate, estimate,
+                               fp4_card_refusal, served_precision)
 from planner.job import JobSize, job_size
 from planner.owned import Owned
 from planner.savers import variants as saver_variants
@@ -297,10 +298,11 @@ def nvlink_pairs(g: GPU, c: Constraints) -> bool:
 # ---------------------------------------------------------------------------------------------------
 # Which cards, with which stack
 
-def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list[tuple[GPU, Workload, str, str]],
-                                                                            dict[str, str]]:
+def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints, arch: Architecture | None = None
+                   ) -> tuple[list[tuple[GPU, Workload, str, str]], dict[str, str]]:
     """Cards the user allows and a stack runs the method on: (card, workload under that card's stack, stack
-    name, evidence), and why the others are out."""
+    name, evidence), and why the others are out. arch: the model, whose published format (gpt-oss: MXFP4) vLLM and
+    SGLang serve when --precision is left at its default."""
     rejected: dict[str, str] = {}
     out = []
     stacked: dict[str, Workload] = {}
@@ -339,7 +341,10 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints) -> tuple[list
         if wl.precision == "fp8" and not getattr(g, "fp8", False):
             rejected[g.name] = "no FP8 tensor cores (needs Ada, Hopper, Blackwell or MI300)"
             continue
-        fp4_why = fp4_card_refusal(g, wg) if wl.precision in FP4_FORMATS else None
+        served = wl.precision
+        if arch is not None and wg.engine in ("vllm", "sglang"):      # no dequantising fallback there
+            served = served_precision(arch, wg)
+        fp4_why = fp4_card_refusal(g, wg.replace(precision=served)) if served in FP4_FORMATS else None
         if fp4_why:
             rejected[g.name] = fp4_why
             continue

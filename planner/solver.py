@@ -428,7 +428,7 @@ def _configs_for(arch: Architecture, wl: Workload, catalog: Catalog, c: Constrai
     if wl.method == "inference" and wl.parallel == "tensor":
         # tensor parallelism all-reduces every layer: one card type in one NVLink domain, bridged, one host
         c = replace(c, require_nvlink=True)
-    cards, more = candidate_gpus(catalog, wl, c)
+    cards, more = candidate_gpus(catalog, wl, c, arch)
     rejected.update(more)
     make = training_configs if wl.training else inference_configs
     # housed, timed, above the headroom floor and pruned per card type, shared across plans (configs.py)
@@ -756,7 +756,7 @@ def candidates_for_jobs(jobs: list[Job], catalog: Catalog, c: Constraints) -> Ca
         cj = replace(c, tokens=j.tokens, requests=j.requests)
         size = job_for(j.arch, j.workload, cj)
         sizes.append(size)
-        cards, rej = candidate_gpus(catalog, j.workload, cj)
+        cards, rej = candidate_gpus(catalog, j.workload, cj, j.arch)
         rejected.update(rej)
         need = _NeedCache(j.arch)
         if j.workload.training:

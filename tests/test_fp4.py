@@ -169,3 +169,14 @@ def test_checkpoint_headers_name_the_fp4_format():
     nvfp4_ct = {"quant_method": "compressed-tensors",
                 "config_groups": {"group_0": {"weights": {"num_bits": 4, "type": "float", "group_size": 16}}}}
     assert quantization_hint(nvfp4_ct) == "nvfp4"                                        # llm-compressor NVFP4
+
+
+def test_the_planner_offers_gpt_oss_under_vllm_only_on_cards_that_run_mxfp4():
+    from planner.configs import Constraints, candidate_gpus
+    a = reg.models["gpt-oss-120b"]
+    cards, rejected = candidate_gpus(cat, wl(engine="vllm"), Constraints(allow_used=True), a)
+    offered = {g.name for g, *_ in cards}
+    assert {"h100-sxm", "a100-80gb-sxm", "b200", "mi300x"} <= offered
+    assert "rx-7900-xtx" not in offered and "mxfp4" in rejected["rx-7900-xtx"]      # RDNA3: no vLLM MXFP4 kernels
+    dense, _ = candidate_gpus(cat, wl(engine="vllm"), Constraints(allow_used=True), reg.models["llama-3.1-8b"])
+    assert "rx-7900-xtx" in {g.name for g, *_ in dense}
