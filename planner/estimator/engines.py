@@ -179,12 +179,23 @@ def estimate_vllm(arch: Architecture, w: Workload, nx: Numerics, cuda_context: i
         assumptions.append(spec_note)
     if kv_name == "fp8" or w.precision == "fp8":
         assumptions.append("FP8 needs Ada, Hopper, Blackwell or MI300 (the planner checks the card)")
+    if w.precision in FP4_NOTE:
+        assumptions.append(FP4_NOTE[w.precision])
     est = _finish(arch, w, breakdown, peak, reserved, cuda_context, "serving", 0, assumptions, offloaded=0)
     est.breakdown.pop("allocator_slack", None)
     # vLLM only starts when everything fits in gpu_memory_utilization x card
     est.total_bytes = int((reserved + cuda_context) / u)
     est.breakdown["utilization_headroom"] = est.total_bytes - reserved - cuda_context
     return est
+
+
+# vLLM's FP4 kernels by card (quantization/mxfp4.py backend selection, modelopt.py NVFP4, marlin_utils_fp4)
+FP4_NOTE = {
+    "mxfp4": "MXFP4 experts: FlashInfer (Blackwell) or triton/Marlin (Hopper, Ampere) kernels dequantise in the "
+             "matmul and multiply in bf16; NVIDIA Ampere or newer, AMD MI300/MI355 (the planner checks the card)",
+    "nvfp4": "NVFP4 (W4A4): FP4 tensor-core matmuls on Blackwell (CUTLASS/FlashInfer); on Ampere and Hopper the "
+             "Marlin FP4 kernel dequantises to 16-bit (the planner checks the card)",
+}
 
 
 # ---------------------------------------------------------------------------------------------------
