@@ -342,7 +342,9 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints, arch: Archite
             rejected[g.name] = "no FP8 tensor cores (needs Ada, Hopper, Blackwell or MI300)"
             continue
         served = wl.precision
-        if arch is not None and wg.engine in ("vllm", "sglang"):      # no dequantising fallback there
+        if arch is not None and wg.engine in ("vllm", "sglang", "transformers"):
+            # vLLM/SGLang have no dequantising fallback; transformers dequantises MXFP4 to bf16 where its kernels do
+            # not run, which the estimate (MXFP4 bytes) does not model: such cards are refused rather than mis-sized
             served = served_precision(arch, wg)
         fp4_why = fp4_card_refusal(g, wg.replace(precision=served)) if served in FP4_FORMATS else None
         if fp4_why:

@@ -180,3 +180,17 @@ def test_the_planner_offers_gpt_oss_under_vllm_only_on_cards_that_run_mxfp4():
     assert "rx-7900-xtx" not in offered and "mxfp4" in rejected["rx-7900-xtx"]      # RDNA3: no vLLM MXFP4 kernels
     dense, _ = candidate_gpus(cat, wl(engine="vllm"), Constraints(allow_used=True), reg.models["llama-3.1-8b"])
     assert "rx-7900-xtx" in {g.name for g, *_ in dense}
+
+
+def test_transformers_serves_gpt_oss_as_mxfp4_only_where_its_kernels_run():
+    """transformers' Mxfp4HfQuantizer runs MXFP4 on NVIDIA compute capability 7.5+ and dequantises to bf16
+    elsewhere, which the MXFP4-sized estimate would understate: those cards are refused with the way out."""
+    from planner.configs import Constraints, candidate_gpus
+    a = reg.models["gpt-oss-120b"]
+    cards, rejected = candidate_gpus(cat, wl(engine="transformers"), Constraints(allow_used=True), a)
+    offered = {g.name for g, *_ in cards}
+    assert {"h100-sxm", "rtx-4090", "dgx-spark-128gb"} <= offered
+    for amd in ("mi300x", "framework-desktop-ai-max-395-128gb", "rx-7900-xtx"):
+        assert amd not in offered and "--engine llama.cpp" in rejected[amd]
+    llama, _ = candidate_gpus(cat, wl(engine="llama.cpp"), Constraints(allow_used=True), a)
+    assert "framework-desktop-ai-max-395-128gb" in {g.name for g, *_ in llama}

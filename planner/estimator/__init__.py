@@ -73,12 +73,15 @@ def fp4_card_refusal(g, w: Workload) -> str | None:
     if p not in FP4_ENGINES or w.engine == "llama.cpp":
         return None
     vendor, gen = getattr(g, "vendor", ""), getattr(g, "generation", "") or ""
-    if vendor == "nvidia" and gen not in ("volta", "pascal", "turing"):
+    if vendor == "nvidia" and (gen not in ("volta", "pascal", "turing") or (gen == "turing" and w.engine == "transformers")):
         return None
     if vendor == "amd" and p == "mxfp4" and gen in ("cdna3", "cdna4") and w.engine != "transformers":
         return None
+    if w.engine == "transformers":
+        return (f"{p} weights need an NVIDIA card of compute capability 7.5+ under transformers (elsewhere it "
+                "dequantises them to bf16); use --engine llama.cpp")
     return (f"{p} weights need an NVIDIA Ampere or newer card under {w.engine}"
-            + (" (or AMD MI300/MI355 for mxfp4)" if p == "mxfp4" and w.engine != "transformers" else ""))
+            + (" (or AMD MI300/MI355 for mxfp4)" if p == "mxfp4" else ""))
 
 
 def served_precision(arch: Architecture, w: Workload) -> str:
