@@ -13,7 +13,13 @@ from planner.validation import CALIBRATION_DIR, evaluate, summary
 
 
 def main() -> int:
-    results = evaluate(Path(sys.argv[1]) if len(sys.argv) > 1 else CALIBRATION_DIR)
+    # this checkout's calibration/ (an installed, non-editable planner's CALIBRATION_DIR points into site-packages)
+    here = Path(__file__).resolve().parent.parent / "calibration"
+    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else (here if here.is_dir() else CALIBRATION_DIR)
+    results = evaluate(folder)
+    if not results:
+        print(f"no measurements found in {folder}", file=sys.stderr)
+        return 2
     print(f"{'id':9} {'case':58} {'measured GiB':>12} {'predicted':>10} {'error':>8}  fit?")
     for r in results:
         fit = ("OOM ok" if not r.predicted_fits else "OOM MISSED") if r.oom else ("fits" if r.predicted_fits else "FALSE OOM")
