@@ -25,6 +25,7 @@ from planner.errors import InputError
 from planner.estimator import (CHECKPOINT_SHARD_BYTES, VLLM_GPU_MEMORY_UTILIZATION, Estimate, estimate,
                                fp4_card_refusal, served_precision)
 from planner.job import JobSize, job_size
+from planner.memo import per_object
 from planner.owned import Owned
 from planner.savers import variants as saver_variants
 from planner.software import FRAMEWORK_NAMES, evidence, family_of, stack_for, stack_note
@@ -796,15 +797,7 @@ def frozen(v) -> object:
 def _key_of(obj, make, memo: dict | None = None) -> tuple:
     """The value key of a catalogue or constraints object, computed once per object while it lives (the
     object is held, so its id is not reused). One memo per kind of key."""
-    memo = _FROZEN if memo is None else memo
-    hit = memo.get(id(obj))
-    if hit is not None and hit[0] is obj:
-        return hit[1]
-    if len(memo) >= 16_384:
-        memo.clear()
-    key = _token(make(obj))
-    memo[id(obj)] = (obj, key)
-    return key
+    return per_object(_FROZEN if memo is None else memo, obj, lambda o: _token(make(o)))
 
 
 _TOKENS: dict = {}                      # value key -> a small number standing for it in cache keys

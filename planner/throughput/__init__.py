@@ -17,6 +17,7 @@ never to a single case; tests fail when a constant drifts from what the data say
 
 from dataclasses import dataclass
 
+from planner.memo import per_object
 from planner.throughput.comm import Link
 
 
@@ -42,17 +43,6 @@ _WORKLOAD_KEYS: dict[int, tuple] = {}
 _GPU_KEYS: dict[int, tuple] = {}
 
 
-def _memo(memo: dict, obj, make):
-    hit = memo.get(id(obj))
-    if hit is not None and hit[0] is obj:
-        return hit[1]
-    if len(memo) >= 16_384:
-        memo.clear()
-    value = make(obj)
-    memo[id(obj)] = (obj, value)
-    return value
-
-
 def _workload_key(w) -> tuple:
     return tuple(v for k, v in w.__dict__.items() if k != "gpus")
 
@@ -69,8 +59,8 @@ def time_training(arch, w, gpu, count: int, zero: int, offload: str, link: Link,
     from planner.estimator.stacks import STACKS
     from planner.throughput.presets import preset_for
 
-    card, physical_card, fam = _memo(_GPU_KEYS, gpu, _gpu_key)
-    key = (arch, _memo(_WORKLOAD_KEYS, w, _workload_key), physical_card, count, zero, offload, link, tokens, fam,
+    card, physical_card, fam = per_object(_GPU_KEYS, gpu, _gpu_key)
+    key = (arch, per_object(_WORKLOAD_KEYS, w, _workload_key), physical_card, count, zero, offload, link, tokens, fam,
            STACKS.get(w.framework), preset_for(w.framework))
     t = _TIMINGS.get(key)
     if t is None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from planner.memo import per_object
+
 # Fraction of the datasheet dense BF16 tensor rate that the best-shaped torch.matmul reaches ("Maximum
 # Achievable Matmul FLOPS", stas00/ml-engineering compute/accelerator/README.md, measured with mamf-finder.py):
 # A100 SXM 271.2/312 = 86.9%, H100 SXM 794.5/989 = 80.3%, B200 1745/2250 = 77.6%, MI300X 781.9/1300 = 60.1%.
@@ -88,14 +90,7 @@ _BY_OBJECT: dict[int, tuple[object, Card]] = {}
 
 def card_of(g) -> Card:
     """A catalogue GPU (planner.catalog.GPU) as the time model sees it (made once per GPU object)."""
-    hit = _BY_OBJECT.get(id(g))
-    if hit is not None and hit[0] is g:
-        return hit[1]
-    if len(_BY_OBJECT) >= 16_384:
-        _BY_OBJECT.clear()
-    card = _card_of(g)
-    _BY_OBJECT[id(g)] = (g, card)
-    return card
+    return per_object(_BY_OBJECT, g, _card_of)
 
 
 def physical(card: Card) -> tuple:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from planner.architecture import Architecture
+from planner.memo import per_object
 from planner.throughput.comm import Link, data_parallel_bytes
 from planner.throughput.hardware import Card
 from planner.throughput.presets import COMPILED_DISPATCH_FACTOR, FIT, TimePreset, preset_for
@@ -104,8 +105,8 @@ def _stack_numerics(arch: Architecture, w: Workload):
     from planner.estimator.numerics import numerics
     from planner.estimator.stacks import STACKS, resolve
 
-    from planner.throughput import _WORKLOAD_KEYS, _memo, _workload_key
-    key = (arch, _memo(_WORKLOAD_KEYS, w, _workload_key), STACKS.get(w.framework))   # resolve/numerics: not w.gpus
+    from planner.throughput import _WORKLOAD_KEYS, _workload_key
+    key = (arch, per_object(_WORKLOAD_KEYS, w, _workload_key), STACKS.get(w.framework))   # resolve/numerics: not w.gpus
     hit = _STACK_NUMERICS.get(key)
     if hit is None:
         stack, _ = resolve(w)
@@ -147,9 +148,9 @@ class _Micro:
 
 def _micro_batch(arch: Architecture, w: Workload, card: Card, preset: TimePreset, fp8: bool, tp: int, pp: int,
                  cp: int) -> _Micro:
-    from planner.throughput import _WORKLOAD_KEYS, _memo, _workload_key
+    from planner.throughput import _WORKLOAD_KEYS, _workload_key
     from planner.throughput.hardware import physical
-    key = (arch, _memo(_WORKLOAD_KEYS, w, _workload_key), _memo(_CARD_KEYS, card, physical), preset, fp8, tp, pp,
+    key = (arch, per_object(_WORKLOAD_KEYS, w, _workload_key), per_object(_CARD_KEYS, card, physical), preset, fp8, tp, pp,
            cp)
     hit = _MICRO.get(key)
     if hit is None:
