@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from planner.throughput import engines as presets  # noqa: E402
 from planner.throughput.inference import (STACK_ENGINE, CaseError, backend, case_parts, decode_rate,  # noqa: E402
-                                          predict_case, prefill_seconds)
+                                          CUBLAS_FLOAT_FORMATS, model_bytes, predict_case, prefill_seconds)
 
 # serving-cases.json too: its one-user runs are batch-1 decode and prefill figures of vLLM/SGLang on CUDA, which
 # the throughput file has few of. benchmarks/serving.py reports the serving cases; the 2-fold split below holds
@@ -165,6 +165,9 @@ def fit(cases) -> dict:
                 continue
             arch, w, card, tp, pp = parts
             be = backend(card.gpu)
+            if w.engine == "llama.cpp" and be == "cuda" and (model_bytes(arch, w).precision or w.precision) in \
+                    CUBLAS_FLOAT_FORMATS:
+                continue                # cuBLAS GEMMs: scored with the measured cuBLAS share, not fitted here
 
             def pred(eff, w=w, arch=arch, card=card, tp=tp, pp=pp, be=be):
                 cur = presets.ENGINES[w.engine]

@@ -139,3 +139,16 @@ def test_predict_case_answers_in_the_metric_unit_or_says_why_not():
         predict_case(dict(case, model="org/not-a-builtin-model"))
     with pytest.raises(CaseError):
         predict_case(dict(case, metric="mfu"))
+
+
+def test_llama_cpp_float_weights_multiply_in_cublas_at_cublas_efficiency_not_mmq():
+    """ggml-cuda sends F16/BF16/F32 weights to cuBLAS GEMMs (no MMQ kernel for float types): their share of the
+    peak is the cuBLAS share measured under PyTorch, while quantised GGUF types keep llama.cpp's fitted MMQ share;
+    Metal keeps its own."""
+    from planner.throughput.inference import matmul_efficiency, preset
+    cublas = preset("transformers").prefill("cuda")
+    for precision in ("fp16", "bf16", "fp32"):
+        assert matmul_efficiency("llama.cpp", precision, "cuda") == cublas
+    assert matmul_efficiency("llama.cpp", "q4_0", "cuda") == preset("llama.cpp").prefill("cuda") != cublas
+    assert matmul_efficiency("llama.cpp", "fp16", "metal") == preset("llama.cpp").prefill("metal")
+    assert matmul_efficiency("vllm", "bf16", "cuda") == preset("vllm").prefill("cuda")

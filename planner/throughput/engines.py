@@ -77,9 +77,9 @@ ENGINES: dict[str, EnginePreset] = {
     "llama.cpp": EnginePreset(
         "llama.cpp", {"cuda": 0.91, "metal": 0.785},
         {"cuda": 0.00412, "metal": 0.00589},
-        {"cuda": 0.179, "metal": 0.615},
+        {"cuda": 0.174, "metal": 0.615},
         layer_overhead_s=0.0, seq_overhead_s={}, prefill_chunk_tokens=512, max_seqs=4,
-        continuous_batching=True, fitted={'decode_cuda': 20, 'decode_metal': 4, 'prefill_cuda': 15, 'prefill_metal': 3},
+        continuous_batching=True, fitted={'decode_cuda': 20, 'decode_metal': 4, 'prefill_cuda': 11, 'prefill_metal': 3},
         source="fit over validation/throughput-inference.json and serving-cases.json by benchmarks/throughput_inference.py"),
     "mlx": EnginePreset(
         "mlx", {"cuda": 0.7, "metal": 0.7},

@@ -56,6 +56,21 @@ FP4_TENSOR_ENGINES = ("vllm", "sglang")           # TensorRT-LLM figures run und
 FP4_OVER_FP8 = 2.0
 
 
+# llama.cpp on CUDA multiplies float weights (F16/BF16/F32) in cuBLAS GEMMs at prompt sizes (ggml-cuda.cu
+# ggml_cuda_mul_mat: no MMQ kernel for float types, cublasGemmEx / cublasGemmBatchedEx instead), not in its MMQ
+# kernels: their share of the peak is cuBLAS's, which the H100 generate() measurements fit (PyTorch's matmuls are
+# cuBLAS GEMMs of the same shapes), not the MMQ share fitted on quantised GGUF prompts.
+CUBLAS_FLOAT_FORMATS = ("fp16", "bf16", "fp32")
+
+
+def matmul_efficiency(engine: str, precision: str, be: str) -> float:
+    """Share of matmul_peak_tflops the engine's prompt GEMMs reach (its preset's prefill efficiency, or cuBLAS's
+    for llama.cpp's float weights on CUDA)."""
+    if engine == "llama.cpp" and be == "cuda" and precision in CUBLAS_FLOAT_FORMATS:
+        return preset("transformers").prefill("cuda")
+    return preset(engine).prefill(be)
+
+
 def has_fp4_tensor_cores(g: GPU) -> bool:
     return g.vendor == "nvidia" and g.generation in FP4_TENSOR_GENERATIONS
 
@@ -190,7 +205,7 @@ def mixed_step(mb: ModelBytes, card: Card, engine: str, precision: str, decode_s
     memory_s = (dense + routed + kv) / tp / (g.bandwidth_gbps * 1e9 * p.bandwidth_efficiency(be))
     flops = tokens * mb.active_flops_per_token + mb.attn_flops_per_token_ctx * (
         decode_seqs * context + prefill_tokens * prefill_context)
-    compute_s = flops / tp / (matmul_peak_tflops(g, engine, precision) * 1e12 * p.prefill(be))
+    compute_s = flops / tp / (matmul_peak_tflops(g, engine, precision) * 1e12 * matmul_efficiency(engine, precision, be))
     overhead = p.step_overhead(be) + (p.layer_overhead_s + p.quant_layer_overhead_s.get(precision, 0.0)) * mb.layers \
         + p.seq_overhead(be) * decode_seqs
     comm = 0.0
