@@ -93,7 +93,9 @@ def case_link(case: dict, card, gpus: int, nodes: int, intra_only: bool = False)
 def predict_training(case: dict, presets: dict | None = None) -> float:
     """The model's value of a training case's metric (presets: stack name -> TimePreset, for fitting)."""
     arch, w = case_arch(case), case_workload(case)
-    g = _catalog().gpus[(case["gpu"]).lower()]
+    if not case.get("gpu"):
+        raise ValueError(f"no catalogued GPU for this case's hardware ({case.get('hardware') or 'not stated'})")
+    g = _catalog().gpus[case["gpu"].lower()]
     card = card_of(g)
     gpus = int(case.get("gpus") or 1)
     nodes = int(case.get("nodes") or 1)
