@@ -314,7 +314,8 @@ def _get(cfg: dict, *names, default=None):
 
 
 SUPPORTED_TYPES = ("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2",
-                   "gemma3", "gemma3_text", "phi3", "olmoe", "deepseek_v3", "deepseek_v2", "qwen3_next", "gpt_oss")
+                   "gemma3", "gemma3_text", "phi3", "olmoe", "deepseek_v3", "deepseek_v2", "qwen3_next", "gpt_oss",
+                   "qwen")
 
 
 def _size(cfg: dict, key: str, default=None, positive: bool = False) -> int:
@@ -353,12 +354,21 @@ def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
     k = _size(cfg, "num_key_value_heads", default=a, positive=True)
     d = _size(cfg, "head_dim", default=h // a)
     f = _size(cfg, "intermediate_size", default=4 * h)
+    if mt == "qwen":
+        # First-generation Qwen (trust_remote_code modeling_qwen.py): QWenAttention's fused c_attn [h, 3 x heads x
+        # kv_channels] with bias, c_proj without; QWenMLP's w1, w2 [h, intermediate_size // 2] and c_proj
+        # [intermediate_size // 2, h]: the config's intermediate_size is the two SwiGLU branches together
+        if not _get(cfg, "no_bias", default=True):
+            raise InputError("config.json: Qwen with no_bias false (biases on c_proj and the MLP) is not supported")
+        d = _size(cfg, "kv_channels", default=h // a)
+        f = _size(cfg, "intermediate_size", default=8 * h) // 2
+        k = a                                                  # no grouped-query attention in Qwen 1
     gemma = mt.startswith("gemma")
     tie = bool(_get(cfg, "tie_word_embeddings", default=gemma or mt in ("gemma",)))
     kw: dict = dict(name=name, family=mt, hidden_size=h, num_layers=L, num_heads=a, num_kv_heads=k, head_dim=d,
                     intermediate_size=f, vocab_size=v, tie_embeddings=tie,
                     max_position_embeddings=_size(cfg, "max_position_embeddings", default=0), source=source)
-    if mt == "qwen2" or mt == "qwen2_moe":
+    if mt in ("qwen2", "qwen2_moe", "qwen"):
         kw["qkv_bias"] = True
     if mt in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text", "qwen3_next"):
         kw["qk_norm"] = "head"
@@ -366,7 +376,7 @@ def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
         kw["qk_norm"] = "full"
     if mt in ("gemma2", "gemma3", "gemma3_text"):
         kw["norms_per_layer"] = 4
-    if bool(_get(cfg, "attention_bias", default=False)) and mt not in ("qwen2", "qwen2_moe"):
+    if bool(_get(cfg, "attention_bias", default=False)) and mt not in ("qwen2", "qwen2_moe", "qwen"):
         kw["qkv_bias"] = True
     # Sliding windows: Mistral v0.1 everywhere; Gemma 2 every other layer; Gemma 3 5 local : 1 global
     sw = _size(cfg, "sliding_window", default=0)

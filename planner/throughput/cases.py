@@ -59,6 +59,12 @@ def case_workload(case: dict) -> Workload:
         precision = "bf16-mixed" if case.get("stack") in ("hf", "deepspeed", "axolotl") else "bf16"
     if precision in ("fp8", "fp8-mixed", "mxfp8"):
         precision = "bf16"                       # fp8 compute: see training_step(fp8=...)
+    if method == "qlora" and precision in ("gptq", "awq"):
+        # Qwen's finetune.py --q_lora trains LoRA adapters over the GPTQ Int4 checkpoints (auto-gptq / optimum
+        # kernels); the estimator's QLoRA is a bitsandbytes base (nf4, int4, int8) and its time model dequantises
+        # bitsandbytes blocks, so these runs are not scored rather than scored as nf4
+        raise ValueError(f"QLoRA over {precision.upper()} weights is not modelled (QLoRA bases: bitsandbytes nf4, "
+                         "int4, int8)")
     if method == "qlora" and precision not in ("nf4", "int4", "int8"):
         precision = "nf4"
     gc = case.get("gradient_checkpointing")
@@ -92,7 +98,8 @@ def case_link(case: dict, card, gpus: int, nodes: int, intra_only: bool = False)
 
 def predict_training(case: dict, presets: dict | None = None) -> float:
     """The model's value of a training case's metric (presets: stack name -> TimePreset, for fitting)."""
-    arch, w = case_arch(case), case_workload(case)
+    w = case_workload(case)                # first: a job the model cannot express says so before the model lookup
+    arch = case_arch(case)
     if not case.get("gpu"):
         raise ValueError(f"no catalogued GPU for this case's hardware ({case.get('hardware') or 'not stated'})")
     g = _catalog().gpus[case["gpu"].lower()]
