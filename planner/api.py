@@ -29,7 +29,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 from planner import core
 from planner.errors import InputError
 from planner.values import (BINARY_SUFFIXES, SUFFIXES, Cli, closed_check, count_check, duration_days,
-                            error_message, names, positive_float)
+                            default_flag, error_message, error_of, names, positive_float)
 
 if TYPE_CHECKING:       # CatalogResult's item types: imported when it is first built (run_catalog), not for every command
     from planner.catalog import GPU, ApiPrice, Platform, Rental
@@ -59,7 +59,7 @@ def flag_of(name: str, model: type[BaseModel] | None = None) -> str:
                 if isinstance(meta, Cli) and meta.flag:
                     return meta.flag
             return "--" + name.replace("_", "-")
-    return {"zero_stage": "--zero", "cpu_moe_layers": "--n-cpu-moe"}.get(name, "--" + name.replace("_", "-"))
+    return default_flag(name)
 
 
 def cli_meta(field) -> Cli:
@@ -273,11 +273,7 @@ REQUESTS = {"plan": PlanRequest, "estimate": EstimateRequest, "capacity": Capaci
 def message_of(e: ValidationError | WorkloadError, model: type[BaseModel] | None = None) -> tuple[str, str | None]:
     """(one-line message naming the option, option name with dashes) for a pydantic error or a refused
     Workload (which names its field and kind of fault as pydantic did)."""
-    if isinstance(e, WorkloadError):
-        err, name = {"msg": str(e), "type": e.kind, "input": e.value}, e.field
-    else:
-        err = e.errors()[0]
-        name = str(err["loc"][0]) if err["loc"] else None
+    err, name = error_of(e)
     flag = flag_of(name, model) if name else None
     known = [n.replace("_", "-") for n in (model.model_fields if model else {})]
     return error_message(err, flag, known), (flag or "").lstrip("-") or None

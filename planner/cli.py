@@ -373,12 +373,9 @@ def _pydantic_error(e: BaseException) -> bool:
 
 def _validation_message(e) -> str:
     from planner.core import flag_of              # the declared flags, without importing planner.api
-    if isinstance(e, WorkloadError):             # a Workload names its field and kind of fault as pydantic did
-        name, msg, kind, value = e.field, str(e), e.kind, e.value
-    else:
-        err = e.errors()[0]
-        name = str(err["loc"][0]) if err["loc"] else None
-        msg, kind, value = err["msg"].removeprefix("Value error, "), err.get("type"), err.get("input")
+    from planner.values import error_of
+    err, name = error_of(e)
+    msg, kind, value = err["msg"].removeprefix("Value error, "), err.get("type"), err.get("input")
     field = flag_of(name) if name else "input"
     if kind == "literal_error":
         msg = f"got {shown(value)}; {msg.lower()}"

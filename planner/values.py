@@ -151,6 +151,26 @@ def check_of(spec: dict):
     return PLAIN[kind]
 
 
+# Workload fields whose option is spelled otherwise (planner.core.workload_of: --zero -> zero_stage, --n-cpu-moe ->
+# cpu_moe_layers); every other field's option is --the-field-name
+RENAMED_FLAGS = {"zero_stage": "--zero", "cpu_moe_layers": "--n-cpu-moe"}
+
+
+def default_flag(name: str) -> str:
+    """The option of a field no request model declares: 'batch_size' -> '--batch-size', 'zero_stage' -> '--zero'."""
+    return RENAMED_FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+def error_of(e) -> tuple[dict, str | None]:
+    """(the error as pydantic's errors()[0] dict, the field at fault or None) of a pydantic ValidationError or a
+    refused Workload (planner.workload.WorkloadError names its field and kind of fault as pydantic did)."""
+    errors = getattr(e, "errors", None)
+    if callable(errors):
+        err = errors()[0]
+        return err, (str(err["loc"][0]) if err["loc"] else None)
+    return {"msg": str(e), "type": e.kind, "input": e.value}, e.field
+
+
 def error_message(err: dict, flag: str | None, known: list[str] = ()) -> str:
     """The one-line message of one pydantic error (ValidationError.errors()[0], a plain dict) for option `flag`."""
     msg = err["msg"].removeprefix("Value error, ")
