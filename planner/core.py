@@ -80,11 +80,6 @@ def workload_of(req, estimate: bool, **override):
         raise error from None
 
 
-def workload_json(wl) -> dict:
-    """The workload as the estimate's JSON shows it: every field, defaults filled in."""
-    return wl.as_dict()
-
-
 def estimate_dict(req, files: bool = True) -> dict:
     """The estimate of a request as planner.api.EstimateResult's fields (its model_validate input)."""
     from planner.estimator import estimate as estimate_memory
@@ -92,7 +87,7 @@ def estimate_dict(req, files: bool = True) -> dict:
     wl = workload_of(req, True)
     d = estimate_memory(arch, wl).to_dict()
     d["assumptions"] = notes + d["assumptions"]
-    d["workload"] = workload_json(wl)
+    d["workload"] = wl.as_dict()          # every field, defaults filled in
     return d
 
 
