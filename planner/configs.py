@@ -771,7 +771,7 @@ def house(cf: Config, catalog: Catalog, c: Constraints) -> Hosting | None:
 
 _CACHE_MAX = 50_000
 _HOUSING: dict[tuple, list] = {}          # key -> [options, hosting, link or None until asked]
-_CARD_CONFIGS: dict[tuple, tuple[list[Config], dict[str, str], str | None]] = {}
+_CARD_CONFIGS: dict[tuple, "_CardConfigs"] = {}
 _FROZEN: dict[int, tuple[object, tuple]] = {}      # id -> (object, its value key) for catalogues and constraints
 
 
@@ -996,13 +996,19 @@ def _housed_link(cf: Config, housed: list) -> Link:
 
 
 def settled_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, c: Constraints, job: JobSize,
-                    rejected: dict[str, str], need: "_NeedCache", make) -> list[Config]:
+                    rejected: dict[str, str], need: "_NeedCache", make, bound_usd: float = math.inf) -> list[Config]:
     """Every card's configurations (make: training_configs or inference_configs), housed, timed, above the
     headroom floor and pruned (prune compares within a card type only), in card order; cards without any are
     named in `rejected` (why make refused them, then machines that cannot house them, then the headroom floor,
     as planning them together does). A card's configurations depend only on (architecture, workload, card,
     stack, platforms, rates, constraints, job): kept per such key, so a sweep variant that changes one card's
-    price recomputes that card alone (copies are returned: callers may annotate them)."""
+    price recomputes that card alone (copies are returned: callers may annotate them).
+
+    bound_usd: only configurations whose housing costs at most this are timed and returned (the budget, in USD
+    with the solver's tolerance): one dearer can never be bought within the budget, and it cannot change which
+    cheaper ones survive pruning, since only a configuration no dearer can dominate another (see prune). Every
+    configuration is still built and housed, so `rejected` is the same at any bound; one left untimed is timed
+    when a later plan's bound reaches it (solver.candidates widens the bound when the budget binds)."""
     from planner.decision import headroom
 
     settled: list[Config] = []
@@ -1024,32 +1030,59 @@ def settled_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, c
             rej: dict[str, str] = {}
             mine, why = [], None
             for cf in make(arch, wl, group, catalog, c, rej, need):
-                if settle(arch, job, cf, catalog, c) is None:
+                housed = house_config(cf, catalog, c)
+                if housed is None:
                     why = why or (f"no catalogued machine can house {cf.count} of them (slots, power, cooling, "
                                   "RAM or a replica wider than one machine)")
                 else:
-                    mine.append(cf)
+                    mine.append((cf, housed))
             # below the headroom floor a plan is never recommended: drop it before it can dominate a safer one
-            safe = [cf for cf in mine if headroom(cf) >= c.min_headroom - 1e-12]
+            safe = [(cf, housed) for cf, housed in mine if headroom(cf) >= c.min_headroom - 1e-12]
             floor = None
             if mine and not safe:
-                cf = next(cf for cf in reversed(mine) if headroom(cf) < c.min_headroom - 1e-12)
+                cf = next(cf for cf, _ in reversed(mine) if headroom(cf) < c.min_headroom - 1e-12)
                 floor = (f"fits with only {max(headroom(cf), 0):.1%} of its memory free, below "
                          f"the {c.min_headroom:.0%} headroom floor (--min-headroom to lower it)")
-            hit = (prune(safe), rej, None if mine else why, floor)
+            hit = _CardConfigs(safe, rej, None if mine else why, floor)
             if len(_CARD_CONFIGS) >= _CACHE_MAX:
                 _CARD_CONFIGS.clear()
             _CARD_CONFIGS[key] = hit
-        mine, rej, why, floor = hit
-        rejected.update(rej)
-        if why:
-            unhoused[g.name] = why
-        if floor:
-            low[g.name] = floor
-        settled += [_copy(cf) for cf in mine]
+        rejected.update(hit.rejected)
+        if hit.why:
+            unhoused[g.name] = hit.why
+        if hit.floor:
+            low[g.name] = hit.floor
+        settled += [_copy(cf) for cf in hit.within(bound_usd, arch, job)]
     rejected.update(unhoused)
     rejected.update(low)
     return settled
+
+
+class _CardConfigs:
+    """One card's housed configurations above the headroom floor (with their housing entries), why it has none,
+    and per cost bound the timed, pruned configurations within it."""
+    __slots__ = ("safe", "rejected", "why", "floor", "timed", "pruned")
+
+    def __init__(self, safe: list, rejected: dict[str, str], why: str | None, floor: str | None):
+        self.safe, self.rejected, self.why, self.floor = safe, rejected, why, floor
+        self.timed: set[int] = set()                   # indices into safe already timed
+        self.pruned: dict[float, list[Config]] = {}
+
+    def within(self, bound_usd: float, arch: Architecture, job: JobSize) -> list[Config]:
+        hit = self.pruned.get(bound_usd)
+        if hit is None:
+            mine = []
+            for i, (cf, housed) in enumerate(self.safe):
+                if cf.hosting.cost_usd <= bound_usd:
+                    if i not in self.timed:
+                        time_config(arch, job, cf, housed)
+                        self.timed.add(i)
+                    mine.append(cf)
+            hit = prune(mine)
+            if len(self.pruned) >= 16:               # a web client's many budgets: bounded
+                self.pruned.clear()
+            self.pruned[bound_usd] = hit
+        return hit
 
 
 def _copy(cf: Config) -> Config:
@@ -1116,10 +1149,22 @@ def _node_network_gbits(m: Machine) -> float:
 
 def settle(arch: Architecture, job: JobSize, cf: Config, catalog: Catalog, c: Constraints) -> Config | None:
     """House the configuration and time the job on that housing; None when no machine can house it."""
+    housed = house_config(cf, catalog, c)
+    if housed is None:
+        return None
+    return time_config(arch, job, cf, housed)
+
+
+def house_config(cf: Config, catalog: Catalog, c: Constraints) -> list | None:
+    """The configuration's cheapest housing set on it (cf.options, cf.hosting); None when nothing houses it.
+    Returns housing()'s shared entry, which time_config reads the link from."""
     housed = housing(cf, catalog, c)
     cf.options, cf.hosting = housed[0], housed[1]
-    if cf.hosting is None:
-        return None
+    return None if cf.hosting is None else housed
+
+
+def time_config(arch: Architecture, job: JobSize, cf: Config, housed: list) -> Config:
+    """The job timed on the configuration as housed (tokens/s, seconds, the link crossed, the basis)."""
     wl = cf.workload
     if cf.parts:
         return cf

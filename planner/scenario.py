@@ -434,6 +434,12 @@ def _plan_group(group) -> list[dict]:
 
 
 def _plan_variants(path: Path, base: Catalog, group) -> list[dict]:
+    if len(group) == 1:         # one variant: only what its budget can buy is timed (solver.candidates, bounded)
+        values, variant = group[0]
+        sc, catalog, c = _variant_inputs(path, base, variant)
+        cands = candidates_for_jobs(_jobs(sc, path), catalog, c, bounded=True)
+        return [row_of(values, decide(cands, catalog, job_constraints(_jobs(sc, path), c), alternatives=0),
+                       c.currency)]
     free = copy.deepcopy(group[0][1])
     free.setdefault("constraints", {})["budget"] = None
     sc, catalog, c = _variant_inputs(path, base, free)

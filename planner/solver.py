@@ -424,7 +424,7 @@ def memory_advice(wl: Workload, c: Constraints) -> str:
 
 
 def _configs_for(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, job: JobSize,
-                 rejected: dict[str, str]) -> list[Config]:
+                 rejected: dict[str, str], bound_usd: float = math.inf) -> list[Config]:
     if wl.method == "inference" and wl.parallel == "tensor":
         # tensor parallelism all-reduces every layer: one card type in one NVLink domain, bridged, one host
         c = replace(c, require_nvlink=True)
@@ -432,35 +432,52 @@ def _configs_for(arch: Architecture, wl: Workload, catalog: Catalog, c: Constrai
     rejected.update(more)
     make = training_configs if wl.training else inference_configs
     # housed, timed, above the headroom floor and pruned per card type, shared across plans (configs.py)
-    return prune(settled_configs(arch, wl, cards, catalog, c, job, rejected, _NeedCache(arch), make))
+    return prune(settled_configs(arch, wl, cards, catalog, c, job, rejected, _NeedCache(arch), make, bound_usd))
 
 
 @dataclass
 class Candidates:
     """Everything the decision needs that does not depend on the budget, the deadline or the objective: a
-    sweep over those re-uses it (scenario.py)."""
+    sweep over those re-uses it (scenario.py). Bounded candidates (`widen` set) hold only the configurations a
+    budget can buy; widen() gives them all, for the answers that look past the budget (what the cheapest plan
+    costs when nothing fits, renting cards dearer than the budget)."""
     configs: list[Config]
     rejected: dict[str, str]
     job: JobSize | None
     empty_reason: str = ""
     memo: dict = field(default_factory=dict)     # solves already done on these candidates (see _search.best)
+    widen: object = None                         # () -> unbounded Candidates, for bounded ones
 
 
-def candidates(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints) -> Candidates:
+def budget_bound_usd(catalog: Catalog, c: Constraints) -> float:
+    """The dearest housing the budget can buy, in USD, with the solver's tolerance (as _search's `within`)."""
+    if c.budget is None:
+        return math.inf
+    return catalog.to_usd(c.budget, c.currency) * (1 + 1e-9) + 1e-6
+
+
+def candidates(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints,
+               bounded: bool = False) -> Candidates:
+    """bounded: only configurations within the budget are timed (configs.settled_configs); decide widens them
+    when it needs the rest, so the result is the same either way (tests/test_solver_bound.py)."""
     c.validate(catalog)
     job = job_for(arch, wl, c)
     rejected: dict[str, str] = {}
-    configs = _configs_for(arch, wl, catalog, c, job, rejected)
+    bound = budget_bound_usd(catalog, c) if bounded else math.inf
+    configs = _configs_for(arch, wl, catalog, c, job, rejected, bound)
+    widen = None if bound == math.inf else (lambda: candidates(arch, wl, catalog, c))
     if not configs and c.serving is not None and c.serving.load_given:
         from planner.serving import no_card_reason
-        return Candidates(configs, rejected, job, no_card_reason(rejected, c))
+        return Candidates(configs, rejected, job, no_card_reason(rejected, c), widen=widen)
     return Candidates(configs, rejected, job, "" if configs else
-                      "no GPU in the catalogue can run this workload: " + memory_advice(wl, c))
+                      "no GPU in the catalogue can run this workload: " + memory_advice(wl, c), widen=widen)
 
 
 def decide(cands: Candidates, catalog: Catalog, c: Constraints, alternatives: int = 3) -> Result:
     """The recommended purchase within the budget and deadline, the frontier, and the alternatives."""
     t0 = time.perf_counter()
+    if cands.widen is not None and not cands.configs:
+        return decide(cands.widen(), catalog, c, alternatives)
     result = Result(False, None, [], rejected=dict(cands.rejected), job=cands.job, deadline_s=c.deadline,
                     objective=c.objective)
     if not cands.configs:
@@ -469,20 +486,25 @@ def decide(cands: Candidates, catalog: Catalog, c: Constraints, alternatives: in
             result.binding = cands.empty_reason.split("binding: ", 1)[1].split(")", 1)[0]
         result.solve_seconds = time.perf_counter() - t0
         return result
-    return _search(catalog, c, cands.configs, alternatives, result, t0, cands.memo)
+    everything = (lambda: cands.widen().configs) if cands.widen is not None else None
+    result = _search(catalog, c, cands.configs, alternatives, result, t0, cands.memo, everything)
+    if cands.widen is not None and not result.feasible:
+        return decide(cands.widen(), catalog, c, alternatives)      # why it does not fit looks past the budget
+    return result
 
 
 def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alternatives: int = 3) -> Result:
     """The recommended purchase, the cost-time frontier, alternatives with other cards, and why others lost."""
     t0 = time.perf_counter()
-    res = decide(candidates(arch, wl, catalog, c), catalog, c, alternatives)
+    res = decide(candidates(arch, wl, catalog, c, bounded=True), catalog, c, alternatives)
     res.solve_seconds = time.perf_counter() - t0
     return res
 
 
 def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternatives: int, result: Result,
-            t0: float, memo: dict | None = None) -> Result:
-    """Solve; when infeasible, say which constraint binds; else add the frontier and the alternatives."""
+            t0: float, memo: dict | None = None, everything=None) -> Result:
+    """Solve; when infeasible, say which constraint binds; else add the frontier and the alternatives.
+    everything: () -> every configuration, when `configs` holds only those within the budget."""
     solver = pick_solver()
     result.solver = solver.name
     budget_usd = catalog.to_usd(c.budget, c.currency) if c.budget is not None else None
@@ -494,7 +516,7 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
     floor = c.min_headroom
     # the headroom floor: plans that leave less of a card free are never recommended, listed or compared
     low = [cf for cf in configs if rule.headroom(cf) < floor - 1e-12]
-    configs = [cf for cf in configs if rule.headroom(cf) >= floor - 1e-12]
+    configs = _above_floor(configs, floor)
     for cf in low:
         if not any(o.gpu.name == cf.gpu.name for o in configs):
             result.rejected[cf.gpu.name] = (f"fits with only {max(rule.headroom(cf), 0):.1%} of its memory free, "
@@ -593,7 +615,8 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
     result.feasible, result.plan = True, chosen
     if chosen.cost_per_mtok is not None and chosen.cost_per_mtok.get("rent") is None:
         from planner.tco import rent_instead
-        rent_instead(chosen, configs, catalog, c)     # no offer for these cards: the cheapest rentable ones
+        # no offer for these cards: the cheapest rentable ones, at any price
+        rent_instead(chosen, _above_floor(everything(), floor) if everything else configs, catalog, c)
     # Alternatives: the best configuration of each other card type under the same budget, deadline and
     # objective. Each configuration's housing cost is already exact, so these need no further solve.
     ok = [cf for cf in configs if within(cf)]
@@ -628,6 +651,10 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
                                "can run it out of memory")
     result.solve_seconds = time.perf_counter() - t0
     return result
+
+
+def _above_floor(configs: list[Config], floor: float) -> list[Config]:
+    return [cf for cf in configs if rule.headroom(cf) >= floor - 1e-12]
 
 
 def _decision(result: Result, chosen: Plan, pool: list[Config], c: Constraints, why: str, rate: float) -> dict:
@@ -742,12 +769,12 @@ def job_constraints(jobs: list[Job], c: Constraints) -> Constraints:
                    requests=j.requests if j.requests is not None else c.requests)
 
 
-def candidates_for_jobs(jobs: list[Job], catalog: Catalog, c: Constraints) -> Candidates:
+def candidates_for_jobs(jobs: list[Job], catalog: Catalog, c: Constraints, bounded: bool = False) -> Candidates:
     """sequential: the cards must hold each job in turn (count = max); concurrent: each job runs on its own
-    cards of the chosen type at the same time (count = sum)."""
+    cards of the chosen type at the same time (count = sum). bounded: as candidates() (one job only)."""
     c = job_constraints(jobs, c)
     if len(jobs) == 1:
-        return candidates(jobs[0].arch, jobs[0].workload, catalog, c)
+        return candidates(jobs[0].arch, jobs[0].workload, catalog, c, bounded)
     c.validate(catalog)
     rejected: dict[str, str] = {}
     per_job: list[dict[str, Config]] = []
