@@ -83,8 +83,9 @@ class Architecture:
         return h
 
     def __getstate__(self) -> dict:
-        """Pickled without the cached hash: string hashes differ between processes (PYTHONHASHSEED)."""
-        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+        """Pickled without what is cached per object (the hash: string hashes differ between processes,
+        PYTHONHASHSEED)."""
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
     # ---- derived shapes -------------------------------------------------------------------------
     @property
@@ -264,12 +265,21 @@ class Architecture:
         Mistral's config does not: transformers 5 keeps every token (measured: Mistral-7B at 16k)."""
         return (self.family.startswith("gemma") or self.family == "gpt_oss") and self.sliding_layers > 0
 
-    def linear_layers(self, include_routed_experts: bool = True) -> list[tuple[str, int, int, int]]:
+    def linear_layers(self, include_routed_experts: bool = True) -> tuple[tuple[str, int, int, int], ...]:
         """(name, in, out, count over the whole model) of every transformer-block linear layer.
 
         These are what LoRA targets with target_modules='all-linear' and what bitsandbytes quantises
-        (lm_head is excluded by both). MoE expert weights count once per expert.
+        (lm_head is excluded by both). MoE expert weights count once per expert. Computed once per object (the
+        estimator reads it several times per estimate, a plan makes hundreds), like the hash.
         """
+        key = "_all_linear" if include_routed_experts else "_dense_linear"
+        hit = self.__dict__.get(key)
+        if hit is None:
+            hit = tuple(self._linear_layers(include_routed_experts))
+            object.__setattr__(self, key, hit)
+        return hit
+
+    def _linear_layers(self, include_routed_experts: bool) -> list[tuple[str, int, int, int]]:
         out: dict[tuple[str, int, int], int] = {}
 
         def add(items, n):

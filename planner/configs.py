@@ -380,7 +380,7 @@ class _NeedCache:
     """Estimates per (workload, gpus, zero, offload, context): the need does not depend on the card's price."""
 
     def __init__(self, arch: Architecture):
-        self.arch, self.keys, self.local = arch, {}, {}
+        self.arch, self.keys, self.local, self.fits = arch, {}, {}, {}
 
     def __call__(self, wl: Workload, n: int, zero: int, offload: str, context: int, **extra) -> Estimate:
         wkey = self.keys.get(id(wl))
@@ -399,6 +399,32 @@ class _NeedCache:
                 _ESTIMATES[key] = est
             self.local[local] = est
         return est
+
+    def smallest_fit(self, wl: Workload, zero: int, offload: str, context: int, usable: int, lo: int,
+                     hi: int) -> int | None:
+        """The smallest count in [lo, hi] whose per-GPU need is within `usable`, None when not even hi's is: a
+        binary search, valid because the need does not grow with the count (ZeRO/FSDP shard more; lo == hi
+        otherwise). Kept per plan: cards with the same usable memory (every 24 GB card, every 80 GB one) ask the
+        same question."""
+        wkey = self.keys.get(id(wl))
+        if wkey is None or wkey[0] is not wl:
+            wkey = self.keys[id(wl)] = (wl, wl.key())
+        key = (wkey[1], zero, offload, context, usable, lo, hi)
+        hit = self.fits.get(key, _UNASKED)
+        if hit is _UNASKED:
+            if self(wl, hi, zero, offload, context).total_bytes > usable:
+                hit = None
+            else:
+                a, b = lo, hi
+                while a < b:
+                    mid = (a + b) // 2
+                    a, b = (a, mid) if self(wl, mid, zero, offload, context).total_bytes <= usable else (mid + 1, b)
+                hit = a
+            self.fits[key] = hit
+        return hit
+
+
+_UNASKED = object()
 
 
 def _host_ram(est: Estimate, n: int) -> tuple[float, float]:
@@ -434,18 +460,14 @@ def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, 
         for zero, offload in allowed_strategies(wg, strategies):
             if g.is_machine and (zero, offload) != (0, "none"):
                 continue            # one machine; offloading to unified memory gains nothing
-            fits = lambda n: need(wg, n, zero, offload, ctx).total_bytes <= usable  # noqa: E731
             # DDP keeps everything on every GPU: if one card holds the job, any number does. ZeRO/FSDP shard, so
-            # the per-GPU need falls as N grows: binary search the smallest N that fits.
+            # the per-GPU need falls as N grows: the smallest N that fits (need.smallest_fit, a binary search).
             top = 1 if zero == 0 else max_n
-            if not fits(top):
+            a = need.smallest_fit(wg, zero, offload, ctx, usable, 1 if zero == 0 else lo, top)
+            if a is None:
                 gap = need(wg, top, zero, offload, ctx).total_bytes - usable
                 best_gap = gap if best_gap is None else min(best_gap, gap)
                 continue
-            a, b = (1, 1) if zero == 0 else (lo, max_n)
-            while a < b:
-                mid = (a + b) // 2
-                a, b = (a, mid) if fits(mid) else (mid + 1, b)
             found.append((zero, offload, a))
         if c.gpus is not None and not g.is_machine:
             found = [(z, o, n) for z, o, n in found if n <= c.gpus]

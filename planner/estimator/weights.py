@@ -43,16 +43,21 @@ def weight_bytes(arch: Architecture, nx: Numerics) -> int:
 # ---------------------------------------------------------------------------------------------------
 # LoRA
 
-def lora_modules(arch: Architecture, targets: tuple[str, ...]) -> list[tuple[str, int, int, int]]:
+_LORA_ALIASES = {"q_a_proj": "q_proj", "q_b_proj": "q_proj", "kv_a_proj_with_mqa": "k_proj", "kv_b_proj": "v_proj"}
+_LORA_MODULES: dict[tuple, tuple] = {}     # (architecture, targets) -> modules: an estimate reads them twice
+
+
+def lora_modules(arch: Architecture, targets: tuple[str, ...]) -> tuple[tuple[str, int, int, int], ...]:
     """(name, in, out, count) of the linear layers LoRA wraps; all-linear wraps experts too (peft)."""
-    aliases = {"q_a_proj": "q_proj", "q_b_proj": "q_proj", "kv_a_proj_with_mqa": "k_proj", "kv_b_proj": "v_proj"}
-    out = []
-    for name, i, o, count in arch.linear_layers():
-        if name == "router":
-            continue
-        if aliases.get(name, name) in targets:
-            out.append((name, i, o, count))
-    return out
+    key = (arch, targets)
+    hit = _LORA_MODULES.get(key)
+    if hit is None:
+        hit = tuple((name, i, o, count) for name, i, o, count in arch.linear_layers()
+                    if name != "router" and _LORA_ALIASES.get(name, name) in targets)
+        if len(_LORA_MODULES) >= 4096:
+            _LORA_MODULES.clear()
+        _LORA_MODULES[key] = hit
+    return hit
 
 
 def lora_params(arch: Architecture, rank: int, targets: tuple[str, ...]) -> int:
