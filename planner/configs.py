@@ -456,30 +456,37 @@ def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, 
         step = 1 if g.is_machine else purchase_step(g, catalog, nvlink_pairs(g, c))
         max_n = 1 if g.is_machine else c.max_gpus
         lo = max(1, c.min_gpus.get(g.name, 1))
-        best_gap, found = None, []
-        for zero, offload in allowed_strategies(wg, strategies):
-            if g.is_machine and (zero, offload) != (0, "none"):
-                continue            # one machine; offloading to unified memory gains nothing
+        gaps: list[int] = []
+
+        def smallest_of(zero: int, offload: str) -> int | None:
+            """The smallest count at which the strategy fits (within --gpus), None if none does."""
             # DDP keeps everything on every GPU: if one card holds the job, any number does. ZeRO/FSDP shard, so
             # the per-GPU need falls as N grows: the smallest N that fits (need.smallest_fit, a binary search).
             top = 1 if zero == 0 else max_n
-            a = need.smallest_fit(wg, zero, offload, ctx, usable, 1 if zero == 0 else lo, top)
-            if a is None:
-                gap = need(wg, top, zero, offload, ctx).total_bytes - usable
-                best_gap = gap if best_gap is None else min(best_gap, gap)
-                continue
-            found.append((zero, offload, a))
-        if c.gpus is not None and not g.is_machine:
-            found = [(z, o, n) for z, o, n in found if n <= c.gpus]
-        if c.gpus is not None and c.gpus > 1 and g.is_machine:
-            found = []
+            n = need.smallest_fit(wg, zero, offload, ctx, usable, 1 if zero == 0 else lo, top)
+            if n is None:
+                gaps.append(need(wg, top, zero, offload, ctx).total_bytes - usable)
+            elif c.gpus is not None and (c.gpus > 1 if g.is_machine else n > c.gpus):
+                return None
+            return n
+
+        # simplest first; one machine: offloading to unified memory gains nothing
+        ordered = sorted((s for s in allowed_strategies(wg, strategies) if not g.is_machine or s == (0, "none")),
+                         key=lambda s: (s[1] != "none", s[0]))
+        smallest: dict[tuple[int, str], int | None] = {}
+        for s in ordered:
+            smallest[s] = smallest_of(*s)
+            if smallest[s] == 1:
+                # no count is smaller: the rest are searched only if a count needs them (below)
+                break
+        found = [n for n in smallest.values() if n is not None]
         if not found:
-            short = f"{best_gap / 2**30:.1f} GiB short per GPU" if best_gap is not None else \
+            short = f"{min(gaps) / 2**30:.1f} GiB short per GPU" if gaps else \
                 ("does not fit at --gpus" if c.gpus else "no strategy allowed")
             rejected[g.name] = (f"does not fit even with {max_n} GPU(s) and the allowed strategies ({short})")
             continue
         # For each GPU count worth buying, the simplest strategy that fits at that count
-        base = min(n for _, _, n in found)
+        base = min(found)
         counts = {_round_up(max(base, lo), step)} | {_round_up(base * f, step) for f in SPEEDUP_FACTORS}
         if deadline_tokens and not g.is_machine:
             # the smallest count that meets the deadline at compute speed (communication is timed in settle)
@@ -497,8 +504,11 @@ def training_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, 
         for n in counts:
             if n > max_n:
                 break
-            for zero, offload, smallest in sorted(found, key=lambda s: (s[1] != "none", s[0])):
-                if n >= smallest:
+            for zero, offload in ordered:
+                if (zero, offload) not in smallest:
+                    smallest[zero, offload] = smallest_of(zero, offload)
+                least = smallest[zero, offload]
+                if least is not None and n >= least:
                     est = need(wg, n, zero, offload, ctx)
                     if est.total_bytes > usable:
                         continue
