@@ -299,11 +299,46 @@ def nvlink_pairs(g: GPU, c: Constraints) -> bool:
 # ---------------------------------------------------------------------------------------------------
 # Which cards, with which stack
 
+_CANDIDATE_CARDS: dict[tuple, tuple] = {}
+_CARD_KEYS: dict[int, tuple] = {}
+
+
 def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints, arch: Architecture | None = None
-                   ) -> tuple[list[tuple[GPU, Workload, str, str]], dict[str, str]]:
+                   ) -> tuple[list[tuple[GPU, Workload, str, str, tuple]], dict[str, str]]:
     """Cards the user allows and a stack runs the method on: (card, workload under that card's stack, stack
-    name, evidence), and why the others are out. arch: the model, whose published format (gpt-oss: MXFP4) vLLM and
-    SGLang serve when --precision is left at its default."""
+    name, evidence, memory savers applied), and why the others are out. arch: the model, whose published format
+    (gpt-oss: MXFP4) vLLM and SGLang serve when --precision is left at its default.
+
+    Kept per (architecture, workload, constraints, platforms, rates, every card without its price): no card's
+    price is read here, so a sweep variant that changes one only swaps that card's object into the entries. An
+    entry whose card is the same object is the same tuple each time (settled_configs keys it once)."""
+    cards = list(catalog.gpus.values())
+    key = (arch, _key_of(wl, frozen), _constraints_key(c), _catalog_key(catalog), tuple(catalog.gpus),
+           tuple(per_object(_CARD_KEYS, g, _price_free_value) for g in cards))
+    hit = _CANDIDATE_CARDS.get(key)
+    if hit is None:
+        out, rejected = _candidate_gpus(catalog, wl, c, arch)
+        index = {id(g): i for i, g in enumerate(cards)}
+        hit = ([(index[id(e[0])], e) for e in out], rejected)
+        if len(_CANDIDATE_CARDS) >= 4096:
+            _CANDIDATE_CARDS.clear()
+        _CANDIDATE_CARDS[key] = hit
+    entries = []
+    for n, (i, e) in enumerate(hit[0]):
+        if e[0] is not cards[i]:                 # the same card at another price: its own entry, kept from now on
+            e = (cards[i],) + e[1:]
+            hit[0][n] = (i, e)
+        entries.append(e)
+    return entries, dict(hit[1])
+
+
+def _price_free_value(g: GPU) -> tuple:
+    """A card's value key without its price (candidate_gpus reads every other field)."""
+    return _token(tuple((k, frozen(v)) for k, v in g.__dict__.items() if k != "price"))
+
+
+def _candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints, arch: Architecture | None
+                    ) -> tuple[list[tuple[GPU, Workload, str, str, tuple]], dict[str, str]]:
     rejected: dict[str, str] = {}
     out = []
     stacked: dict[str, Workload] = {}
@@ -1055,8 +1090,7 @@ def settled_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, c
             groups.append([entry])
     for group in groups:
         g = group[0][0]
-        key = base + (_key_of(g, frozen),) + tuple((_key_of(e[1], frozen),) + tuple(frozen(x) for x in e[2:])
-                                                   for e in group)
+        key = base + (_key_of(g, frozen),) + tuple(per_object(_ENTRY_KEYS, e, _entry_key) for e in group)
         hit = _CARD_CONFIGS.get(key)
         if hit is None:
             rej: dict[str, str] = {}
@@ -1088,6 +1122,14 @@ def settled_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, c
     rejected.update(unhoused)
     rejected.update(low)
     return settled
+
+
+_ENTRY_KEYS: dict[int, tuple] = {}
+
+
+def _entry_key(entry: tuple) -> tuple:
+    """A candidate_gpus entry's key without its card: the workload, stack, evidence and savers."""
+    return (_key_of(entry[1], frozen),) + tuple(frozen(x) for x in entry[2:])
 
 
 class _CardConfigs:
@@ -1139,6 +1181,9 @@ def clear_caches() -> None:
     _CONSTRAINTS.clear()
     _TOKENS.clear()
     _CARD_CONFIGS.clear()
+    _CANDIDATE_CARDS.clear()
+    _CARD_KEYS.clear()
+    _ENTRY_KEYS.clear()
     _FROZEN.clear()
     _ESTIMATES.clear()
     training._STACK_NUMERICS.clear()
