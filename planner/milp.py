@@ -26,7 +26,7 @@ STOPPED = frozenset({"kTimeLimit", "kIterationLimit", "kSolutionLimit", "kObject
 
 def _extension_path() -> str | None:
     """The `_core` extension in highspy's package folder, found without running the package (find_spec of a
-    top-level name imports nothing), or None: highspy is not installed, or is laid out otherwise."""
+    top-level name imports nothing); None when highspy is laid out otherwise, ImportError when it is missing."""
     spec = importlib.util.find_spec("highspy")
     if spec is None:
         raise ImportError("highspy is not installed")
