@@ -1,10 +1,11 @@
 """The `plan` console command: what only a one-shot command line should do to its process, kept out of the
 library (planner.cli.main, the web server and the tests call the library and keep their process as it is).
 
-- Native thread pools sized for a CLI: OpenBLAS (loaded with numpy, which highspy imports) starts a thread per
-  core at import, and OpenMP/MKL likewise; a plan does no linear algebra in numpy, so one thread each is
-  enough (OPENBLAS_NUM_THREADS=1 cut the headline plan's CPU time by 27% on a 2-core machine, issue 20).
-  Set before anything imports numpy, and only where the user has not set them.
+- Native thread pools sized for a CLI: OpenBLAS (loaded with numpy) starts a thread per core at import, and
+  OpenMP/MKL likewise; a plan does no linear algebra in numpy, so one thread each is enough
+  (OPENBLAS_NUM_THREADS=1 cut the headline plan's CPU time by 27% on a 2-core machine, issue 20, when the
+  highspy package brought numpy into every plan; planner/milp.py now loads HiGHS without it, and numpy comes
+  only with the package fallback there). Set before anything imports numpy, and only where the user has not.
 - A fast exit: once the result is written and stdout/stderr are flushed, the process ends with os._exit, without
   the interpreter's tear-down (freeing every module and object: ~35 ms of a 140 ms `plan estimate`, issue 20).
   Files are written atomically and closed before the command returns (planner/files.py), and a scenario's

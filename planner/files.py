@@ -1,5 +1,5 @@
 """Reading and writing user files safely: bounded sizes, regular files only, YAML without alias bombs,
-atomic writes, and native libraries kept off stdout.
+and atomic writes.
 
 Every user-named file goes through here, so hostile input (a huge file, /dev/zero, a FIFO, a directory,
 a billion-laughs YAML) is refused in bounded time and memory with a one-line InputError.
@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import stat
-import sys
 import tempfile
 from pathlib import Path
 
@@ -261,28 +260,3 @@ def write_atomic(path: str | Path, text: str, what: str) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         raise InputError(f"{what}: cannot write {str(path)!r}: {e.strerror or e}") from None
-
-
-@contextlib.contextmanager
-def native_stdout_silenced():
-    """Point file descriptor 1 at /dev/null while native code runs (HiGHS prints a banner to stdout from C++
-    when a solver is created, before PuLP can silence it), so `--json` and `--csv` stay one document.
-    Python's own sys.stdout is flushed first and is untouched otherwise."""
-    fd = 1                                  # native code writes to the descriptor, whatever sys.stdout is now
-    with contextlib.suppress(Exception):
-        sys.stdout.flush()
-    try:
-        saved = os.dup(fd)
-    except OSError:                         # stdout closed: nothing to protect
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            sys.stdout.flush()
-        os.dup2(saved, fd)
-        os.close(saved)
-        os.close(devnull)

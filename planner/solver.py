@@ -13,8 +13,6 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 
-import pulp
-
 from planner.architecture import Architecture
 from planner.catalog import Catalog
 from planner.configs import (Config, Constraints, Job, Machine, _NeedCache, candidate_gpus, cards_per_host,
@@ -22,8 +20,9 @@ from planner.configs import (Config, Constraints, Job, Machine, _NeedCache, cand
                              inference_configs, job_for, one_replica, prune, settle, settled_configs, training_configs, usable_bytes)
 from planner.errors import InputError
 from planner.estimator import Estimate
-from planner.files import native_stdout_silenced
 from planner import decision as rule
+from planner.milp import INF, Program
+from planner import milp
 from planner.job import JobSize
 from planner.savers import describe as describe_savers
 from planner.job import energy_kwh
@@ -124,30 +123,20 @@ class Result:
 
 # ---------------------------------------------------------------------------------------------------
 
-def pick_solver(msg: bool = False, time_limit: float = SOLVER_TIME_LIMIT_S):
-    """In-process HiGHS when highspy is installed, else CBC (bundled with PuLP 2.x/3.x or on PATH)."""
-    highs = pulp.HiGHS(msg=msg, timeLimit=time_limit)
-    if highs.available():
-        return highs
-    cbc = pulp.COIN_CMD(msg=msg, timeLimit=time_limit)
-    if cbc.available():
-        return cbc
-    legacy = getattr(pulp, "PULP_CBC_CMD", None)
-    if legacy is not None and legacy(msg=msg).available():
-        return legacy(msg=msg, timeLimit=time_limit)
-    raise InputError("no MILP solver available: pip install highspy (or pulp[cbc])")
+@dataclass(frozen=True)
+class Solver:
+    """The MILP solver of a plan: HiGHS in-process (planner/milp.py) and its time limit in seconds."""
+    name: str = "HiGHS"
+    time_limit: float = SOLVER_TIME_LIMIT_S
 
 
-def _var(prob: pulp.LpProblem, name: str, low=0, up=None, cat="Integer"):
-    """A variable attached to prob: PuLP >= 3.3.1 and 4.x spell it prob.add_variable, older PuLP LpVariable."""
-    if hasattr(prob, "add_variable"):
-        return prob.add_variable(name, lowBound=low, upBound=up, cat=cat)
-    return pulp.LpVariable(name, lowBound=low, upBound=up, cat=cat)
-
-
-def _val(v) -> float:
-    x = pulp.value(v)
-    return 0.0 if x is None else float(x)
+def pick_solver(time_limit: float = SOLVER_TIME_LIMIT_S) -> Solver:
+    """HiGHS, in-process through highspy's native module; an InputError when highspy is missing."""
+    try:
+        milp.highs()
+    except ImportError:
+        raise InputError("no MILP solver available: pip install highspy") from None
+    return Solver("HiGHS", time_limit)
 
 
 def _useful_machines(cf: Config) -> list[Machine]:
@@ -159,18 +148,12 @@ def _useful_machines(cf: Config) -> list[Machine]:
 
 @dataclass
 class _Model:
-    prob: pulp.LpProblem
-    x: dict            # config index -> binary
-    m: dict            # (config index, machine index) -> integer
+    prog: Program
+    x: dict            # config index -> its binary column
+    m: dict            # (config index, machine index) -> its integer column
     machines: dict     # config index -> list[Machine]
-
-
-def _expr(terms) -> pulp.LpAffineExpression:
-    """A linear expression from (variable, coefficient) pairs; a variable named twice gets the sum."""
-    coef: dict = {}
-    for v, a in terms:
-        coef[v] = coef.get(v, 0.0) + a
-    return pulp.LpAffineExpression(list(coef.items()))
+    values: list[float] = field(default_factory=list)    # the solution by column, once solved
+    infeasible: bool = False                              # proven to have no solution
 
 
 def build_model(configs: list[Config], budget_usd: float | None, deadline_s: float | None,
@@ -180,57 +163,52 @@ def build_model(configs: list[Config], budget_usd: float | None, deadline_s: flo
     on clusterable platforms, each then paying its network port (not for independent replicas); owned hosts
     at most as many as the user has and owned cards free; at most `max_machines` machines; cost within the
     budget; time within the deadline (and `max_time_s`, for the frontier)."""
-    prob = pulp.LpProblem("hardware_plan", pulp.LpMinimize)
-    LE, EQ = pulp.LpConstraintLE, pulp.LpConstraintEQ
+    prog = Program()
     x, m, machines = {}, {}, {}
     cost, power, time_terms, simpler = [], [], [], []
     for i, cf in enumerate(configs):
         t = cf.time_s if cf.time_s is not None else 0.0
         allowed = cf.gpu.name not in banned and (deadline_s is None or t <= deadline_s) \
             and (max_time_s is None or t <= max_time_s)
-        x[i] = _var(prob, f"cfg_{i}", 0, 1 if allowed else 0, "Binary")
+        x[i] = prog.add_var(f"cfg_{i}", 0, 1 if allowed else 0)
         opts = machines[i] = _useful_machines(cf)
         used = dict(cf.hosting.machines)
         for j, o in enumerate(opts):
             # an owned host: no more of it than the cheapest housing uses, which is within what the user has
-            m[i, j] = _var(prob, f"m_{i}_{j}", 0, used[o] if o.owned else cf.count // o.k, "Integer")
+            m[i, j] = prog.add_var(f"m_{i}_{j}", 0, used[o] if o.owned else cf.count // o.k)
             cost.append((m[i, j], o.cost_usd))
             power.append((m[i, j], o.power_w))
         if cf.hosting.discount_usd:
             cost.append((x[i], -cf.hosting.discount_usd))         # the cards the user owns
         if max_machines is not None:
-            prob.addConstraint(pulp.LpConstraint(_expr([(m[i, j], 1) for j in range(len(opts))]), LE,
-                                                 rhs=max_machines), f"max_machines_{i}")
+            prog.add_row([(m[i, j], 1) for j in range(len(opts))], up=max_machines)
         # exactly the configuration's cards, housed in whole machines
-        prob.addConstraint(pulp.LpConstraint(_expr([(m[i, j], o.k) for j, o in enumerate(opts)] + [(x[i], -cf.count)]),
-                                             EQ, rhs=0), f"cards_{i}")
+        prog.add_row([(m[i, j], o.k) for j, o in enumerate(opts)] + [(x[i], -cf.count)], 0, 0)
         if cf.needs_network and sum(cf.count // o.k for o in opts) > 1:
             # more than one machine: all clusterable, each paying a network port (multi = 1)
-            multi = _var(prob, f"multi_{i}", 0, 1, "Binary")
+            multi = prog.add_var(f"multi_{i}", 0, 1)
             big = cf.count
-            prob.addConstraint(pulp.LpConstraint(_expr([(m[i, j], 1) for j in range(len(opts))]
-                                                       + [(x[i], -1), (multi, -big)]), LE, rhs=0), f"machines_{i}")
+            prog.add_row([(m[i, j], 1) for j in range(len(opts))] + [(x[i], -1), (multi, -big)], up=0)
             for j, o in enumerate(opts):
                 if not o.multi_node:
-                    prob.addConstraint(pulp.LpConstraint(_expr([(m[i, j], 1), (multi, big)]), LE, rhs=big))
-            net = _var(prob, f"net_{i}", 0, None, "Continuous")
+                    prog.add_row([(m[i, j], 1), (multi, big)], up=big)
+            net = prog.add_var(f"net_{i}", 0, INF, integer=False)
             net_big = sum(o.network_usd for o in opts) * big + 1
-            prob.addConstraint(pulp.LpConstraint(_expr([(net, 1)] + [(m[i, j], -o.network_usd) for j, o in
-                                                                    enumerate(opts)] + [(multi, -net_big)]),
-                                                 pulp.LpConstraintGE, rhs=-net_big), f"network_{i}")
+            prog.add_row([(net, 1)] + [(m[i, j], -o.network_usd) for j, o in enumerate(opts)]
+                         + [(multi, -net_big)], low=-net_big)
             cost.append((net, 1.0))
         time_terms.append((x[i], t))
         simpler.append((x[i], (cf.zero + 2 * (cf.offload != "none")) * 1e-2))
-    prob.addConstraint(pulp.LpConstraint(_expr([(v, 1) for v in x.values()]), EQ, rhs=1), "one_configuration")
+    prog.add_row([(v, 1) for v in x.values()], 1, 1)                  # one configuration
     if budget_usd is not None:
-        prob.addConstraint(pulp.LpConstraint(_expr(cost), LE, rhs=budget_usd * (1 + 1e-9) + 1e-6), "budget")
+        prog.add_row(cost, up=budget_usd * (1 + 1e-9) + 1e-6)
     if objective == "time":
         # fastest first; among equally fast, the cheapest (costs are below 1e9 USD, times above 1 ms)
-        prob.setObjective(_expr(time_terms + [(v, 1e-9 * c) for v, c in cost]))
+        prog.add_cost(time_terms + [(v, 1e-9 * c) for v, c in cost])
     else:
         # tie-breaks well below one dollar: less power, then the simpler strategy
-        prob.setObjective(_expr(cost + [(v, 1e-3 * w) for v, w in power] + simpler))
-    return _Model(prob, x, m, machines)
+        prog.add_cost(cost + [(v, 1e-3 * w) for v, w in power] + simpler)
+    return _Model(prog, x, m, machines)
 
 
 # Solutions of integer programs already solved, shared by a sweep's variants (scenario.py turns it on): keyed by
@@ -251,7 +229,7 @@ def _program_key(pool: list[Config], budget, dl, max_time, objective, max_machin
         used = dict(cf.hosting.machines)
         return tuple((o.k, o.cost_usd, o.power_w, o.multi_node, o.network_usd, o.owned, used.get(o, 0))
                      for o in _useful_machines(cf))
-    return (solver.name, getattr(solver, "timeLimit", None), budget, dl, max_time, objective, max_machines, tuple(
+    return (solver.name, solver.time_limit, budget, dl, max_time, objective, max_machines, tuple(
         (cf.gpu.name, cf.count, cf.zero, cf.offload, cf.time_s, cf.needs_network, cf.hosting.discount_usd,
          machines(cf)) for cf in pool))
 
@@ -266,28 +244,36 @@ def _solved(pool: list[Config], budget, dl, max_time, objective, max_machines, s
     status = _solve(m, solver)
     hit = None
     if status:
-        i = next(i for i, v in m.x.items() if _val(v) > 0.5)
-        hit = (status, i, [int(round(_val(m.m[i, j]))) for j in range(len(m.machines[i]))])
-    if status == "proven" or (status is None and pulp.LpStatus[m.prob.status] == "Infeasible"):
+        i = next(i for i, v in m.x.items() if _val(m, v) > 0.5)
+        hit = (status, i, [int(round(_val(m, m.m[i, j]))) for j in range(len(m.machines[i]))])
+    if status == "proven" or m.infeasible:
         if len(_SHARED_SOLVES) >= 100_000:
             _SHARED_SOLVES.clear()
         _SHARED_SOLVES[key] = hit
     return hit
 
 
-def _solve(model: _Model, solver) -> str | None:
+def _solve(model: _Model, solver: Solver) -> str | None:
     """'proven' (optimal), 'time limit' (a solution, not proven cheapest) or None (no solution)."""
-    with native_stdout_silenced():
-        model.prob.solve(solver)
-    chosen = [i for i, v in model.x.items() if _val(v) > 0.5]
-    if pulp.LpStatus[model.prob.status] != "Optimal" or len(chosen) != 1:
+    prog = model.prog
+    # HiGHS is given the columns in the order PuLP gave them before (names sorted as text: cfg_0, cfg_1,
+    # cfg_10, ..., m_0_0, ...), so that where purchases tie exactly it picks the same one as before
+    got = prog.solve(solver.time_limit, order=sorted(range(len(prog.names)), key=prog.names.__getitem__))
+    model.values, model.infeasible = got.values, got.status == "infeasible"
+    chosen = [i for i, v in model.x.items() if _val(model, v) > 0.5]
+    if got.status not in ("optimal", "feasible") or len(chosen) != 1:
         return None
-    return "proven" if model.prob.sol_status == pulp.LpSolutionOptimal else "time limit"
+    return "proven" if got.status == "optimal" else "time limit"
+
+
+def _val(model: _Model, column: int) -> float:
+    """A column's value in the model's solution (0 without one)."""
+    return model.values[column] if model.values else 0.0
 
 
 def _extract(model: _Model, configs: list[Config], catalog: Catalog, c: Constraints, optimality: str) -> Plan:
-    i = next(i for i, v in model.x.items() if _val(v) > 0.5)
-    used = [(o, int(round(_val(model.m[i, j])))) for j, o in enumerate(model.machines[i])]
+    i = next(i for i, v in model.x.items() if _val(model, v) > 0.5)
+    used = [(o, int(round(_val(model, model.m[i, j])))) for j, o in enumerate(model.machines[i])]
     return plan_of(configs[i], [(o, n) for o, n in used if n > 0], catalog, c, optimality)
 
 

@@ -1,7 +1,7 @@
 """The installed `plan` command, run as a user runs it: a subprocess whose stdout is piped.
 
-In-process tests cannot see what native libraries print on file descriptor 1 (HiGHS announces itself there
-when a solver is created), so every machine-readable output is produced here by the console script and
+In-process tests cannot see what native libraries print on file descriptor 1 (HiGHS logs there, banner
+first, unless planner/milp.py turns its output off before it runs), so every machine-readable output is produced here by the console script and
 parsed whole: one JSON document, or one rectangular CSV, and nothing else.
 """
 import csv

@@ -362,28 +362,44 @@ def test_vllm_headroom_is_per_card_so_huge_models_can_still_be_split():
 
 
 def test_a_time_limited_solution_is_never_reported_as_proven(monkeypatch):
-    """HiGHS stopping at its time limit with a feasible solution: PuLP says 'Optimal' with an integer-feasible
-    (not optimal) solution status; the plan must say 'time limit', in the JSON and the terminal."""
+    """HiGHS stopping at its time limit with a feasible solution (planner.milp's status 'feasible'): the plan
+    must say 'time limit', in the JSON and the terminal."""
     import io
     import json
 
-    import pulp
-
+    from planner import milp
     from planner.cli import main
-    real = pulp.LpProblem.solve
+    real = milp.Program.solve
 
-    def time_limited(self, solver=None, **kw):
-        status = real(self, solver, **kw)
-        self.sol_status = pulp.LpSolutionIntegerFeasible
-        return status
+    def time_limited(self, *a, **kw):
+        got = real(self, *a, **kw)
+        assert got.status == "optimal"
+        return milp.Solution("feasible", got.values, got.objective)
 
-    monkeypatch.setattr(pulp.LpProblem, "solve", time_limited)
+    monkeypatch.setattr(milp.Program, "solve", time_limited)
     out = io.StringIO()
     assert main(["--model", "8b", "--method", "lora", "--objective", "cost", "--json"], out=out) == 0
     assert json.loads(out.getvalue())["plan"]["optimality"] == "time limit"
     out = io.StringIO()
     main(["--model", "8b", "--method", "lora", "--objective", "cost"], out=out)
     assert "not proven cheapest" in out.getvalue()
+
+
+def test_without_highspy_a_plan_is_one_line_naming_the_package(monkeypatch):
+    import importlib.util
+    import io
+    import sys
+
+    from planner import milp
+    from planner.cli import main
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "highspy" else real(name, *a))
+    monkeypatch.setattr(milp, "_HIGHS", None)
+    monkeypatch.delitem(sys.modules, "highspy._core", raising=False)
+    monkeypatch.delitem(sys.modules, "highspy", raising=False)
+    err = io.StringIO()
+    assert main(["--model", "8b", "--method", "lora", "--objective", "cost", "--json"], out=io.StringIO(), err=err) == 2
+    assert err.getvalue() == "error: no MILP solver available: pip install highspy\n"
 
 
 def test_a_deadline_buys_the_smallest_card_count_that_meets_it_not_the_next_power_of_two():
