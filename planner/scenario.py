@@ -438,18 +438,19 @@ def _plan_variants(path: Path, base: Catalog, group) -> list[dict]:
         values, variant = group[0]
         sc, catalog, c = _variant_inputs(path, base, variant)
         cands = candidates_for_jobs(_jobs(sc, path), catalog, c, bounded=True)
-        return [row_of(values, decide(cands, catalog, job_constraints(_jobs(sc, path), c), alternatives=0),
-                       c.currency)]
+        return [row_of(values, decide(cands, catalog, job_constraints(_jobs(sc, path), c), alternatives=0,
+                                      frontier=False), c.currency)]
     free = copy.deepcopy(group[0][1])
     free.setdefault("constraints", {})["budget"] = None
     sc, catalog, c = _variant_inputs(path, base, free)
     cands = candidates_for_jobs(_jobs(sc, path), catalog, c)
     if len(group) > 1:          # the cheapest plan without a budget answers every budget it fits (best's memo)
-        decide(cands, catalog, job_constraints(_jobs(sc, path), c), alternatives=0)
+        decide(cands, catalog, job_constraints(_jobs(sc, path), c), alternatives=0, frontier=False)
     rows = []
     for values, variant in group:
         sc, catalog, c = _variant_inputs(path, base, variant)
-        rows.append(row_of(values, decide(cands, catalog, job_constraints(_jobs(sc, path), c), alternatives=0),
+        rows.append(row_of(values, decide(cands, catalog, job_constraints(_jobs(sc, path), c), alternatives=0,
+                                          frontier=False),
                            c.currency))
     return rows
 

@@ -459,11 +459,13 @@ def candidates(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraint
                       "no GPU in the catalogue can run this workload: " + memory_advice(wl, c), widen=widen)
 
 
-def decide(cands: Candidates, catalog: Catalog, c: Constraints, alternatives: int = 3) -> Result:
-    """The recommended purchase within the budget and deadline, the frontier, and the alternatives."""
+def decide(cands: Candidates, catalog: Catalog, c: Constraints, alternatives: int = 3,
+           frontier: bool = True) -> Result:
+    """The recommended purchase within the budget and deadline, the frontier (frontier=False: left empty, for a
+    sweep's rows, which do not show it), and the alternatives."""
     t0 = time.perf_counter()
     if cands.widen is not None and not cands.configs:
-        return decide(cands.widen(), catalog, c, alternatives)
+        return decide(cands.widen(), catalog, c, alternatives, frontier)
     result = Result(False, None, [], rejected=dict(cands.rejected), job=cands.job, deadline_s=c.deadline,
                     objective=c.objective)
     if not cands.configs:
@@ -473,9 +475,9 @@ def decide(cands: Candidates, catalog: Catalog, c: Constraints, alternatives: in
         result.solve_seconds = time.perf_counter() - t0
         return result
     everything = (lambda: cands.widen().configs) if cands.widen is not None else None
-    result = _search(catalog, c, cands.configs, alternatives, result, t0, cands.memo, everything)
-    if cands.widen is not None and not result.feasible:
-        return decide(cands.widen(), catalog, c, alternatives)      # why it does not fit looks past the budget
+    result = _search(catalog, c, cands.configs, alternatives, result, t0, cands.memo, everything, frontier)
+    if cands.widen is not None and not result.feasible:                # why it does not fit looks past the budget
+        return decide(cands.widen(), catalog, c, alternatives, frontier)
     return result
 
 
@@ -488,7 +490,7 @@ def plan(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints, alt
 
 
 def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternatives: int, result: Result,
-            t0: float, memo: dict | None = None, everything=None) -> Result:
+            t0: float, memo: dict | None = None, everything=None, frontier: bool = True) -> Result:
     """Solve; when infeasible, say which constraint binds; else add the frontier and the alternatives.
     everything: () -> every configuration, when `configs` holds only those within the budget."""
     solver = pick_solver()
@@ -549,6 +551,8 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
         return _extract(m, pool, catalog, c, status) if status else None
 
     def frontier_plans(chosen: Plan | None, shown=()) -> list[Plan]:
+        if not frontier:
+            return []
         return [plan_of(cf, cf.hosting.machines, catalog, c)
                 for cf in frontier_configs(configs, budget_usd, chosen.config if chosen else None, shown)]
 
