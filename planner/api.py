@@ -960,7 +960,7 @@ FAST_RESULTS = ("plan", "estimate", "capacity")     # the results the command li
 
 
 class _Unsupported(Exception):
-    pass
+    """A result model feature planner.core.result_json does not reproduce."""
 
 
 def _shape(annotation):
@@ -993,16 +993,20 @@ def _shape(annotation):
 
 
 def _models_in(shape) -> list[str]:
-    if isinstance(shape, str):
+    """The result model a shape names, if any."""
+    if isinstance(shape, str) or shape[0] == "literal":
         return []
-    return [shape[1]] if shape[0] == "model" else _models_in(shape[1]) if shape[0] != "literal" else []
+    return [shape[1]] if shape[0] == "model" else _models_in(shape[1])
 
 
 def _described(model: type[_Result]) -> dict:
     """What model_dump(mode="json") does with one result model validated from a dict (planner.core.result_json)."""
     out = {"fields": {}, "defaults": {}, "extra": model.model_config.get("extra"),
            "omit_unless_set": list(getattr(model, "omit_unless_set", ())),
-           "as_given": list(model.always_last) if issubclass(model, _AsGiven) else None, "unsupported": None}
+           "as_given": list(model.always_last) if issubclass(model, _AsGiven) else None,
+           # pydantic dumps what a model_serializer returns again as a value of no declared type, so infinities
+           # and NaN anywhere under the model become null
+           "reinferred": bool(model.__pydantic_decorators__.model_serializers), "unsupported": None}
     try:
         if set(model.model_config) - KNOWN_CONFIG:
             raise _Unsupported(f"model_config {sorted(set(model.model_config) - KNOWN_CONFIG)}")

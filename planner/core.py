@@ -265,7 +265,7 @@ def _model(d, name: str, models: dict) -> dict:
         given = {k: out[k] for k in d if k in out}
         given.update((k, out[k]) for k in m["as_given"] if k in out)
         out = given
-    return out
+    return _inferred(out) if m["reinferred"] else out
 
 
 def _value(v, shape, models: dict):
