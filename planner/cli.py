@@ -270,7 +270,7 @@ def cmd_estimate(a, out) -> int:
 
 def cmd_plan(a, out, err=None) -> int:
     """Without pydantic when the fast path reads the request: planner.core plans and dumps the result as
-    planner.api.run_plan and PlanResult would (tests/test_cli_fast.py checks the bytes agree)."""
+    planner.api.run_plan and PlanResult would (tests/test_cli_fast_plan.py checks the bytes agree)."""
     from planner import core
     req = _request(a, "plan")
     d, (res, notes, catalog, c) = core.plan_dict(req)

@@ -89,6 +89,16 @@ def test_plan_json_is_planner_apis_byte_for_byte(line, tmp_path, monkeypatch):
     assert code == (0 if result.feasible else 3)
 
 
+def test_a_request_the_fast_path_leaves_to_pydantic_plans_the_same():
+    argv = ["plan", "--model", "8b", "--method", "lora", "--alternatives", "+1", "--json"]     # int("+1"): pydantic's
+    a = cli.build_parser().parse_args(argv)
+    assert cli.fast_request(a, "plan") is None
+    out = io.StringIO()
+    assert cli.main(argv, out=out) == 0
+    expected = api.dumps(api.plan(model="8b", method="lora", alternatives=1))
+    assert _without_solve_time(out.getvalue()) == _without_solve_time(expected)
+
+
 @pytest.mark.parametrize("line", [PLANS[0], PLANS[4], PLANS[5], PLANS[7], PLANS[14]])
 def test_the_plan_table_reads_a_fast_request_as_a_pydantic_one(line, tmp_path):
     argv = _argv(line, tmp_path)
