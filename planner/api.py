@@ -21,7 +21,7 @@ import functools
 import math
 import types
 import typing
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Optional, Union
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
                       model_serializer, model_validator)
@@ -40,11 +40,9 @@ from planner.workload import (METHOD_ALIASES, PRECISION_ALIASES, ActivationCheck
 # new keys do not bump it (clients must ignore keys they do not know).
 SCHEMA_VERSION = "1"
 
-# Job sizes far beyond any real job (the largest pre-training runs are ~4e13 tokens); larger ones only overflow
-# the solver's time coefficients
-MAX_TOKENS = 1e15
-MAX_EXAMPLES = 10**9
-MAX_REQUESTS = 10**12
+# The limits of a job's size and load (planner.core checks a plan's ranges)
+MAX_TOKENS, MAX_EXAMPLES, MAX_REQUESTS = core.MAX_TOKENS, core.MAX_EXAMPLES, core.MAX_REQUESTS
+MAX_RATE_RPS, MAX_USERS = core.MAX_RATE_RPS, core.MAX_USERS
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -302,6 +300,19 @@ class _Result(BaseModel):
     model_config = ConfigDict(extra="allow", defer_build=True)
 
 
+class _OmitUnlessSet(_Result):
+    """A result whose keys in omit_unless_set are left out of its JSON when null and not given."""
+    omit_unless_set: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _omit_unless_set(self, handler):
+        d = handler(self)
+        for k in self.omit_unless_set:
+            if d.get(k) is None and k not in self.model_fields_set:
+                d.pop(k, None)
+        return d
+
+
 class EstimateDetail(_Result):
     model: str
     params: int
@@ -353,7 +364,8 @@ class MachineBuild(_Result):
     owned: bool = Field(False, description="a machine you have (--have)")
 
 
-class MemoryRow(_Result):
+class MemoryRow(_OmitUnlessSet):
+    omit_unless_set = ("job",)
     gpu: str
     count: int
     job: Optional[str] = None       # scenarios with several workloads only
@@ -361,15 +373,9 @@ class MemoryRow(_Result):
     usable_bytes: int
     headroom_bytes: int
 
-    @model_serializer(mode="wrap")
-    def _omit_job(self, handler):
-        d = handler(self)
-        if d.get("job") is None and "job" not in self.model_fields_set:
-            d.pop("job", None)
-        return d
 
-
-class Rent(_Result):
+class Rent(_OmitUnlessSet):
+    omit_unless_set = ("cheapest",)
     provider: str
     as_of: str
     source: Optional[str]
@@ -384,13 +390,6 @@ class Rent(_Result):
                                          "cards that carry the load are priced instead")
     cheapest: Optional[Rent] = Field(None, description="only when renting other cards runs the job for less: the "
                                                        "cheapest rental that does (planner/solver.py)")
-
-    @model_serializer(mode="wrap")
-    def _omit_cheapest(self, handler):
-        d = handler(self)
-        if d.get("cheapest") is None and "cheapest" not in self.model_fields_set:
-            d.pop("cheapest", None)
-        return d
 
 
 # plan.serving, plan.cost_per_mtok and plan.tco: the dicts planner/serving.py (serving_dict) and planner/tco.py
@@ -595,7 +594,9 @@ class PlanResult(_Result):
 
 
 class _AsGiven(_Result):
-    """A result whose keys depend on the outcome: its JSON keeps exactly the keys it was given, in their order."""
+    """A result whose keys depend on the outcome: its JSON keeps exactly the keys it was given, in their order, then
+    the keys always_last."""
+    always_last: ClassVar[tuple[str, ...]] = ("schema_version",)
     _order: list = PrivateAttr(default_factory=list)
 
     @model_validator(mode="wrap")
@@ -612,8 +613,7 @@ class _AsGiven(_Result):
         if not self._order:
             return d
         out = {k: d[k] for k in self._order if k in d}
-        if "schema_version" in d:
-            out["schema_version"] = d["schema_version"]
+        out.update((k, d[k]) for k in self.always_last if k in d)
         return out
 
 
@@ -731,69 +731,13 @@ def workload_of(req: WorkloadOptions, **override) -> Workload:
 
 
 def constraints_of(req: PlanRequest):
-    from planner.configs import Constraints
-    if req.requests is not None and not 0 < req.requests <= MAX_REQUESTS:
-        raise InputError(f"--requests must be between 1 and {MAX_REQUESTS:,}, got {req.requests}")
-    if req.examples is not None and not 0 < req.examples <= MAX_EXAMPLES:
-        raise InputError(f"--examples must be between 1 and {MAX_EXAMPLES:,}, got {req.examples}")
-    if req.tokens is not None and req.tokens < 1:
-        raise InputError(f"--tokens must be at least 1 (a job of whole tokens), got {req.tokens:g}")
-    if req.tokens is not None and req.tokens > MAX_TOKENS:
-        raise InputError(f"--tokens must be at most {MAX_TOKENS:,.0f} (1,000 times the largest training runs), "
-                         f"got {req.tokens:g}")
-    if req.tokens_per_example is not None and not 0 < req.tokens_per_example <= 10_000_000:
-        raise InputError(f"--tokens-per-example must be between 1 and 10,000,000, got {req.tokens_per_example}")
-    if req.alternatives < 0 or req.alternatives > 10:
-        raise InputError(f"--alternatives must be 0-10, got {req.alternatives}")
-    if req.method == "inference" and (req.zero is not None or req.offload != "none" or req.force_offload):
-        raise InputError("--zero and --offload apply to training methods, not inference")
-    serving, tco = serving_of(req)
-    return Constraints(serving=serving, tco=tco, budget=req.budget, currency=req.currency.upper(),
-                       max_gpus=req.max_gpus,
-                       include=list(req.include), exclude=list(req.exclude), allow_used=req.allow_used, zero=req.zero,
-                       offload=None if req.offload == "none" else req.offload, force_offload=req.force_offload,
-                       ram_ratio=req.ram_ratio, margin=req.margin, require_nvlink=req.require_nvlink,
-                       tokens=int(req.tokens) if req.tokens is not None else None, examples=req.examples,
-                       epochs=req.epochs,
-                       deadline_s=req.deadline * 86400 if req.deadline is not None else None,
-                       requests=req.requests, objective=req.objective or "auto", min_headroom=req.min_headroom,
-                       tokens_per_example=req.tokens_per_example, savers=req.savers, max_machines=req.max_machines,
-                       stack_explicit=req.framework is not None or req.engine is not None, gpus=req.gpus)
-
-
-MAX_RATE_RPS = 1e6            # a million requests per second: beyond any single deployment
-MAX_USERS = 10**7
+    """The solver's Constraints of a plan request, its ranges checked (planner.core.constraints_of)."""
+    return core.constraints_of(req)
 
 
 def serving_of(req: PlanRequest):
-    """(ServingSpec or None, TcoAssumptions) from --rate/--users/--ttft/--itl and the ownership options."""
-    from planner.serving import ServingSpec
-    from planner.tco import TcoAssumptions
-    rate, users, ttft, itl = req.rate, req.users, req.ttft, req.itl
-    if rate is not None and users is not None:
-        raise InputError("--users: give --rate or --users, not both")
-    if (rate is not None or users is not None or ttft is not None or itl is not None) and req.method != "inference":
-        raise InputError("--rate, --users, --ttft and --itl size serving; use them with --method inference")
-    if rate is not None and rate > MAX_RATE_RPS:
-        raise InputError(f"--rate must be at most {MAX_RATE_RPS:,.0f} requests per second, got {rate:g}")
-    if users is not None and not 1 <= users <= MAX_USERS:
-        raise InputError(f"--users must be between 1 and {MAX_USERS:,}, got {users}")
-    if (ttft is not None or itl is not None) and rate is None and users is None:
-        raise InputError("--ttft/--itl are targets under a load: add --rate R (requests/s) or --users N")
-    if not 0 < req.utilization <= 1:
-        raise InputError(f"--utilization is a share of the year's hours, between 0 and 1; got {req.utilization:g}")
-    if req.years > 50:
-        raise InputError(f"--years must be at most 50, got {req.years:g}")
-    if not 1 <= req.pue <= 5:
-        raise InputError(f"--pue is facility over IT power, between 1 and 5; got {req.pue:g}")
-    for flag, v in (("--maintenance", req.maintenance), ("--residual", req.residual)):
-        if not (math.isfinite(v) and 0 <= v <= 1):
-            raise InputError(f"{flag} is a share of the purchase price, between 0 and 1; got {v:g}")
-    tco = TcoAssumptions(years=req.years, utilization=req.utilization, pue=req.pue,
-                         maintenance_per_year=req.maintenance, residual=req.residual,
-                         electricity_usd_per_kwh=req.electricity)
-    spec = ServingSpec(rate, users, ttft, itl) if (rate is not None or users is not None) else None
-    return spec, tco
+    """(ServingSpec or None, TcoAssumptions) of a plan request (planner.core.serving_of)."""
+    return core.serving_of(req)
 
 
 def run_estimate(req: EstimateRequest, files: bool = True) -> EstimateResult:
@@ -803,35 +747,13 @@ def run_estimate(req: EstimateRequest, files: bool = True) -> EstimateResult:
 def run_plan(req: PlanRequest, files: bool = True) -> PlanResult:
     """files=False: the model name is never read as a path, and catalog files are refused (the web API, MCP).
     A proposal path, when set, is written (the web server sets one it chose itself)."""
-    from planner.catalog import load_catalog
-    from planner.render import plan_json
-    from planner.solver import plan as solve
-    if not files and req.catalog:
-        raise InputError("--catalog: catalogue files are not accepted here")
-    arch, notes = resolve_model(req.model, files)
-    wl = workload_of(req)
-    c = constraints_of(req)
-    if req.proposal:
-        from planner.proposal import check_output_path
-        check_output_path(req.proposal)
-    catalog = load_catalog(list(req.catalog)) if req.catalog else builtin_catalog()
-    from planner.owned import parse_have
-    c.owned = parse_have(list(req.have), catalog)
-    res = solve(arch, wl, catalog, c, alternatives=req.alternatives)
-    if req.proposal and res.feasible:
-        from planner.proposal import write_proposal
-        write_proposal(req.proposal, arch, wl, c, catalog, res, notes)
-    out = PlanResult.model_validate(plan_json(res, notes, catalog))
-    out._result = (res, notes, catalog, c)
+    d, result = core.plan_dict(req, files)
+    out = PlanResult.model_validate(d)
+    out._result = result
     return out
 
 
-@functools.lru_cache(maxsize=1)
-def builtin_catalog():
-    """The built-in catalogue, validated once per process (about a fifth of a plan's time otherwise); the planner
-    only reads it."""
-    from planner.catalog import load_catalog
-    return load_catalog([])
+builtin_catalog = core.builtin_catalog       # the built-in catalogue, validated once per process
 
 
 def _complete(model: type[BaseModel]) -> None:
@@ -878,22 +800,7 @@ def estimate(**options) -> EstimateResult:
 
 def run_capacity(req: CapacityRequest, files: bool = True) -> CapacityResult:
     """What the cards you have can serve (planner/capacity.py): context, users, tokens/s within the targets."""
-    from planner.capacity import _card_and_count, _engine_workload, capacity_report
-    from planner.catalog import load_catalog
-    from planner.owned import parse_have
-    from planner.serving import Targets
-    if not req.have:
-        raise InputError("--have: name what you have, e.g. --have 2xrtx-3090 or --have mac-studio-m4-max-128gb")
-    if not files and req.catalog:
-        raise InputError("--catalog: catalogue files are not accepted here")
-    catalog = load_catalog(list(req.catalog)) if req.catalog else builtin_catalog()
-    owned = parse_have(list(req.have), catalog)
-    g, n = _card_and_count(owned, catalog)
-    arch, notes = resolve_model(req.model, files)
-    wl, stack = _engine_workload(workload_of(req), g, req.engine is not None)
-    rep = capacity_report(arch, wl, g, n, Targets(req.ttft, req.itl), req.margin)
-    rep.update(model=arch.name, stack=stack, notes=notes)
-    return CapacityResult.model_validate(rep)
+    return CapacityResult.model_validate(core.capacity_dict(req, files))
 
 
 def capacity(**options) -> CapacityResult:
@@ -1044,14 +951,101 @@ def _allows_inf_nan(field) -> bool:
     return any(getattr(m, "allow_inf_nan", None) for m in field.metadata)
 
 
+# What planner.core.result_json reads of a result model: the model_serializer and model_validator functions below
+# (by name) are the ones it reproduces; a model with any other, or a field or setting not described, is unsupported
+# (the command line then dumps it with pydantic)
+KNOWN_DECORATORS = {"model_serializers": {"_omit_unless_set", "_as_given"}, "model_validators": {"_remember_order"}}
+KNOWN_CONFIG = {"extra", "defer_build"}
+FAST_RESULTS = ("plan", "estimate", "capacity")     # the results the command line dumps without pydantic
+
+
+class _Unsupported(Exception):
+    """A result model feature planner.core.result_json does not reproduce."""
+
+
+def _shape(annotation):
+    """A field's type as planner.core.result_json reads it: "int" | "float" | "number" (int or float, kept as
+    given) | "str" | "bool" | "any" | ["optional" | "list" | "dict", shape] | ["literal", values] |
+    ["model", name]."""
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (Union, types.UnionType):
+        rest = tuple(a for a in args if a is not type(None))
+        if len(rest) < len(args):
+            return ["optional", _shape(rest[0] if len(rest) == 1 else Union[rest])]
+        if set(rest) == {int, float}:
+            return "number"
+        raise _Unsupported(f"union {annotation}")
+    if annotation in (int, float, str, bool):
+        return annotation.__name__
+    if annotation is Any:
+        return "any"
+    if origin is Literal and all(type(a) is str for a in args):
+        return ["literal", list(args)]
+    if origin is list and len(args) == 1:
+        return ["list", _shape(args[0])]
+    if origin is dict and len(args) == 2 and args[0] is str:
+        return ["dict", _shape(args[1])]
+    if isinstance(annotation, type) and issubclass(annotation, _Result):
+        return ["model", annotation.__name__]
+    raise _Unsupported(f"type {annotation}")
+
+
+def _models_in(shape) -> list[str]:
+    """The result model a shape names, if any."""
+    if isinstance(shape, str) or shape[0] == "literal":
+        return []
+    return [shape[1]] if shape[0] == "model" else _models_in(shape[1])
+
+
+def _described(model: type[_Result]) -> dict:
+    """What model_dump(mode="json") does with one result model validated from a dict (planner.core.result_json)."""
+    out = {"fields": {}, "defaults": {}, "extra": model.model_config.get("extra"),
+           "omit_unless_set": list(getattr(model, "omit_unless_set", ())),
+           "as_given": list(model.always_last) if issubclass(model, _AsGiven) else None,
+           # pydantic dumps what a model_serializer returns again as a value of no declared type, so infinities
+           # and NaN anywhere under the model become null
+           "reinferred": bool(model.__pydantic_decorators__.model_serializers), "unsupported": None}
+    try:
+        if set(model.model_config) - KNOWN_CONFIG:
+            raise _Unsupported(f"model_config {sorted(set(model.model_config) - KNOWN_CONFIG)}")
+        decorators = model.__pydantic_decorators__           # a dataclass of {function name: decorator} per kind
+        for kind in ("validators", "field_validators", "root_validators", "field_serializers", "model_serializers",
+                     "model_validators", "computed_fields"):
+            found = getattr(decorators, kind)
+            if set(found) - KNOWN_DECORATORS.get(kind, set()):
+                raise _Unsupported(f"{kind} {sorted(set(found) - KNOWN_DECORATORS.get(kind, set()))}")
+        for name, f in model.model_fields.items():
+            if f.alias or f.validation_alias or f.serialization_alias or f.exclude or f.metadata \
+                    or f.default_factory is not None:
+                raise _Unsupported(f"field {name}: alias, exclude, constraint or default factory")
+            out["fields"][name] = _shape(f.annotation)
+            if not f.is_required():
+                out["defaults"][name] = f.default
+    except _Unsupported as e:
+        out.update(fields={}, defaults={}, unsupported=str(e))
+    return out
+
+
+def result_table() -> dict:
+    """Every result model reachable from the FAST_RESULTS, described for planner.core.result_json."""
+    models = {m.__name__: m for m in globals().values() if isinstance(m, type) and issubclass(m, _Result)}
+    table, todo = {}, [RESULTS[kind].__name__ for kind in FAST_RESULTS]
+    while todo:
+        name = todo.pop(0)
+        if name not in table:
+            table[name] = _described(models[name])
+            todo += [n for shape in table[name]["fields"].values() for n in _models_in(shape)]
+    return table
+
+
 def option_table() -> dict:
-    """planner/options.json: the options of plan, estimate and capacity, and the estimate JSON's key order."""
+    """planner/options.json: the options of plan, estimate and capacity, and what their results' JSON holds."""
     return {"generated_by": "python -m planner.api --write-options (from planner.api's request and result models)",
             "commands": {kind: options_of(model) for kind, model in REQUESTS.items()},
             "results": list(RESULTS),
-            "estimate_result": {"keys": list(EstimateResult.model_fields),
-                                "defaults": {k: f.default for k, f in EstimateResult.model_fields.items()
-                                             if not f.is_required()}}}
+            "result_models": result_table()}
 
 
 def options_text() -> str:

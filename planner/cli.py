@@ -230,16 +230,37 @@ def _choice_of(name: str, values: tuple[str, ...]):
     return parse
 
 
+def dumped(d: dict, model: str) -> dict:
+    """planner.api's result model `model` (e.g. "PlanResult") validated from d, as model_dump(mode="json") gives it:
+    planner.core.result_json reads it without pydantic, and pydantic does when that is in doubt."""
+    from planner import core
+    doc = core.result_json(d, model)
+    if doc is None:
+        from planner import api
+        doc = getattr(api, model).model_validate(d).model_dump(mode="json")
+    return doc
+
+
+def _print_json(doc: dict, out) -> None:
+    out.write(json.dumps(doc, indent=1) + "\n")                     # as planner.api.dumps
+
+
+def _request(a, command: str):
+    """The command's request: the fast path's, or planner.api's when it is in doubt (with its one-line errors)."""
+    req = fast_request(a, command)
+    if req is None:
+        from planner import api
+        req = request_of(a, api.REQUESTS[command])
+    return req
+
+
 def cmd_estimate(a, out) -> int:
     """`--json` prints the estimate without pydantic when the fast path reads the request (planner.core builds
     the same dict planner.api.EstimateResult validates; tests/test_cli_fast.py checks the bytes agree)."""
-    req = fast_request(a, "estimate")
-    if req is None:                            # in doubt: planner.api validates, with its one-line errors
-        from planner import api
-        req = request_of(a, api.EstimateRequest)
+    req = _request(a, "estimate")
     if a.json:
         from planner import core
-        out.write(json.dumps(core.estimate_json(core.estimate_dict(req)), indent=1) + "\n")   # as api.dumps
+        _print_json(dumped(core.estimate_dict(req), "EstimateResult"), out)
         return 0
     from planner import api
     from planner.render import console_for, render_estimate
@@ -248,14 +269,16 @@ def cmd_estimate(a, out) -> int:
 
 
 def cmd_plan(a, out, err=None) -> int:
-    from planner import api
-    from planner.render import console_for, render_plan
-    req = request_of(a, api.PlanRequest)
-    result = api.run_plan(req)
-    res, notes, catalog, c = result._result
+    """Without pydantic when the fast path reads the request: planner.core plans and dumps the result as
+    planner.api.run_plan and PlanResult would (tests/test_cli_fast_plan.py checks the bytes agree)."""
+    from planner import core
+    req = _request(a, "plan")
+    d, (res, notes, catalog, c) = core.plan_dict(req)
+    doc = dumped(d, "PlanResult")              # the JSON of record, validated as planner.api.run_plan does
     if a.json:
-        out.write(api.dumps(result))
+        _print_json(doc, out)
     else:
+        from planner.render import console_for, render_plan
         budget_text = f"(budget {req.budget:,.0f} {c.currency})" if req.budget else "(no budget given)"
         render_plan(console_for(out), res, notes, catalog, budget_text)
     if req.proposal and res.feasible:
@@ -266,14 +289,14 @@ def cmd_plan(a, out, err=None) -> int:
 
 
 def cmd_capacity(a, out) -> int:
-    from planner import api
-    from planner.capacity import capacity_text
-    result = api.run_capacity(request_of(a, api.CapacityRequest))
+    from planner import core
+    doc = dumped(core.capacity_dict(_request(a, "capacity")), "CapacityResult")
     if a.json:
-        out.write(api.dumps(result))
+        _print_json(doc, out)
     else:
-        out.write(capacity_text(result.model_dump(mode="json")) + "\n")
-    return 0 if result.fits else 3
+        from planner.capacity import capacity_text
+        out.write(capacity_text(doc) + "\n")
+    return 0 if doc["fits"] else 3
 
 
 def cmd_catalog(a, out) -> int:

@@ -1,7 +1,7 @@
-"""`plan estimate --json` without pydantic (issue 20): the command line reads planner.api's request models through a
-generated option table (planner/options.json) and validates with the same plain validators (planner/values.py);
-whatever it accepts is exactly the pydantic request, whatever it refuses gets planner.api's one-line error, and its
-JSON is byte for byte planner.api's."""
+"""`plan estimate --json` without pydantic (issue 20; `plan` and `plan capacity`: tests/test_cli_fast_plan.py): the
+command line reads planner.api's request models through a generated option table (planner/options.json) and
+validates with the same plain validators (planner/values.py); whatever it accepts is exactly the pydantic request,
+whatever it refuses gets planner.api's one-line error, and its JSON is byte for byte planner.api's."""
 import io
 import subprocess
 import sys
@@ -33,7 +33,8 @@ def test_every_request_field_is_an_option_of_its_command():
     table = core.option_table()["commands"]
     for kind, model in api.REQUESTS.items():
         assert [o["name"] for o in table[kind]] == list(model.model_fields)
-    assert core.option_table()["estimate_result"]["keys"] == list(api.EstimateResult.model_fields)
+    described = core.option_table()["result_models"]
+    assert list(described["EstimateResult"]["fields"]) == list(api.EstimateResult.model_fields)
 
 
 # ---------------------------------------------------------------------------------------------------
