@@ -1074,10 +1074,9 @@ def settled_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, c
     bound_usd: only configurations whose housing costs at most this are timed and returned (the budget, in USD
     with the solver's tolerance): one dearer can never be bought within the budget, and it cannot change which
     cheaper ones survive pruning, since only a configuration no dearer can dominate another (see prune). Every
-    configuration is still built and housed, so `rejected` is the same at any bound; one left untimed is timed
-    when a later plan's bound reaches it (solver.candidates widens the bound when the budget binds)."""
-    from planner.decision import headroom
-
+    configuration is still built, and housed as far as `rejected` needs (_CardConfigs), so it is the same at any
+    bound; one left unhoused or untimed is done when a later plan's bound reaches it (solver.candidates widens
+    the bound when the budget binds)."""
     settled: list[Config] = []
     unhoused: dict[str, str] = {}
     low: dict[str, str] = {}
@@ -1094,22 +1093,7 @@ def settled_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, c
         hit = _CARD_CONFIGS.get(key)
         if hit is None:
             rej: dict[str, str] = {}
-            mine, why = [], None
-            for cf in make(arch, wl, group, catalog, c, rej, need):
-                housed = house_config(cf, catalog, c)
-                if housed is None:
-                    why = why or (f"no catalogued machine can house {cf.count} of them (slots, power, cooling, "
-                                  "RAM or a replica wider than one machine)")
-                else:
-                    mine.append((cf, housed))
-            # below the headroom floor a plan is never recommended: drop it before it can dominate a safer one
-            safe = [(cf, housed) for cf, housed in mine if headroom(cf) >= c.min_headroom - 1e-12]
-            floor = None
-            if mine and not safe:
-                cf = next(cf for cf, _ in reversed(mine) if headroom(cf) < c.min_headroom - 1e-12)
-                floor = (f"fits with only {max(headroom(cf), 0):.1%} of its memory free, below "
-                         f"the {c.min_headroom:.0%} headroom floor (--min-headroom to lower it)")
-            hit = _CardConfigs(safe, rej, None if mine else why, floor)
+            hit = _CardConfigs(make(arch, wl, group, catalog, c, rej, need), rej, catalog, c, bound_usd)
             if len(_CARD_CONFIGS) >= _CACHE_MAX:
                 _CARD_CONFIGS.clear()
             _CARD_CONFIGS[key] = hit
@@ -1118,7 +1102,7 @@ def settled_configs(arch: Architecture, wl: Workload, cards, catalog: Catalog, c
             unhoused[g.name] = hit.why
         if hit.floor:
             low[g.name] = hit.floor
-        settled += [_copy(cf) for cf in hit.within(bound_usd, arch, job)]
+        settled += [_copy(cf) for cf in hit.within(bound_usd, arch, job, catalog, c)]
     rejected.update(unhoused)
     rejected.update(low)
     return settled
@@ -1133,30 +1117,72 @@ def _entry_key(entry: tuple) -> tuple:
 
 
 class _CardConfigs:
-    """One card's housed configurations above the headroom floor (with their housing entries), why it has none,
-    and per cost bound the timed, pruned configurations within it."""
-    __slots__ = ("safe", "rejected", "why", "floor", "timed", "pruned")
+    """One card's configurations in the order make built them, each housed and timed when a bound first reaches
+    it; why the card has none; and per cost bound the timed, pruned configurations within it.
 
-    def __init__(self, safe: list, rejected: dict[str, str], why: str | None, floor: str | None):
-        self.safe, self.rejected, self.why, self.floor = safe, rejected, why, floor
-        self.timed: set[int] = set()                   # indices into safe already timed
-        self.pruned: dict[float, list[Config]] = {}
+    A configuration of n cards costs at least n x the card's price (every machine pays host + k x price + RAM +
+    bridges, all >= 0; tests/test_solver_bound.py checks it), so one whose cards alone exceed the bound is not
+    housed. Which cards have no housing, or none above the headroom floor, is what `rejected` says; it is exact
+    because the configurations within the bound are housed first and, unless one of them is housed and above the
+    floor (then the card has both, at any bound), every other one is housed too."""
+    __slots__ = ("items", "rejected", "why", "floor", "pruned")
+    PENDING = "pending"
 
-    def within(self, bound_usd: float, arch: Architecture, job: JobSize) -> list[Config]:
+    def __init__(self, configs: list[Config], rejected: dict[str, str], catalog: Catalog, c: Constraints,
+                 bound_usd: float):
+        from planner.decision import headroom
+        self.rejected, self.pruned = rejected, {}
+        # [config, its least possible cost, housing entry | None (no machine houses it) | PENDING, timed]
+        self.items = [[cf, _least_cost_usd(cf, catalog, c), self.PENDING, False] for cf in configs]
+        safe = lambda cf: headroom(cf) >= c.min_headroom - 1e-12       # noqa: E731
+        self._house(lambda least: least <= bound_usd, catalog, c)
+        if not any(h is not None and h is not self.PENDING and safe(cf) for cf, _, h, _ in self.items):
+            self._house(lambda least: True, catalog, c)
+        housed = [cf for cf, _, h, _ in self.items if h is not None and h is not self.PENDING]
+        self.why = None if housed or not configs else \
+            (f"no catalogued machine can house {next(cf.count for cf, _, h, _ in self.items if h is None)} of "
+             "them (slots, power, cooling, RAM or a replica wider than one machine)")
+        # below the headroom floor a plan is never recommended: such configurations are dropped (within)
+        self.floor = None
+        if housed and not any(safe(cf) for cf in housed):
+            cf = next(cf for cf in reversed(housed) if not safe(cf))
+            self.floor = (f"fits with only {max(headroom(cf), 0):.1%} of its memory free, below "
+                          f"the {c.min_headroom:.0%} headroom floor (--min-headroom to lower it)")
+
+    def _house(self, reach, catalog: Catalog, c: Constraints) -> None:
+        for item in self.items:
+            if item[2] is self.PENDING and reach(item[1]):
+                item[2] = house_config(item[0], catalog, c)
+
+    def within(self, bound_usd: float, arch: Architecture, job: JobSize, catalog: Catalog,
+               c: Constraints) -> list[Config]:
         hit = self.pruned.get(bound_usd)
         if hit is None:
+            from planner.decision import headroom
+            self._house(lambda least: least <= bound_usd, catalog, c)
             mine = []
-            for i, (cf, housed) in enumerate(self.safe):
-                if cf.hosting.cost_usd <= bound_usd:
-                    if i not in self.timed:
-                        time_config(arch, job, cf, housed)
-                        self.timed.add(i)
-                    mine.append(cf)
+            for item in self.items:
+                cf, _, housed, timed = item
+                if housed is None or housed is self.PENDING or cf.hosting.cost_usd > bound_usd \
+                        or headroom(cf) < c.min_headroom - 1e-12:
+                    continue
+                if not timed:
+                    time_config(arch, job, cf, housed)
+                    item[3] = True
+                mine.append(cf)
             hit = prune(mine)
             if len(self.pruned) >= 16:               # a web client's many budgets: bounded
                 self.pruned.clear()
             self.pruned[bound_usd] = hit
         return hit
+
+
+def _least_cost_usd(cf: Config, catalog: Catalog, c: Constraints) -> float:
+    """What the configuration costs at least: its cards (0 when the user owns some of them, or for a whole
+    machine, whose housing this does not reason about)."""
+    if cf.gpu.is_machine or c.owned.gpus.get(cf.gpu.name.lower(), 0):
+        return 0.0
+    return cf.count * catalog.gpu_price_usd(cf.gpu)
 
 
 def _copy(cf: Config) -> Config:

@@ -75,3 +75,20 @@ def test_a_bounded_plan_times_only_what_the_budget_can_buy():
     finally:
         configs.time_config = real
     assert len(timed) > 2 * n_bounded          # the rest were timed only when asked for
+
+
+@pytest.mark.parametrize("model,workload,constraints", CASES[:8])
+def test_a_configuration_costs_at_least_its_cards(model, workload, constraints):
+    """What lets a bounded plan leave configurations unhoused (configs._least_cost_usd): every machine pays its host,
+    its cards, RAM and bridges, none negative, so a configuration's housing costs at least count x the card's price."""
+    arch, _ = builtin_registry().resolve(model)
+    catalog = builtin_catalog()
+    c = Constraints(**{k: v for k, v in constraints.items() if k != "budget"})
+    clear_caches()
+    from planner import configs
+    assert candidates(arch, Workload(**workload), catalog, c).configs
+    housed = [cf for card in configs._CARD_CONFIGS.values() for cf, _, _, _ in card.items if cf.hosting is not None]
+    assert len(housed) > 20
+    for cf in housed:
+        if not cf.gpu.is_machine:
+            assert cf.hosting.cost_usd >= cf.count * catalog.gpu_price_usd(cf.gpu) * (1 - 1e-12)
