@@ -31,7 +31,7 @@ def _variants(gpu_variants: int, platforms: int, keep_first_names: bool, skus: i
         for g in base.gpus.values():
             if skus is not None and len(gpus) >= skus:
                 break
-            v = g.model_copy(update={"name": f"{g.name}{suffix(i)}", "price": round(g.price * factor, 2)})
+            v = g.replace(name=f"{g.name}{suffix(i)}", price=round(g.price * factor, 2))
             gpus[v.name.lower()] = v
     plats = {}
     base_plats = list(base.platforms.values())
@@ -42,7 +42,7 @@ def _variants(gpu_variants: int, platforms: int, keep_first_names: bool, skus: i
         allowed = None if p.gpus is None else [f"{n}{suffix(i)}" for n in p.gpus for i in range(gpu_variants)
                                                if f"{n}{suffix(i)}".lower() in gpus]
         name = p.name if keep_first_names and k < len(base_plats) else f"{p.name}-v{k}"
-        v = p.model_copy(update={"name": name, "price": round(p.price * factor, 2), "gpus": allowed})
+        v = p.replace(name=name, price=round(p.price * factor, 2), gpus=allowed)
         plats[v.name.lower()] = v
         k += 1
     rentals = {f"{name}{suffix(i)}": rows for name, rows in base.rentals.items() for i in range(gpu_variants)
@@ -53,17 +53,20 @@ def _variants(gpu_variants: int, platforms: int, keep_first_names: bool, skus: i
 def big_catalog(gpu_variants: int = 8, platforms: int = 20) -> Catalog:
     gpus, plats, rentals = _variants(gpu_variants, platforms, keep_first_names=False)
     base = load_catalog()
-    return base.model_copy(update={"gpus": gpus, "platforms": plats, "rentals": rentals})
+    return base.replace(gpus=gpus, platforms=plats, rentals=rentals)
+
+
+def _set(e) -> dict:
+    """An entry's fields that are set (not None), as a file writes them."""
+    return {k: v for k, v in e.as_dict().items() if v is not None}
 
 
 def write_big_catalog(path: str | Path, skus: int = 2040, platforms: int = 20) -> Path:
     """A --catalog YAML file: gpus, platforms and rentals (the built-in rentals under each variant's name)."""
     import yaml
     gpus, plats, rentals = _variants(0, platforms, keep_first_names=True, skus=skus)
-    data = {"gpus": [g.model_dump(exclude_none=True) for g in gpus.values()],
-            "platforms": [p.model_dump(exclude_none=True) for p in plats.values()],
-            "rentals": [dict(r.model_dump(exclude_none=True), gpu=name) for name, rows in rentals.items()
-                        for r in rows]}
+    data = {"gpus": [_set(g) for g in gpus.values()], "platforms": [_set(p) for p in plats.values()],
+            "rentals": [dict(_set(r), gpu=name) for name, rows in rentals.items() for r in rows]}
     p = Path(path)
     p.write_text(yaml.safe_dump(data, sort_keys=False, width=1000), encoding="utf-8")
     return p

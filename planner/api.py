@@ -31,7 +31,7 @@ from planner.errors import InputError
 from planner.values import (BINARY_SUFFIXES, SUFFIXES, Cli, closed_check, count_check, duration_days,
                             default_flag, error_message, error_of, names, positive_float)
 
-if TYPE_CHECKING:       # CatalogResult's item types: imported when it is first built (run_catalog), not for every command
+if TYPE_CHECKING:       # CatalogResult's item types: planner.catalog's entries, made pydantic models (entry_model) when it is first built
     from planner.catalog import GPU, ApiPrice, Platform, Rental
 from planner.workload import (METHOD_ALIASES, PRECISION_ALIASES, ActivationCheckpointing, Attention, Engine, Framework,
                               KVCacheDtype, Loss, Method, Optimizer, Parallel, Precision, Workload, WorkloadError)
@@ -757,11 +757,36 @@ builtin_catalog = core.builtin_catalog       # the built-in catalogue, validated
 
 
 def _complete(model: type[BaseModel]) -> None:
-    """Build a result model whose field types live in planner.catalog (kept off `plan estimate`'s imports)."""
+    """Build a result model whose field types are planner.catalog's entries (kept off `plan estimate`'s imports)."""
     if not model.__pydantic_complete__:
         from planner import catalog
-        model.model_rebuild(_types_namespace={n: getattr(catalog, n) for n in ("GPU", "ApiPrice", "Platform",
-                                                                               "Rental")})
+        model.model_rebuild(_types_namespace={n: entry_model(getattr(catalog, n)) for n in ("GPU", "ApiPrice",
+                                                                                            "Platform", "Rental")})
+
+
+@functools.lru_cache(maxsize=None)
+def entry_model(cls: type) -> type[BaseModel]:
+    """A catalogue entry (a planner.catalog dataclass, validated by planner.lax) as the pydantic model CatalogResult
+    lists: the same name, docstring, fields, types, defaults and limits, so `plan schema catalog` describes what a
+    catalogue file takes. Nested entries become their models."""
+    import dataclasses
+    from pydantic import create_model
+    from planner.lax import Entry
+
+    def typed(kind):
+        if isinstance(kind, type) and issubclass(kind, Entry):
+            return entry_model(kind)
+        if typing.get_origin(kind) in (Union, types.UnionType):
+            return Union[tuple(typed(k) for k in typing.get_args(kind))]
+        return kind
+    hints = typing.get_type_hints(cls)
+    fields = {}
+    for f in dataclasses.fields(cls):
+        default = (f.default_factory() if f.default_factory is not dataclasses.MISSING
+                   else ... if f.default is dataclasses.MISSING else f.default)
+        fields[f.name] = (typed(hints[f.name]), Field(default, **f.metadata))
+    return create_model(cls.__name__, __config__=ConfigDict(extra="forbid", allow_inf_nan=False), __doc__=cls.__doc__,
+                        __module__=cls.__module__, **fields)
 
 
 def schema_of(kind: str) -> dict:
@@ -779,10 +804,10 @@ def run_catalog(files: list[str] | tuple[str, ...] = ()) -> CatalogResult:
                           "serving": list(f.engines), "default_training": f.default_framework,
                           "default_serving": f.default_engine, "note": f.note} for f in FAMILIES.values()}
     out = CatalogResult.model_validate(
-        {"as_of": cat.as_of, "gpus": [g.model_dump() for g in cat.gpus.values()],
-         "platforms": [p.model_dump() for p in cat.platforms.values()],
-         "rentals": [r.model_dump() for rs in cat.rentals.values() for r in rs],
-         "api_prices": [a.model_dump() for m in cat.api_prices for a in cat.api_offers(m)],
+        {"as_of": cat.as_of, "gpus": [g.as_dict() for g in cat.gpus.values()],
+         "platforms": [p.as_dict() for p in cat.platforms.values()],
+         "rentals": [r.as_dict() for rs in cat.rentals.values() for r in rs],
+         "api_prices": [a.as_dict() for m in cat.api_prices for a in cat.api_offers(m)],
          "software": software, "rates": cat.rates, "rates_as_of": cat.rates_as_of})
     out._catalog = cat
     return out

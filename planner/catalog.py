@@ -1,18 +1,19 @@
 """The hardware catalogue: GPUs, host platforms, cloud rentals and exchange rates, validated from YAML into
-pydantic models.
+dataclasses whose fields are checked as the pydantic models they replaced checked them (planner/lax.py), without
+importing pydantic.
 
 Built-in files ship in the package (catalog/*.yaml). `--catalog FILE` adds or overrides entries by name:
 a user file may hold any of the top-level keys `gpus:`, `platforms:`, `rentals:`, `rates:`, `api_prices:`.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
 from planner.data import builtin_path, read_yaml
 from planner.errors import InputError, printable, shown
+from planner.lax import Entry, EntryError, entry, limits
 
 GB = 10**9
 GiB = 1 << 30
@@ -25,68 +26,70 @@ MIN_RATE, MAX_RATE = 1e-6, 1e6    # units of a currency per USD (finite: NaN and
 BUILTIN_FILES = ("gpus.yaml", "platforms.yaml", "cloud.yaml", "apis.yaml", "currencies.yaml")
 KNOWN_KEYS = {"gpus", "platforms", "rentals", "rates", "api_prices", "as_of", "source", "electricity_usd_per_kwh"}
 PCIE_LINK = r"^[1-6]\.0 x(1|2|4|8|16)$"     # PCIe generation and lanes of the card's edge connector, e.g. "4.0 x16"
+METHODS = ("inference", "lora", "qlora", "full")
+
+# The entries are dataclasses without __slots__: the planner's value keys read an entry's fields from its __dict__
+# (planner/configs.py frozen). Entries are compared by value and are not hashable, as the pydantic models were.
 
 
-class NVLink(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    width: int = Field(ge=2)                   # GPUs joined: 2 for a bridge, 8 for an NVSwitch/Infinity Fabric baseboard
-    bandwidth_gbps: float = Field(gt=0)
-    bridge_price: float = Field(0, ge=0)       # per bridge (one per pair); 0 where built in
+@entry
+class NVLink(Entry):
+    width: int = limits(ge=2)                  # GPUs joined: 2 for a bridge, 8 for an NVSwitch/Infinity Fabric baseboard
+    bandwidth_gbps: float = limits(gt=0)
+    bridge_price: float = limits(0, ge=0)      # per bridge (one per pair); 0 where built in
 
 
-class GPU(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+@entry
+class GPU(Entry):
     name: str
     vendor: Literal["nvidia", "amd", "apple", "intel"]
     generation: str = ""                       # ampere, ada, hopper, blackwell, cdna3, apple-m3, ...
-    memory_gb: float = Field(gt=0, le=10_000)
-    bandwidth_gbps: float = Field(gt=0)
-    bf16_tflops: float = Field(gt=0)           # dense BF16 tensor rate, FP32 accumulate, no sparsity
+    memory_gb: float = limits(gt=0, le=10_000)
+    bandwidth_gbps: float = limits(gt=0)
+    bf16_tflops: float = limits(gt=0)          # dense BF16 tensor rate, FP32 accumulate, no sparsity
     # Optional datasheet rates for the throughput model (None = no source gives it; gpus.yaml header says how
     # each is counted): dense FP16 tensor with FP16 accumulate, dense FP8 tensor (FP32 accumulate where that
     # differs), dense INT8 tensor TOPS, non-tensor FP32, the PCIe link, and GPU cores of unified machines.
-    fp16_tflops: float | None = Field(None, gt=0)
-    fp8_tflops: float | None = Field(None, gt=0)
-    int8_tops: float | None = Field(None, gt=0)
-    fp32_tflops: float | None = Field(None, gt=0)
-    pcie: str | None = Field(None, pattern=PCIE_LINK)
-    gpu_cores: int | None = Field(None, gt=0)
+    fp16_tflops: float | None = limits(None, gt=0)
+    fp8_tflops: float | None = limits(None, gt=0)
+    int8_tops: float | None = limits(None, gt=0)
+    fp32_tflops: float | None = limits(None, gt=0)
+    pcie: str | None = limits(None, pattern=PCIE_LINK)
+    gpu_cores: int | None = limits(None, gt=0)
     fp8: bool = False                          # hardware FP8 tensor cores (Ada, Hopper, Blackwell, MI300)
-    tdp_w: float = Field(gt=0, le=5000)
+    tdp_w: float = limits(gt=0, le=5000)
     nvlink: NVLink | None = None
     form: Literal["pcie", "sxm", "oam", "unified"]   # oam: AMD Instinct OAM modules; unified: a whole machine
     # active: own fans; passive: needs a server chassis's airflow; none: a whole machine. Default from form.
     cooling: Literal["active", "passive", "none"] | None = None
-    slot_width: int = Field(2, ge=1, le=4)
+    slot_width: int = limits(2, ge=1, le=4)
     market: Literal["new", "used"] = "new"
-    price: float = Field(gt=0)
+    price: float = limits(gt=0)
     currency: str = "USD"
     as_of: str
     source: str
     ecc: bool = False
     # unified machines: the share of memory the GPU may use (Apple: Metal's working-set limit, the default)
-    usable_fraction: float | None = Field(None, gt=0, le=1)
-    supports: list[Literal["inference", "lora", "qlora", "full"]] = ["inference", "lora", "qlora", "full"]
+    usable_fraction: float | None = limits(None, gt=0, le=1)
+    supports: list[Literal["inference", "lora", "qlora", "full"]] = field(default_factory=lambda: list(METHODS))
 
-    @model_validator(mode="after")
-    def _defaults(self):
+    def _rules(self):
         if self.cooling is None:
             self.cooling = {"unified": "none", "sxm": "passive", "oam": "passive"}.get(self.form, "active")
         if self.form == "unified" and self.cooling != "none":
-            raise ValueError(f"cooling must be 'none' for a unified-memory machine, not {self.cooling!r}")
+            raise EntryError(f"cooling must be 'none' for a unified-memory machine, not {self.cooling!r}")
         if self.form in ("sxm", "oam") and self.cooling != "passive":
-            raise ValueError(f"cooling must be 'passive' for {self.form} modules, not {self.cooling!r}")
+            raise EntryError(f"cooling must be 'passive' for {self.form} modules, not {self.cooling!r}")
         if self.form != "unified" and self.cooling == "none":
-            raise ValueError("cooling 'none' is only for unified-memory machines")
+            raise EntryError("cooling 'none' is only for unified-memory machines")
         if self.usable_fraction is None:
             if self.form != "unified":
                 self.usable_fraction = 1.0
             elif self.vendor == "apple":
                 self.usable_fraction = APPLE_USABLE[0] if self.memory_gb <= 64 else APPLE_USABLE[1]
             else:
-                raise ValueError("usable_fraction is required for non-Apple unified-memory machines "
+                raise EntryError("usable_fraction is required for non-Apple unified-memory machines "
                                  "(the share of memory the GPU may use)")
-        return self
 
     @property
     def memory_bytes(self) -> int:
@@ -106,46 +109,44 @@ class GPU(BaseModel):
         return NVIDIA_CONTEXT_BYTES
 
 
-class Platform(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+@entry
+class Platform(Entry):
     name: str
     description: str = ""
     forms: list[Literal["pcie", "sxm", "oam"]]
-    max_gpus: int = Field(ge=1, le=64)
-    fixed_gpus: int | None = Field(None, ge=1, le=64)   # baseboard systems: every machine carries exactly this many
-    min_gpus: int = Field(1, ge=1, le=64)     # fewest cards it is built for (an open-frame rig is not built for one)
+    max_gpus: int = limits(ge=1, le=64)
+    fixed_gpus: int | None = limits(None, ge=1, le=64)   # baseboard systems: every machine carries exactly this many
+    min_gpus: int = limits(1, ge=1, le=64)    # fewest cards it is built for (an open-frame rig is not built for one)
     gpus: list[str] | None = None             # when set, only these GPU names may go in
     passive_cooling: bool = False             # chassis airflow for passively cooled cards
-    slot_width: int = Field(ge=1)
-    psu_w: float = Field(gt=0)
-    base_w: float = Field(ge=0)
-    max_ram_gb: int = Field(gt=0)
-    ram_step_gb: int = Field(gt=0)
+    slot_width: int = limits(ge=1)
+    psu_w: float = limits(gt=0)
+    base_w: float = limits(ge=0)
+    max_ram_gb: int = limits(gt=0)
+    ram_step_gb: int = limits(gt=0)
     ram_type: str = ""                        # ddr5, ddr5-rdimm, ddr4-rdimm, ...
-    ram_price_per_gb: float = Field(ge=0)
-    network_per_node: float = Field(ge=0, le=1e9)   # per machine in a cluster (NIC, switch port); the solver's
-                                                    # big-M constraints break down on absurd values
+    ram_price_per_gb: float = limits(ge=0)
+    network_per_node: float = limits(ge=0, le=1e9)   # per machine in a cluster (NIC, switch port); the solver's
+                                                     # big-M constraints break down on absurd values
     multi_node: bool = True                   # may be clustered (consumer desktops are not)
     # the cluster network a machine brings when several are bought (configs.link_of): per-GPU NICs (HGX rails,
     # Gb/s per GPU) or one port per machine (Gb/s); unset: throughput.comm.DEFAULT_NODE_NETWORK_GBITS
-    nic_gbps_per_gpu: float | None = Field(None, gt=0, le=10_000)
-    network_gbps: float | None = Field(None, gt=0, le=100_000)
-    pcie_lanes_per_gpu: int | None = Field(None, ge=1, le=16)   # electrical lanes each card gets (x8/x8 desktops)
+    nic_gbps_per_gpu: float | None = limits(None, gt=0, le=10_000)
+    network_gbps: float | None = limits(None, gt=0, le=100_000)
+    pcie_lanes_per_gpu: int | None = limits(None, ge=1, le=16)   # electrical lanes each card gets (x8/x8 desktops)
     build: Literal["desktop", "tower", "open-frame", "server", "baseboard"] | None = None  # what people call it
-    price: float = Field(ge=0)
+    price: float = limits(ge=0)
     currency: str = "USD"
     as_of: str = ""
     source: str = ""
 
-    @model_validator(mode="after")
-    def _fixed(self):
+    def _rules(self):
         if self.fixed_gpus is not None and self.fixed_gpus > self.max_gpus:
-            raise ValueError(f"fixed_gpus ({self.fixed_gpus}) exceeds max_gpus ({self.max_gpus})")
+            raise EntryError(f"fixed_gpus ({self.fixed_gpus}) exceeds max_gpus ({self.max_gpus})")
         if self.gpus is not None:
             if not self.gpus:
-                raise ValueError("gpus, when given, must name at least one GPU")
+                raise EntryError("gpus, when given, must name at least one GPU")
             self.gpus = [n.lower() for n in self.gpus]
-        return self
 
     def takes(self, g: GPU) -> bool:
         """Whether a card of this kind may go in: its form, the allowed list, and cooling."""
@@ -154,31 +155,34 @@ class Platform(BaseModel):
         return g.cooling != "passive" or self.passive_cooling
 
 
-class Rental(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+@entry
+class Rental(Entry):
     gpu: str                                  # a catalogued GPU name
     provider: str
-    usd_per_gpu_hour: float = Field(gt=0)     # on demand, per GPU
+    usd_per_gpu_hour: float = limits(gt=0)    # on demand, per GPU
     as_of: str
     source: str
     interconnect: str | None = None           # e.g. "8x SXM NVSwitch", "PCIe"
 
 
-class ApiPrice(BaseModel):
+@entry
+class ApiPrice(Entry):
     """A hosted API's list price for an open-weight model the planner knows, per million tokens (serverless,
     pay per token; not batch or cached-input discounts)."""
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    provider: str = Field(min_length=1)
-    model: str = Field(min_length=1)          # a built-in model name (an alias is taken as its model)
-    model_id: str = Field(min_length=1)       # the provider's id for it, e.g. meta-llama/Llama-3.3-70B-Instruct-Turbo
-    input_usd_per_mtok: float = Field(gt=0, le=1000)
-    output_usd_per_mtok: float = Field(gt=0, le=1000)
+    provider: str = limits(min_length=1)
+    model: str = limits(min_length=1)         # a built-in model name (an alias is taken as its model)
+    model_id: str = limits(min_length=1)      # the provider's id for it, e.g. meta-llama/Llama-3.3-70B-Instruct-Turbo
+    input_usd_per_mtok: float = limits(gt=0, le=1000)
+    output_usd_per_mtok: float = limits(gt=0, le=1000)
     as_of: str
-    source: str = Field(min_length=1)
+    source: str = limits(min_length=1)
     note: str = ""                            # e.g. quantisation the provider serves (fp8), a -Turbo variant
 
 
-class Catalog(BaseModel):
+@dataclass(kw_only=True)
+class Catalog:
+    """Built by load_catalog from validated entries (and by planner code from a catalogue's parts): not validated
+    again. c.replace(**changes) is a copy with changes."""
     gpus: dict[str, GPU]
     platforms: dict[str, Platform]
     rates: dict[str, float]
@@ -186,8 +190,11 @@ class Catalog(BaseModel):
     rates_as_of: str
     sources: list[str]
     electricity_usd_per_kwh: float = 0.15
-    rentals: dict[str, list[Rental]] = {}    # lower-case GPU name -> offers
-    api_prices: dict[str, list[ApiPrice]] = {}   # built-in model name -> hosted-API offers
+    rentals: dict[str, list[Rental]] = field(default_factory=dict)      # lower-case GPU name -> offers
+    api_prices: dict[str, list[ApiPrice]] = field(default_factory=dict)   # built-in model name -> hosted-API offers
+
+    def replace(self, **changes) -> Catalog:
+        return replace(self, **changes)
 
     def to_usd(self, amount: float, currency: str) -> float:
         return amount / self.rate(currency)
@@ -243,12 +250,10 @@ def _validate(model, entry, path: Path, key: str, index: int):
     if not isinstance(entry, dict):
         raise InputError(f"catalogue {path}: {key}[{index}] must be a mapping")
     try:
-        return model.model_validate(entry)
-    except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(x) for x in err["loc"]) or "(entry)"
-        msg = err["msg"].removeprefix("Value error, ")
-        raise InputError(f"catalogue {path}: {key} entry {shown(_label(entry, index))}, field '{field}': {msg}") from None
+        return model.from_dict(entry)
+    except EntryError as e:
+        where = ".".join(str(x) for x in e.loc) or "(entry)"
+        raise InputError(f"catalogue {path}: {key} entry {shown(_label(entry, index))}, field '{where}': {e}") from None
 
 
 def load_catalog(extra_files: list[str] | None = None) -> Catalog:
@@ -286,7 +291,7 @@ def load_catalog(extra_files: list[str] | None = None) -> Catalog:
             if key is None:
                 raise InputError(f"catalogue {path}: api_prices entry {_label(e, i)!r}, field 'model': "
                                  f"{a.model!r} is not a built-in model; run `plan models` for the names")
-            a = a.model_copy(update={"model": key})
+            a = a.replace(model=key)
             api_prices[key, a.provider.lower(), a.model_id.lower()] = a
         if "rates" in data:
             if not isinstance(data["rates"], dict):

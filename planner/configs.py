@@ -962,7 +962,7 @@ def _template(cf: Config, catalog: Catalog, c: Constraints) -> tuple | None:
     """(machines at card price 0, their host prices, the single machine's index or None, the knapsack's chain
     of indices, network), or None when this replica of the knapsack disagrees with cheapest_hosting."""
     free_cf = _copy(cf)
-    free_cf.gpu = cf.gpu.model_copy(update={"price": 0.0})
+    free_cf.gpu = cf.gpu.replace(price=0.0)
     opts = machine_options(free_cf, catalog, c)
     network = cf.needs_network
     extra = (lambda o: o.network_usd) if network else (lambda o: 0.0)

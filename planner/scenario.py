@@ -26,6 +26,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
 from planner.catalog import GPU, MAX_RATE, MIN_RATE, Catalog, load_catalog
+from planner.lax import EntryError
 from planner.api import (MAX_EXAMPLES, MAX_RATE_RPS, MAX_REQUESTS, MAX_TOKENS, MAX_USERS, PlanRequest,
                          WorkloadOptions, _Request)
 from planner.data import builtin_registry
@@ -282,10 +283,9 @@ def apply_overrides(base: Catalog, spec: CatalogSpec, path: Path) -> Catalog:
     gpus = dict(base.gpus)
     for i, entry in enumerate(spec.gpus):
         try:
-            g = GPU.model_validate(entry)
-        except ValidationError as e:
-            err = e.errors()[0]
-            _fail(path, ("catalog", "gpus", i) + tuple(err["loc"]), err["msg"])
+            g = GPU.from_dict(entry)
+        except EntryError as e:
+            _fail(path, ("catalog", "gpus", i) + e.loc, e.msg)
         gpus[g.name.lower()] = g
     for name, change in spec.price_change.items():
         keys = list(gpus) if name.lower() == "all" else [name.lower()]
@@ -303,14 +303,14 @@ def apply_overrides(base: Catalog, spec: CatalogSpec, path: Path) -> Catalog:
             if not 0 < price < math.inf:
                 _fail(path, ("catalog", "price_change", name), f"the new price must be a positive finite number, "
                       f"got {price:g}")
-            gpus[k] = g.model_copy(update={"price": price})
+            gpus[k] = g.replace(price=price)
     rates = {**base.rates, **{k.upper(): v for k, v in spec.rates.items()}}
     for k, v in rates.items():
         if not MIN_RATE <= v <= MAX_RATE:
             _fail(path, ("catalog", "rates", k), f"must be a number of units per USD between {MIN_RATE:g} and "
                   f"{MAX_RATE:g}")
     elec = spec.electricity_usd_per_kwh if spec.electricity_usd_per_kwh is not None else base.electricity_usd_per_kwh
-    return base.model_copy(update={"gpus": gpus, "rates": rates, "electricity_usd_per_kwh": elec})
+    return base.replace(gpus=gpus, rates=rates, electricity_usd_per_kwh=elec)
 
 
 # ---------------------------------------------------------------------------------------------------

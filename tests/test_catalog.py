@@ -237,7 +237,7 @@ def test_bad_gpu_entries_fail_with_one_line(tmp_path, form, extra, field):
 def test_user_file_defaults_cooling_from_form(tmp_path):
     cat = _load(tmp_path, "gpus:\n  - " + GOOD_GPU % ("oam", "") + "\n")
     assert cat.gpus["my-card"].cooling == "passive" and cat.gpus["my-card"].generation == "hopper"
-    assert GPU(**{**cat.gpus["my-card"].model_dump(), "form": "pcie", "cooling": None}).cooling == "active"
+    assert GPU(**{**cat.gpus["my-card"].as_dict(), "form": "pcie", "cooling": None}).cooling == "active"
 
 
 def test_rentals_must_name_a_catalogued_gpu(tmp_path):
