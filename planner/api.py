@@ -31,7 +31,7 @@ from planner.errors import InputError
 from planner.values import (BINARY_SUFFIXES, SUFFIXES, Cli, closed_check, count_check, duration_days,
                             default_flag, error_message, error_of, names, positive_float)
 
-if TYPE_CHECKING:       # CatalogResult's item types: planner.catalog's entries, made pydantic models (entry_model) when it is first built
+if TYPE_CHECKING:       # CatalogResult's item types (as pydantic models: entry_model, once built)
     from planner.catalog import GPU, ApiPrice, Platform, Rental
 from planner.workload import (METHOD_ALIASES, PRECISION_ALIASES, ActivationCheckpointing, Attention, Engine, Framework,
                               KVCacheDtype, Loss, Method, Optimizer, Parallel, Precision, Workload, WorkloadError)

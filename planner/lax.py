@@ -239,9 +239,10 @@ def as_bool(v) -> bool:
         text = _text(v, "bool_parsing")
         if text is None:
             _refuse("bool_type", v)
-        if text in FALSE_TEXT or (text.isascii() and text.lower() in FALSE_TEXT):
+        # pydantic compares ignoring ASCII case; no other letter lower-cases into these words
+        if text.lower() in FALSE_TEXT:
             return False
-        if text in TRUE_TEXT or (text.isascii() and text.lower() in TRUE_TEXT):
+        if text.lower() in TRUE_TEXT:
             return True
         _refuse("bool_parsing", v)
     if number in (0, 1):

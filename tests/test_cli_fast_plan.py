@@ -284,6 +284,5 @@ def test_the_headline_plan_never_imports_planner_api():
     assert "planner.api" not in _imported_by(HEADLINE[:-1])                          # the table too
 
 
-@pytest.mark.xfail(strict=True, reason="planner.catalog still pydantic")
 def test_the_headline_plan_imports_neither_planner_api_nor_pydantic():
     assert _imported_by(HEADLINE) == []
