@@ -256,7 +256,7 @@ def test_rent_line_names_the_cheapest_rental_when_the_card_has_none():
     arch, wl = reg.models["llama-3.1-70b"], Workload(method="qlora")
     first = plan(arch, wl, CATALOG, Constraints(budget=200_000))
     card = next(iter(first.plan.gpus))
-    no_rental = CATALOG.model_copy(update={"rentals": {k: v for k, v in CATALOG.rentals.items() if k != card}})
+    no_rental = CATALOG.replace(rentals={k: v for k, v in CATALOG.rentals.items() if k != card})
     res = plan(arch, wl, no_rental, Constraints(budget=200_000))
     assert next(iter(res.plan.gpus)) == card and no_rental.cheapest_rental(card) is None
     r = res.plan.rent

@@ -424,7 +424,7 @@ def _rig(price):
 
 def _catalog_of(specs, platforms):
     cat = _tiny_catalog(specs, platforms[0])
-    return cat.model_copy(update={"platforms": {p.name: p for p in platforms}})
+    return cat.replace(platforms={p.name: p for p in platforms})
 
 
 def _exhaustive_housing(g, n, platforms, ram_per_card, ram_fixed, ratio, network, max_machines, owned_hosts,

@@ -53,8 +53,8 @@ def test_a_cached_training_step_equals_one_computed_from_scratch(model, gpu, met
 
 def test_card_of_is_cached_on_the_fields_it_reads():
     g = cat.gpus["rtx-4090"]
-    assert card_of(g) is card_of(g) and card_of(g) == card_of(g.model_copy())
-    assert card_of(g.model_copy(update={"bf16_tflops": 100.0})).bf16_tflops == 100.0
+    assert card_of(g) is card_of(g) and card_of(g) == card_of(g.replace())
+    assert card_of(g.replace(bf16_tflops=100.0)).bf16_tflops == 100.0
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -142,7 +142,7 @@ def test_a_changed_price_reprices_that_card_and_rebuilds_no_memory_estimate():
     before = candidates(arch, wl, cat, Constraints(budget=20000)).configs
     estimates = len(configs._ESTIMATES)
     g = before[0].gpu
-    cheaper = cat.model_copy(update={"gpus": {**cat.gpus, g.name.lower(): g.model_copy(update={"price": g.price / 2})}})
+    cheaper = cat.replace(gpus={**cat.gpus, g.name.lower(): g.replace(price=g.price / 2)})
     after = candidates(arch, wl, cheaper, Constraints(budget=20000)).configs
     assert len(configs._ESTIMATES) == estimates
     old = {cf.key: cf.hosting.cost_usd for cf in before}
