@@ -286,7 +286,8 @@ _FAST = {("gt", "lt"): lambda t, lo, hi, slow: lambda v: v if type(v) is t and l
          ("ge", "le"): lambda t, lo, hi, slow: lambda v: v if type(v) is t and lo <= v <= hi else slow(v)}
 
 
-def _bounded(kind: type, convert, meta) -> typing.Callable:
+def _bounded(number: type, convert, meta) -> typing.Callable:
+    """An int or float field's check: converted, then compared with its bounds."""
     tests = tuple((meta[k],) + BOUNDS[k] for k in ("gt", "ge", "lt", "le") if k in meta)
     compare = {"greater_than": lambda x, b: x > b, "greater_than_equal": lambda x, b: x >= b,
                "less_than": lambda x, b: x < b, "less_than_equal": lambda x, b: x <= b}
@@ -300,7 +301,7 @@ def _bounded(kind: type, convert, meta) -> typing.Callable:
         return x
     low = next((k for k in ("gt", "ge") if k in meta), "gt")
     high = next((k for k in ("lt", "le") if k in meta), "lt")
-    return _FAST[low, high](kind, meta.get(low, -math.inf), meta.get(high, math.inf), slow)
+    return _FAST[low, high](number, meta.get(low, -math.inf), meta.get(high, math.inf), slow)
 
 
 def _constrained_str(meta) -> typing.Callable:
