@@ -309,11 +309,13 @@ def candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints, arch: Archite
     name, evidence, memory savers applied), and why the others are out. arch: the model, whose published format
     (gpt-oss: MXFP4) vLLM and SGLang serve when --precision is left at its default.
 
-    Kept per (architecture, workload, constraints, platforms, rates, every card without its price): no card's
-    price is read here, so a sweep variant that changes one only swaps that card's object into the entries. An
-    entry whose card is the same object is the same tuple each time (settled_configs keys it once)."""
+    Kept per (architecture, workload and its explicit fields, constraints, platforms, rates, every card without
+    its price): no card's price is read here, so a sweep variant that changes one only swaps that card's object
+    into the entries. An entry whose card is the same object is the same tuple each time (settled_configs keys it
+    once)."""
     cards = list(catalog.gpus.values())
-    key = (arch, _key_of(wl, frozen), _constraints_key(c), _catalog_key(catalog), tuple(catalog.gpus),
+    # the workload's value and which fields the user chose (a saver is never applied over a choice: savers.variants)
+    key = (arch, _key_of(wl, frozen), wl.explicit, _constraints_key(c), _catalog_key(catalog), tuple(catalog.gpus),
            tuple(per_object(_CARD_KEYS, g, _price_free_value) for g in cards))
     hit = _CANDIDATE_CARDS.get(key)
     if hit is None:
