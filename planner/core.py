@@ -136,7 +136,6 @@ def constraints_of(req):
 
 def serving_of(req):
     """(ServingSpec or None, TcoAssumptions) from --rate/--users/--ttft/--itl and the ownership options."""
-    from planner.serving import ServingSpec
     from planner.tco import TcoAssumptions
     rate, users, ttft, itl = req.rate, req.users, req.ttft, req.itl
     if rate is not None and users is not None:
@@ -161,7 +160,10 @@ def serving_of(req):
     tco = TcoAssumptions(years=req.years, utilization=req.utilization, pue=req.pue,
                          maintenance_per_year=req.maintenance, residual=req.residual,
                          electricity_usd_per_kwh=req.electricity)
-    spec = ServingSpec(rate, users, ttft, itl) if (rate is not None or users is not None) else None
+    spec = None
+    if rate is not None or users is not None:
+        from planner.serving import ServingSpec        # only a serving plan reads the engine throughput model
+        spec = ServingSpec(rate, users, ttft, itl)
     return spec, tco
 
 
