@@ -1135,7 +1135,11 @@ class _CardConfigs:
         from planner.decision import headroom
         self.rejected, self.pruned = rejected, {}
         # [config, its least possible cost, housing entry | None (no machine houses it) | PENDING, timed]
-        self.items = [[cf, _least_cost_usd(cf, catalog, c), self.PENDING, False] for cf in configs]
+        per_card: dict[int, float] = {}                 # one card type per entry, read once
+        for cf in configs:
+            if id(cf.gpu) not in per_card:
+                per_card[id(cf.gpu)] = _least_card_usd(cf.gpu, catalog, c)
+        self.items = [[cf, cf.count * per_card[id(cf.gpu)], self.PENDING, False] for cf in configs]
         safe = lambda cf: headroom(cf) >= c.min_headroom - 1e-12       # noqa: E731
         self._house(lambda least: least <= bound_usd, catalog, c)
         if not any(h is not None and h is not self.PENDING and safe(cf) for cf, _, h, _ in self.items):
@@ -1179,12 +1183,12 @@ class _CardConfigs:
         return hit
 
 
-def _least_cost_usd(cf: Config, catalog: Catalog, c: Constraints) -> float:
-    """What the configuration costs at least: its cards (0 when the user owns some of them, or for a whole
-    machine, whose housing this does not reason about)."""
-    if cf.gpu.is_machine or c.owned.gpus.get(cf.gpu.name.lower(), 0):
+def _least_card_usd(g: GPU, catalog: Catalog, c: Constraints) -> float:
+    """What a configuration costs at least per card of it: the card's price (0 when the user owns some of them, or
+    for a whole machine, whose housing this does not reason about)."""
+    if g.is_machine or c.owned.gpus.get(g.name.lower(), 0):
         return 0.0
-    return cf.count * catalog.gpu_price_usd(cf.gpu)
+    return catalog.gpu_price_usd(g)
 
 
 def _copy(cf: Config) -> Config:
@@ -1296,6 +1300,11 @@ def replica_throughput(arch: Architecture, wl: Workload, cf: Config, requests: i
     return config_throughput(arch, wl, cf, requests, link)
 
 
+def simplest_first(configs: list[Config]) -> list[Config]:
+    """Configurations in prune's order: fewest memory savers, then the lowest ZeRO stage, then no offload (stable)."""
+    return sorted(configs, key=lambda x: (len(x.savers), x.zero, x.offload != "none"))
+
+
 def prune(configs: list[Config]) -> list[Config]:
     """Drop configurations another of the same card type beats on both cost and time: they can never be the
     cheapest plan within a deadline, the fastest within a budget, or a card type's best alternative."""
@@ -1326,7 +1335,7 @@ def prune(configs: list[Config]) -> list[Config]:
     keep = [cf for cf in configs if id(cf) not in dominated]
     # identical (cost, time) duplicates: keep the simplest strategy
     seen, out = set(), []
-    for cf in sorted(keep, key=lambda x: (len(x.savers), x.zero, x.offload != "none")):
+    for cf in simplest_first(keep):
         key = (cf.gpu.name, round(cf.hosting.cost_usd, 2), cf.time_s)
         if key not in seen:
             seen.add(key)

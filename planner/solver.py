@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from planner.architecture import Architecture
 from planner.catalog import Catalog
 from planner.configs import (Config, Constraints, Job, Machine, _NeedCache, candidate_gpus, cards_per_host,
-                             platform_notes,
-                             inference_configs, job_for, one_replica, prune, settle, settled_configs, training_configs, usable_bytes)
+                             inference_configs, job_for, one_replica, platform_notes, prune, settle, settled_configs,
+                             simplest_first, training_configs, usable_bytes)
 from planner.errors import InputError
 from planner.estimator import Estimate
 from planner import decision as rule
@@ -417,8 +417,10 @@ def _configs_for(arch: Architecture, wl: Workload, catalog: Catalog, c: Constrai
     cards, more = candidate_gpus(catalog, wl, c, arch)
     rejected.update(more)
     make = training_configs if wl.training else inference_configs
-    # housed, timed, above the headroom floor and pruned per card type, shared across plans (configs.py)
-    return prune(settled_configs(arch, wl, cards, catalog, c, job, rejected, _NeedCache(arch), make, bound_usd))
+    # housed, timed, above the headroom floor and pruned per card type, shared across plans (configs.py); prune
+    # compares within a card type only, so what remains is to order them as prune does across card types
+    return simplest_first(settled_configs(arch, wl, cards, catalog, c, job, rejected, _NeedCache(arch), make,
+                                          bound_usd))
 
 
 @dataclass

@@ -79,7 +79,7 @@ def test_a_bounded_plan_times_only_what_the_budget_can_buy():
 
 @pytest.mark.parametrize("model,workload,constraints", CASES[:8])
 def test_a_configuration_costs_at_least_its_cards(model, workload, constraints):
-    """What lets a bounded plan leave configurations unhoused (configs._least_cost_usd): every machine pays its host,
+    """What lets a bounded plan leave configurations unhoused (configs._least_card_usd): every machine pays its host,
     its cards, RAM and bridges, none negative, so a configuration's housing costs at least count x the card's price."""
     arch, _ = builtin_registry().resolve(model)
     catalog = builtin_catalog()
