@@ -461,6 +461,10 @@ def _budget_free_key(variant: dict) -> str:
     return json.dumps(v, sort_keys=True, default=str)
 
 
+def _catalog_free_key(variant: dict) -> str:
+    return json.dumps({k: v for k, v in variant.items() if k != "catalog"}, sort_keys=True, default=str)
+
+
 def run_scenario(path_str: str, progress: bool = False, workers: int | None = None,
                  parallel_from: int = PARALLEL_FROM) -> tuple[Scenario, list[dict]]:
     """Every variant of the sweep, planned; rows in the sweep's order. Variants that differ only in budget
@@ -478,9 +482,12 @@ def run_scenario(path_str: str, progress: bool = False, workers: int | None = No
     groups: dict[str, list[int]] = {}
     for i, (_, variant) in enumerate(variants):
         groups.setdefault(_budget_free_key(variant), []).append(i)
-    tasks = [[variants[i] for i in idx] for idx in groups.values()]
+    # groups that differ only in the catalogue (a card's price) side by side, so a worker's chunk holds all of a
+    # workload's price variants and computes its memory estimates and times once (rows return in sweep order)
+    ordered = sorted(groups.values(), key=lambda idx: _catalog_free_key(variants[idx[0]][1]))
+    tasks = [[variants[i] for i in idx] for idx in ordered]
     _SHARED.update(path=path, base=base)
-    order = [i for idx in groups.values() for i in idx]
+    order = [i for idx in ordered for i in idx]
     workers = workers if workers is not None else (os.cpu_count() or 1)
     bar = None
     if progress and len(variants) > 1:
