@@ -284,11 +284,20 @@ def platform_takes(p: Platform, g: GPU) -> bool:
     return True
 
 
+_BASEBOARDS: dict[tuple[int, int], tuple] = {}     # (card, platforms) ids -> (card, platforms, baseboard or None)
+
+
 def purchase_step(g: GPU, catalog: Catalog, pairs: bool) -> int:
     """Cards come in baseboards of a fixed size (HGX, OAM) or, bridged with 2-way NVLink, in pairs."""
-    fixed = [getattr(p, "fixed_gpus", None) for p in catalog.platforms.values() if platform_takes(p, g)]
-    if fixed and all(fixed):
-        return min(fixed)
+    key = (id(g), id(catalog.platforms))
+    hit = _BASEBOARDS.get(key)
+    if hit is None or hit[0] is not g or hit[1] is not catalog.platforms:     # once per card and platform list
+        fixed = [getattr(p, "fixed_gpus", None) for p in catalog.platforms.values() if platform_takes(p, g)]
+        if len(_BASEBOARDS) >= 16_384:
+            _BASEBOARDS.clear()
+        hit = _BASEBOARDS[key] = (g, catalog.platforms, min(fixed) if fixed and all(fixed) else None)
+    if hit[2] is not None:
+        return hit[2]
     return 2 if pairs else 1
 
 
@@ -917,13 +926,13 @@ def _host_ram_key(cf: Config, c: Constraints) -> tuple | None:
     return per, fixed
 
 
-def housing(cf: Config, catalog: Catalog, c: Constraints) -> list:
+def housing(cf: Config, catalog: Catalog, c: Constraints, keys: tuple | None = None) -> list:
     """[machine_options, house, link] of a configuration, shared by every configuration with the same card,
     count, per-machine RAM need, replica shape, network need, platforms, rates and constraints (owned hardware
     and --max-machines included: the constraints' whole value is in the key). house() is applied once, before
-    the result is shared."""
-    key = (_key_of(cf.gpu, frozen), cf.count, cf.span_hosts, cf.replica_gpus, _host_ram_key(cf, c),
-           cf.needs_network, _catalog_key(catalog), _constraints_key(c))
+    the result is shared. keys: housing_keys(cf.gpu, catalog, c), when the caller houses many of one card."""
+    card, cat, cons = keys or housing_keys(cf.gpu, catalog, c)
+    key = (card, cf.count, cf.span_hosts, cf.replica_gpus, _host_ram_key(cf, c), cf.needs_network, cat, cons)
     hit = _HOUSING.get(key)
     if hit is None:
         hit = _priced_housing(cf, catalog, c, key[1:]) if not (c.owned or c.max_machines or cf.gpu.is_machine) \
@@ -935,6 +944,11 @@ def housing(cf: Config, catalog: Catalog, c: Constraints) -> list:
             _HOUSING.clear()
         _HOUSING[key] = hit
     return hit
+
+
+def housing_keys(g: GPU, catalog: Catalog, c: Constraints) -> tuple:
+    """The parts of housing's key that are the card's, the catalogue's and the constraints'."""
+    return _key_of(g, frozen), _catalog_key(catalog), _constraints_key(c)
 
 
 # Housing without owned hardware or a machine limit does not depend on the card's price: every housing of
@@ -1156,9 +1170,13 @@ class _CardConfigs:
                           f"the {c.min_headroom:.0%} headroom floor (--min-headroom to lower it)")
 
     def _house(self, reach, catalog: Catalog, c: Constraints) -> None:
+        keys: dict[int, tuple] = {}
         for item in self.items:
             if item[2] is self.PENDING and reach(item[1]):
-                item[2] = house_config(item[0], catalog, c)
+                g = item[0].gpu
+                if id(g) not in keys:
+                    keys[id(g)] = housing_keys(g, catalog, c)
+                item[2] = house_config(item[0], catalog, c, keys[id(g)])
 
     def within(self, bound_usd: float, arch: Architecture, job: JobSize, catalog: Catalog,
                c: Constraints) -> list[Config]:
@@ -1215,6 +1233,7 @@ def clear_caches() -> None:
     _CARD_CONFIGS.clear()
     _CANDIDATE_CARDS.clear()
     _CARD_KEYS.clear()
+    _BASEBOARDS.clear()
     _ENTRY_KEYS.clear()
     _FROZEN.clear()
     _ESTIMATES.clear()
@@ -1264,10 +1283,10 @@ def settle(arch: Architecture, job: JobSize, cf: Config, catalog: Catalog, c: Co
     return time_config(arch, job, cf, housed)
 
 
-def house_config(cf: Config, catalog: Catalog, c: Constraints) -> list | None:
+def house_config(cf: Config, catalog: Catalog, c: Constraints, keys: tuple | None = None) -> list | None:
     """The configuration's cheapest housing set on it (cf.options, cf.hosting); None when nothing houses it.
     Returns housing()'s shared entry, which time_config reads the link from."""
-    housed = housing(cf, catalog, c)
+    housed = housing(cf, catalog, c, keys)
     cf.options, cf.hosting = housed[0], housed[1]
     return None if cf.hosting is None else housed
 

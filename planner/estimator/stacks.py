@@ -97,7 +97,16 @@ class Stack:
     compile_loss: bool = False
 
     def with_workload(self, w: Workload) -> "Stack":
-        """The preset with the Workload's explicit mechanism choices applied on top."""
+        """The preset with the Workload's explicit mechanism choices applied on top (made once per choice)."""
+        key = (self, w.attention, w.loss, w.activation_offload, w.compile, w.optimizer_in_backward)
+        hit = _WITH_WORKLOAD.get(key)
+        if hit is None:
+            if len(_WITH_WORKLOAD) >= 4096:
+                _WITH_WORKLOAD.clear()
+            hit = _WITH_WORKLOAD[key] = self._with(w)
+        return hit
+
+    def _with(self, w: Workload) -> "Stack":
         s = self
         if w.attention in ("flash", "sdpa", "eager"):
             s = replace(s, attention=w.attention, eager_for_softcap=False)
@@ -111,6 +120,8 @@ class Stack:
             s = replace(s, optimizer_in_backward=w.optimizer_in_backward)
         return s
 
+
+_WITH_WORKLOAD: dict[tuple, Stack] = {}
 
 STACKS: dict[str, Stack] = {
     # HF Trainer / TRL SFTTrainer with peft and bitsandbytes (what calibration/measure.py runs); --zero maps to
