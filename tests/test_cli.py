@@ -106,3 +106,15 @@ def test_console_script_runs_from_any_directory(tmp_path):
     r = subprocess.run([sys.executable, "-m", "planner.cli", "catalog", "--json"], cwd=tmp_path,
                        capture_output=True, text=True)
     assert r.returncode == 0 and "rtx-3060-12gb" in r.stdout
+
+
+@pytest.mark.parametrize("argv", [
+    ["plan", "--model", "70b", "--method", "qlora", "--budget", "200000", "--json"],
+    ["estimate", "--model", "8b", "--method", "lora", "--gpus", "2", "--zero", "3"],
+    ["capacity", "--have", "2xrtx-3090", "--model", "8b"],
+    ["catalog", "--json"], ["models"], ["schema", "plan"], ["scenario", "x.yaml", "--csv"],
+])
+def test_the_parser_built_for_one_command_reads_it_as_the_whole_parser_does(argv):
+    """main builds only the command it runs (start-up); what it reads must not change."""
+    from planner.cli import build_parser
+    assert vars(build_parser(argv[0]).parse_args(argv)) == vars(build_parser().parse_args(argv))
