@@ -321,9 +321,20 @@ def test_pcie_links_and_unified_cores():
     assert CATALOG.gpus["intel-arc-pro-b60-24gb"].pcie == "5.0 x8"
     for g in CATALOG.gpus.values():
         if g.vendor == "apple":
-            assert g.gpu_cores and g.gpu_cores >= 30, g.name
+            # an Apple GPU core: 128 FP32 ALUs, FP16 at the same rate, at 1.2-1.8 GHz (M1 Max 1.296 GHz,
+            # notebookinfo.de; M4 Max 1.678 GHz, hmc-tech.com), so the peak per listed core says the count is right
+            assert g.gpu_cores and 128 * 2 * 1.2e-3 <= g.bf16_tflops / g.gpu_cores <= 128 * 2 * 1.8e-3, g.name
         if g.gpu_cores is not None:
             assert g.is_machine, g.name
+
+
+def test_an_m3_max_has_the_bandwidth_of_its_gpu_variant():
+    """The 30-core M3 Max has a 384-bit bus (300 GB/s, 36 GB only), the 40-core a 512-bit one (400 GB/s, 48-128 GB)."""
+    m3_max = [g for g in CATALOG.gpus.values() if "m3-max" in g.name]
+    assert m3_max
+    for g in m3_max:
+        assert (g.gpu_cores, g.bandwidth_gbps) in ((30, 300), (40, 400)), g.name
+        assert g.gpu_cores == 40 or g.memory_gb == 36, g.name
 
 
 def test_dgx_spark_bf16_is_the_geforce_class_half_rate():

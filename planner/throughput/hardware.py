@@ -19,7 +19,7 @@ from planner.memo import per_object
 GEMM_EFFICIENCY = {
     "hopper": 0.80, "blackwell": 0.776, "ampere": 0.87, "cdna3": 0.60,
     "ada": 0.85, "volta": 0.8, "grace-blackwell": 0.776, "cdna4": 0.60, "rdna3": 0.6, "rdna4": 0.6,
-    "strix-halo": 0.6, "apple-m2": 0.7, "apple-m3": 0.7, "apple-m4": 0.7, "default": 0.75,
+    "strix-halo": 0.6, "apple-m1": 0.7, "apple-m2": 0.7, "apple-m3": 0.7, "apple-m4": 0.7, "default": 0.75,
 }
 MEASURED_GEMM_GENERATIONS = ("hopper", "blackwell", "ampere", "cdna3")
 # FlashAttention-2 forward+backward as a fraction of the dense 16-bit peak: 50-73% forward and 40-63% backward on
