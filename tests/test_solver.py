@@ -146,6 +146,20 @@ def test_exclude_and_include():
     assert "rtx-4090" not in res.plan.gpus
 
 
+def test_the_machines_of_the_published_llama_cpp_and_mlx_cases_serve_what_they_ran():
+    """Each machine catalogued for a published case (validation/throughput-inference.json) is one a plan can buy
+    for that run: an 8B model in GGUF Q4_K_M on one card or machine (a 10 GB RTX 3080, a 16 GB Mac mini), and
+    Llama 70B in MLX 4-bit on the 64 GB M3 Max (~40 GB of weights within its 75% Metal working set)."""
+    q4 = Workload(method="inference", engine="llama.cpp", precision="q4_k_m")
+    for name in ("rtx-3080", "rtx-3090-ti", "macbook-pro-m1-max-64gb", "macbook-pro-m3-max-64gb", "mac-mini-m4-16gb"):
+        res = plan(reg.models["llama-3.1-8b"], q4, CATALOG, Constraints(include=[name], allow_used=True))
+        assert res.feasible and set(res.plan.gpus) == {name}, (name, res.reason)
+        assert res.frontier[0].gpus == {name: 1}, name          # the cheapest plan: one card or machine
+    res = plan(reg.models["llama-3.1-70b"], Workload(method="inference", engine="mlx", precision="int4"), CATALOG,
+               Constraints(include=["macbook-pro-m3-max-64gb"], allow_used=True))
+    assert res.feasible and res.plan.gpus == {"macbook-pro-m3-max-64gb": 1}, res.reason
+
+
 def test_power_and_slots_force_a_bigger_host():
     # 70B in int8 needs more than two 24 GB cards: a desktop (two triple-slot cards) cannot take them
     res = plan(reg.models["llama-3.1-70b"], Workload(precision="int8"), CATALOG, Constraints(include=["rtx-4090"]))
