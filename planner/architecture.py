@@ -63,6 +63,12 @@ class Architecture:
     linear_conv_kernel: int = 0
     attn_output_gate: bool = False   # Qwen3-Next gated attention: q_proj also emits a sigmoid gate (2 x q_dim)
     mtp_layers: int = 0              # multi-token-prediction layers shipped with the model (not in `params`)
+    # Cross-attention layers (Llama 3.2 Vision, transformers modeling_mllama.py MllamaCrossAttentionDecoderLayer):
+    # layers among num_layers whose q attends to K/V projected from the vision encoder's states, not from the text. They
+    # cache those image tokens' K/V (nothing that grows with the text) and are skipped when a request has no image
+    # (MllamaTextModel.forward; vLLM mllama.py skip_cross_attention when max_encoder_seq_len == 0)
+    cross_attn_layers: int = 0
+    extra_embedding_rows: int = 0    # input-embedding rows beyond vocab_size (mllama: nn.Embedding(vocab_size + 8, h))
     # What the weights on disk are (planner/sources.py fills these when it reads a model folder or a GGUF)
     stored_weight_bytes: int = 0     # exact bytes of the stored weights, vision tower included (GGUF tensor
                                      # infos, safetensors headers or index total_size); 0 = unknown
@@ -118,8 +124,9 @@ class Architecture:
 
     @property
     def full_attention_layers(self) -> int:
-        """Layers with a KV cache (all of them, except a hybrid's linear-attention layers)."""
-        return self.num_layers - self.linear_attn_layers
+        """Self-attention layers, whose KV cache grows with the text (all of them, except a hybrid's linear-attention
+        layers and mllama's cross-attention layers)."""
+        return self.num_layers - self.linear_attn_layers - self.cross_attn_layers
 
     @property
     def linear_conv_dim(self) -> int:
@@ -198,6 +205,21 @@ class Architecture:
             p += self.q_lora_rank + self.kv_lora_rank
         return p
 
+    def _cross_attn_extra_params(self) -> int:
+        """What a cross-attention layer has beyond a self-attention layer of the same shapes: q_norm and k_norm
+        (RMSNorm over head_dim) and the two tanh gates cross_attn_attn_gate, cross_attn_mlp_gate (one scalar each)."""
+        return 2 * self.head_dim + 2
+
+    @property
+    def cross_attn_params(self) -> int:
+        """Parameters of the cross-attention layers (attention, MLP, norms, gates): the weights a text-only request
+        does not touch."""
+        if not self.cross_attn_layers:
+            return 0
+        layer = (self._attention_params() + self.norms_per_layer * self._norm_params()
+                 + self._mlp_params(self.intermediate_size) + self._cross_attn_extra_params())
+        return self.cross_attn_layers * layer
+
     def _mlp_params(self, width: int) -> int:
         p = sum(i * o for _, i, o in self.mlp_linears(width))
         if not self.gated_mlp and self.norm_has_bias:
@@ -236,7 +258,8 @@ class Architecture:
         total += self.moe_layers * (per_layer_common + self._moe_params())
         if self.linear_attn_layers:       # hybrids: those layers have a DeltaNet block instead of attention
             total += self.linear_attn_layers * (self._linear_attn_params() - self._attention_params())
-        total += v * h + self._norm_params()               # embeddings + final norm
+        total += self.cross_attn_layers * self._cross_attn_extra_params()
+        total += (v + self.extra_embedding_rows) * h + self._norm_params()   # embeddings + final norm
         if not self.tie_embeddings:
             total += v * h                                 # lm_head
         return total
@@ -251,7 +274,8 @@ class Architecture:
 
     @property
     def embedding_params(self) -> int:
-        return self.vocab_size * self.hidden_size * (1 if self.tie_embeddings else 2)
+        """Input embedding (its extra rows too) and, untied, lm_head."""
+        return (self.vocab_size * (1 if self.tie_embeddings else 2) + self.extra_embedding_rows) * self.hidden_size
 
     @property
     def routed_expert_params(self) -> int:
@@ -286,7 +310,7 @@ class Architecture:
             for name, i, o in items:
                 out[(name, i, o)] = out.get((name, i, o), 0) + n
 
-        add(self.attention_linears(), self.full_attention_layers)
+        add(self.attention_linears(), self.full_attention_layers + self.cross_attn_layers)
         if self.linear_attn_layers:
             add(self.linear_attention_linears(), self.linear_attn_layers)
         dense = self.num_layers - self.moe_layers
@@ -325,7 +349,13 @@ def _get(cfg: dict, *names, default=None):
 
 SUPPORTED_TYPES = ("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2",
                    "gemma3", "gemma3_text", "phi3", "olmoe", "deepseek_v3", "deepseek_v2", "qwen3_next", "gpt_oss",
-                   "qwen")
+                   "qwen", "mllama_text_model", "mllama", "qwen3_5_moe_text", "qwen3_5_moe")
+# Qwen3-Next's hybrid decoder. Qwen3.5/3.6 MoE (transformers modular_qwen3_5_moe.py) reuses its attention, sparse MoE
+# block and decoder layer; its Qwen3_5GatedDeltaNet splits in_proj_qkvz / in_proj_ba into in_proj_qkv, in_proj_z,
+# in_proj_b, in_proj_a of the same total shapes (modular_qwen3_5.py), so the parameter counts are the same formulas
+QWEN_HYBRID = ("qwen3_next", "qwen3_5_moe_text", "qwen3_5_moe")
+# MllamaTextConfig default cross_attention_layers (configuration_mllama.py; the 11B's layout)
+MLLAMA_CROSS_ATTENTION_LAYERS = [3, 8, 13, 18, 23, 28, 33, 38]
 
 
 def _size(cfg: dict, key: str, default=None, positive: bool = False) -> int:
@@ -364,6 +394,10 @@ def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
     k = _size(cfg, "num_key_value_heads", default=a, positive=True)
     d = _size(cfg, "head_dim", default=h // a)
     f = _size(cfg, "intermediate_size", default=4 * h)
+    if mt in ("qwen3_5_moe_text", "qwen3_5_moe") and "intermediate_size" not in cfg:
+        # every layer is MoE: Qwen3_5MoeTextConfig deletes intermediate_size; the width of the (absent) dense MLP is
+        # taken as the experts' so that no shape is made up
+        f = _size(cfg, "moe_intermediate_size")
     if mt == "qwen":
         # First-generation Qwen (trust_remote_code modeling_qwen.py): QWenAttention's fused c_attn [h, 3 x heads x
         # kv_channels] with bias, c_proj without; QWenMLP's w1, w2 [h, intermediate_size // 2] and c_proj
@@ -380,7 +414,7 @@ def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
                     max_position_embeddings=_size(cfg, "max_position_embeddings", default=0), source=source)
     if mt in ("qwen2", "qwen2_moe", "qwen"):
         kw["qkv_bias"] = True
-    if mt in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text", "qwen3_next"):
+    if mt in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text") or mt in QWEN_HYBRID:
         kw["qk_norm"] = "head"
     if mt == "olmoe":
         kw["qk_norm"] = "full"
@@ -424,7 +458,17 @@ def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
                   else _size(cfg, "experts_per_token"),
                   expert_intermediate_size=f, qkv_bias=bias, o_bias=bias, attention_sinks=True, router_bias=True,
                   expert_bias=True)
-    if mt == "qwen3_next":
+    if mt in ("mllama_text_model", "mllama"):
+        # transformers modeling_mllama.py MllamaTextModel: embed_tokens = nn.Embedding(vocab_size + 8, h) (lm_head stays
+        # vocab_size); layer i is a MllamaCrossAttentionDecoderLayer when i is in cross_attention_layers (the
+        # self-attention layer's q/k/v/o, MLP and two norms, plus q_norm/k_norm and two tanh gates), else a Llama layer
+        cross = _get(cfg, "cross_attention_layers", default=MLLAMA_CROSS_ATTENTION_LAYERS)
+        if (not isinstance(cross, list) or len(set(map(str, cross))) != len(cross) or not all(
+                isinstance(i, int) and not isinstance(i, bool) and 0 <= i < L for i in cross)):
+            raise InputError(f"config.json: cross_attention_layers must be a list of distinct layer indices below "
+                             f"num_hidden_layers ({L}), got {shown(cross)}")
+        kw.update(cross_attn_layers=len(cross), extra_embedding_rows=8)
+    if mt in QWEN_HYBRID:
         # Gated DeltaNet layers between full-attention ones: layer_types, or every full_attention_interval-th layer
         # full (Qwen3NextConfig: "linear_attention" unless (i + 1) % interval == 0)
         types = cfg.get("layer_types")
@@ -442,10 +486,10 @@ def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
     mtp = _size(cfg, "num_nextn_predict_layers", default=0) or _size(cfg, "mtp_num_hidden_layers", default=0)
     if mtp:
         kw["mtp_layers"] = mtp
-    if mt in ("qwen2_moe", "qwen3_moe", "olmoe", "qwen3_next"):
+    if mt in ("qwen2_moe", "qwen3_moe", "olmoe") or mt in QWEN_HYBRID:
         kw.update(num_experts=_size(cfg, "num_experts"), experts_per_token=_size(cfg, "num_experts_per_tok"),
                   expert_intermediate_size=_size(cfg, "moe_intermediate_size", default=f))
-        if mt in ("qwen2_moe", "qwen3_next"):
+        if mt == "qwen2_moe" or mt in QWEN_HYBRID:
             kw.update(shared_expert_intermediate_size=_size(cfg, "shared_expert_intermediate_size", default=0),
                       shared_expert_gate=True)
         step = _size(cfg, "decoder_sparse_step", default=1)
@@ -483,7 +527,7 @@ CONFIG_NAME = {"num_layers": "num_hidden_layers", "num_heads": "num_attention_he
                "num_kv_heads": "num_key_value_heads", "experts_per_token": "num_experts_per_tok",
                "expert_intermediate_size": "moe_intermediate_size", "dense_layers": "first_k_dense_replace",
                "sliding_layers": "the sliding-window layers (layer_types, sliding_window_pattern or "
-                                 "max_window_layers)"}
+                                 "max_window_layers)", "cross_attn_layers": "cross_attention_layers"}
 
 
 def _check_sizes(arch: Architecture) -> None:
@@ -503,7 +547,7 @@ def _check_sizes(arch: Architecture) -> None:
         if arch.expert_intermediate_size <= 0:
             raise InputError("config.json: moe_intermediate_size (the experts' width) must be positive, got "
                              f"{arch.expert_intermediate_size}")
-    for fname in ("dense_layers", "sliding_layers"):
+    for fname in ("dense_layers", "sliding_layers", "cross_attn_layers"):
         if getattr(arch, fname) > arch.num_layers:
             raise InputError(f"config.json: {CONFIG_NAME[fname]} ({getattr(arch, fname)}) exceeds "
                              f"num_hidden_layers ({arch.num_layers})")
@@ -562,9 +606,18 @@ class BuiltinModels(Mapping):
             if "params" in entry and entry["params"] != arch.params:
                 raise InputError(f"models.yaml: {entry['name']}: computed {arch.params:,} parameters but the entry "
                                  f"states {entry['params']:,}")
+            # a multimodal entry keeps its vision_config: the tower and projector load beside the language model
+            # (Architecture.extra_params), counted as sources.vision_params counts a model folder's
+            extra = 0
+            if "vision_config" in entry["config"]:
+                from planner.sources import vision_params
+                extra, _ = vision_params(dict(entry["config"]), arch.hidden_size)
+            if "extra_params" in entry and entry["extra_params"] != extra:
+                raise InputError(f"models.yaml: {entry['name']}: computed {extra:,} vision-tower parameters but the "
+                                 f"entry states {entry['extra_params']:,}")
             # stored_format: how the published checkpoint stores the weights (gpt-oss: mxfp4); the serving engines load
             # it as stored when --precision is left at the inference default (estimator/weights.py stored_weights)
-            arch = self._built[key] = replace(arch, notes=tuple(entry.get("notes", [])),
+            arch = self._built[key] = replace(arch, notes=tuple(entry.get("notes", [])), extra_params=extra,
                                               stored_format=str(entry.get("stored_format", "")))
         return arch
 

@@ -23,7 +23,7 @@ from planner.architecture import Architecture
 from planner.catalog import GB, GPU, Catalog, Platform
 from planner.errors import InputError
 from planner.estimator import (CHECKPOINT_SHARD_BYTES, VLLM_GPU_MEMORY_UTILIZATION, Estimate, estimate,
-                               fp4_card_refusal, served_precision)
+                               fp4_card_refusal, model_refusal, served_precision)
 from planner.job import JobSize, job_size
 from planner.memo import per_object
 from planner.owned import Owned
@@ -396,6 +396,10 @@ def _candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints, arch: Archit
         fp4_why = fp4_card_refusal(g, wg.replace(precision=served)) if served in FP4_FORMATS else None
         if fp4_why:
             rejected[g.name] = fp4_why
+            continue
+        load_why = model_refusal(arch, wg) if arch is not None else None
+        if load_why:
+            rejected[g.name] = load_why
             continue
         if not any(platform_takes(p, g) for p in catalog.platforms.values()) and not g.is_machine:
             rejected[g.name] = "no catalogued platform can house it (form factor or cooling)"

@@ -268,6 +268,12 @@ GEMMA3_TEXT_DEFAULTS = {"vocab_size": 262_208, "hidden_size": 2304, "intermediat
 LLAMA_DEFAULTS = {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
                   "num_attention_heads": 32, "max_position_embeddings": 2048, "tie_word_embeddings": False}
 QWEN_VL = ("qwen2_vl", "qwen2_5_vl", "qwen2_vl_text", "qwen2_5_vl_text")
+# transformers/models/mllama/configuration_mllama.py, MllamaTextConfig.__init__ defaults (a config.json saved by
+# transformers >= 4.47 omits them: the 90B-Vision's text_config lists only cross_attention_layers, hidden_size,
+# intermediate_size, num_attention_heads, num_hidden_layers and rope_scaling)
+MLLAMA_TEXT_DEFAULTS = {"vocab_size": 128256, "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 40,
+                        "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 131072,
+                        "tie_word_embeddings": False, "cross_attention_layers": [3, 8, 13, 18, 23, 28, 33, 38]}
 
 
 def text_config(cfg: dict) -> dict:
@@ -285,6 +291,8 @@ def text_config(cfg: dict) -> dict:
             text["model_type"] = "gemma3_text"
         if top in QWEN_VL and not text.get("model_type"):
             text["model_type"] = top
+        if top == "mllama" and not text.get("model_type"):
+            text["model_type"] = "mllama_text_model"
     elif top in QWEN_VL:                        # Qwen2-VL / Qwen2.5-VL keep the text sizes at the top level
         text = {k: v for k, v in cfg.items() if k != "vision_config"}
     elif top == "gemma3_text":                  # a text-only Gemma 3 config may omit the same defaults
@@ -299,6 +307,8 @@ def text_config(cfg: dict) -> dict:
         text = {**LLAMA_DEFAULTS, **{k: v for k, v in text.items() if v is not None}}
     elif mt in QWEN_VL:                         # the text model is Qwen2's (q/k/v biases): modeling_qwen2_vl.py
         text["model_type"] = "qwen2"
+    elif mt == "mllama_text_model":
+        text = {**MLLAMA_TEXT_DEFAULTS, **{k: v for k, v in text.items() if v is not None}}
     return text
 
 
@@ -329,12 +339,63 @@ def _vit_layers(h: int, i: int, n: int) -> int:
     return n * (2 * 2 * h + 4 * (h * h + h) + 2 * h * i + i + h)
 
 
+# transformers mllama/configuration_mllama.py MllamaVisionConfig.__init__ defaults (supported_aspect_ratios: the 8
+# layouts of up to max_num_tiles = 4 tiles)
+MLLAMA_VISION_DEFAULTS = {"hidden_size": 1280, "intermediate_size": 5120, "num_hidden_layers": 32,
+                          "num_global_layers": 8, "num_channels": 3, "image_size": 448, "patch_size": 14,
+                          "max_num_tiles": 4, "vision_output_dim": 7680}
+MLLAMA_ASPECT_RATIOS = 8
+# transformers qwen3_5/modular_qwen3_5.py Qwen3_5VisionConfig.__init__ defaults (Qwen3.5 MoE: the same class)
+QWEN3_5_VISION_DEFAULTS = {"in_channels": 3, "patch_size": 16, "temporal_patch_size": 2, "spatial_merge_size": 2,
+                           "num_position_embeddings": 2304}
+
+
+def _mllama_vision(vc: dict, text_hidden: int) -> int:
+    """modeling_mllama.py MllamaVisionModel + MllamaForConditionalGeneration.multi_modal_projector, tensor by tensor."""
+    v = _vision_sizes(vc, MLLAMA_VISION_DEFAULTS, tuple(MLLAMA_VISION_DEFAULTS), "Mllama")
+    ratios = vc.get("supported_aspect_ratios")
+    if ratios is not None and not (isinstance(ratios, list) and 0 < len(ratios) <= MAX_DIM):
+        raise InputError(f"config.json: vision_config.supported_aspect_ratios must be a list of tile layouts, got "
+                         f"{shown(ratios)}")
+    ids = (len(ratios) if ratios else MLLAMA_ASPECT_RATIOS) + 1    # max_aspect_ratio_id + 1 embedding rows
+    h, i, tiles = v["hidden_size"], v["intermediate_size"], v["max_num_tiles"]
+    patches = (v["image_size"] // v["patch_size"]) ** 2 + 1        # + the class token
+    p = v["num_channels"] * v["patch_size"] ** 2 * h               # patch_embedding: Conv2d, bias=False
+    p += h                                                         # class_embedding
+    p += 1 + patches * h + ids * tiles * patches * h               # gated_positional_embedding: gate, embedding,
+                                                                   # tile_embedding
+    p += 2 * (ids * tiles * h + 1)                                 # pre/post_tile_positional_embedding + gates
+    p += 2 * 2 * h                                                 # layernorm_pre, layernorm_post (LayerNorm)
+    layer = 4 * h * h + (h * i + i) + (i * h + h) + 2 * 2 * h      # q/k/v/o (no bias), fc1/fc2 (bias), 2 LayerNorms
+    p += (v["num_hidden_layers"] + v["num_global_layers"]) * layer + 2 * v["num_global_layers"]  # global: gate_attn/ffn
+    return p + v["vision_output_dim"] * text_hidden + text_hidden  # multi_modal_projector: Linear(bias=True)
+
+
+def _qwen3_5_vision(vc: dict) -> int:
+    """qwen3_5/modular_qwen3_5.py Qwen3_5VisionModel: Qwen3-VL's vision transformer (qwen3_vl/modeling_qwen3_vl.py)
+    without its deepstack mergers."""
+    v = _vision_sizes(vc, QWEN3_5_VISION_DEFAULTS, ("depth", "hidden_size", "intermediate_size", "out_hidden_size"),
+                      "Qwen3.5")
+    h, i, m, out = v["hidden_size"], v["intermediate_size"], v["spatial_merge_size"] ** 2, v["out_hidden_size"]
+    patch = v["in_channels"] * v["temporal_patch_size"] * v["patch_size"] ** 2 * h + h   # Conv3d, bias=True
+    pos = v["num_position_embeddings"] * h                                                # pos_embed: nn.Embedding
+    block = 2 * 2 * h + (3 * h * h + 3 * h) + (h * h + h) + (h * i + i) + (i * h + h)     # LayerNorms, qkv, proj, MLP
+    merger = 2 * h + (m * h) ** 2 + m * h + m * h * out + out      # LayerNorm(h), linear_fc1 (mh -> mh), linear_fc2
+    return patch + pos + v["depth"] * block + merger
+
+
 def vision_params(cfg: dict, text_hidden: int) -> tuple[int, str]:
     """(parameters of the vision tower + projector from vision_config, how they were counted); (0, why) if unknown."""
     vc = cfg.get("vision_config")
     if not isinstance(vc, dict):
         return 0, ""
     top, vmt = cfg.get("model_type"), vc.get("model_type")
+    if top == "mllama":
+        return _mllama_vision(vc, text_hidden), "Mllama vision encoder (local + gated global layers) and projector"
+    if top in ("qwen3_5", "qwen3_5_moe"):
+        if vc.get("deepstack_visual_indexes"):
+            return 0, "vision tower not counted: a Qwen3.5 vision_config with deepstack layers is not modelled"
+        return _qwen3_5_vision(vc), "Qwen3.5 vision transformer and merger"
     if top == "qwen2_5_vl":                     # modeling_qwen2_5_vl.py: Qwen2_5_VisionTransformerPretrainedModel
         v = _vision_sizes(vc, {"in_channels": 3, "patch_size": 14, "temporal_patch_size": 2, "spatial_merge_size": 2},
                           ("depth", "hidden_size", "intermediate_size", "out_hidden_size"), "Qwen2.5-VL")
@@ -370,7 +431,7 @@ def vision_params(cfg: dict, text_hidden: int) -> tuple[int, str]:
         kind = "CLIP vision tower"
     else:
         return 0, f"vision tower not counted: vision_config model_type {vmt!r} is not one of siglip, clip, " \
-                  f"qwen2_vl, qwen2_5_vl"
+                  f"qwen2_vl, qwen2_5_vl, mllama, qwen3_5"
     if top == "gemma3":                         # Gemma3MultiModalProjector: projection matrix + RMSNorm
         return p + h * text_hidden + h, kind + " and Gemma 3 projector"
     if top == "llava":                          # LlavaMultiModalProjector: linear_1, GELU, linear_2 (biases)

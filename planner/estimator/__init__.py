@@ -63,6 +63,16 @@ def fp4_refusal(arch: Architecture, w: Workload) -> str | None:
     return None
 
 
+def model_refusal(arch: Architecture, w: Workload) -> str | None:
+    """Why the engine has no loader for this architecture (None: it has one). llama.cpp never took mllama (Llama
+    3.2 Vision's cross-attention layers): ggml-org/llama.cpp#9643 closed without it; Ollama runs it in an engine of
+    its own."""
+    if arch.cross_attn_layers and w.engine == "llama.cpp":
+        return ("llama.cpp has no loader for Llama 3.2 Vision's cross-attention layers (mllama; llama.cpp issue #9643 "
+                "closed without it): use --engine vllm, sglang or transformers")
+    return None
+
+
 def fp4_card_refusal(g, w: Workload) -> str | None:
     """Why this card cannot serve the FP4 format with this engine (None: it can). vLLM/SGLang: Marlin's FP4 kernels
     dequantise on NVIDIA Ampere and newer (marlin_utils_fp4 is_fp4_marlin_supported: sm_80+), Blackwell multiplies
@@ -98,7 +108,7 @@ def estimate(arch: Architecture, w: Workload, cuda_context: int = DEFAULT_CUDA_C
     p = served_precision(arch, w)
     if p != w.precision:
         w = w.replace(precision=p)
-    why = fp4_refusal(arch, w)
+    why = fp4_refusal(arch, w) or model_refusal(arch, w)
     if why:
         raise InputError(why)
     # masking_utils skips the mask only when kv_length < sliding_window (strict)

@@ -24,6 +24,7 @@ from planner.estimator.kv_cache import (
     hybrid_block_tokens,
     kv_dtype,
     kv_elements_per_token_layer,
+    paged_cache_layers,
     recurrent_state_bytes,
     sliding_layers,
 )
@@ -119,7 +120,7 @@ def estimate_vllm(arch: Architecture, w: Workload, nx: Numerics, cuda_context: i
     per_layer = kv_elements_per_token_layer(arch, "vllm") * kv_b
     swa = sliding_layers(arch)
     window = math.ceil(min(tokens, arch.sliding_window) / VLLM_BLOCK_TOKENS) * VLLM_BLOCK_TOKENS if swa else 0
-    kv = int(b * per_layer * ((arch.full_attention_layers - swa) * tokens + swa * window))
+    kv = int(b * per_layer * ((paged_cache_layers(arch) - swa) * tokens + swa * window))
     # hybrids: each linear-attention layer holds one page per sequence, padded to the attention page size
     state = int(b * arch.linear_attn_layers * block * per_layer) if arch.linear_attn_layers else 0
     kv += state
@@ -163,7 +164,9 @@ def estimate_vllm(arch: Architecture, w: Workload, nx: Numerics, cuda_context: i
            f"sequence (one {block}-token page each: vLLM's hybrid allocator pads attention blocks to the mamba page)"
            if state else "")
         + (", MLA latent cache" if arch.is_mla else "")
-        + (f"; {swa} sliding-window layers keep {window} tokens" if swa else ""),
+        + (f"; {swa} sliding-window layers keep {window} tokens" if swa else "")
+        + (f"; blocks span all {paged_cache_layers(arch)} layers, so the {arch.cross_attn_layers} cross-attention "
+           f"layers hold a slot per text token too (text only: no image K/V)" if arch.cross_attn_layers else ""),
         f"activation peak profiled at max_num_batched_tokens {M} and a sampler over max_num_seqs "
         f"{max_num_seqs}; CUDA graphs ~{VLLM_CUDA_GRAPH_BYTES / GiB:.1f} GiB; non-torch "
         f"{VLLM_NON_TORCH_BYTES / GiB:.2f} GiB",
@@ -274,7 +277,7 @@ def estimate_sglang(arch: Architecture, w: Workload, nx: Numerics, cuda_context:
     tokens = b * (s + n)
     swa = sliding_layers(arch)
     per_layer = kv_elements_per_token_layer(arch, "vllm") * kv_b
-    kv = int(per_layer * ((arch.full_attention_layers - swa) * tokens + swa * min(tokens, b * arch.sliding_window)))
+    kv = int(per_layer * ((paged_cache_layers(arch) - swa) * tokens + swa * min(tokens, b * arch.sliding_window)))
     # hybrids: SGLang's MambaPool holds each running request's conv and temporal state per linear-attention layer
     kv += recurrent_state_bytes(arch, "sglang", b, int(kv_b))
     h, M = arch.hidden_size, VLLM_MAX_BATCHED_TOKENS
@@ -300,7 +303,10 @@ def estimate_sglang(arch: Architecture, w: Workload, nx: Numerics, cuda_context:
     reserved = sum(breakdown.values())
     assumptions = [
         f"SGLang (modelled from its ModelRunner memory pool, not measured by this project): {how}",
-        f"{b} sequences of {s} + {n} tokens in a token-level {kv_name} KV pool" + (", MLA latent" if arch.is_mla else ""),
+        f"{b} sequences of {s} + {n} tokens in a token-level {kv_name} KV pool"
+        + (", MLA latent" if arch.is_mla else "")
+        + (f"; the pool spans all {paged_cache_layers(arch)} layers, the {arch.cross_attn_layers} cross-attention "
+           f"layers' slots included (text only: no image K/V)" if arch.cross_attn_layers else ""),
         f"mem_fraction_static {mfs:g}: weights + KV pool within {mfs:.0%} of the card; the rest holds chunked-prefill "
         f"activations ({M} tokens), the sampler and CUDA graphs",
     ] + ([spec_note] if spec_note else []) + ([stage_note] if stage_note else [])

@@ -57,6 +57,16 @@ def kv_elements_per_token_layer(arch: Architecture, engine: str) -> int:
     return 2 * arch.kv_dim
 
 
+def paged_cache_layers(arch: Architecture) -> int:
+    """Layers that hold a cache slot for every text token in vLLM's and SGLang's pools: the self-attention layers and
+    mllama's cross-attention layers too. vLLM (the V0 engine, which serves mllama as an encoder-decoder model) sizes a
+    block over every attention layer (worker/cache_engine.py get_cache_block_size: num_attention_layers = the text
+    config's num_hidden_layers, x block_size x (K + V)) and gives each layer's cache the same blocks; SGLang's
+    MHATokenToKVPool has layer_num = num_hidden_layers buffers of the pool's size. The cross-attention layers' slots
+    at text positions stay unused; the image tokens' K/V take slots of their own (not modelled: no images)."""
+    return arch.full_attention_layers + arch.cross_attn_layers
+
+
 def sliding_layers(arch: Architecture) -> int:
     """Layers whose cache only needs the window (Gemma 2/3 declare them per layer; vLLM's hybrid
     allocator, llama.cpp's iSWA cache and transformers all keep only the window there)."""

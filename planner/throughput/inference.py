@@ -114,39 +114,50 @@ class ModelBytes:
     kv_bytes_per_token: float    # KV cache bytes per token of context, all layers (full-attention layers)
     sliding_kv_bytes_per_token: float  # ... of the sliding-window layers (read up to the window)
     sliding_window: int
-    layers: int
+    layers: int                  # decoder layers a text token runs through
     hidden: int
     precision: str = ""          # the format served (a checkpoint's stored format where the workload left bf16)
+    state_bytes_per_seq: float = 0.0  # hybrids: recurrent + conv state each sequence reads and rewrites per step
 
 
 @lru_cache(maxsize=512)
 def _model_bytes(arch: Architecture, engine: str, precision: str, kv_cache_dtype: str) -> ModelBytes:
     from planner.estimator import estimate, served_precision
-    from planner.estimator.kv_cache import kv_dtype, kv_elements_per_token_layer, sliding_layers
+    from planner.estimator.kv_cache import kv_dtype, kv_elements_per_token_layer, recurrent_state_bytes, sliding_layers
     from planner.estimator.weights import fp4_split_bytes
     w = Workload(method="inference", engine=engine, precision=precision, kv_cache_dtype=kv_cache_dtype,
                  batch_size=1, seq_len=16, new_tokens=0)
     est = estimate(arch, w)
     weights = float(est.breakdown["weights"])
-    share = lambda n: weights * n / max(arch.params, 1)          # noqa: E731  (same bits per weight throughout)
+    served = served_precision(arch, w)
+    # a multimodal checkpoint's vision tower loads 16-bit (estimator/weights.py) and a text request never runs it
+    vision = float(arch.extra_params) * (4 if served == "fp32" else 2)
+    share = lambda n: (weights - vision) * n / max(arch.params, 1)  # noqa: E731  (same bits per weight throughout)
     embedding_lookup = 0 if arch.tie_embeddings else share(arch.vocab_size * arch.hidden_size)
     routed = share(arch.routed_expert_params) if arch.is_moe else 0.0
     # FP4 formats quantise the experts (and not the embeddings) to other bits than the average: exact split
-    served = served_precision(arch, w)
     split = fp4_split_bytes(arch, served, engine)
     if split is not None:
         routed = split[0]
         embedding_lookup = 0 if arch.tie_embeddings else split[1]
+    embedding_lookup += share(arch.extra_embedding_rows * arch.hidden_size)   # rows only the lookup reads (mllama's 8)
+    # mllama: a request without an image skips the cross-attention layers (transformers MllamaTextModel.forward
+    # "For text-only path we should skip cross attention layers"; vLLM mllama.py skip_cross_attention when
+    # max_encoder_seq_len == 0, prefill and decode alike): their weights are not read, their FLOPs not spent
+    skipped = vision + share(arch.cross_attn_params)
     _, kv_b = kv_dtype(engine, kv_cache_dtype, 2)
     per_layer = kv_elements_per_token_layer(arch, engine) * kv_b
     swa = sliding_layers(arch)
-    # QK^T and PV: 2 matmuls x 2 FLOPs x query width, per layer and context token
-    attn = 4 * arch.q_dim * arch.num_layers
-    return ModelBytes(weights - embedding_lookup, routed, arch.num_experts, arch.experts_per_token,
-                      2.0 * (arch.active_params - arch.vocab_size * arch.hidden_size * (0 if arch.tie_embeddings
-                                                                                       else 1)),
-                      attn, per_layer * (arch.num_layers - swa), per_layer * swa, arch.sliding_window or 0,
-                      arch.num_layers, arch.hidden_size, served)
+    full = arch.full_attention_layers            # the layers whose cache grows with the text and is read per token
+    # QK^T and PV: 2 matmuls x 2 FLOPs x query width, per self-attention layer and context token
+    attn = 4 * arch.q_dim * full
+    # hybrids: each linear-attention layer reads and rewrites its fixed-size state once per step (the DeltaNet update)
+    state = 2.0 * recurrent_state_bytes(arch, engine, 1, int(kv_b))
+    lookup = (arch.vocab_size * (0 if arch.tie_embeddings else 1) + arch.extra_embedding_rows) * arch.hidden_size
+    return ModelBytes(weights - embedding_lookup - skipped, routed, arch.num_experts, arch.experts_per_token,
+                      2.0 * (arch.active_params - arch.cross_attn_params - lookup),
+                      attn, per_layer * (full - swa), per_layer * swa, arch.sliding_window or 0,
+                      arch.num_layers - arch.cross_attn_layers, arch.hidden_size, served, state)
 
 
 def model_bytes(arch: Architecture, w: Workload) -> ModelBytes:
@@ -201,7 +212,8 @@ def mixed_step(mb: ModelBytes, card: Card, engine: str, precision: str, decode_s
     routed = mb.routed_bytes * (expected_experts(mb.experts, mb.experts_per_token, tokens) / mb.experts
                                 if mb.experts else 0.0)
     window = min(context, mb.sliding_window) if mb.sliding_window else context
-    kv = decode_seqs * (context * mb.kv_bytes_per_token + window * mb.sliding_kv_bytes_per_token)
+    kv = decode_seqs * (context * mb.kv_bytes_per_token + window * mb.sliding_kv_bytes_per_token
+                        + mb.state_bytes_per_seq)
     memory_s = (dense + routed + kv) / tp / (g.bandwidth_gbps * 1e9 * p.bandwidth_efficiency(be))
     flops = tokens * mb.active_flops_per_token + mb.attn_flops_per_token_ctx * (
         decode_seqs * context + prefill_tokens * prefill_context)
@@ -273,7 +285,8 @@ def _scaled(mb: ModelBytes, f: float) -> ModelBytes:
                    active_flops_per_token=mb.active_flops_per_token * f,
                    attn_flops_per_token_ctx=mb.attn_flops_per_token_ctx * f,
                    kv_bytes_per_token=mb.kv_bytes_per_token * f,
-                   sliding_kv_bytes_per_token=mb.sliding_kv_bytes_per_token * f, layers=max(1, round(mb.layers * f)))
+                   sliding_kv_bytes_per_token=mb.sliding_kv_bytes_per_token * f, layers=max(1, round(mb.layers * f)),
+                   state_bytes_per_seq=mb.state_bytes_per_seq * f)
 
 
 # ---------------------------------------------------------------------------------------------------
