@@ -156,12 +156,16 @@ def fit(family: str = "eager", rounds: int = 3, steps: int = 10) -> tuple[dict, 
 
 def coverage(rows_measured, rows_published) -> dict:
     """Per (kind, stack, card family): how many runs and the model's median and p90 factor on them; written to
-    planner/throughput/coverage.json, which plan.time_basis and plan.time_range_s read."""
+    planner/throughput/coverage.json, which plan.time_basis and plan.time_range_s read. Runs of superseded software
+    (inference.case_superseded: older than engines.CURRENT_SOFTWARE_SINCE) are left out of the figures - the planner
+    predicts the software a buyer runs now - and counted in their group's `superseded`."""
     from planner.catalog import load_catalog
     from planner.throughput.basis import family, group_key
+    from planner.throughput.inference import case_superseded
     gpus = load_catalog().gpus
     by_id = {c["id"]: c for c in load_cases()}
     groups: dict[str, list[float]] = {}
+    old: dict[str, tuple[int, str]] = {}
     h100 = family(gpus["h100-sxm"])
     for cid, _, p, q in rows_measured:
         groups.setdefault(group_key("training", "hf", h100), []).append(factor(p, q))
@@ -170,12 +174,23 @@ def coverage(rows_measured, rows_published) -> dict:
         if c is None or not c.get("gpu") or c["gpu"].lower() not in gpus:
             continue
         kind = "training" if c["category"] in TRAINING_CATEGORIES else c["category"]
-        groups.setdefault(group_key(kind, c.get("stack") or "", family(gpus[c["gpu"].lower()])), []).append(
-            factor(p, q))
+        key = group_key(kind, c.get("stack") or "", family(gpus[c["gpu"].lower()]))
+        since = case_superseded(c)
+        if since:
+            old[key] = (old.get(key, (0, since))[0] + 1, since)
+            continue
+        groups.setdefault(key, []).append(factor(p, q))
     everything = [f for fs in groups.values() for f in fs]
+
+    def entry(k: str) -> dict:
+        v = groups.get(k, [])
+        e = {"n": len(v), "median": round(statistics.median(v), 3) if v else None,
+             "p90": round(quantile(v, 0.9), 3) if v else None}
+        if k in old:
+            e.update(superseded=old[k][0], current_since=old[k][1])
+        return e
     return {"about": "written by benchmarks/throughput.py --write-coverage; do not edit",
-            "groups": {k: {"n": len(v), "median": round(statistics.median(v), 3), "p90": round(quantile(v, 0.9), 3)}
-                       for k, v in sorted(groups.items())},
+            "groups": {k: entry(k) for k in sorted(set(groups) | set(old))},
             "overall": {"n": len(everything), "median": round(statistics.median(everything), 3),
                         "p90": round(quantile(everything, 0.9), 3)}}
 

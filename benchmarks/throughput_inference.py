@@ -4,14 +4,26 @@ error per category.
     python benchmarks/throughput_inference.py                 # fit, factors, 2-fold held-out factors
     python benchmarks/throughput_inference.py FILE.json ...   # other case files of the same schema
     python benchmarks/throughput_inference.py --write         # rewrite presets.py's fitted block
+    python benchmarks/throughput_inference.py --loo vllm/rocm # also leave-one-out over a stack's fitted cases on
+                                                              # one backend (fit without each, predict it)
 
 Fits, per engine and backend (CUDA, ROCm, Metal), each over many cases, never one:
 - decode: batch-1 decode times t = bytes/(bandwidth x e) + o, solved for (1/e, o) by least squares on the
   relative error (each case weighs the same whatever its speed); o is kept only when the cases span model sizes.
 - prefill: per case the matmul efficiency that reproduces its time, then the median per group.
-- vLLM-style continuous batching: per batched case (batch >= 8) the per-sequence step cost that reproduces it,
-  then the median.
+- vLLM-style continuous batching: per batched case the value that reproduces it as scored (predict_case), then
+  the median: on CUDA the per-sequence step cost, on other backends the share of the matmul peak their large-batch
+  steps reach. Batched cases: total decode throughput at batch >= 8, and offline maximum-load runs (output tokens/s
+  with neither a request rate nor a client concurrency: benchmark_throughput-style, every prompt queued, so the steps
+  are large decode batches carrying chunked prefill).
 A group with fewer than MIN_CASES cases takes the engine's pooled value (all backends).
+
+Which cases are fitted on (every case is scored): the stacks the presets stand for (FIT_STACKS), formats the presets
+were fitted before (HELD_OUT_PRECISIONS are scored as held out), and current software only: a case whose
+`software_date` is older than the date from which its (stack, backend) releases count as current
+(engines.CURRENT_SOFTWARE_SINCE: vLLM on ROCm from 2025-06-10, when vLLM made V1 ROCm's default engine, PR #19440)
+is superseded - scored and listed, not fitted. A planner for buyers predicts the software they would run now; a 2024
+ROCm vLLM run (V0 engine, before AITER) would otherwise set the constant for 2025+ releases.
 Factor = max(pred/pub, pub/pred).
 """
 from __future__ import annotations
@@ -29,8 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from planner.throughput import engines as presets  # noqa: E402
-from planner.throughput.inference import (STACK_ENGINE, CaseError, backend, case_parts, decode_rate,  # noqa: E402
-                                          CUBLAS_FLOAT_FORMATS, model_bytes, predict_case, prefill_seconds)
+from planner.throughput.inference import (STACK_ENGINE, CaseError, backend, case_parts, case_superseded,  # noqa: E402
+                                          decode_rate, CUBLAS_FLOAT_FORMATS, model_bytes, predict_case,
+                                          prefill_seconds)
 
 # serving-cases.json too: its one-user runs are batch-1 decode and prefill figures of vLLM/SGLang on CUDA, which
 # the throughput file has few of. benchmarks/serving.py reports the serving cases; the 2-fold split below holds
@@ -51,7 +64,17 @@ HELD_OUT_MODELS = ("meta-llama/llama-3.2-90b-vision-instruct", "qwen/qwen3.6-35b
 
 def _fitted_on(case: dict, stacks=FIT_STACKS) -> bool:
     return (case.get("stack") in stacks and str(case.get("precision") or "").lower() not in HELD_OUT_PRECISIONS
-            and not case.get("held_out") and str(case.get("model") or "").lower() not in HELD_OUT_MODELS)
+            and not case.get("held_out") and str(case.get("model") or "").lower() not in HELD_OUT_MODELS
+            and not case_superseded(case))
+
+
+def _batched(case: dict) -> bool:
+    """A large-batch decode figure: total decode throughput at batch >= 8, or an offline maximum-load run (output
+    tokens/s at no stated request rate or concurrency; an unstated batch is the engine's max_seqs)."""
+    if case["metric"] == "decode_tokens_per_s_total":
+        return int(case.get("batch_size") or 1) >= 8
+    return case["metric"] == "output_tokens_per_s" and not case.get("rate_rps") and not case.get("concurrency") \
+        and int(case.get("batch_size") or 8) >= 8
 
 
 def load_cases(paths) -> list[dict]:
@@ -195,34 +218,24 @@ def fit(cases) -> dict:
     comp: dict = {}
     with _fitted_presets(out):
         for c in cases:
-            if not _fitted_on(c, ("vllm", "sglang")) or c["metric"] != "decode_tokens_per_s_total" or \
-                    int(c.get("batch_size") or 1) < 8:
+            if not _fitted_on(c, ("vllm", "sglang")) or not _batched(c):
                 continue
             parts = _parts(c)
             if parts is None:
                 continue
-            arch, w, card, tp, pp = parts
-            be = backend(card.gpu)
-            ctx = w.seq_len + max(w.new_tokens, 1) / 2
+            be = backend(parts[2].gpu)
+            # CUDA: the CPU scheduler's cost per sequence (the same host code whatever the GPU); another backend:
+            # what its GEMMs reach at a large batch (compute-bound steps only: a memory-bound step does not depend
+            # on it and brackets no solution)
+            field, lo, hi, into = (("seq_overhead_s", 0.0, 5e-3, seq) if be == "cuda" else
+                                   ("prefill_efficiency", 0.005, 1.0, comp))
 
-            if be == "cuda":
-                # the CPU scheduler's cost per sequence (the same host code whatever the GPU)
-                def pred(x, w=w, arch=arch, card=card, tp=tp, pp=pp, ctx=ctx, be=be):
-                    with patched("vllm", seq_overhead_s={**presets.ENGINES["vllm"].seq_overhead_s, be: x}):
-                        return decode_rate(arch, w, card, w.batch_size, ctx, tp, pp).tokens_per_s
-                x = _solve(pred, float(c["value"]), 0.0, 5e-3)
-                if x is not None:
-                    seq.setdefault(be, []).append(x)
-            else:
-                # another backend: what its GEMMs reach at a large batch (compute-bound steps only: a memory-bound
-                # step does not depend on it and brackets no solution)
-                def pred(x, w=w, arch=arch, card=card, tp=tp, pp=pp, ctx=ctx, be=be):
-                    cur = presets.ENGINES["vllm"]
-                    with patched("vllm", prefill_efficiency={**cur.prefill_efficiency, be: x}):
-                        return decode_rate(arch, w, card, w.batch_size, ctx, tp, pp).tokens_per_s
-                x = _solve(pred, float(c["value"]), 0.005, 1.0)
-                if x is not None:
-                    comp.setdefault(be, []).append(x)
+            def pred(x, c=c, be=be, field=field):
+                with patched("vllm", **{field: {**getattr(presets.ENGINES["vllm"], field), be: x}}):
+                    return predict_case(c)
+            x = _solve(pred, float(c["value"]), lo, hi)
+            if x is not None:
+                into.setdefault(be, []).append(x)
     for be, xs in seq.items():
         if len(xs) >= MIN_CASES:
             res = out.setdefault("vllm", _new())
@@ -311,6 +324,18 @@ def held_out(cases) -> list:
         test = [c for i, c in enumerate(cases) if i % 2 == k]
         with _fitted_presets(fit(train)):
             rows += factors(test)[0]
+    return rows
+
+
+def leave_one_out(cases, stack: str, be: str) -> list:
+    """Each case of `stack` on backend `be` that the fit may use, predicted by a fit over every other case."""
+    rows = []
+    for i, c in enumerate(cases):
+        parts = _parts(c) if c.get("stack") == stack and _fitted_on(c) else None
+        if parts is None or backend(parts[2].gpu) != be:
+            continue
+        with _fitted_presets(fit(cases[:i] + cases[i + 1:])):
+            rows += factors([c])[0]
     return rows
 
 
@@ -413,7 +438,8 @@ def measured_generate_rows() -> list:
 
 def main(argv: list[str]) -> int:
     write = "--write" in argv
-    files = [a for a in argv if not a.startswith("--")] or DEFAULT_FILES
+    loo = argv[argv.index("--loo") + 1] if "--loo" in argv else None
+    files = [a for a in argv if not a.startswith("--") and a != loo] or DEFAULT_FILES
     cases = load_cases(files)
     fitted = fit(cases)
     print("fitted engine constants (per backend; 'fitted' = cases used):")
@@ -430,7 +456,18 @@ def main(argv: list[str]) -> int:
         print(f"{r[0]:58} {r[2]:26} {r[3]:11.4g} {r[4]:11.4g} {r[5]:6.2f}")
     summary(rows, "in-sample (presets as in planner/throughput/engines.py)")
     summary(held_out(cases), "held out (2-fold: fitted on half the cases, predicted on the other half)")
+    if loo:
+        stack, be = loo.split("/")
+        rows = leave_one_out(cases, stack, be)
+        print(f"\nleave-one-out, {stack} on {be}: each case predicted by a fit without it")
+        for r in rows:
+            print(f"  {r[0]:56} {r[3]:11.4g} {r[4]:11.4g} {r[5]:6.2f}")
+        summary(rows, f"leave-one-out {stack}/{be}")
     summary(measured_generate_rows(), "measured: HF generate() on the H100 (calibration/; the transformers preset)")
+    old = [(c["id"], c.get("software_date"), case_superseded(c)) for c in cases if case_superseded(c)]
+    print(f"\nscored, not fitted: {len(old)} cases of superseded software (engines.CURRENT_SOFTWARE_SINCE)")
+    for cid, date, since in old:
+        print(f"  {cid}: software of {date}, current from {since}")
     print(f"\nskipped {len(skipped)} of {len(cases)} cases:")
     for cid, why in skipped:
         print(f"  {cid}: {why}")

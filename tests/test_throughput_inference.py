@@ -152,3 +152,41 @@ def test_llama_cpp_float_weights_multiply_in_cublas_at_cublas_efficiency_not_mmq
     assert matmul_efficiency("llama.cpp", "q4_0", "cuda") == preset("llama.cpp").prefill("cuda") != cublas
     assert matmul_efficiency("llama.cpp", "fp16", "metal") == preset("llama.cpp").prefill("metal")
     assert matmul_efficiency("vllm", "bf16", "cuda") == preset("vllm").prefill("cuda")
+
+
+def test_software_older_than_the_current_generation_is_superseded_and_an_unknown_date_is_not():
+    from planner.throughput.engines import CURRENT_SOFTWARE_SINCE, superseded_since
+    since = CURRENT_SOFTWARE_SINCE[("vllm", "rocm")]
+    assert superseded_since("vllm", "rocm", "2024-10-10") == since
+    assert superseded_since("vllm", "rocm", since) == ""
+    assert superseded_since("vllm", "rocm", "2025-10-06") == ""
+    assert superseded_since("vllm", "rocm", None) == ""
+    assert superseded_since("vllm", "cuda", "2024-10-10") == ""        # no cutoff stated for CUDA
+    assert superseded_since("llama.cpp", "rocm", "2024-10-10") == ""
+
+
+def test_every_published_vllm_run_on_rocm_states_its_software_date():
+    """The rule can only place a run whose record says when its software is from (validation/README.md)."""
+    import json
+    from planner.throughput.inference import _catalog
+    cases = [c for c in json.loads(CASES.read_text())["cases"] if c.get("stack") == "vllm" and
+             (g := _catalog().gpus.get(str(c.get("gpu") or ""))) is not None and backend(g) == "rocm"]
+    assert len(cases) >= 4
+    for c in cases:
+        assert c.get("software_date") and c.get("software_quote"), c["id"]
+
+
+def test_a_superseded_run_moves_no_fitted_constant_and_a_current_one_does():
+    """Runs of superseded releases are scored, not fitted: scaling their published figures tenfold leaves the fit
+    as it is, while scaling a current run's figure moves the constant it feeds."""
+    from planner.throughput.inference import case_superseded
+    from throughput_inference import DEFAULT_FILES, fit, load_cases
+    cases = load_cases([f for f in DEFAULT_FILES if f.exists()])
+    old = [c for c in cases if case_superseded(c)]
+    assert old, "no superseded cases in validation/ to check the rule on"
+    base = fit(cases)
+    scaled_old = fit([dict(c, value=float(c["value"]) * 10) if case_superseded(c) else c for c in cases])
+    assert scaled_old == base
+    current = next(c for c in cases if c["id"] == "vllm-amd-mi300x8-l405-fp8-128-2048")
+    moved = fit([dict(c, value=float(c["value"]) * 10) if c is current else c for c in cases])
+    assert moved["vllm"]["prefill_efficiency"]["rocm"] != base["vllm"]["prefill_efficiency"]["rocm"]

@@ -109,3 +109,16 @@ def test_qlora_with_a_bf16_stream_runs_near_lora_speed_and_hf_upcast_is_slower()
 def test_full_training_costs_six_flops_per_parameter_per_token():
     m = reg.models["llama-3.1-8b"]
     assert model_flops_per_token(m, 1) == pytest.approx(6 * m.params, rel=0.01)
+
+
+def test_a_time_basis_names_the_superseded_runs_it_leaves_out(monkeypatch):
+    """coverage.json counts runs of superseded releases apart; the plan's basis sentence says so."""
+    from planner.throughput import basis as b
+    cov = {"groups": {"decode|vllm|amd-datacentre": {"n": 4, "median": 1.3, "p90": 1.4, "superseded": 6,
+                                                     "current_since": "2025-06-10"},
+                      "decode|vllm|nvidia-datacentre": {"n": 5, "median": 1.2, "p90": 1.5}},
+           "overall": {"n": 9, "median": 1.2, "p90": 1.5}}
+    monkeypatch.setattr(b, "coverage", lambda: cov)
+    text, f90 = b.basis("decode", "vllm", "amd-datacentre")
+    assert text.startswith("calibrated on 4 ") and "6 runs of vllm releases before 2025-06-10" in text and f90 == 1.4
+    assert "superseded" not in b.basis("decode", "vllm", "nvidia-datacentre")[0]

@@ -39,13 +39,17 @@ def group_key(kind: str, stack: str, fam: str) -> str:
 
 
 def basis(kind: str, stack: str, fam: str) -> tuple[str, float]:
-    """(sentence, p90 factor) for a time of `kind` (training | decode | prefill | serving)."""
+    """(sentence, p90 factor) for a time of `kind` (training | decode | prefill | serving). Runs of superseded
+    releases (engines.CURRENT_SOFTWARE_SINCE) are not in the figures; the sentence says how many were left out."""
     cov = coverage()
     g = cov["groups"].get(group_key(kind, stack, fam))
+    old = (f"; {g['superseded']} runs of {stack} releases before {g['current_since']} left out as superseded"
+           if g and g.get("superseded") else "")
     if g and g["n"] >= 3:
         return (f"calibrated on {g['n']} published/measured runs of {stack} on {fam} cards "
-                f"(median error x{g['median']:.2f}, 90% within x{g['p90']:.2f})", max(g["p90"], 1.1))
+                f"(median error x{g['median']:.2f}, 90% within x{g['p90']:.2f}){old}", max(g["p90"], 1.1))
     o = cov["overall"]
     worst = max(EXTRAPOLATED_MIN_FACTOR, o.get("p90", EXTRAPOLATED_MIN_FACTOR))
-    return (f"extrapolated: no published runs of {stack} on {fam} cards in validation/ (model error over all "
-            f"{o.get('n', 0)} runs: median x{o.get('median', 0):.2f}, 90% within x{o.get('p90', 0):.2f})", worst)
+    return (f"extrapolated: no published runs of {'current ' if old else ''}{stack} on {fam} cards in validation/ "
+            f"(model error over all "
+            f"{o.get('n', 0)} runs: median x{o.get('median', 0):.2f}, 90% within x{o.get('p90', 0):.2f}){old}", worst)

@@ -3,7 +3,8 @@
 One preset per engine; within it, values per backend (cuda: NVIDIA, rocm: AMD, metal: Apple). Each number is
 fitted by benchmarks/throughput_inference.py over the published cases in validation/throughput-inference.json
 (never one case) and tests/test_throughput_inference.py fails when a constant drifts from what that fit prints.
-A backend without enough published cases takes the engine's CUDA value (`fitted` says which are fitted).
+A backend without enough published cases takes the engine's CUDA value (`fitted` says which are fitted). The
+presets stand for current releases: runs of superseded software (CURRENT_SOFTWARE_SINCE) are scored, not fitted.
 
 Mechanisms the fields stand for (read from the engines' code):
 - decode_bandwidth_efficiency: share of peak memory bandwidth a decode step's weight and KV-cache reads reach
@@ -58,6 +59,25 @@ class EnginePreset:
         return self.seq_overhead_s.get(backend, self.seq_overhead_s.get("cuda", 0.0))
 
 
+# The software generation each preset stands for, per (published stack, backend): the date from which a stack's
+# releases are what a buyer runs now. Published runs of older software (a case's `software_date`, validation/README.md,
+# before it) are scored by benchmarks/throughput_inference.py but not fitted on, and benchmarks/throughput.py
+# leaves them out of the planner's time basis (coverage.json), naming how many it left out.
+# - vLLM on ROCm: vllm-project/vllm PR #19440 ("[ROCm][V1] Adding ROCm to the list of plaforms using V1 by default",
+#   2025-06-10) made the V1 engine ROCm's default. V1 reached ROCm only in February 2025 (PR #12790, "[ROCm][V1] Add
+#   intial ROCm support to V1"), so earlier ROCm runs used the V0 engine, and they predate the AITER kernels AMD
+#   integrated in vLLM 0.9.x (rocm.blogs.amd.com, "Accelerated LLM Inference on AMD Instinct GPUs with vLLM 0.9.x and
+#   ROCm"). Runs of releases from before that date are scored apart.
+CURRENT_SOFTWARE_SINCE: dict[tuple[str, str], str] = {("vllm", "rocm"): "2025-06-10"}
+
+
+def superseded_since(stack: str, backend: str, software_date: str | None) -> str:
+    """The date from which (stack, backend) software is current when `software_date` (ISO) is older; '' when the
+    software is current or its date unknown (nothing says it is superseded)."""
+    since = CURRENT_SOFTWARE_SINCE.get((stack, backend), "")
+    return since if since and software_date and str(software_date) < since else ""
+
+
 # FITTED-CONSTANTS-BEGIN (benchmarks/throughput_inference.py --write rewrites this block)
 ENGINES: dict[str, EnginePreset] = {
     "transformers": EnginePreset(
@@ -70,7 +90,7 @@ ENGINES: dict[str, EnginePreset] = {
     "vllm": EnginePreset(
         "vllm", {"cuda": 0.729},
         {"cuda": 0.0},
-        {"cuda": 0.4, "rocm": 0.0488},
+        {"cuda": 0.4, "rocm": 0.147},
         layer_overhead_s=0.0, seq_overhead_s={}, prefill_chunk_tokens=8192, max_seqs=256,
         continuous_batching=True, fitted={'decode_cuda': 3, 'batched_compute_rocm': 4},
         source="fit over validation/throughput-inference.json and serving-cases.json by benchmarks/throughput_inference.py"),

@@ -350,6 +350,16 @@ def case_parts(case: dict):
     return arch, w, Card(g, link if gbps != PCIE_ALLREDUCE_GBPS else "pcie", gbps), tp, pp
 
 
+def case_superseded(case: dict) -> str:
+    """'' when a published case ran the software generation the presets stand for; else the date from which that
+    generation counts (engines.CURRENT_SOFTWARE_SINCE, read against the case's `software_date`)."""
+    from planner.throughput.engines import superseded_since
+    g = _catalog().gpus.get(str(case.get("gpu") or "").lower())
+    if g is None:
+        return ""
+    return superseded_since(str(case.get("stack") or "").lower(), backend(g), case.get("software_date"))
+
+
 @lru_cache(maxsize=1)
 def _catalog():
     from planner.catalog import load_catalog
