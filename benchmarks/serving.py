@@ -3,8 +3,9 @@ stated load (output tokens/s, requests/s, total decode tokens/s), time to first 
 
     python benchmarks/serving.py [FILE.json ...]
 
-The cases are not used by any fit (benchmarks/throughput_inference.py fits on throughput-inference.json), so
-these are held-out figures. The model predicts means: p99 figures are listed apart, not scored.
+Not all of these are held out: benchmarks/throughput_inference.py fits the engine presets on throughput-inference.json
+and on this file's one-user (batch-1 decode and prefill) runs of vLLM/SGLang on CUDA; its 2-fold split is the
+held-out figure. The model predicts means: p99 figures are listed apart, not scored.
 Factor = max(pred/pub, pub/pred).
 """
 from __future__ import annotations
