@@ -34,6 +34,8 @@ class Architecture:
     o_bias: bool = False             # bias on the attention output projection (gpt-oss attention_bias)
     attention_sinks: bool = False    # gpt-oss: one learned sink logit per attention head (GptOssAttention.sinks)
     gated_mlp: bool = True           # SwiGLU/GeGLU: gate, up, down
+    # learned absolute position table, max_position_embeddings x hidden (GPT-2 GPT2Model.wpe); RoPE models have none
+    learned_positions: bool = False
     # Mixture of experts
     num_experts: int = 0
     experts_per_token: int = 0
@@ -259,7 +261,7 @@ class Architecture:
         if self.linear_attn_layers:       # hybrids: those layers have a DeltaNet block instead of attention
             total += self.linear_attn_layers * (self._linear_attn_params() - self._attention_params())
         total += self.cross_attn_layers * self._cross_attn_extra_params()
-        total += (v + self.extra_embedding_rows) * h + self._norm_params()   # embeddings + final norm
+        total += (v + self.extra_embedding_rows) * h + self.position_params + self._norm_params()   # embeddings
         if not self.tie_embeddings:
             total += v * h                                 # lm_head
         return total
@@ -273,9 +275,16 @@ class Architecture:
         return self.params - self.moe_layers * unused * self._expert_params()
 
     @property
+    def position_params(self) -> int:
+        """The learned position table (GPT-2 wpe: n_positions x n_embd); 0 for rotary models."""
+        return self.max_position_embeddings * self.hidden_size if self.learned_positions else 0
+
+    @property
     def embedding_params(self) -> int:
-        """Input embedding (its extra rows too) and, untied, lm_head."""
-        return (self.vocab_size * (1 if self.tie_embeddings else 2) + self.extra_embedding_rows) * self.hidden_size
+        """Input embedding (its extra rows too), untied lm_head and a learned position table: the weights outside
+        the decoder layers besides the final norm (the root FSDP unit, llama.cpp's non-layer tensors)."""
+        return ((self.vocab_size * (1 if self.tie_embeddings else 2) + self.extra_embedding_rows) * self.hidden_size
+                + self.position_params)
 
     @property
     def routed_expert_params(self) -> int:
@@ -349,7 +358,7 @@ def _get(cfg: dict, *names, default=None):
 
 SUPPORTED_TYPES = ("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2",
                    "gemma3", "gemma3_text", "phi3", "olmoe", "deepseek_v3", "deepseek_v2", "qwen3_next", "gpt_oss",
-                   "qwen", "mllama_text_model", "mllama", "qwen3_5_moe_text", "qwen3_5_moe")
+                   "qwen", "mllama_text_model", "mllama", "qwen3_5_moe_text", "qwen3_5_moe", "gpt2")
 # Qwen3-Next's hybrid decoder. Qwen3.5/3.6 MoE (transformers modular_qwen3_5_moe.py) reuses its attention, sparse MoE
 # block and decoder layer; its Qwen3_5GatedDeltaNet splits in_proj_qkvz / in_proj_ba into in_proj_qkv, in_proj_z,
 # in_proj_b, in_proj_a of the same total shapes (modular_qwen3_5.py), so the parameter counts are the same formulas
@@ -383,6 +392,14 @@ def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
     mt = cfg.get("model_type")
     if mt not in SUPPORTED_TYPES:
         raise InputError(f"config.json: model_type {shown(mt)} is not supported; supported: {', '.join(SUPPORTED_TYPES)}")
+    if mt == "gpt2":
+        # GPT2Config's own names (configuration_gpt2.py attribute_map: hidden_size = n_embd, num_hidden_layers =
+        # n_layer, num_attention_heads = n_head, max_position_embeddings = n_positions; n_inner None = 4 x n_embd)
+        if _get(cfg, "add_cross_attention", default=False):
+            raise InputError("config.json: GPT-2 with add_cross_attention (an encoder-decoder block) is not supported")
+        names = {"hidden_size": "n_embd", "num_hidden_layers": "n_layer", "num_attention_heads": "n_head",
+                 "max_position_embeddings": "n_positions", "intermediate_size": "n_inner"}
+        cfg = {**cfg, **{k: cfg[n] for k, n in names.items() if cfg.get(n) is not None}}
     missing = [n for n in ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
                if cfg.get(n) is None]
     if missing:
@@ -408,12 +425,17 @@ def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
         f = _size(cfg, "intermediate_size", default=8 * h) // 2
         k = a                                                  # no grouped-query attention in Qwen 1
     gemma = mt.startswith("gemma")
-    tie = bool(_get(cfg, "tie_word_embeddings", default=gemma or mt in ("gemma",)))
+    # GPT-2's config.json leaves tie_word_embeddings out: PretrainedConfig's default (True) ties lm_head to wte
+    tie = bool(_get(cfg, "tie_word_embeddings", default=gemma or mt == "gpt2"))
     kw: dict = dict(name=name, family=mt, hidden_size=h, num_layers=L, num_heads=a, num_kv_heads=k, head_dim=d,
                     intermediate_size=f, vocab_size=v, tie_embeddings=tie,
                     max_position_embeddings=_size(cfg, "max_position_embeddings", default=0), source=source)
     if mt in ("qwen2", "qwen2_moe", "qwen"):
         kw["qkv_bias"] = True
+    if mt == "gpt2":
+        # modeling_gpt2.py: GPT2Attention c_attn Conv1D(3h) and c_proj Conv1D(h) with biases; GPT2MLP c_fc / c_proj
+        # with biases around a plain GELU; ln_1, ln_2, ln_f nn.LayerNorm (weight + bias); wte + wpe, lm_head tied
+        kw.update(qkv_bias=True, o_bias=True, norm_has_bias=True, gated_mlp=False, learned_positions=True)
     if mt in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text") or mt in QWEN_HYBRID:
         kw["qk_norm"] = "head"
     if mt == "olmoe":

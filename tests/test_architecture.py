@@ -16,6 +16,7 @@ EXACT = {
     "llama-2-70b": 68_976_648_192,
     "qwen2.5-0.5b": 494_032_768,
     "gemma-3-1b": 999_885_952,
+    "gpt2": 124_439_808,                 # GPT2LMHeadModel: wte + wpe, lm_head tied to wte
 }
 
 
@@ -56,6 +57,32 @@ def test_config_json_matches_builtin(tmp_path, arch):
     p = tmp_path / "config.json"
     p.write_text(json.dumps(cfg))
     assert load_config_file(p).params == arch("llama-3.1-8b").params
+
+
+def test_gpt2_config_json_reads_its_own_field_names(tmp_path, arch):
+    # openai-community/gpt2 config.json: GPT2Config's names (n_embd, n_layer, n_head, n_positions), no n_inner
+    # (4 x n_embd) and no tie_word_embeddings (PretrainedConfig ties by default)
+    cfg = {"model_type": "gpt2", "activation_function": "gelu_new", "architectures": ["GPT2LMHeadModel"],
+           "n_ctx": 1024, "n_embd": 768, "n_head": 12, "n_layer": 12, "n_positions": 1024, "vocab_size": 50257}
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps(cfg))
+    gpt2 = load_config_file(p)
+    assert gpt2.params == arch("gpt2").params == 124_439_808
+    assert (gpt2.intermediate_size, gpt2.max_position_embeddings, gpt2.tie_embeddings) == (3072, 1024, True)
+
+
+def test_learned_position_table_is_counted_once_in_params_and_embeddings(arch):
+    from dataclasses import replace
+    gpt2 = arch("gpt2")
+    rotary = replace(gpt2, learned_positions=False)
+    assert gpt2.params - rotary.params == 1024 * 768                  # GPT2Model.wpe
+    assert gpt2.embedding_params == 50257 * 768 + 1024 * 768          # wte (tied lm_head) + wpe: outside the layers
+    assert arch("llama-3.1-8b").position_params == 0
+
+
+def test_gpt2_aliases_and_hub_id_name_the_built_in(registry):
+    for name in ("gpt2-124m", "124m", "openai-community/gpt2"):
+        assert registry.resolve(name)[0].name == "gpt2"
 
 
 def test_malformed_config_json_is_a_clear_error(tmp_path):

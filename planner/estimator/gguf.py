@@ -188,6 +188,7 @@ def gguf_model(arch: Architecture, ftype: str) -> GGUFModel:
         return tensor_bytes(t, rows, cols) * count
 
     emb_type = tensor_type(ftype, arch, "token_embd")
+    norm_tensors = 2 if arch.norm_has_bias else 1     # LayerNorm: weight and bias; RMSNorm: weight
     token_embd = add(emb_type, V, h)
     layers, experts = [], []
     for i in range(arch.num_layers):
@@ -221,8 +222,10 @@ def gguf_model(arch: Architecture, ftype: str) -> GGUFModel:
         else:
             for name, fin, fout in arch.mlp_linears(arch.intermediate_size):
                 b += add(tensor_type(ftype, arch, _category(name), i), fout, fin)
-        # 1-D tensors stay f32: norms, biases, q/k norms
-        b += add("f32", 1, h, arch.norms_per_layer)
+            if not arch.gated_mlp and arch.norm_has_bias:         # GPT-2 ffn_up.bias, ffn_down.bias
+                b += add("f32", 1, arch.intermediate_size) + add("f32", 1, h)
+        # 1-D tensors stay f32: norms (LayerNorm weight and bias), biases, q/k norms
+        b += add("f32", 1, h, arch.norms_per_layer * norm_tensors)
         if arch.qkv_bias:
             b += add("f32", 1, arch.q_dim) + add("f32", 1, arch.kv_dim, 2)
         if arch.o_bias:
@@ -238,7 +241,7 @@ def gguf_model(arch: Architecture, ftype: str) -> GGUFModel:
             b += add("f32", 1, arch.kv_lora_rank)
         layers.append(b)
         experts.append(e)
-    out_norm = add("f32", 1, h)
+    out_norm = add("f32", 1, h, norm_tensors)
     if arch.tie_embeddings:
         # no output.weight in the file; llama.cpp loads token_embd a second time for the output layer
         # (TENSOR_DUPLICATED), so a GPU holding the output layer holds this copy
@@ -247,5 +250,9 @@ def gguf_model(arch: Architecture, ftype: str) -> GGUFModel:
     else:
         output = add(tensor_type(ftype, arch, "output"), V, h) + out_norm
         output_file = output
+    if arch.learned_positions:
+        # position_embd.weight, an input-layer tensor like token_embd; llama-quantize never quantises it
+        # (llama-quant.cpp: "do not quantize positional embeddings"): left at the converted f16
+        token_embd += add("f16", arch.max_position_embeddings, h)
     return GGUFModel(token_embd=token_embd, output=output, output_file=output_file, layers=tuple(layers),
                      types=types, experts=tuple(experts))

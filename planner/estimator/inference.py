@@ -107,9 +107,11 @@ def estimate_inference(arch: Architecture, w: Workload, nx: Numerics, cuda_conte
             w_gpu = int(weights / N)
         else:
             kv_share = math.ceil(arch.num_layers / N) / arch.num_layers
-            # layers split evenly; the embedding or lm_head sits on the end GPUs
-            w_gpu = int((weights - arch.vocab_size * h * nx.master_bytes * (1 if arch.tie_embeddings else 2))
-                        * math.ceil(arch.num_layers / N) / arch.num_layers) + arch.vocab_size * h * nx.master_bytes
+            # layers split evenly; the input embedding (its extra rows, a learned position table) or lm_head sits on
+            # the end GPUs
+            embed_in = arch.embedding_params - (0 if arch.tie_embeddings else arch.vocab_size * h)
+            w_gpu = int((weights - arch.embedding_params * nx.master_bytes) * math.ceil(arch.num_layers / N)
+                        / arch.num_layers) + embed_in * nx.master_bytes
         for phase in (prefill, decode):
             phase["kv_cache"] = int(phase["kv_cache"] * kv_share)
     else:

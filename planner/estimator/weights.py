@@ -196,7 +196,7 @@ def serving_weight_bytes(arch: Architecture, precision: str, engine: str) -> tup
     if engine == "mlx" and p in MLX_BITS:
         bits = MLX_BITS[p]
         q = sum(mlx_linear_bytes(i * o, bits) * c for _, i, o, c in linears)
-        emb = arch.vocab_size * arch.hidden_size * (1 if arch.tie_embeddings else 2)
+        emb = arch.embedding_params          # nn.Embedding (wte, a learned wpe) has to_quantized too
         q += mlx_linear_bytes(emb, bits) if arch.hidden_size % 64 == 0 else 2 * emb
         other = arch.params - linear_numel - emb
         return q + 2 * (other + extra), (f"MLX {bits}-bit affine, group 64, bf16 scale + bias per group "

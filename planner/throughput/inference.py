@@ -140,7 +140,8 @@ def _model_bytes(arch: Architecture, engine: str, precision: str, kv_cache_dtype
     if split is not None:
         routed = split[0]
         embedding_lookup = 0 if arch.tie_embeddings else split[1]
-    embedding_lookup += share(arch.extra_embedding_rows * arch.hidden_size)   # rows only the lookup reads (mllama's 8)
+    # rows only the lookup reads: mllama's 8 extra embedding rows, a learned position table (GPT-2 wpe)
+    embedding_lookup += share(arch.extra_embedding_rows * arch.hidden_size + arch.position_params)
     # mllama: a request without an image skips the cross-attention layers (transformers MllamaTextModel.forward
     # "For text-only path we should skip cross attention layers"; vLLM mllama.py skip_cross_attention when
     # max_encoder_seq_len == 0, prefill and decode alike): their weights are not read, their FLOPs not spent
@@ -153,7 +154,8 @@ def _model_bytes(arch: Architecture, engine: str, precision: str, kv_cache_dtype
     attn = 4 * arch.q_dim * full
     # hybrids: each linear-attention layer reads and rewrites its fixed-size state once per step (the DeltaNet update)
     state = 2.0 * recurrent_state_bytes(arch, engine, 1, int(kv_b))
-    lookup = (arch.vocab_size * (0 if arch.tie_embeddings else 1) + arch.extra_embedding_rows) * arch.hidden_size
+    lookup = ((arch.vocab_size * (0 if arch.tie_embeddings else 1) + arch.extra_embedding_rows) * arch.hidden_size
+              + arch.position_params)
     return ModelBytes(weights - embedding_lookup - skipped, routed, arch.num_experts, arch.experts_per_token,
                       2.0 * (arch.active_params - arch.cross_attn_params - lookup),
                       attn, per_layer * (full - swa), per_layer * swa, arch.sliding_window or 0,

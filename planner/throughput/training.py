@@ -194,7 +194,8 @@ def _compute_micro_batch(arch: Architecture, w: Workload, card: Card, preset: Ti
 
     # -- matmuls ------------------------------------------------------------------------------------------
     head = arch.vocab_size * h                                   # lm_head (tied or not, it runs once)
-    body = arch.active_params - arch.vocab_size * h * (1 if arch.tie_embeddings else 2) - h  # decoder layers
+    # decoder layers: all but the embeddings, a learned position table (a lookup, no matmul) and the final norm
+    body = arch.active_params - arch.embedding_params - h
     body = max(body, 0)
     passes_body = 1 + (1 if frozen else 2) + re_mm
     passes_head = 1 + (1 if frozen else 2)
