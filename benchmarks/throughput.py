@@ -119,7 +119,7 @@ def family_rows(family: str, fit: dict) -> list[tuple[str, str, float, float]]:
         return measured_rows(presets["hf"])
     rows = []
     for c in load_cases("throughput-training.json"):
-        if FAMILY.get(c.get("stack")) != family:
+        if FAMILY.get(c.get("stack")) != family or c.get("held_out"):    # held out: scored, not fitted on
             continue
         try:
             rows.append((c["id"], c["category"], predict_training(c, presets), float(c["value"])))

@@ -122,3 +122,32 @@ def test_a_time_basis_names_the_superseded_runs_it_leaves_out(monkeypatch):
     text, f90 = b.basis("decode", "vllm", "amd-datacentre")
     assert text.startswith("calibrated on 4 ") and "6 runs of vllm releases before 2025-06-10" in text and f90 == 1.4
     assert "superseded" not in b.basis("decode", "vllm", "nvidia-datacentre")[0]
+
+
+LLMC_GPT2 = {"llmc-gpt2-124m-8xa100-10b-tokens", "llmc-gpt2-124m-8xh100-10b-tokens"}
+
+
+def test_held_out_runs_are_scored_but_not_fitted_on():
+    """The llm.c GPT-2 124M runs (GPT-2 built in after the compiled family was fitted) are in the published scores
+    and out of the compiled family's fit."""
+    from planner.throughput.presets import FIT
+    assert LLMC_GPT2 <= {cid for cid, *_ in bench.published_rows()}
+    assert not LLMC_GPT2 & {cid for cid, *_ in bench.family_rows("compiled", FIT)}
+
+
+def test_llm_c_runs_its_fused_kernels_whatever_its_compile_field_says():
+    """llm.c has no torch.compile (its cases say compile: false) but hand-fused kernels: the compiled preset's
+    fusion, not eager PyTorch's unfused ops."""
+    from planner.throughput.cases import case_workload, load_cases
+    case = next(c for c in load_cases() if c["id"] in LLMC_GPT2)
+    assert case["compile"] is False and case_workload(case).compile is None
+
+
+def test_a_learned_position_table_adds_no_rotary_work_and_no_matmul():
+    from dataclasses import replace
+    gpt2 = reg.models["gpt2"]
+    rotary = replace(gpt2, learned_positions=False)
+    w = Workload(method="pretrain", precision="bf16", batch_size=8, seq_len=1024, framework="torchtune")
+    learned, rope = (training_step(m, w, card("h100-sxm"), 1, NONE).parts for m in (gpt2, rotary))
+    assert learned["matmul"] == pytest.approx(rope["matmul"])      # wpe is a lookup: no FLOPs
+    assert learned["pointwise"] < rope["pointwise"]                 # and q, k are not rotated per layer

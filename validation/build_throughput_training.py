@@ -414,6 +414,9 @@ for c in CASES:
     if c["id"] == "llmc-gpt2-124m-8xh100-10b-tokens":
         c.update(batch_size=64, grad_accum=1, global_batch_tokens=524288, zero=1)
         c["assumed"] += "; micro-batch 64, 524,288 tokens/step, ZeRO-1 from scripts/run_gpt2_124M.sh (assumed the same run)"
+    if c["id"].startswith("llmc-gpt2-124m-"):
+        c["held_out"] = ("GPT-2 124M became a built-in model after the compiled family's constants were fitted "
+                         "(planner/throughput/presets.py FIT): scored, not fitted on")
 case(id="llmc-gpt2-1558m-8xh100-step", source="github:karpathy/llm.c scripts/run_gpt2_1558M.sh @f1e2ace651495b74ae22d45d1723443fd00ecd3a",
      quote="# 1558M parameter model on 32B tokens ... # 32,000 steps on ~1M tokens/step (1,048,576 to be precise) # on 8X H100 "
            "80GB SXM ($28/hr) steps in 2.80s/iter ... mpirun -np 8 ./train_gpt2cu ... -b 16 -t 1024 -d 1048576 -r 0 -z 1 ... -e \"d48\"",

@@ -23,6 +23,14 @@ MEMORY_PRESET = {"hf": "hf", "transformers": "hf", "trl": "hf", "axolotl": "axol
                  "torchtune": "torchtune", "torchtitan": "torchtitan", "megatron": "torchtune", "nemo": "torchtune",
                  "litgpt": "litgpt", "unsloth": "unsloth", "mlx-lm": "mlx-lm", "llm.c": "torchtune",
                  "nanogpt": "torchtune"}
+# llm.c (karpathy/llm.c train_gpt2.cu @f1e2ace) is hand-written CUDA, not PyTorch: cuBLASLt GEMMs with the bias in
+# the epilogue, cuDNN flash attention (USE_CUDNN=1), fused residual + LayerNorm kernels, a fused classifier (softmax,
+# loss and dlogits in one pass over 16-bit logits), bf16 compute with fp32 master weights, ZeRO-1, kernels launched
+# from C++. By mechanism that is the compiled family (presets.FAMILY: fused pointwise chains, no per-op Python
+# dispatch) with torchtune's memory preset (flash attention, bf16, a compiled 2-pass loss: closer to the fused
+# classifier than torchtitan's full fp32 logits). Its cases' `compile: false` says "no torch.compile", not "unfused
+# eager ops", so these stacks run at their preset's default (fused) whatever the case's compile field says.
+HAND_FUSED_STACKS = ("llm.c",)
 
 
 @lru_cache(maxsize=None)
@@ -70,7 +78,7 @@ def case_workload(case: dict) -> Workload:
     gc = case.get("gradient_checkpointing")
     ac = {"selective": "selective", True: "full", False: "none"}.get(gc, "auto")
     framework = MEMORY_PRESET.get(case.get("stack") or "hf", "hf")
-    compile_ = case.get("compile")
+    compile_ = case.get("compile") if case.get("stack") not in HAND_FUSED_STACKS else None
     return Workload(method=method, precision=precision, batch_size=max(1, int(case.get("batch_size") or 1)),
                     seq_len=int(case.get("seq_len") or 2048), grad_accum=int(case.get("grad_accum") or 1),
                     activation_checkpointing=ac, lora_rank=int(case.get("lora_rank") or 16), framework=framework,

@@ -223,8 +223,10 @@ def _compute_micro_batch(arch: Architecture, w: Workload, card: Card, preset: Ti
 
     # -- pointwise and loss --------------------------------------------------------------------------------
     sb, ab = nx.stream_bytes / 2, nx.act_bytes / 2
-    per_token_layer = ((2 * NORM_BYTES + 2 * RESIDUAL_BYTES + RESHAPE_BYTES) * h * sb
-                       + ROPE_BYTES * (arch.q_dim + arch.kv_dim) * ab
+    # a learned position table (GPT-2 wpe) is added once to the embeddings: no rotary op on q and k in the layers;
+    # a plain MLP's activation (GPT-2 GELU) is charged as SwiGLU's (eager gelu_new is more ops, a fused one fewer)
+    rope = 0 if arch.learned_positions else ROPE_BYTES * (arch.q_dim + arch.kv_dim) * ab
+    per_token_layer = ((2 * NORM_BYTES + 2 * RESIDUAL_BYTES + RESHAPE_BYTES) * h * sb + rope
                        + SWIGLU_BYTES * arch.intermediate_size * ab)
     pw_passes = 1 + POINTWISE_BACKWARD_RATIO + re_pw
     t_pointwise = T * L * per_token_layer * pw_passes * preset.elementwise_factor / card.bytes_per_s
