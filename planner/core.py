@@ -90,11 +90,32 @@ def workload_of(req, estimate: bool, **override):
         raise error from None
 
 
+def within_positions(arch, wl: Workload, notes: list[str]) -> Workload:
+    """A model with a learned position table (GPT-2's wpe) cannot see more tokens than the table has rows: the default
+    --seq-len is cut to fit (and the notes say so), an explicit longer one is an error. Rotary models extrapolate
+    past max_position_embeddings, so only learned tables bound the context."""
+    if not arch.learned_positions or not arch.max_position_embeddings:
+        return wl
+    top = arch.max_position_embeddings
+    new = wl.new_tokens if wl.method == "inference" else 0
+    if wl.seq_len + new <= top:
+        return wl
+    if wl.seq_len == Workload.seq_len and top - new >= 1:       # the default, not the user's choice
+        notes.append(f"--seq-len {wl.seq_len:,} (the default) cut to {top - new:,}: {arch.name} has "
+                     f"{top:,} learned positions" + (f" ({top - new:,} prompt + {new:,} new tokens)" if new else ""))
+        return wl.replace(seq_len=top - new)
+    what = f"--seq-len {wl.seq_len:,}" + (f" + --new-tokens {new:,}" if new else "")
+    error = InputError(f"{what} exceeds the {top:,} learned positions of {arch.name} (its position table, "
+                       f"max_position_embeddings): at most {top:,} tokens per sequence")
+    error.field = "seq-len"
+    raise error
+
+
 def estimate_dict(req, files: bool = True) -> dict:
     """The estimate of a request as planner.api.EstimateResult's fields (its model_validate input)."""
     from planner.estimator import estimate as estimate_memory
     arch, notes = resolve_model(req.model, files)
-    wl = workload_of(req, True)
+    wl = within_positions(arch, workload_of(req, True), notes)
     d = estimate_memory(arch, wl).to_dict()
     d["assumptions"] = notes + d["assumptions"]
     d["workload"] = wl.as_dict()          # every field, defaults filled in
@@ -185,7 +206,7 @@ def plan_dict(req, files: bool = True) -> tuple[dict, tuple]:
     if not files and req.catalog:
         raise InputError("--catalog: catalogue files are not accepted here")
     arch, notes = resolve_model(req.model, files)
-    wl = workload_of(req, False)
+    wl = within_positions(arch, workload_of(req, False), notes)
     c = constraints_of(req)
     if req.proposal:
         from planner.proposal import check_output_path
@@ -221,7 +242,7 @@ def capacity_dict(req, files: bool = True) -> dict:
     owned = parse_have(list(req.have), catalog)
     g, n = _card_and_count(owned, catalog)
     arch, notes = resolve_model(req.model, files)
-    wl, stack = _engine_workload(workload_of(req, False), g, req.engine is not None)
+    wl, stack = _engine_workload(within_positions(arch, workload_of(req, False), notes), g, req.engine is not None)
     rep = capacity_report(arch, wl, g, n, Targets(req.ttft, req.itl), req.margin)
     rep.update(model=arch.name, stack=stack, notes=notes)
     return rep

@@ -37,6 +37,19 @@ def test_plan_json_contract():
     assert any("llama-3.1-70b" in n for n in d["notes"])          # which model the alias stood for
 
 
+def test_gpt2_pretraining_plan_fits_its_1024_positions():
+    """GPT-2 124M on 10B tokens: a plan on a few cards, sized at the 1,024 tokens its position table holds (the
+    default --seq-len cut, and said)."""
+    code, text = run("--model", "gpt2", "--method", "pretrain", "--tokens", "10000000000", "--json")
+    assert code == 0
+    d = json.loads(text)
+    assert d["feasible"] is True and d["estimate"]["params"] == 124_439_808
+    assert "micro-batch 1 x 1024 tokens" in " ".join(d["estimate"]["assumptions"])
+    assert any("cut to 1,024" in n for n in d["notes"]) and any("50,304" in n for n in d["notes"])
+    assert d["job"]["tokens"] == 10**10 and 0 < d["plan"]["time_s"] < 30 * 86400
+    assert d["estimate"]["total_bytes"] < 16 * 2**30                # 124M parameters fit any card of 16 GB
+
+
 def test_infeasible_plan_exits_3_with_min_budget():
     code, text = run("--model", "70b", "--method", "qlora", "--budget", "500", "--json")
     assert code == 3
@@ -64,6 +77,8 @@ def test_terminal_output_shows_units_currency_and_price_date():
     (["--model", "8b", "--budget", "nan"], "--budget"),
     (["--model", "8b", "--method", "full", "--tokens", "inf"], "--tokens"),
     (["--model", "8b", "--method", "full", "--deadline", "soon"], "--deadline"),
+    (["--model", "gpt2", "--method", "pretrain", "--seq-len", "4096"], "learned positions"),
+    (["estimate", "--model", "gpt2", "--seq-len", "1000", "--new-tokens", "100"], "1,024 learned positions"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, fragment, capsys):
     code, _ = run(*argv)
