@@ -116,7 +116,8 @@ def cmd_capacity(a, out) -> int:
     owned = parse_have(a.have, catalog)
     g, n = _card_and_count(owned, catalog)
     arch, notes = _resolve_model(a.model)
-    wl, stack = _engine_workload(_workload(a), g, a.engine is not None)
+    from planner.core import within_positions
+    wl, stack = _engine_workload(within_positions(arch, _workload(a), notes), g, a.engine is not None)
     rep = capacity_report(arch, wl, g, n, Targets(a.ttft, a.itl), a.margin)
     rep.update(model=arch.name, stack=stack, notes=notes)
     if a.json:

@@ -26,6 +26,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
 from planner.catalog import GPU, MAX_RATE, MIN_RATE, Catalog, load_catalog
+from planner.core import within_positions
 from planner.lax import EntryError
 from planner.api import (MAX_EXAMPLES, MAX_RATE_RPS, MAX_REQUESTS, MAX_TOKENS, MAX_USERS, PlanRequest,
                          WorkloadOptions, _Request)
@@ -340,6 +341,10 @@ def _jobs(sc: Scenario, path: Path) -> list[Job]:
             wl = Workload(**kw)
         except WorkloadError as e:
             _fail(path, ("workloads", i) + ((e.field,) if e.field else ()), str(e))
+        try:
+            wl = within_positions(arch, wl, [])          # GPT-2: at most its learned positions per sequence
+        except InputError as e:
+            _fail(path, ("workloads", i, "seq_len"), str(e))
         jobs.append(Job(arch, wl, w.name or f"{w.method} {arch.name}",
                         int(w.tokens) if w.tokens else None, w.requests))
     return jobs
