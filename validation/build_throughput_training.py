@@ -427,6 +427,8 @@ case(id="llmc-gpt2-1558m-8xh100-step", source="github:karpathy/llm.c scripts/run
      assumed="grad_accum 8 derived: 1,048,576 / (16 x 1024 x 8 GPUs)",
      notes="2.80 s per 1,048,576-token step = 374K tokens/s total, 46.8K tokens/s per H100; 6 x 1.558e9 x 46.8K = 437 TFLOP/s "
            "= 44% of 989 (the announcement says llm.c 'hovers around ~50% MFU'). The script comment later uses 2.7 s for the 24 h estimate.")
+CASES[-1]["held_out"] = ("GPT-2 XL (1558M) became a built-in model after the compiled family's constants were fitted "
+                         "(planner/throughput/presets.py FIT): scored, not fitted on")
 
 # ---------------------------------------------------------------- MosaicML llm-foundry (MPT pretraining, Composer FSDP)
 LF = "github:mosaicml/llm-foundry scripts/train/benchmarking/README.md @8c8dd48f72168c5d51e2f7b151595892a8fba43d"
