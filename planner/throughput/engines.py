@@ -94,6 +94,13 @@ ENGINES: dict[str, EnginePreset] = {
         layer_overhead_s=0.0, seq_overhead_s={}, prefill_chunk_tokens=8192, max_seqs=256,
         continuous_batching=True, fitted={'decode_cuda': 3, 'batched_compute_rocm': 4},
         source="fit over validation/throughput-inference.json and serving-cases.json by benchmarks/throughput_inference.py"),
+    "tensorrt-llm": EnginePreset(
+        "tensorrt-llm", {"cuda": 0.729},
+        {"cuda": 0.0},
+        {"cuda": 0.326},
+        layer_overhead_s=0.0, seq_overhead_s={}, prefill_chunk_tokens=8192, max_seqs=2048,
+        continuous_batching=True, fitted={'batched_compute_cuda': 12},
+        source="fit over validation/throughput-inference.json and serving-cases.json by benchmarks/throughput_inference.py"),
     "llama.cpp": EnginePreset(
         "llama.cpp", {"cuda": 0.91, "metal": 0.785},
         {"cuda": 0.00412, "metal": 0.00589},
