@@ -51,8 +51,14 @@ from planner.throughput.inference import (STACK_ENGINE, CaseError, backend, case
 DEFAULT_FILES = [ROOT / "validation" / "throughput-inference.json", ROOT / "validation" / "serving-cases.json"]
 MIN_CASES = 2                    # never one case
 # stacks the presets stand for: the planner's engines (SGLang: the same CUDA-graph + continuous-batching design
-# as vLLM). TensorRT-LLM figures are evaluated with the vLLM preset but not fitted on.
-FIT_STACKS = {"llama.cpp", "vllm", "sglang", "mlx", "mlx-lm", "transformers", "hf"}
+# as vLLM, so its runs fit the vLLM preset; TensorRT-LLM: a preset of its own).
+FIT_STACKS = {"llama.cpp", "vllm", "sglang", "mlx", "mlx-lm", "transformers", "hf", "tensorrt-llm"}
+# In-flight batching engines: the published stacks each is fitted on, and what their batched cases fit on CUDA.
+# vLLM's scheduler and output processor run in Python every step (a per-sequence host cost); TensorRT-LLM's batch
+# manager / executor schedules in C++ and overlaps the next step's scheduling with the GPU (overlap scheduler), so
+# no per-sequence cost is fitted for it: its batched cases fit the share of the matmul peak its GEMMs reach at large
+# decode batches, as every non-CUDA backend's do for vLLM.
+BATCHED_FIT = {"vllm": (("vllm", "sglang"), "seq_overhead_s"), "tensorrt-llm": (("tensorrt-llm",), "prefill_efficiency")}
 PERCENTILE_MEANS = (None, "mean", "median")      # the model predicts means; p99 figures are reported apart
 # FP4 weight formats (MXFP4 gpt-oss, NVFP4 ModelOpt) became expressible after the presets were fitted: their cases
 # are scored as held out, not fitted on (tests/test_throughput_inference.py pins the presets to the fit)
@@ -213,39 +219,43 @@ def fit(cases) -> dict:
                 res["prefill_efficiency"][be] = statistics.median(use)
                 res["fitted"][label] = len(use)
     # continuous batching: the per-sequence step cost of batched vLLM/SGLang decode (CUDA), and on other backends
-    # the matmul efficiency of their large-batch steps
-    seq: dict = {}
-    comp: dict = {}
-    with _fitted_presets(out):
-        for c in cases:
-            if not _fitted_on(c, ("vllm", "sglang")) or not _batched(c):
-                continue
-            parts = _parts(c)
-            if parts is None:
-                continue
-            be = backend(parts[2].gpu)
-            # CUDA: the CPU scheduler's cost per sequence (the same host code whatever the GPU); another backend:
-            # what its GEMMs reach at a large batch (compute-bound steps only: a memory-bound step does not depend
-            # on it and brackets no solution)
-            field, lo, hi, into = (("seq_overhead_s", 0.0, 5e-3, seq) if be == "cuda" else
-                                   ("prefill_efficiency", 0.005, 1.0, comp))
+    # (and for TensorRT-LLM on every backend) the matmul efficiency of their large-batch steps
+    for engine, (stacks, cuda_field) in BATCHED_FIT.items():
+        seq: dict = {}
+        comp: dict = {}
+        with _fitted_presets(out):
+            for c in cases:
+                if not _fitted_on(c, stacks) or not _batched(c):
+                    continue
+                parts = _parts(c)
+                if parts is None:
+                    continue
+                be = backend(parts[2].gpu)
+                # seq_overhead_s: the CPU scheduler's cost per sequence (the same host code whatever the GPU);
+                # prefill_efficiency: what the GEMMs reach at a large batch (compute-bound steps only: a memory-bound
+                # step does not depend on it and brackets no solution)
+                field = cuda_field if be == "cuda" else "prefill_efficiency"
+                lo, hi, into = (0.0, 5e-3, seq) if field == "seq_overhead_s" else (0.005, 1.0, comp)
 
-            def pred(x, c=c, be=be, field=field):
-                with patched("vllm", **{field: {**getattr(presets.ENGINES["vllm"], field), be: x}}):
-                    return predict_case(c)
-            x = _solve(pred, float(c["value"]), lo, hi)
-            if x is not None:
-                into.setdefault(be, []).append(x)
-    for be, xs in seq.items():
-        if len(xs) >= MIN_CASES:
-            res = out.setdefault("vllm", _new())
-            res["seq_overhead_s"][be] = statistics.median(xs)
-            res["fitted"][f"seq_overhead_{be}"] = len(xs)
-    for be, xs in comp.items():
-        if len(xs) >= MIN_CASES and be not in out.get("vllm", {}).get("prefill_efficiency", {}):
-            res = out.setdefault("vllm", _new())
-            res["prefill_efficiency"][be] = statistics.median(xs)
-            res["fitted"][f"batched_compute_{be}"] = len(xs)
+                def pred(x, c=c, be=be, field=field, engine=engine):
+                    with patched(engine, **{field: {**getattr(presets.ENGINES[engine], field), be: x}}):
+                        return predict_case(c)
+                try:
+                    x = _solve(pred, float(c["value"]), lo, hi)
+                except CaseError:               # a case the model cannot score (no prompt/output lengths)
+                    continue
+                if x is not None:
+                    into.setdefault(be, []).append(x)
+        for be, xs in seq.items():
+            if len(xs) >= MIN_CASES:
+                res = out.setdefault(engine, _new())
+                res["seq_overhead_s"][be] = statistics.median(xs)
+                res["fitted"][f"seq_overhead_{be}"] = len(xs)
+        for be, xs in comp.items():
+            if len(xs) >= MIN_CASES and be not in out.get(engine, {}).get("prefill_efficiency", {}):
+                res = out.setdefault(engine, _new())
+                res["prefill_efficiency"][be] = statistics.median(xs)
+                res["fitted"][f"batched_compute_{be}"] = len(xs)
     return out
 
 

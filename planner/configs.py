@@ -239,6 +239,10 @@ class Config:
         return (self.gpu.name, self.count, self.zero, self.offload, self.replicas, self.savers)
 
 
+# Engines that split a replica by tensor parallelism (--tp) within a host, as vLLM does
+TP_ENGINES = ("vllm", "sglang", "tensorrt-llm")
+
+
 def usable_bytes(g: GPU, margin: float, engine: str = "transformers", utilization: float | None = None) -> int:
     """Memory a job may use on one card: after the safety margin and a unified machine's GPU working-set limit.
     vLLM's gpu_memory_utilization is not taken off here: the vLLM estimate already counts the share it leaves
@@ -389,7 +393,7 @@ def _candidate_gpus(catalog: Catalog, wl: Workload, c: Constraints, arch: Archit
             rejected[g.name] = "no FP8 tensor cores (needs Ada, Hopper, Blackwell or MI300)"
             continue
         served = wl.precision
-        if arch is not None and wg.engine in ("vllm", "sglang", "transformers"):
+        if arch is not None and wg.engine in TP_ENGINES + ("transformers",):
             # vLLM/SGLang have no dequantising fallback; transformers dequantises MXFP4 to bf16 where its kernels do
             # not run, which the estimate (MXFP4 bytes) does not model: such cards are refused rather than mis-sized
             served = served_precision(arch, wg)
@@ -603,7 +607,7 @@ def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: 
     """Smallest number of cards of one type that hold one copy of the model: tensor parallel for vLLM and
     `--parallel tensor` (a divisor of the heads, within one host), else layers split across cards."""
     usable = usable_bytes(g, c.margin, wg.engine, wg.gpu_memory_utilization)
-    tensor = wg.engine in ("vllm", "sglang") or wg.parallel == "tensor"     # SGLang: --tp like vLLM
+    tensor = wg.engine in TP_ENGINES or wg.parallel == "tensor"     # SGLang, TensorRT-LLM: --tp like vLLM
     if tensor and not g.is_machine:
         limit = g.nvlink.width if (wg.parallel == "tensor" and g.nvlink) else 8
         for n in (1, 2, 4, 8):
@@ -614,7 +618,7 @@ def one_replica(arch: Architecture, wg: Workload, g: GPU, c: Constraints, need: 
                 per_card, _ = _host_ram(est, 1)
                 return Config(g, n, 0, "none", est, est.total_bytes, usable, per_card, 0.0, replica_gpus=n,
                               span_hosts=False, tensor_parallel=n > 1)
-        if wg.parallel == "tensor" or wg.engine not in ("vllm", "sglang"):
+        if wg.parallel == "tensor" or wg.engine not in TP_ENGINES:
             return None
         # vLLM beyond one host: pipeline stages of 8-way tensor parallel (modelled as a layer split of TP=8)
     est = need(wg, 1, 0, "none", g.context_bytes, parallel="pipeline")

@@ -18,7 +18,8 @@ COMPONENTS = [("weights", "weights"), ("gradients", "gradients"), ("optimizer_st
               ("compute_buffer", "llama.cpp compute buffer"), ("non_torch", "memory outside PyTorch (vLLM)"),
               ("nccl", "NCCL / all-reduce buffers"), ("cuda_graphs", "CUDA graphs"),
               ("allocator_slack", "allocator slack (reserved - allocated)"),
-              ("utilization_headroom", "vLLM headroom (1 - gpu_memory_utilization)"), ("cuda_context", "CUDA context")]
+              ("utilization_headroom", "vLLM headroom (1 - gpu_memory_utilization)"),
+              ("free_memory_headroom", "TensorRT-LLM headroom (1 - free_gpu_memory_fraction of free memory)"), ("cuda_context", "CUDA context")]
 
 
 def console_for(out) -> "Console":

@@ -240,7 +240,7 @@ def replica_shapes(arch: Architecture, wg: Workload, g, c, need, step: int, per_
     --parallel tensor), else the smallest layer split (llama.cpp, MLX, HF)."""
     from planner.configs import Config, _host_ram, one_replica, usable_bytes
     shapes = []
-    tensor = wg.engine == "vllm" or wg.parallel == "tensor"
+    tensor = wg.engine in ("vllm", "tensorrt-llm") or wg.parallel == "tensor"
     if tensor and not g.is_machine:
         usable = usable_bytes(g, c.margin, wg.engine, wg.gpu_memory_utilization)
         limit = g.nvlink.width if (wg.parallel == "tensor" and g.nvlink) else 8

@@ -14,7 +14,7 @@ FRAMEWORK_NAMES = {"hf": "transformers+peft+bitsandbytes", "hf-fsdp": "transform
                    "fsdp-qlora": "Answer.AI fsdp_qlora", "torchtune": "torchtune", "litgpt": "LitGPT",
                    "unsloth": "Unsloth", "mlx-lm": "mlx-lm", "torchtitan": "torchtitan", "axolotl": "Axolotl"}
 ENGINE_NAMES = {"transformers": "transformers generate()", "vllm": "vLLM", "llama.cpp": "llama.cpp", "mlx": "mlx-lm",
-                "sglang": "SGLang"}
+                "sglang": "SGLang", "tensorrt-llm": "TensorRT-LLM"}
 
 # How far each (stack, family) memory model is checked: measured on our own H100 runs, checked against
 # published figures of that stack (validation/), or modelled from its code and documentation only.
@@ -41,7 +41,7 @@ FAMILIES = {
                    {"hf": TRAIN_ALL, "hf-fsdp": TRAIN_ALL, "fsdp-qlora": ("lora", "qlora"),
                     "torchtune": TRAIN_ALL, "litgpt": TRAIN_ALL, "unsloth": ("full", "lora", "qlora"),
                     "torchtitan": ("pretrain", "full"), "axolotl": TRAIN_ALL},
-                   ("transformers", "vllm", "llama.cpp", "sglang"), "hf", "transformers"),
+                   ("transformers", "vllm", "llama.cpp", "sglang", "tensorrt-llm"), "hf", "transformers"),
     # AMD ROCm (Instinct, Radeon, Ryzen AI Max): PyTorch, vLLM and llama.cpp run; bitsandbytes has a ROCm
     # backend (multi-backend since 0.44) but no paged optimizers are assumed; Unsloth and fsdp_qlora are CUDA-first
     "rocm": Family("rocm", "ROCm",
@@ -73,6 +73,9 @@ FAMILIES = {
 # latest, v0.31), so Volta (7.0) is out.
 VLLM_ROCM_GENERATIONS = {"cdna2", "cdna3", "cdna4", "rdna3", "rdna4", "strix-halo"}
 VLLM_CUDA_EXCLUDED = {"volta": "vLLM needs CUDA compute capability 7.5 or higher (docs.vllm.ai, v0.31); Volta is 7.0"}
+# TensorRT-LLM: "NVIDIA Blackwell: B200, GB200, B300, GB300, DGX Spark; Hopper: H100, H200, GH200; Ada Lovelace: L20,
+# L40/L40S; Ampere: A100" (NVIDIA/TensorRT-LLM docs/source/supported-hardware.md); NVIDIA only (it is CUDA/TensorRT)
+TRTLLM_GENERATIONS = {"ampere", "ada", "hopper", "blackwell", "grace-blackwell"}
 STACK_NOTES = {("vllm", "strix-halo"): "vLLM on Ryzen AI Max (gfx1151) needs ROCm 7.0.2 or later (vLLM docs)",
                ("mlx-lm", ""): "mlx-lm LoRA trains the last 16 blocks by default (--num-layers 16); memory and "
                                "the job assume that recipe, not full-depth LoRA (--num-layers -1 costs more)"}
@@ -90,6 +93,9 @@ def card_refuses(choice: str, vendor: str, generation: str) -> str:
                "gfx1100/1101, gfx1200/1201, gfx1150/1151)"
     if choice == "vllm" and fam == "cuda" and generation in VLLM_CUDA_EXCLUDED:
         return VLLM_CUDA_EXCLUDED[generation]
+    if choice == "tensorrt-llm" and fam == "cuda" and generation and generation not in TRTLLM_GENERATIONS:
+        return (f"TensorRT-LLM does not support {generation} GPUs (its documented list: Ampere, Ada Lovelace, Hopper, "
+                "Blackwell)")
     return ""
 
 

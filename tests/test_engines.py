@@ -360,3 +360,43 @@ def test_new_flags_go_through_the_cli_parser():
                                    "--pipeline-parallel", "2", "--gpus", "2", "--speculative", "mtp"])
     w = _workload(a)
     assert (w.engine, w.mem_fraction_static, w.pipeline_parallel, w.speculative) == ("sglang", 0.8, 2, "mtp")
+
+
+# ---------------------------------------------------------------------------------------------------
+# TensorRT-LLM: the KV cache takes free_gpu_memory_fraction of the memory FREE after the engine loads
+
+def test_tensorrt_llm_kv_cache_takes_its_fraction_of_the_free_memory_not_of_the_card():
+    """KvCacheConfig.free_gpu_memory_fraction 0.9 of what is free after weights and buffers: the card must hold
+    everything loaded before the pool plus kv / 0.9, so the headroom is a tenth of the cache's share, whatever the
+    weights weigh (vLLM's 10% is of the whole card, weights included)."""
+    from planner.estimator.engines import TRTLLM_KV_FREE_FRACTION
+    assert TRTLLM_KV_FREE_FRACTION == 0.9
+    for model in ("llama-3.1-8b", "llama-3.1-70b"):
+        e = est(model, engine="tensorrt-llm", batch_size=8, seq_len=4096, new_tokens=512, gpus=1)
+        kv = e.breakdown["kv_cache"]
+        loaded = e.total_bytes - e.breakdown["free_memory_headroom"] - kv
+        assert e.breakdown["free_memory_headroom"] == pytest.approx(kv / 0.9 - kv, abs=2)
+        assert e.total_bytes == pytest.approx(loaded + kv / 0.9, abs=2)
+        v = est(model, engine="vllm", batch_size=8, seq_len=4096, new_tokens=512, gpus=1)
+        assert v.breakdown["utilization_headroom"] == pytest.approx(0.1 * v.total_bytes, rel=0.01)
+        assert e.breakdown["free_memory_headroom"] < v.breakdown["utilization_headroom"]
+
+
+def test_tensorrt_llm_headroom_grows_with_the_cache_and_not_with_the_weights():
+    small = est("llama-3.1-8b", engine="tensorrt-llm", batch_size=1, seq_len=1024, new_tokens=0)
+    big = est("llama-3.1-8b", engine="tensorrt-llm", batch_size=32, seq_len=1024, new_tokens=0)
+    grown = big.breakdown["kv_cache"] - small.breakdown["kv_cache"]
+    assert big.total_bytes - small.total_bytes >= grown / 0.9
+    fp8 = est("llama-3.1-8b", engine="tensorrt-llm", precision="fp8", batch_size=1, seq_len=1024, new_tokens=0)
+    assert fp8.breakdown["free_memory_headroom"] == small.breakdown["free_memory_headroom"]   # same cache
+
+
+def test_tensorrt_llm_runs_on_nvidia_ampere_and_newer_only():
+    from planner.software import card_refuses, stack_for
+    for vendor, label in (("amd", "ROCm"), ("apple", "Metal"), ("intel", "Intel XPU")):
+        assert stack_for(vendor, "inference", None, "tensorrt-llm", True) == f"TensorRT-LLM does not run on {label}"
+    assert "does not support volta" in stack_for("nvidia", "inference", None, "tensorrt-llm", True, "volta")
+    for gen in ("ampere", "ada", "hopper", "blackwell", "grace-blackwell"):
+        assert not card_refuses("tensorrt-llm", "nvidia", gen)
+        assert stack_for("nvidia", "inference", None, "tensorrt-llm", True, gen) == \
+            ("tensorrt-llm", "TensorRT-LLM (CUDA)")

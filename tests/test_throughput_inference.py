@@ -190,3 +190,20 @@ def test_a_superseded_run_moves_no_fitted_constant_and_a_current_one_does():
     current = next(c for c in cases if c["id"] == "vllm-amd-mi300x8-l405-fp8-128-2048")
     moved = fit([dict(c, value=float(c["value"]) * 10) if c is current else c for c in cases])
     assert moved["vllm"]["prefill_efficiency"]["rocm"] != base["vllm"]["prefill_efficiency"]["rocm"]
+
+
+def test_tensorrt_llm_is_fitted_on_its_own_runs_and_its_fp4_runs_stay_held_out():
+    """TensorRT-LLM has a preset of its own, fitted on its published batched runs (never one), and scaling its
+    NVFP4 runs (held out like every FP4 case) moves nothing while scaling a fitted FP8 run moves its compute share."""
+    from throughput_inference import DEFAULT_FILES, MIN_CASES, fit, load_cases
+    cases = load_cases([f for f in DEFAULT_FILES if f.exists()])
+    base = fit(cases)
+    assert base["tensorrt-llm"]["fitted"]["batched_compute_cuda"] >= MIN_CASES
+    assert presets.ENGINES["tensorrt-llm"].fitted == base["tensorrt-llm"]["fitted"]
+    fp4 = [c for c in cases if c.get("stack") == "tensorrt-llm" and c.get("precision") == "nvfp4"]
+    assert fp4
+    assert fit([dict(c, value=float(c["value"]) * 10) if c in fp4 else c for c in cases]) == base
+    fp8 = [c for c in cases if c.get("stack") == "tensorrt-llm" and c.get("precision") == "fp8" and
+           c["metric"] == "output_tokens_per_s"]
+    moved = fit([dict(c, value=float(c["value"]) * 1.3) if c in fp8 else c for c in cases])
+    assert moved["tensorrt-llm"]["prefill_efficiency"]["cuda"] > base["tensorrt-llm"]["prefill_efficiency"]["cuda"]

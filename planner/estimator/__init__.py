@@ -31,7 +31,7 @@ from planner.estimator.common import (
     Estimate,
     GiB,
 )
-from planner.estimator.engines import VLLM_GPU_MEMORY_UTILIZATION, estimate_sglang, estimate_vllm
+from planner.estimator.engines import VLLM_GPU_MEMORY_UTILIZATION, estimate_sglang, estimate_trtllm, estimate_vllm
 from planner.estimator.inference import estimate_inference
 from planner.estimator.llamacpp import estimate_llamacpp
 from planner.estimator.mlx import estimate_mlx_inference, estimate_mlx_training
@@ -45,8 +45,10 @@ __all__ = ["Estimate", "estimate", "numerics", "Numerics", "weight_bytes", "lora
 
 
 # Engines that load each FP4 format: vLLM and SGLang (Mxfp4Config; ModelOpt NVFP4), llama.cpp (GGUF types MXFP4 39
-# and NVFP4 40), transformers (Mxfp4HfQuantizer; no NVFP4 loader); MLX's affine int4/int8 only
-FP4_ENGINES = {"mxfp4": ("vllm", "sglang", "llama.cpp", "transformers"), "nvfp4": ("vllm", "sglang", "llama.cpp")}
+# and NVFP4 40), transformers (Mxfp4HfQuantizer; no NVFP4 loader), TensorRT-LLM (ModelOpt NVFP4, gpt-oss MXFP4 MoE);
+# MLX's affine int4/int8 only
+FP4_ENGINES = {"mxfp4": ("vllm", "sglang", "tensorrt-llm", "llama.cpp", "transformers"),
+               "nvfp4": ("vllm", "sglang", "tensorrt-llm", "llama.cpp")}
 
 
 def fp4_refusal(arch: Architecture, w: Workload) -> str | None:
@@ -128,6 +130,10 @@ def estimate(arch: Architecture, w: Workload, cuda_context: int = DEFAULT_CUDA_C
         return estimate_vllm(arch, w, nx, cuda_context)
     if w.engine == "sglang":
         return estimate_sglang(arch, w, nx, cuda_context)
+    if w.engine == "tensorrt-llm":
+        if w.speculative:
+            raise InputError("--speculative is modelled for --engine vllm and --engine sglang")
+        return estimate_trtllm(arch, w, nx, cuda_context)
     if w.speculative:
         raise InputError("--speculative is modelled for --engine vllm and --engine sglang")
     if w.precision in SERVING_FORMATS and w.precision != "mxfp4":

@@ -318,3 +318,85 @@ def estimate_sglang(arch: Architecture, w: Workload, nx: Numerics, cuda_context:
     est.total_bytes = int(max((weights + kv + cuda_context) / mfs, reserved + cuda_context))
     est.breakdown["utilization_headroom"] = est.total_bytes - reserved - cuda_context
     return est
+
+
+# ---------------------------------------------------------------------------------------------------
+# TensorRT-LLM
+
+# KvCacheConfig.free_gpu_memory_fraction default 0.9: "TensorRT-LLM tries to allocate 90% of free GPU memory (after
+# loading weights) for KV cache" (NVIDIA/TensorRT-LLM docs/source/examples/kvcacheconfig.md); a fraction of the memory
+# still FREE once the engine is loaded, not of the card (vLLM's gpu_memory_utilization is a share of the whole card)
+TRTLLM_KV_FREE_FRACTION = 0.90
+# BuildConfig / LLM API max_num_tokens default 8192: the most tokens one forward takes, the shape TensorRT sizes the
+# activation buffers for ("TensorRT pre-computes the activation tensors memory requirement at build time ... by using
+# the max tensor shape", docs/source/reference/memory.md; the PyTorch backend profiles a forward of that size)
+TRTLLM_MAX_NUM_TOKENS = 8192
+TRTLLM_BLOCK_TOKENS = 32                   # KV cache tokens_per_block default (paged blocks of 32 tokens)
+
+
+def estimate_trtllm(arch: Architecture, w: Workload, nx: Numerics, cuda_context: int) -> Estimate:
+    """Serving with TensorRT-LLM (modelled from its documented memory accounting, not measured by this project).
+
+    docs/source/reference/memory.md: weights (at the engine's precision, 1/tp per rank), activation buffers sized at
+    build time for max_num_tokens, and I/O tensors, of which the KV cache is the large one. After the engine and its
+    buffers load, the KV cache manager takes free_gpu_memory_fraction (0.9) of the memory then free. The requested
+    cache fits when kv <= 0.9 x (card - everything loaded before it), so the card needed is that fixed part plus
+    kv / 0.9: the headroom left is 10% of the free memory, not 10% of the card."""
+    b, s, n, N = w.batch_size, w.seq_len, w.new_tokens, w.gpus
+    pp = pipeline_stages(w)
+    tp = max(N // pp, 1)
+    weights, how = vllm_weight_bytes(arch, w, nx)        # the checkpoint's bytes at the served precision
+    kv_name, kv_b = kv_dtype("tensorrt-llm", w.kv_cache_dtype, 4 if nx.act_bytes == 4 else 2)
+    tokens = math.ceil((s + n) / TRTLLM_BLOCK_TOKENS) * TRTLLM_BLOCK_TOKENS     # whole 32-token blocks per sequence
+    per_layer = kv_elements_per_token_layer(arch, "vllm") * kv_b               # MLA: the latent, as vLLM
+    swa = sliding_layers(arch)
+    window = math.ceil(min(tokens, arch.sliding_window) / TRTLLM_BLOCK_TOKENS) * TRTLLM_BLOCK_TOKENS if swa else 0
+    kv = int(b * per_layer * ((paged_cache_layers(arch) - swa) * tokens + swa * window))
+    kv += recurrent_state_bytes(arch, "vllm", b, int(kv_b))
+    # activation buffers for a max_num_tokens forward (the same tensors as vLLM's profiled forward) and the fp32
+    # logits of one generation step's sequences
+    M, h = TRTLLM_MAX_NUM_TOKENS, arch.hidden_size
+    mlp = 3 * nx.act_bytes * (arch.experts_per_token * arch.expert_intermediate_size if arch.is_moe
+                              else arch.intermediate_size)
+    forward = M * (2 * nx.stream_bytes * h + mlp // tp) + _quant_matmul_temp(arch, nx, M)
+    logits = b * arch.vocab_size * 4
+    activations = forward + logits
+    stage_note = ""
+    if pp > 1:
+        weights, kv, activations, stage_note = _pipeline_stage(arch, weights, kv, forward, forward + logits, pp, nx)
+    if tp > 1:
+        weights //= tp
+        if not arch.is_mla:
+            kv = kv * max(arch.num_kv_heads // tp, 1) // arch.num_kv_heads
+    # cuBLAS/cuBLASLt workspaces and the runtime's own buffers: of vLLM's measured non-torch order (not measured for
+    # TensorRT-LLM); TP >= 2: NCCL + TensorRT-LLM's custom all-reduce workspace, of vLLM's measured order
+    nccl = VLLM_NCCL_BYTES if tp > 1 else (PP_NCCL_BYTES if pp > 1 else 0)
+    f = TRTLLM_KV_FREE_FRACTION
+    breakdown = {"weights": weights, "gradients": 0, "optimizer_states": 0, "activations": activations,
+                 "kv_cache": kv, "non_torch": VLLM_NON_TORCH_BYTES, "nccl": nccl,
+                 "cuda_graphs": VLLM_CUDA_GRAPH_BYTES}
+    peak = weights + activations + kv
+    reserved = sum(breakdown.values())
+    assumptions = [
+        f"TensorRT-LLM (modelled from its documented memory accounting, not measured by this project): {how}",
+        f"{b} sequences of {s} + {n} tokens in a paged {kv_name} KV cache ({TRTLLM_BLOCK_TOKENS}-token blocks)"
+        + (", MLA latent cache" if arch.is_mla else "") + (f"; {swa} sliding-window layers keep {window} tokens"
+                                                           if swa else ""),
+        f"activation buffers sized for max_num_tokens {M} plus fp32 logits of the {b} sequences; workspaces "
+        f"{VLLM_NON_TORCH_BYTES / GiB:.2f} GiB and CUDA graphs ~{VLLM_CUDA_GRAPH_BYTES / GiB:.1f} GiB (vLLM's order)",
+        f"free_gpu_memory_fraction {f:g}: the KV cache may take {f:.0%} of the memory free after the weights and "
+        f"buffers load, so the card must leave {1 - f:.0%} of that free memory unused beside the requested cache",
+    ]
+    if N > 1:
+        assumptions.append(f"{N} GPUs: tensor parallel {tp} x pipeline parallel {pp}; communication buffers "
+                           f"{nccl / GiB:.2f} GiB per GPU")
+    if stage_note:
+        assumptions.append(stage_note.replace("vLLM get_pp_indices / PPMissingLayer", "modelled as vLLM's split"))
+    if kv_name == "fp8" or w.precision == "fp8":
+        assumptions.append("FP8 needs Ada, Hopper or Blackwell (the planner checks the card)")
+    est = _finish(arch, w, breakdown, peak, reserved, cuda_context, "serving", 0, assumptions, offloaded=0)
+    est.breakdown.pop("allocator_slack", None)
+    fixed = reserved - kv + cuda_context                 # everything loaded before the KV cache manager sizes its pool
+    est.total_bytes = int(fixed + kv / f)
+    est.breakdown["free_memory_headroom"] = est.total_bytes - reserved - cuda_context
+    return est

@@ -21,6 +21,7 @@ ENGINE_KV_DTYPES = {
     "transformers": ("fp32", "fp16", "bf16"),
     "vllm": ("fp16", "bf16", "fp8"),                   # fp8 = fp8_e4m3 / fp8_e5m2
     "sglang": ("fp16", "bf16", "fp8"),                 # --kv-cache-dtype fp8_e5m2 / fp8_e4m3
+    "tensorrt-llm": ("fp16", "bf16", "fp8"),           # KvCacheConfig dtype "fp8" (FP8 KV cache quantisation)
     "llama.cpp": ("fp32", "fp16", "bf16", "q8_0", "q4_0"),
     "mlx": ("fp32", "fp16", "bf16", "q8_0", "q4_0"),   # q8_0 / q4_0 stand for --kv-bits 8 / 4
 }

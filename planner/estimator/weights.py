@@ -241,6 +241,7 @@ def stored_weights(arch: Architecture, precision: str, engine: str) -> tuple[str
            "float16": "fp16", "bfloat16": "bf16"}.get(fmt, fmt)
     loadable = {"vllm": ("fp8", "awq", "gptq", "mxfp4", "nvfp4", "bf16", "fp16", "fp32"),
                 "sglang": ("fp8", "awq", "gptq", "mxfp4", "nvfp4", "bf16", "fp16", "fp32"),
+                "tensorrt-llm": ("fp8", "awq", "gptq", "mxfp4", "nvfp4", "bf16", "fp16", "fp32"),
                 "llama.cpp": tuple(FTYPE_DEFAULT) + ("bf16", "fp16", "fp32"),
                 "mlx": ("int4", "int8", "bf16", "fp16", "fp32"),
                 # transformers' Mxfp4HfQuantizer keeps gpt-oss's experts MXFP4 (triton kernels)

@@ -20,8 +20,9 @@ Mechanisms the fields stand for (read from the engines' code):
 - prefill_efficiency: share of the number format's matmul peak (see matmul_peak_tflops) a prompt's forward
   reaches; also used for the compute side of a large decode batch (the same GEMM kernels at large M).
 - prefill_chunk_tokens: tokens one forward takes of a prompt (llama.cpp n_ubatch = 512; vLLM V1
-  max_num_batched_tokens = 8192 with chunked prefill on; MLX prefill_step_size = 2048; HF: the whole prompt).
-- max_seqs: sequences one replica batches at most (vLLM max_num_seqs = 256; llama-server --parallel default 4
+  max_num_batched_tokens = 8192 with chunked prefill on; TensorRT-LLM max_num_tokens = 8192; MLX prefill_step_size =
+  2048; HF: the whole prompt).
+- max_seqs: sequences one replica batches at most (vLLM max_num_seqs = 256; TensorRT-LLM max_batch_size = 2048; llama-server --parallel default 4
   since b5000-era `-np auto`; mlx_lm.server batches one request; HF generate(): the batch given).
 """
 from __future__ import annotations
@@ -93,6 +94,13 @@ ENGINES: dict[str, EnginePreset] = {
         {"cuda": 0.4, "rocm": 0.147},
         layer_overhead_s=0.0, seq_overhead_s={}, prefill_chunk_tokens=8192, max_seqs=256,
         continuous_batching=True, fitted={'decode_cuda': 3, 'batched_compute_rocm': 4},
+        source="fit over validation/throughput-inference.json and serving-cases.json by benchmarks/throughput_inference.py"),
+    "tensorrt-llm": EnginePreset(
+        "tensorrt-llm", {"cuda": 0.729},
+        {"cuda": 0.0},
+        {"cuda": 0.326},
+        layer_overhead_s=0.0, seq_overhead_s={}, prefill_chunk_tokens=8192, max_seqs=2048,
+        continuous_batching=True, fitted={'batched_compute_cuda': 12},
         source="fit over validation/throughput-inference.json and serving-cases.json by benchmarks/throughput_inference.py"),
     "llama.cpp": EnginePreset(
         "llama.cpp", {"cuda": 0.91, "metal": 0.785},

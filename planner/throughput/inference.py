@@ -52,7 +52,10 @@ _GEFORCE = re.compile(r"^rtx-\d{4}")
 # on Blackwell, triton/Marlin on Hopper and Ampere) multiply in bf16, its MXFP8-activation paths are opt-in
 # (VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8); llama.cpp multiplies either in int8 (MMQ) like its other block types.
 FP4_TENSOR_GENERATIONS = ("blackwell", "grace-blackwell")
-FP4_TENSOR_ENGINES = ("vllm", "sglang")           # TensorRT-LLM figures run under the vLLM preset (STACK_ENGINE)
+FP4_TENSOR_ENGINES = ("vllm", "sglang", "tensorrt-llm")   # TensorRT-LLM: NVFP4 GEMMs on Blackwell's FP4 tensor cores
+# Engines that batch in flight from a scheduler of their own (vLLM's V1 engine, TensorRT-LLM's in-flight batching):
+# pp micro-batches in flight, explicit tensor parallelism, a serving queue behind their published figures
+INFLIGHT_ENGINES = ("vllm", "tensorrt-llm")
 FP4_OVER_FP8 = 2.0
 
 
@@ -270,7 +273,7 @@ def decode_rate(arch: Architecture, w: Workload, card: Card, batch: int, context
     mb = model_bytes(arch, w)
     p = preset(w.engine)
     split = mb if pp == 1 else _scaled(mb, 1.0 / pp)
-    if pp > 1 and p.continuous_batching and w.engine == "vllm":
+    if pp > 1 and p.continuous_batching and w.engine in INFLIGHT_ENGINES:
         micro = max(batch / pp, 1.0)
         st = mixed_step(split, card, w.engine, w.precision, micro, context, prompt_tokens_per_step / pp,
                         prompt_len / 2, tp)
@@ -294,7 +297,7 @@ def _scaled(mb: ModelBytes, f: float) -> ModelBytes:
 # ---------------------------------------------------------------------------------------------------
 # Validation cases (validation/throughput-inference.json, validation/serving-cases.json)
 
-STACK_ENGINE = {"llama.cpp": "llama.cpp", "vllm": "vllm", "sglang": "vllm", "tensorrt-llm": "vllm",
+STACK_ENGINE = {"llama.cpp": "llama.cpp", "vllm": "vllm", "sglang": "vllm", "tensorrt-llm": "tensorrt-llm",
                 "mlx": "mlx", "mlx-lm": "mlx", "transformers": "transformers", "hf": "transformers"}
 PRECISION_OF = {"mlx-4bit": "int4", "mlx-8bit": "int8", "4bit": "int4", "8bit": "int8", "f16": "fp16", "bf16-mixed": "bf16",
                 "fp8-dynamic": "fp8", "w8a8-fp8": "fp8", "awq-int4": "awq", "gptq-int4": "gptq"}
@@ -333,8 +336,11 @@ def case_parts(case: dict):
     prec = PRECISION_OF.get(prec, prec)
     if engine == "mlx" and prec in ("q4_0", "q4_k_m"):
         prec = "int4"
+    # TensorRT-LLM's published FP8/NVFP4 runs load NVIDIA ModelOpt checkpoints, whose hf_quant_config sets
+    # kv_cache_quant_algo FP8, and KvCacheConfig dtype "auto" takes the checkpoint's (0.x builds: --fp8_kv_cache)
+    kv = "fp8" if engine == "tensorrt-llm" and prec in ("fp8", "nvfp4") else "auto"
     try:
-        w = Workload(method="inference", engine=engine, precision=prec,
+        w = Workload(method="inference", engine=engine, precision=prec, kv_cache_dtype=kv,
                      batch_size=max(1, int(case.get("batch_size") or case.get("concurrency") or 1)),
                      seq_len=max(1, int(case.get("seq_len") or 1)), new_tokens=int(case.get("new_tokens") or 0))
         model_bytes(arch, w)
@@ -344,7 +350,7 @@ def case_parts(case: dict):
     tp = int(case.get("tensor_parallel") or 1)
     pp = int(case.get("pipeline_parallel") or 1)
     gpus = int(case.get("gpus") or 1)
-    if tp * pp < gpus and engine != "vllm":
+    if tp * pp < gpus and engine not in INFLIGHT_ENGINES:
         pp = max(pp, gpus // tp)                 # llama.cpp / MLX split layers over the cards given
     inter = str(case.get("interconnect") or "").lower()
     link = "nvlink" if ("nvlink" in inter or "nvswitch" in inter or "sxm" in inter or "infinity" in inter) else "pcie"
@@ -397,13 +403,13 @@ def predict_case(case: dict) -> float:
     if metric == "prefill_tokens_per_s":
         return prompt * b / prefill_seconds(arch, w, card, prompt, b, tp, pp)
     if metric in ("decode_tokens_per_s", "decode_tokens_per_s_total") and not (
-            case.get("rate_rps") and w.engine == "vllm"):
+            case.get("rate_rps") and w.engine in INFLIGHT_ENGINES):
         # llama-bench tg runs from an empty cache (context 0..new_tokens); batched-bench and serving runs after
         # a prompt of seq_len: the mean context is the prompt plus half the output
         ctx = (prompt if prompt > 1 else 0) + max(new, 1) / 2
         r = decode_rate(arch, w, card, b, ctx, tp, pp)
         return r.tokens_per_s if metric == "decode_tokens_per_s_total" else r.tokens_per_s / b
-    if metric == "ttft_s" and (w.engine != "vllm" or (b == 1 and not case.get("rate_rps"))):
+    if metric == "ttft_s" and (w.engine not in INFLIGHT_ENGINES or (b == 1 and not case.get("rate_rps"))):
         # llama-batched-bench / static batches: the batch's prompts together; one request alone: its prompt
         return prefill_seconds(arch, w, card, prompt, b, tp, pp) + decode_step(arch, w, card, b, prompt, tp).seconds
     if metric in ("ttft_s", "itl_s", "output_tokens_per_s", "requests_per_s", "tokens_per_s", "tokens_per_s_per_gpu",
