@@ -105,6 +105,23 @@ def vllm_weight_bytes(arch: Architecture, w: Workload, nx: Numerics) -> tuple[in
     return weight_bytes(arch, nx), f"bitsandbytes {nx.quant}" if nx.quant else p
 
 
+def _tensor_parallel(arch: Architecture, weights: int, kv: int, tp: int, pp: int) -> tuple[int, int, int]:
+    """(weights, KV cache, communication buffers) per GPU of a tensor-parallel x pipeline-parallel replica."""
+    if tp > 1:
+        weights //= tp
+        if not arch.is_mla:      # the MLA latent has no head dimension: every TP rank caches all of it
+            kv = kv * max(arch.num_kv_heads // tp, 1) // arch.num_kv_heads
+    # TP >= 2: NCCL + the engine's custom all-reduce buffers (vLLM's, published at TP 2); PP only: one NCCL
+    # communicator for the stage-to-stage send/recv (no custom all-reduce), sized as PyTorch's measured 2-rank one
+    return weights, kv, VLLM_NCCL_BYTES if tp > 1 else (PP_NCCL_BYTES if pp > 1 else 0)
+
+
+def _served_breakdown(weights: int, activations: int, kv: int, nccl: int) -> dict:
+    """A served replica's memory per GPU, with vLLM's measured non-torch and CUDA-graph sizes."""
+    return {"weights": weights, "gradients": 0, "optimizer_states": 0, "activations": activations, "kv_cache": kv,
+            "non_torch": VLLM_NON_TORCH_BYTES, "nccl": nccl, "cuda_graphs": VLLM_CUDA_GRAPH_BYTES}
+
+
 def estimate_vllm(arch: Architecture, w: Workload, nx: Numerics, cuda_context: int) -> Estimate:
     """Serving with vLLM: modelled from its memory profiler's accounting, not measured by this project."""
     b, s, n, N = w.batch_size, w.seq_len, w.new_tokens, w.gpus
@@ -140,21 +157,11 @@ def estimate_vllm(arch: Architecture, w: Workload, nx: Numerics, cuda_context: i
     stage_note = ""
     if pp > 1:
         weights, kv, activations, stage_note = _pipeline_stage(arch, weights, kv, forward, sampler, pp, nx)
-    if tp > 1:
-        weights //= tp
-        if arch.is_mla:
-            pass                 # the MLA latent has no head dimension: every TP rank caches all of it
-        else:
-            kv = kv * max(arch.num_kv_heads // tp, 1) // arch.num_kv_heads
-    # TP >= 2: NCCL + vLLM's custom all-reduce buffers (published at TP 2); PP only: one NCCL communicator for the
-    # stage-to-stage send/recv (no custom all-reduce), sized as PyTorch's measured 2-rank communicator
-    nccl = VLLM_NCCL_BYTES if tp > 1 else (PP_NCCL_BYTES if pp > 1 else 0)
+    weights, kv, nccl = _tensor_parallel(arch, weights, kv, tp, pp)
     spec_w, spec_kv, spec_note = speculative_bytes(arch, w, b * tokens, kv_b, tp)
     weights += spec_w
     kv += spec_kv
-    breakdown = {"weights": weights, "gradients": 0, "optimizer_states": 0, "activations": activations,
-                 "kv_cache": kv, "non_torch": VLLM_NON_TORCH_BYTES, "nccl": nccl,
-                 "cuda_graphs": VLLM_CUDA_GRAPH_BYTES}
+    breakdown = _served_breakdown(weights, activations, kv, nccl)
     peak = weights + activations + kv
     reserved = sum(breakdown.values())
     assumptions = [
@@ -288,17 +295,12 @@ def estimate_sglang(arch: Architecture, w: Workload, nx: Numerics, cuda_context:
     stage_note = ""
     if pp > 1:
         weights, kv, activations, stage_note = _pipeline_stage(arch, weights, kv, forward, sampler, pp, nx)
-    if tp > 1:
-        weights //= tp
-        if not arch.is_mla:
-            kv = kv * max(arch.num_kv_heads // tp, 1) // arch.num_kv_heads
+    weights, kv, nccl = _tensor_parallel(arch, weights, kv, tp, pp)
     spec_w, spec_kv, spec_note = speculative_bytes(arch, w, tokens, kv_b, tp)
     weights += spec_w
     kv += spec_kv
-    nccl = VLLM_NCCL_BYTES if tp > 1 else (PP_NCCL_BYTES if pp > 1 else 0)
     mfs = sglang_mem_fraction_static(w, tp)
-    breakdown = {"weights": weights, "gradients": 0, "optimizer_states": 0, "activations": activations,
-                 "kv_cache": kv, "non_torch": VLLM_NON_TORCH_BYTES, "nccl": nccl, "cuda_graphs": VLLM_CUDA_GRAPH_BYTES}
+    breakdown = _served_breakdown(weights, activations, kv, nccl)
     peak = weights + activations + kv
     reserved = sum(breakdown.values())
     assumptions = [
@@ -364,17 +366,11 @@ def estimate_trtllm(arch: Architecture, w: Workload, nx: Numerics, cuda_context:
     stage_note = ""
     if pp > 1:
         weights, kv, activations, stage_note = _pipeline_stage(arch, weights, kv, forward, forward + logits, pp, nx)
-    if tp > 1:
-        weights //= tp
-        if not arch.is_mla:
-            kv = kv * max(arch.num_kv_heads // tp, 1) // arch.num_kv_heads
     # cuBLAS/cuBLASLt workspaces and the runtime's own buffers: of vLLM's measured non-torch order (not measured for
     # TensorRT-LLM); TP >= 2: NCCL + TensorRT-LLM's custom all-reduce workspace, of vLLM's measured order
-    nccl = VLLM_NCCL_BYTES if tp > 1 else (PP_NCCL_BYTES if pp > 1 else 0)
+    weights, kv, nccl = _tensor_parallel(arch, weights, kv, tp, pp)
     f = TRTLLM_KV_FREE_FRACTION
-    breakdown = {"weights": weights, "gradients": 0, "optimizer_states": 0, "activations": activations,
-                 "kv_cache": kv, "non_torch": VLLM_NON_TORCH_BYTES, "nccl": nccl,
-                 "cuda_graphs": VLLM_CUDA_GRAPH_BYTES}
+    breakdown = _served_breakdown(weights, activations, kv, nccl)
     peak = weights + activations + kv
     reserved = sum(breakdown.values())
     assumptions = [
