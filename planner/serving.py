@@ -406,5 +406,12 @@ def no_card_reason(rejected: dict[str, str], c) -> str:
     else:
         binding = "load"
         fix = "raise --max-gpus, lower --rate/--users, or allow other hardware (--allow-used, --include)"
-    return (f"no card carries the load within the targets (binding: {binding}) - "
-            f"{len(misses)} card type(s) miss a latency target even with one user per replica; {fix}")
+    if misses:
+        return (f"no card carries the load within the targets (binding: {binding}) - "
+                f"{len(misses)} card type(s) miss a latency target even with one user per replica; {fix}")
+    # no card misses a target: every allowed card was refused before any latency was computed (memory, the engine)
+    shown = [f"{name}: {why}" for name, why in rejected.items()
+             if why != "excluded" and not why.startswith("used market")]
+    more = f"; {len(shown) - 3} more" if len(shown) > 3 else ""
+    return (f"no card carries the load within the targets (binding: {binding}) - no allowed card can run it"
+            + (f" ({'; '.join(shown[:3])}{more})" if shown else "") + f"; {fix}")

@@ -236,3 +236,12 @@ def test_replicas_never_fall_with_more_load_or_tighter_targets(rate, more, itl, 
     assert need(rate * more, itl, ttft) >= base
     assert need(rate, itl * tighter, ttft) >= base
     assert need(rate, itl, ttft * tighter) >= base
+
+
+def test_a_serving_plan_no_card_can_run_says_why_not_that_zero_cards_miss_a_target():
+    """Every allowed card refused before any latency is computed (here: the engine): the reason names the refusal."""
+    from planner.api import plan
+    r = plan(model="70b", method="inference", engine="tensorrt-llm", rate=5, include=["mi300x"])
+    assert not r.feasible
+    assert "mi300x: TensorRT-LLM does not run on ROCm" in r.reason
+    assert "0 card type(s)" not in r.reason
