@@ -207,3 +207,30 @@ def test_tensorrt_llm_is_fitted_on_its_own_runs_and_its_fp4_runs_stay_held_out()
            c["metric"] == "output_tokens_per_s"]
     moved = fit([dict(c, value=float(c["value"]) * 1.3) if c in fp8 else c for c in cases])
     assert moved["tensorrt-llm"]["prefill_efficiency"]["cuda"] > base["tensorrt-llm"]["prefill_efficiency"]["cuda"]
+
+
+def test_data_parallel_copies_share_the_request_rate_and_add_their_throughput():
+    """8 cards running TP2 engines (NVIDIA's MLPerf v4.1 DGX H100 layout) are four replicas: at four times the
+    request rate they serve four times one TP2 replica's tokens/s, at that replica's per-request latencies."""
+    base = {"id": "dp", "stack": "tensorrt-llm", "gpu": "h100-sxm", "interconnect": "nvlink", "model": "llama-2-70b",
+            "method": "inference", "precision": "fp8", "seq_len": 222, "new_tokens": 294, "tensor_parallel": 2,
+            "gpus": 2, "rate_rps": 10.0}
+    four = dict(base, gpus=8, rate_rps=40.0)
+    for metric in ("output_tokens_per_s", "requests_per_s"):
+        assert predict_case(dict(four, metric=metric)) == pytest.approx(4 * predict_case(dict(base, metric=metric)))
+    for metric in ("ttft_s", "itl_s"):
+        assert predict_case(dict(four, metric=metric)) == pytest.approx(predict_case(dict(base, metric=metric)))
+
+
+def test_mlperf_cases_carry_their_dataset_lengths_and_are_scored_but_not_fitted():
+    """The MLPerf v4.1 Llama 2 70B / Mixtral cases state the dataset's mean lengths (with their source), so every
+    mean figure among them is scored; all are held out of the fit."""
+    import json
+    from throughput_inference import _fitted_on, factors
+    cases = [c for f in (CASES, ROOT / "validation" / "serving-cases.json")
+             for c in json.loads(f.read_text())["cases"] if c["id"].startswith("mlperf41-")]
+    assert len(cases) == 14
+    assert all(c["seq_len"] and c["new_tokens"] and c["length_source"] and c["held_out"] for c in cases)
+    assert not any(_fitted_on(c) for c in cases)
+    rows, skipped = factors(cases)
+    assert len(rows) == 11 and all(why.startswith("p99") for _, why in skipped)

@@ -418,6 +418,14 @@ def predict_case(case: dict) -> float:
             raise CaseError("serving case without prompt and output lengths")
         from planner.serving import Load, replica_at
         rate, users = case.get("rate_rps"), case.get("concurrency")
+        # data-parallel copies: cards beyond one tp x pp replica (NVIDIA's MLPerf v4.1 DGX H100 Llama 2 70B runs
+        # "tensor_parallelism = 2" on 8 GPUs: four engines) share the system's request rate and clients, and add
+        # their throughput
+        replicas = max(1, int(case.get("gpus") or 1) // (tp * pp))
+        if rate is not None:
+            rate = float(rate) / replicas
+        if users is not None:
+            users = math.ceil(int(users) / replicas)
         cap = ENGINE_MAX_BATCH.get(stack)
         if users is None and rate is None:
             if case.get("batch_size"):
@@ -428,8 +436,9 @@ def predict_case(case: dict) -> float:
         load = Load(rate_rps=float(rate) if rate is not None else None, users=int(users) if users else None,
                     prompt_tokens=prompt, new_tokens=max(new, 1))
         op = replica_at(arch, w, card, tp, pp, load, max_seqs=cap)
-        return {"ttft_s": op.ttft_s, "itl_s": op.itl_s, "output_tokens_per_s": op.output_tokens_per_s,
-                "tokens_per_s": op.output_tokens_per_s, "tokens_per_s_per_gpu": op.output_tokens_per_s / (tp * pp),
-                "requests_per_s": op.rate_rps, "decode_tokens_per_s": 1 / op.itl_s,
-                "decode_tokens_per_s_total": op.batch / op.itl_s}[metric]
+        return {"ttft_s": op.ttft_s, "itl_s": op.itl_s, "output_tokens_per_s": op.output_tokens_per_s * replicas,
+                "tokens_per_s": op.output_tokens_per_s * replicas,
+                "tokens_per_s_per_gpu": op.output_tokens_per_s / (tp * pp),
+                "requests_per_s": op.rate_rps * replicas, "decode_tokens_per_s": 1 / op.itl_s,
+                "decode_tokens_per_s_total": op.batch / op.itl_s * replicas}[metric]
     raise CaseError(f"metric {metric!r} is not an inference metric")
