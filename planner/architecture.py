@@ -358,7 +358,7 @@ def _get(cfg: dict, *names, default=None):
 
 SUPPORTED_TYPES = ("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2",
                    "gemma3", "gemma3_text", "phi3", "olmoe", "deepseek_v3", "deepseek_v2", "qwen3_next", "gpt_oss",
-                   "qwen", "mllama_text_model", "mllama", "qwen3_5_moe_text", "qwen3_5_moe", "gpt2")
+                   "qwen", "mllama_text_model", "mllama", "qwen3_5_moe_text", "qwen3_5_moe", "gpt2", "mpt")
 # Qwen3-Next's hybrid decoder. Qwen3.5/3.6 MoE (transformers modular_qwen3_5_moe.py) reuses its attention, sparse MoE
 # block and decoder layer; its Qwen3_5GatedDeltaNet splits in_proj_qkvz / in_proj_ba into in_proj_qkv, in_proj_z,
 # in_proj_b, in_proj_a of the same total shapes (modular_qwen3_5.py), so the parameter counts are the same formulas
@@ -400,6 +400,26 @@ def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
         names = {"hidden_size": "n_embd", "num_hidden_layers": "n_layer", "num_attention_heads": "n_head",
                  "max_position_embeddings": "n_positions", "intermediate_size": "n_inner"}
         cfg = {**cfg, **{k: cfg[n] for k, n in names.items() if cfg.get(n) is not None}}
+    if mt == "mpt":
+        # MPTConfig's own names (llm-foundry configuration_mpt.py: d_model, n_heads, n_layers, expansion_ratio,
+        # max_seq_len; defaults vocab_size 50368, learned_pos_emb True, no_bias False, tie_word_embeddings True)
+        attn = cfg.get("attn_config") or {}
+        if not isinstance(attn, dict):
+            raise InputError(f"config.json: attn_config must be an object, got {shown(attn)}")
+        if (attn.get("attn_type") or "multihead_attention") != "multihead_attention" or _get(attn, "qk_ln", default=False):
+            raise InputError("config.json: MPT with grouped-query attention or qk_ln is not supported")
+        if ((cfg.get("ffn_config") or {}).get("ffn_type") or "mptmlp") != "mptmlp":
+            raise InputError("config.json: MPT with an ffn_type other than mptmlp (plain GELU MLP) is not supported")
+        d_model = _size(cfg, "d_model", default=2048, positive=True)
+        ratio = _get(cfg, "expansion_ratio", default=4)
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or ratio <= 0:
+            raise InputError(f"config.json: expansion_ratio must be a positive number, got {shown(ratio)}")
+        cfg = {**cfg, "hidden_size": d_model, "num_hidden_layers": _size(cfg, "n_layers", default=24, positive=True),
+               "num_attention_heads": _size(cfg, "n_heads", default=16, positive=True),
+               "vocab_size": _size(cfg, "vocab_size", default=50368, positive=True),
+               # ffn.py MPTMLP: up_proj d_model -> int(expansion_ratio * d_model) unless ffn_hidden_size is given
+               "intermediate_size": _size(cfg, "ffn_hidden_size", default=int(ratio * d_model), positive=True),
+               "max_position_embeddings": _size(cfg, "max_seq_len", default=2048, positive=True)}
     missing = [n for n in ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
                if cfg.get(n) is None]
     if missing:
@@ -426,7 +446,7 @@ def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
         k = a                                                  # no grouped-query attention in Qwen 1
     gemma = mt.startswith("gemma")
     # GPT-2's config.json leaves tie_word_embeddings out: PretrainedConfig's default (True) ties lm_head to wte
-    tie = bool(_get(cfg, "tie_word_embeddings", default=gemma or mt == "gpt2"))
+    tie = bool(_get(cfg, "tie_word_embeddings", default=gemma or mt in ("gpt2", "mpt")))
     kw: dict = dict(name=name, family=mt, hidden_size=h, num_layers=L, num_heads=a, num_kv_heads=k, head_dim=d,
                     intermediate_size=f, vocab_size=v, tie_embeddings=tie,
                     max_position_embeddings=_size(cfg, "max_position_embeddings", default=0), source=source)
@@ -436,6 +456,15 @@ def from_config(cfg: dict, name: str, source: str = "") -> Architecture:
         # modeling_gpt2.py: GPT2Attention c_attn Conv1D(3h) and c_proj Conv1D(h) with biases; GPT2MLP c_fc / c_proj
         # with biases around a plain GELU; ln_1, ln_2, ln_f nn.LayerNorm (weight + bias); wte + wpe, lm_head tied
         kw.update(qkv_bias=True, o_bias=True, norm_has_bias=True, gated_mlp=False, learned_positions=True)
+    if mt == "mpt":
+        # modeling_mpt.py MPTBlock: fused Wqkv (3 x d_model) and out_proj, norm_1 / norm_2 LayerNorm, MPTMLP up_proj /
+        # GELU / down_proj; norm_f; wte shared with the output. no_bias (default False) drops every bias, the LayerNorms'
+        # too (MPTModel.__init__ register_parameter('bias', None)); wpe (max_seq_len x d_model) exists only with
+        # learned_pos_emb (default True), which configuration_mpt.py turns off when attn_config alibi or rope is on
+        bias = not bool(_get(cfg, "no_bias", default=False))
+        alibi = bool(_get(attn, "alibi", default=False)) or bool(_get(attn, "rope", default=False))
+        kw.update(qkv_bias=bias, o_bias=bias, norm_has_bias=bias, gated_mlp=False,
+                  learned_positions=bool(_get(cfg, "learned_pos_emb", default=True)) and not alibi)
     if mt in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text") or mt in QWEN_HYBRID:
         kw["qk_norm"] = "head"
     if mt == "olmoe":

@@ -16,6 +16,8 @@ EXACT = {
     "llama-2-70b": 68_976_648_192,
     "qwen2.5-0.5b": 494_032_768,
     "gemma-3-1b": 999_885_952,
+    "mpt-7b": 6_658_859_008,             # llm-foundry mpt-7b.yaml: NumParams of its throughput table at 2k tokens
+    "mpt-30b": 29_975_214_080,           # llm-foundry mpt-30b.yaml: NumParams of its throughput table at 2k tokens
     "gpt2": 124_439_808,                 # GPT2LMHeadModel: wte + wpe, lm_head tied to wte
 }
 
@@ -100,3 +102,28 @@ def test_malformed_config_json_is_a_clear_error(tmp_path):
 def test_gqa_kv_cache_is_smaller_than_mha(arch):
     # Llama-3.1-8B (8 KV heads) caches 4x less per token than Llama-2-7B (32 heads), same head size
     assert arch("llama-2-7b").kv_bytes_per_token == 4 * arch("llama-3.1-8b").kv_bytes_per_token
+
+
+def test_mpt_config_reproduces_llm_foundry_numparams_at_every_sequence_length(tmp_path):
+    # llm-foundry scripts/train/benchmarking/README.md NumParams: wpe is max_seq_len x d_model, so the count grows
+    # with the benchmark's sequence length (MPTConfig defaults: learned_pos_emb, biases, vocab 50,368)
+    counts = {2048: 6_658_859_008, 8192: 6_684_024_832, 65536: 6_918_905_856}
+    for seq, n in counts.items():
+        cfg = {"model_type": "mpt", "d_model": 4096, "n_heads": 32, "n_layers": 32, "expansion_ratio": 4,
+               "max_seq_len": seq, "vocab_size": 50368, "attn_config": {"attn_impl": "flash"}}
+        p = tmp_path / f"config-{seq}.json"
+        p.write_text(json.dumps(cfg))
+        assert load_config_file(p).params == n
+
+
+def test_mpt_alibi_and_no_bias_drop_wpe_and_every_bias(tmp_path):
+    # configuration_mpt.py turns learned_pos_emb off under ALiBi; no_bias removes linear and LayerNorm biases
+    cfg = {"model_type": "mpt", "d_model": 4096, "n_heads": 32, "n_layers": 32, "expansion_ratio": 4,
+           "max_seq_len": 2048, "vocab_size": 50368, "learned_pos_emb": True, "no_bias": True,
+           "attn_config": {"alibi": True}}
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps(cfg))
+    plain = load_config_file(p)
+    # 12 d^2 per block, one LayerNorm weight per norm (2 per block + norm_f), tied wte
+    assert plain.params == 12 * 4096 ** 2 * 32 + (2 * 32 + 1) * 4096 + 50368 * 4096
+    assert not plain.learned_positions
