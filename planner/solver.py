@@ -201,7 +201,7 @@ def build_model(configs: list[Config], budget_usd: float | None, deadline_s: flo
         simpler.append((x[i], (cf.zero + 2 * (cf.offload != "none")) * 1e-2))
     prog.add_row([(v, 1) for v in x.values()], 1, 1)                  # one configuration
     if budget_usd is not None:
-        prog.add_row(cost, up=budget_usd * (1 + 1e-9) + 1e-6)
+        prog.add_row(cost, up=budget_limit(budget_usd))
     if objective == "time":
         # fastest first; among equally fast, the cheapest (costs are below 1e9 USD, times above 1 ms)
         prog.add_cost(time_terms + [(v, 1e-9 * c) for v, c in cost])
@@ -437,11 +437,15 @@ class Candidates:
     widen: object = None                         # () -> unbounded Candidates, for bounded ones
 
 
+def budget_limit(budget_usd: float | None) -> float:
+    """The most a purchase within the budget (USD) may cost: the budget and a rounding tolerance. Every test of
+    "within the budget" reads it, so bounded candidates (configs.settled_configs) and the solve agree exactly."""
+    return math.inf if budget_usd is None else budget_usd * (1 + 1e-9) + 1e-6
+
+
 def budget_bound_usd(catalog: Catalog, c: Constraints) -> float:
-    """The dearest housing the budget can buy, in USD, with the solver's tolerance (as _search's `within`)."""
-    if c.budget is None:
-        return math.inf
-    return catalog.to_usd(c.budget, c.currency) * (1 + 1e-9) + 1e-6
+    """The dearest housing the constraints' budget can buy, in USD (inf without a budget)."""
+    return budget_limit(None if c.budget is None else catalog.to_usd(c.budget, c.currency))
 
 
 def candidates(arch: Architecture, wl: Workload, catalog: Catalog, c: Constraints,
@@ -523,7 +527,7 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
         if key not in memo:
             free = memo.get((currency, floor, None, dl, banned, max_time, objective), _UNSOLVED)
             if objective == "cost" and budget is not None and free is not _UNSOLVED and \
-                    (free is None or catalog.to_usd(free.total_cost, currency) <= budget * (1 + 1e-9) + 1e-6):
+                    (free is None or catalog.to_usd(free.total_cost, currency) <= budget_limit(budget)):
                 memo[key] = free      # the cheapest plan without a budget fits it: it is the optimum with it
             else:
                 memo[key] = solve(budget, dl, banned, max_time, objective)
@@ -534,7 +538,7 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
         # and of those the few best by the objective: each configuration's cheapest housing is exact
         # (configs.cheapest_hosting), so the optimum is provably among them; the ILP settles the rest.
         pool = [cf for cf in configs if cf.gpu.name not in banned
-                and (budget is None or cf.hosting.cost_usd <= budget * (1 + 1e-9) + 1e-6)
+                and cf.hosting.cost_usd <= budget_limit(budget)
                 and (dl is None or (cf.time_s or 0) <= dl) and (max_time is None or (cf.time_s or 0) <= max_time)]
         if not pool:
             return None
@@ -559,7 +563,7 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
                 for cf in frontier_configs(configs, budget_usd, chosen.config if chosen else None, shown)]
 
     def within(cf, dl=deadline):
-        return (budget_usd is None or cf.hosting.cost_usd <= budget_usd * (1 + 1e-9) + 1e-6) and \
+        return cf.hosting.cost_usd <= budget_limit(budget_usd) and \
             (dl is None or (cf.time_s or 0) <= dl)
 
     by_rule = c.objective == "auto" and deadline is None
@@ -717,7 +721,7 @@ def frontier_configs(configs: list[Config], budget_usd: float | None, chosen: Co
     fastest, the recommended one and, for every configuration listed elsewhere (`shown`: the alternatives), the
     frontier point that is it or beats it."""
     pts = sorted((cf for cf in configs if cf.time_s is not None
-                  and (budget_usd is None or cf.hosting.cost_usd <= budget_usd * (1 + 1e-9) + 1e-6)),
+                  and cf.hosting.cost_usd <= budget_limit(budget_usd)),
                  key=lambda cf: (cf.hosting.cost_usd, cf.time_s))
     pareto: list[Config] = []
     for cf in pts:
