@@ -437,10 +437,7 @@ class _NeedCache:
         self.arch, self.keys, self.local, self.fits = arch, {}, {}, {}
 
     def __call__(self, wl: Workload, n: int, zero: int, offload: str, context: int, **extra) -> Estimate:
-        wkey = self.keys.get(id(wl))
-        if wkey is None or wkey[0] is not wl:
-            wkey = self.keys[id(wl)] = (wl, wl.key())
-        local = (wkey[1], n, zero, offload, context, tuple(sorted(extra.items())))
+        local = (self._key(wl), n, zero, offload, context, tuple(sorted(extra.items())))
         est = self.local.get(local)         # this plan's own look-ups: no hashing of the architecture
         if est is None:
             key = (self.arch,) + local
@@ -454,16 +451,20 @@ class _NeedCache:
             self.local[local] = est
         return est
 
+    def _key(self, wl: Workload) -> tuple:
+        """The workload's value key, computed once per workload object in this plan."""
+        wkey = self.keys.get(id(wl))
+        if wkey is None or wkey[0] is not wl:
+            wkey = self.keys[id(wl)] = (wl, wl.key())
+        return wkey[1]
+
     def smallest_fit(self, wl: Workload, zero: int, offload: str, context: int, usable: int, lo: int,
                      hi: int) -> int | None:
         """The smallest count in [lo, hi] whose per-GPU need is within `usable`, None when not even hi's is: a
         binary search, valid because the need does not grow with the count (ZeRO/FSDP shard more; lo == hi
         otherwise). Kept per plan: cards with the same usable memory (every 24 GB card, every 80 GB one) ask the
         same question."""
-        wkey = self.keys.get(id(wl))
-        if wkey is None or wkey[0] is not wl:
-            wkey = self.keys[id(wl)] = (wl, wl.key())
-        key = (wkey[1], zero, offload, context, usable, lo, hi)
+        key = (self._key(wl), zero, offload, context, usable, lo, hi)
         hit = self.fits.get(key, _UNASKED)
         if hit is _UNASKED:
             if self(wl, hi, zero, offload, context).total_bytes > usable:
@@ -1154,7 +1155,7 @@ class _CardConfigs:
 
     def __init__(self, configs: list[Config], rejected: dict[str, str], catalog: Catalog, c: Constraints,
                  bound_usd: float):
-        from planner.decision import headroom
+        from planner.decision import above_floor, headroom
         self.rejected, self.pruned = rejected, {}
         # [config, its least possible cost, housing entry | None (no machine houses it) | PENDING, timed]
         per_card: dict[int, float] = {}                 # one card type per entry, read once
@@ -1162,7 +1163,7 @@ class _CardConfigs:
             if id(cf.gpu) not in per_card:
                 per_card[id(cf.gpu)] = _least_card_usd(cf.gpu, catalog, c)
         self.items = [[cf, cf.count * per_card[id(cf.gpu)], self.PENDING, False] for cf in configs]
-        safe = lambda cf: headroom(cf) >= c.min_headroom - 1e-12       # noqa: E731
+        safe = lambda cf: above_floor(cf, c.min_headroom)       # noqa: E731
         self._house(lambda least: least <= bound_usd, catalog, c)
         if not any(h is not None and h is not self.PENDING and safe(cf) for cf, _, h, _ in self.items):
             self._house(lambda least: True, catalog, c)
@@ -1190,13 +1191,13 @@ class _CardConfigs:
                c: Constraints) -> list[Config]:
         hit = self.pruned.get(bound_usd)
         if hit is None:
-            from planner.decision import headroom
+            from planner.decision import above_floor
             self._house(lambda least: least <= bound_usd, catalog, c)
             mine = []
             for item in self.items:
                 cf, _, housed, timed = item
                 if housed is None or housed is self.PENDING or cf.hosting.cost_usd > bound_usd \
-                        or headroom(cf) < c.min_headroom - 1e-12:
+                        or not above_floor(cf, c.min_headroom):
                     continue
                 if not timed:
                     time_config(arch, job, cf, housed)

@@ -46,6 +46,11 @@ def headroom(cf) -> float:
     return min((p.usable_bytes - p.need_bytes) / p.usable_bytes if p.usable_bytes > 0 else -1.0 for p in parts)
 
 
+def above_floor(cf, floor: float) -> bool:
+    """The configuration leaves at least `floor` (--min-headroom) of its fullest card free (float rounding aside)."""
+    return headroom(cf) >= floor - 1e-12
+
+
 def _time(cf) -> float:
     return cf.time_s if cf.time_s is not None else math.inf
 

@@ -509,7 +509,7 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
     ilp_objective = "time" if c.objective == "time" else "cost"
     floor = c.min_headroom
     # the headroom floor: plans that leave less of a card free are never recommended, listed or compared
-    low = [cf for cf in configs if rule.headroom(cf) < floor - 1e-12]
+    low = [cf for cf in configs if not rule.above_floor(cf, floor)]
     configs = _above_floor(configs, floor)
     for cf in low:
         if not any(o.gpu.name == cf.gpu.name for o in configs):
@@ -650,7 +650,7 @@ def _search(catalog: Catalog, c: Constraints, configs: list[Config], alternative
 
 
 def _above_floor(configs: list[Config], floor: float) -> list[Config]:
-    return [cf for cf in configs if rule.headroom(cf) >= floor - 1e-12]
+    return [cf for cf in configs if rule.above_floor(cf, floor)]
 
 
 def _decision(result: Result, chosen: Plan, pool: list[Config], c: Constraints, why: str, rate: float) -> dict:
