@@ -16,6 +16,7 @@ import sys
 import types
 
 from planner.errors import InputError, shown
+from planner.values import utf8
 from planner.workload import WorkloadError
 
 SUBCOMMANDS = ("estimate", "catalog", "models", "scenario", "plan", "completion", "serve", "schema", "mcp",
@@ -105,14 +106,8 @@ _DOUBT = object()
 
 
 def _text(v) -> bool:
-    """Text pydantic takes as it is (a terminal's undecodable bytes arrive as lone surrogates, which it refuses)."""
-    if not isinstance(v, str):
-        return False
-    try:
-        v.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    """Text pydantic takes as it is (planner.values.utf8)."""
+    return isinstance(v, str) and utf8(v)
 
 
 def _strict(v, o: dict):

@@ -18,6 +18,8 @@ import typing
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Literal, Union
 
+from planner.values import one_of, utf8
+
 I64 = 2**63                 # pydantic-core reads a float as an i64 to make an int (and a bool) of it
 MAX_INT_DIGITS = 4300       # Python's int(str) limit, which pydantic-core (jiter) applies to integer text
 # Rust's char::is_whitespace (Unicode White_Space), what pydantic-core's str::trim strips; Python's str.strip would
@@ -84,21 +86,10 @@ def limits(default=MISSING, **bounds):
 # ---------------------------------------------------------------------------------------------------
 # Text, numbers and truth values as pydantic-core reads them
 
-def _utf8(text: str) -> bool:
-    """Whether text is valid Unicode (a lone surrogate is not: pydantic refuses it where it reads the text)."""
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-        return True
-    except UnicodeEncodeError:
-        return False
-
-
 def _text(v, parsing: str) -> str | None:
     """The text of a str or bytes value (None for other values); undecodable bytes are a `parsing` fault."""
     if isinstance(v, str):
-        if not _utf8(v):
+        if not utf8(v):
             _refuse("string_unicode", v)
         return v
     if isinstance(v, bytes):
@@ -269,12 +260,6 @@ def _number_text(x) -> str:
     return str(int(x)) if isinstance(x, float) and x.is_integer() else str(x)
 
 
-def _one_of(choices: tuple) -> str:
-    """'a', 'b' or 'c' (pydantic's wording of a Literal's values)."""
-    quoted = [repr(c) for c in choices]
-    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
-
-
 # ---------------------------------------------------------------------------------------------------
 # One check per field, from its annotation and limits
 
@@ -314,7 +299,7 @@ def _constrained_str(meta) -> typing.Callable:
 
     def check(v):
         s = as_str(v)
-        if not _utf8(s):
+        if not utf8(s):
             _refuse("string_unicode", v)
         if least is not None and len(s) < least:
             _refuse("string_too_short", v, f"String should have at least {least} character{'s' * (least != 1)}")
@@ -326,14 +311,14 @@ def _constrained_str(meta) -> typing.Callable:
 
 def _literal(choices: tuple) -> typing.Callable:
     by_text = {c: c for c in choices}
-    message = "Input should be " + _one_of(choices)
+    message = "Input should be " + one_of(choices)
 
     def check(v):
         if isinstance(v, str):
             hit = by_text.get(v)
             if hit is not None:
                 return hit
-            if not _utf8(v):
+            if not utf8(v):
                 _refuse("string_unicode", v)
         _refuse("literal_error", v, message)
     return check

@@ -442,21 +442,22 @@ def _plan_variants(path: Path, base: Catalog, group) -> list[dict]:
     if len(group) == 1:         # one variant: only what its budget can buy is timed (solver.candidates, bounded)
         values, variant = group[0]
         sc, catalog, c = _variant_inputs(path, base, variant)
-        cands = candidates_for_jobs(_jobs(sc, path), catalog, c, bounded=True)
-        return [row_of(values, decide(cands, catalog, job_constraints(_jobs(sc, path), c), alternatives=0,
-                                      frontier=False), c.currency)]
+        jobs = _jobs(sc, path)
+        cands = candidates_for_jobs(jobs, catalog, c, bounded=True)
+        return [row_of(values, decide(cands, catalog, job_constraints(jobs, c), alternatives=0, frontier=False),
+                       c.currency)]
     free = copy.deepcopy(group[0][1])
     free.setdefault("constraints", {})["budget"] = None
     sc, catalog, c = _variant_inputs(path, base, free)
-    cands = candidates_for_jobs(_jobs(sc, path), catalog, c)
-    if len(group) > 1:          # the cheapest plan without a budget answers every budget it fits (best's memo)
-        decide(cands, catalog, job_constraints(_jobs(sc, path), c), alternatives=0, frontier=False)
+    jobs = _jobs(sc, path)             # the group's variants differ only in their budget: the same jobs
+    cands = candidates_for_jobs(jobs, catalog, c)
+    # the cheapest plan without a budget answers every budget it fits (best's memo)
+    decide(cands, catalog, job_constraints(jobs, c), alternatives=0, frontier=False)
     rows = []
     for values, variant in group:
         sc, catalog, c = _variant_inputs(path, base, variant)
-        rows.append(row_of(values, decide(cands, catalog, job_constraints(_jobs(sc, path), c), alternatives=0,
-                                          frontier=False),
-                           c.currency))
+        rows.append(row_of(values, decide(cands, catalog, job_constraints(jobs, c), alternatives=0,
+                                          frontier=False), c.currency))
     return rows
 
 

@@ -13,6 +13,24 @@ from dataclasses import dataclass
 from planner.errors import shown
 
 
+def utf8(text: str) -> bool:
+    """Whether text is valid Unicode, as pydantic reads text: a lone surrogate (how a terminal's undecodable bytes
+    arrive) is not, and pydantic refuses it."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def one_of(choices: tuple) -> str:
+    """'a', 'b' or 'c' (pydantic's wording of a Literal's values)."""
+    quoted = [repr(c) for c in choices]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
 @dataclass(frozen=True)
 class Cli:
     """How a request field appears outside Python (kept in the field's Annotated metadata).

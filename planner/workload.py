@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Literal, Union
 
 from planner.errors import shown
+from planner.values import one_of
 
 Method = Literal["inference", "pretrain", "full", "lora", "qlora"]
 # Float and bitsandbytes precisions; weight formats of serving engines: FP8 (Hopper/Ada/Blackwell, MI300),
@@ -280,12 +281,6 @@ def _targets(v):
     return tuple(v)
 
 
-def _one_of(choices: tuple) -> str:
-    """'a', 'b' or 'c' (pydantic's wording of a Literal's values)."""
-    quoted = [repr(c) for c in choices]
-    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
-
-
 def _bounded(name: str, v, ge, le):
     if v < ge:
         raise WorkloadError(f"Input should be greater than or equal to {ge}", name, "greater_than_equal", v)
@@ -305,7 +300,7 @@ def _check_of(name: str, kind, meta) -> typing.Callable:
         return _targets
     if typing.get_origin(kind) is Literal:
         choices = {c: c for c in typing.get_args(kind)}
-        message = "Input should be " + _one_of(tuple(choices))
+        message = "Input should be " + one_of(tuple(choices))
 
         def check(v):
             if before is not None:
