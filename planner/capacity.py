@@ -8,8 +8,6 @@ user can be served within the targets).
 """
 from __future__ import annotations
 
-import json
-
 from planner.errors import InputError
 
 MAX_CONTEXT = 10_000_000            # Workload.seq_len's upper bound
@@ -103,28 +101,6 @@ def capacity_report(arch, wl, g, n: int, targets, margin: float = 0.05) -> dict:
                tokens_per_s_per_user=round(1 / b.itl_s, 1), tokens_per_s=round(b.output_tokens_per_s * replicas, 1),
                bound=b.bound)
     return rep
-
-
-def cmd_capacity(a, out) -> int:
-    from planner.catalog import load_catalog
-    from planner.cli import _resolve_model, _workload
-    from planner.owned import parse_have
-    from planner.serving import Targets
-    if not a.have:
-        raise InputError("--have: name what you have, e.g. --have 2xrtx-3090 or --have mac-studio-m4-max-128gb")
-    catalog = load_catalog(a.catalog)
-    owned = parse_have(a.have, catalog)
-    g, n = _card_and_count(owned, catalog)
-    arch, notes = _resolve_model(a.model)
-    from planner.core import within_positions
-    wl, stack = _engine_workload(within_positions(arch, _workload(a), notes), g, a.engine is not None)
-    rep = capacity_report(arch, wl, g, n, Targets(a.ttft, a.itl), a.margin)
-    rep.update(model=arch.name, stack=stack, notes=notes)
-    if a.json:
-        out.write(json.dumps(rep, indent=1) + "\n")
-    else:
-        out.write(capacity_text(rep) + "\n")
-    return 0 if rep.get("fits") else 3
 
 
 def capacity_text(r: dict) -> str:

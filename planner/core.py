@@ -211,17 +211,21 @@ def plan_dict(req, files: bool = True) -> tuple[dict, tuple]:
     if req.proposal:
         from planner.proposal import check_output_path
         check_output_path(req.proposal)
-    if req.catalog:
-        from planner.catalog import load_catalog
-        catalog = load_catalog(list(req.catalog))
-    else:
-        catalog = builtin_catalog()
+    catalog = catalog_of(req)
     c.owned = parse_have(list(req.have), catalog)
     res = solve(arch, wl, catalog, c, alternatives=req.alternatives)
     if req.proposal and res.feasible:
         from planner.proposal import write_proposal
         write_proposal(req.proposal, arch, wl, c, catalog, res, notes)
     return plan_json(res, notes, catalog), (res, notes, catalog, c)
+
+
+def catalog_of(req):
+    """The built-in catalogue, or it with the request's --catalog files (checked by the caller first)."""
+    if not req.catalog:
+        return builtin_catalog()
+    from planner.catalog import load_catalog
+    return load_catalog(list(req.catalog))
 
 
 def capacity_dict(req, files: bool = True) -> dict:
@@ -234,11 +238,7 @@ def capacity_dict(req, files: bool = True) -> dict:
         raise InputError("--have: name what you have, e.g. --have 2xrtx-3090 or --have mac-studio-m4-max-128gb")
     if not files and req.catalog:
         raise InputError("--catalog: catalogue files are not accepted here")
-    if req.catalog:
-        from planner.catalog import load_catalog
-        catalog = load_catalog(list(req.catalog))
-    else:
-        catalog = builtin_catalog()
+    catalog = catalog_of(req)
     owned = parse_have(list(req.have), catalog)
     g, n = _card_and_count(owned, catalog)
     arch, notes = resolve_model(req.model, files)

@@ -23,7 +23,8 @@ import math
 from dataclasses import dataclass
 
 from planner.architecture import Architecture
-from planner.throughput.inference import Card, decode_rate, preset, prefill_seconds, mixed_step, model_bytes
+from planner.throughput.inference import (INFLIGHT_ENGINES, Card, decode_rate, preset, prefill_seconds, mixed_step,
+                                          model_bytes)
 from planner.workload import Workload
 
 
@@ -240,7 +241,7 @@ def replica_shapes(arch: Architecture, wg: Workload, g, c, need, step: int, per_
     --parallel tensor), else the smallest layer split (llama.cpp, MLX, HF)."""
     from planner.configs import Config, _host_ram, one_replica, usable_bytes
     shapes = []
-    tensor = wg.engine in ("vllm", "tensorrt-llm") or wg.parallel == "tensor"
+    tensor = wg.engine in INFLIGHT_ENGINES or wg.parallel == "tensor"       # vLLM, TensorRT-LLM
     if tensor and not g.is_machine:
         usable = usable_bytes(g, c.margin, wg.engine, wg.gpu_memory_utilization)
         limit = g.nvlink.width if (wg.parallel == "tensor" and g.nvlink) else 8

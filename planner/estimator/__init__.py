@@ -130,12 +130,10 @@ def estimate(arch: Architecture, w: Workload, cuda_context: int = DEFAULT_CUDA_C
         return estimate_vllm(arch, w, nx, cuda_context)
     if w.engine == "sglang":
         return estimate_sglang(arch, w, nx, cuda_context)
-    if w.engine == "tensorrt-llm":
-        if w.speculative:
-            raise InputError("--speculative is modelled for --engine vllm and --engine sglang")
-        return estimate_trtllm(arch, w, nx, cuda_context)
     if w.speculative:
         raise InputError("--speculative is modelled for --engine vllm and --engine sglang")
+    if w.engine == "tensorrt-llm":
+        return estimate_trtllm(arch, w, nx, cuda_context)
     if w.precision in SERVING_FORMATS and w.precision != "mxfp4":
         raise InputError(f"--precision {w.precision} is a serving format: use --engine vllm (fp8, awq, gptq) or "
                          "--engine llama.cpp (GGUF types); transformers generate() is modelled for "
