@@ -303,14 +303,17 @@ class Architecture:
 
         These are what LoRA targets with target_modules='all-linear' and what bitsandbytes quantises
         (lm_head is excluded by both). MoE expert weights count once per expert. Computed once per object (the
-        estimator reads it several times per estimate, a plan makes hundreds), like the hash.
+        estimator reads it several times per estimate, a plan makes hundreds), as `params` is.
         """
-        key = "_all_linear" if include_routed_experts else "_dense_linear"
-        hit = self.__dict__.get(key)
-        if hit is None:
-            hit = tuple(self._linear_layers(include_routed_experts))
-            object.__setattr__(self, key, hit)
-        return hit
+        return self._all_linear if include_routed_experts else self._dense_linear
+
+    @cached_property
+    def _all_linear(self) -> tuple[tuple[str, int, int, int], ...]:
+        return tuple(self._linear_layers(True))
+
+    @cached_property
+    def _dense_linear(self) -> tuple[tuple[str, int, int, int], ...]:
+        return tuple(self._linear_layers(False))
 
     def _linear_layers(self, include_routed_experts: bool) -> list[tuple[str, int, int, int]]:
         out: dict[tuple[str, int, int], int] = {}
