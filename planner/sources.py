@@ -27,7 +27,7 @@ from math import prod
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from planner.architecture import MAX_DIM, Architecture, from_config
+from planner.architecture import MAX_DIM, MLLAMA_CROSS_ATTENTION_LAYERS, Architecture, from_config
 from planner.errors import InputError, printable, shown
 from planner.files import open_regular
 
@@ -273,7 +273,8 @@ QWEN_VL = ("qwen2_vl", "qwen2_5_vl", "qwen2_vl_text", "qwen2_5_vl_text")
 # intermediate_size, num_attention_heads, num_hidden_layers and rope_scaling)
 MLLAMA_TEXT_DEFAULTS = {"vocab_size": 128256, "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 40,
                         "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 131072,
-                        "tie_word_embeddings": False, "cross_attention_layers": [3, 8, 13, 18, 23, 28, 33, 38]}
+                        "tie_word_embeddings": False,
+                        "cross_attention_layers": list(MLLAMA_CROSS_ATTENTION_LAYERS)}
 
 
 def text_config(cfg: dict) -> dict:

@@ -239,13 +239,10 @@ def stored_weights(arch: Architecture, precision: str, engine: str) -> tuple[str
         return precision, 0
     fmt = {"mlx-4bit": "int4", "mlx-8bit": "int8", "4bit": "int4", "8bit": "int8", "f16": "fp16",
            "float16": "fp16", "bfloat16": "bf16"}.get(fmt, fmt)
+    # "vllm" stands for the engines sized as vLLM loads weights (vLLM, SGLang, TensorRT-LLM: engines.vllm_weight_bytes)
     loadable = {"vllm": ("fp8", "awq", "gptq", "mxfp4", "nvfp4", "bf16", "fp16", "fp32"),
-                "sglang": ("fp8", "awq", "gptq", "mxfp4", "nvfp4", "bf16", "fp16", "fp32"),
-                "tensorrt-llm": ("fp8", "awq", "gptq", "mxfp4", "nvfp4", "bf16", "fp16", "fp32"),
                 "llama.cpp": tuple(FTYPE_DEFAULT) + ("bf16", "fp16", "fp32"),
-                "mlx": ("int4", "int8", "bf16", "fp16", "fp32"),
-                # transformers' Mxfp4HfQuantizer keeps gpt-oss's experts MXFP4 (triton kernels)
-                "transformers": ("mxfp4", "bf16", "fp16", "fp32")}.get(engine, ("bf16", "fp16", "fp32"))
+                "mlx": ("int4", "int8", "bf16", "fp16", "fp32")}.get(engine, ("bf16", "fp16", "fp32"))
     if fmt == precision or (not fmt and precision in ("bf16", "fp16")):
         return precision, stored
     if precision == "bf16" and fmt in loadable:
