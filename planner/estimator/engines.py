@@ -122,6 +122,24 @@ def _served_breakdown(weights: int, activations: int, kv: int, nccl: int) -> dic
             "non_torch": VLLM_NON_TORCH_BYTES, "nccl": nccl, "cuda_graphs": VLLM_CUDA_GRAPH_BYTES}
 
 
+def _paged_kv(arch: Architecture, b: int, context: int, per_layer: float, block: int,
+              window_block: int) -> tuple[int, int, int, int]:
+    """(tokens per sequence, sliding-window layers, tokens they keep, KV bytes) of b sequences of `context` tokens in
+    a paged cache of `block`-token blocks; sliding-window layers keep the window, in `window_block`-token blocks."""
+    tokens = math.ceil(context / block) * block
+    swa = sliding_layers(arch)
+    window = math.ceil(min(tokens, arch.sliding_window) / window_block) * window_block if swa else 0
+    return tokens, swa, window, int(b * per_layer * ((paged_cache_layers(arch) - swa) * tokens + swa * window))
+
+
+def _forward_bytes(arch: Architecture, nx: Numerics, tokens: int, tp: int) -> int:
+    """Activation bytes of a forward pass over `tokens` tokens: the residual stream twice, the MLP's gate_up output
+    and SiluAndMul output (the active experts' for an MoE) split over tp ranks, and a quantised matmul's temporary."""
+    width = arch.experts_per_token * arch.expert_intermediate_size if arch.is_moe else arch.intermediate_size
+    mlp = 3 * nx.act_bytes * width
+    return tokens * (2 * nx.stream_bytes * arch.hidden_size + mlp // tp) + _quant_matmul_temp(arch, nx, tokens)
+
+
 def estimate_vllm(arch: Architecture, w: Workload, nx: Numerics, cuda_context: int) -> Estimate:
     """Serving with vLLM: modelled from its memory profiler's accounting, not measured by this project."""
     b, s, n, N = w.batch_size, w.seq_len, w.new_tokens, w.gpus
@@ -133,22 +151,15 @@ def estimate_vllm(arch: Architecture, w: Workload, nx: Numerics, cuda_context: i
     # Paged KV cache: every sequence holds whole 16-token blocks
     kv_name, kv_b = kv_dtype("vllm", w.kv_cache_dtype, 4 if nx.act_bytes == 4 else 2)
     block = hybrid_block_tokens(arch, kv_b) or VLLM_BLOCK_TOKENS
-    tokens = math.ceil((s + n) / block) * block
     per_layer = kv_elements_per_token_layer(arch, "vllm") * kv_b
-    swa = sliding_layers(arch)
-    window = math.ceil(min(tokens, arch.sliding_window) / VLLM_BLOCK_TOKENS) * VLLM_BLOCK_TOKENS if swa else 0
-    kv = int(b * per_layer * ((paged_cache_layers(arch) - swa) * tokens + swa * window))
+    tokens, swa, window, kv = _paged_kv(arch, b, s + n, per_layer, block, VLLM_BLOCK_TOKENS)
     # hybrids: each linear-attention layer holds one page per sequence, padded to the attention page size
     state = int(b * arch.linear_attn_layers * block * per_layer) if arch.linear_attn_layers else 0
     kv += state
     # Profiled activation peak: the forward pass at max_num_batched_tokens, or the dummy sampler run
     M = VLLM_MAX_BATCHED_TOKENS
     h = arch.hidden_size
-    if arch.is_moe:
-        mlp = arch.experts_per_token * 3 * nx.act_bytes * arch.expert_intermediate_size
-    else:
-        mlp = 3 * nx.act_bytes * arch.intermediate_size            # gate_up output + SiluAndMul output
-    forward = M * (2 * nx.stream_bytes * h + mlp // tp) + _quant_matmul_temp(arch, nx, M)
+    forward = _forward_bytes(arch, nx, M, tp)
     max_num_seqs = max(VLLM_MAX_NUM_SEQS, b)     # serving b sequences at once needs --max-num-seqs >= b
     sampler = M * nx.stream_bytes * h + max_num_seqs * arch.vocab_size * SAMPLER_BYTES_PER_LOGIT
     # pipeline parallel: only the last stage runs the sampler (and holds lm_head); the worst GPU is the larger of
@@ -349,18 +360,14 @@ def estimate_trtllm(arch: Architecture, w: Workload, nx: Numerics, cuda_context:
     tp = max(N // pp, 1)
     weights, how = vllm_weight_bytes(arch, w, nx)        # the checkpoint's bytes at the served precision
     kv_name, kv_b = kv_dtype("tensorrt-llm", w.kv_cache_dtype, 4 if nx.act_bytes == 4 else 2)
-    tokens = math.ceil((s + n) / TRTLLM_BLOCK_TOKENS) * TRTLLM_BLOCK_TOKENS     # whole 32-token blocks per sequence
     per_layer = kv_elements_per_token_layer(arch, "vllm") * kv_b               # MLA: the latent, as vLLM
-    swa = sliding_layers(arch)
-    window = math.ceil(min(tokens, arch.sliding_window) / TRTLLM_BLOCK_TOKENS) * TRTLLM_BLOCK_TOKENS if swa else 0
-    kv = int(b * per_layer * ((paged_cache_layers(arch) - swa) * tokens + swa * window))
+    # whole 32-token blocks per sequence
+    tokens, swa, window, kv = _paged_kv(arch, b, s + n, per_layer, TRTLLM_BLOCK_TOKENS, TRTLLM_BLOCK_TOKENS)
     kv += recurrent_state_bytes(arch, "vllm", b, int(kv_b))
     # activation buffers for a max_num_tokens forward (the same tensors as vLLM's profiled forward) and the fp32
     # logits of one generation step's sequences
-    M, h = TRTLLM_MAX_NUM_TOKENS, arch.hidden_size
-    mlp = 3 * nx.act_bytes * (arch.experts_per_token * arch.expert_intermediate_size if arch.is_moe
-                              else arch.intermediate_size)
-    forward = M * (2 * nx.stream_bytes * h + mlp // tp) + _quant_matmul_temp(arch, nx, M)
+    M = TRTLLM_MAX_NUM_TOKENS
+    forward = _forward_bytes(arch, nx, M, tp)
     logits = b * arch.vocab_size * 4
     activations = forward + logits
     stage_note = ""
